@@ -1,0 +1,193 @@
+//! The raw command line (clap derive) and its resolution into what the core consumes:
+//! compose input, policy, scope, options. Kept apart so `main.rs` stays a dispatcher.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::plan::{Options, Target};
+use crate::scope::{valid_id, Scope};
+use crate::Project;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netfence",
+    version,
+    about = "Gives every Docker Compose stack its own fenced-off networks",
+    long_about = "netfence reads compose files plus a network policy and rewrites them so that many \
+copies of a stack, or many environments, share one Docker host without colliding or seeing \
+each other. Compose input comes from -f FILE (repeatable, merged like Compose; - is stdin), \
+else $COMPOSE_FILE, else stdin."
+)]
+pub struct Cli {
+    /// More log lines on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the fenced compose file.
+    Rewrite(RewriteArgs),
+    /// Print the plan: networks, attachments, aliases, and every change with its reason.
+    Plan(PlanArgs),
+    /// Check a policy against the schema and, when given, the compose file.
+    Validate(ValidateArgs),
+    /// Print the policy JSON Schema.
+    Schema,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Compose file; repeat to merge like Compose does; `-` is stdin.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Policy file (YAML or JSON). Default: the compose file's x-netfence key, then
+    /// ./netfence.yml, then the built-in policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Scope: one test run (ephemeral). Default: $NETFENCE_RUN_ID, the scope recorded in
+    /// already fenced input, or a fresh random id.
+    #[arg(long, value_name = "ID", conflicts_with = "env")]
+    pub run_id: Option<String>,
+    /// Scope: one deployment environment (persistent).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Compose project name (before scoping).
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
+    pub project_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DataFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TargetArg {
+    Compose,
+    Swarm,
+}
+
+#[derive(Debug, Args)]
+pub struct RewriteArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write to FILE atomically instead of stdout (may be the input file itself).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print nothing; exit 1 if the input is not already fenced this way.
+    #[arg(long, conflicts_with = "output")]
+    pub check: bool,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: DataFormat,
+    /// compose: for `docker compose`; swarm: for `docker stack deploy`.
+    #[arg(long, value_enum, default_value = "compose")]
+    pub target: TargetArg,
+    /// Leave out the top-level `name:` (the scoped project name).
+    #[arg(long)]
+    pub no_project_name: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
+    #[arg(long, value_enum, default_value = "compose")]
+    pub target: TargetArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
+}
+
+pub fn environ() -> BTreeMap<String, String> {
+    std::env::vars().collect()
+}
+
+impl InputArgs {
+    /// Are there compose files to read (flags, $COMPOSE_FILE, or piped stdin)?
+    pub fn has_compose_input(&self) -> bool {
+        !self.files.is_empty()
+            || std::env::var("COMPOSE_FILE").is_ok_and(|v| !v.is_empty())
+            || !std::io::stdin().is_terminal()
+    }
+
+    pub fn load(&self) -> Result<Project> {
+        let paths = crate::load::input_paths(
+            &self.files,
+            std::env::var("COMPOSE_FILE").ok().as_deref(),
+            std::env::var("COMPOSE_PATH_SEPARATOR").ok().as_deref(),
+        );
+        if paths.iter().all(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
+            return Err(Error::Usage(
+                "no compose input: give -f FILE, set COMPOSE_FILE, or pipe a file to stdin".into(),
+            ));
+        }
+        let input = crate::load::load(&paths, &mut std::io::stdin().lock())?;
+        let cwd = std::env::current_dir().unwrap_or_default();
+        Project::new(input, self.policy.as_deref(), &cwd)
+    }
+
+    /// The scope SPEC §2 chooses: flags, $NETFENCE_RUN_ID, the input's record, or random.
+    pub fn scope(&self, project: &Project) -> Result<Option<Scope>> {
+        if let Some(id) = &self.run_id {
+            return checked(id, "--run-id").map(|id| Some(Scope::Run(id)));
+        }
+        if let Some(name) = &self.env {
+            return checked(name, "--env").map(|n| Some(Scope::Env(n)));
+        }
+        if let Ok(id) = std::env::var("NETFENCE_RUN_ID") {
+            if !id.is_empty() {
+                return checked(&id, "NETFENCE_RUN_ID").map(|id| Some(Scope::Run(id)));
+            }
+        }
+        if project.record.is_some() {
+            return Ok(None);
+        }
+        let scope = Scope::random_run();
+        eprintln!("netfence: scope {scope} (choose one with --run-id or NETFENCE_RUN_ID)");
+        Ok(Some(scope))
+    }
+
+    pub fn options(&self, project: &Project, target: TargetArg) -> Result<Options> {
+        Ok(Options {
+            scope: self.scope(project)?,
+            project: self.project_name.clone(),
+            target: match target {
+                TargetArg::Compose => Target::Compose,
+                TargetArg::Swarm => Target::Swarm,
+            },
+            environ: environ(),
+            ..Options::default()
+        })
+    }
+}
+
+fn checked(id: &str, what: &str) -> Result<String> {
+    if valid_id(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(Error::Usage(format!(
+            "{what} `{id}` is not a valid scope id: expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit"
+        )))
+    }
+}

@@ -1,0 +1,103 @@
+//! Typed errors of the library. Callers branch on the variant (the CLI maps each to an
+//! exit code), so every variant carries what a user needs to find and fix the problem.
+
+use std::path::PathBuf;
+
+/// Where a document came from, for messages: a file path or standard input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+    /// The `x-netfence:` key of a compose file.
+    Embedded(PathBuf),
+    BuiltIn,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Stdin => f.write_str("<stdin>"),
+            Source::Embedded(p) => write!(f, "{} (x-netfence)", p.display()),
+            Source::BuiltIn => f.write_str("<built-in policy>"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A document is not YAML, or is YAML that netfence refuses (alias bombs, nesting).
+    #[error("{source_name}{}: {message}", location(*line, *column))]
+    Yaml {
+        source_name: Source,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
+    /// The compose file is YAML but not a compose file netfence can fence.
+    #[error("{source_name}: {message}")]
+    Compose {
+        source_name: Source,
+        message: String,
+    },
+    /// A policy value is wrong; `pointer` is the JSON pointer of the offending value.
+    #[error("{source_name}: policy{}: {message}", pointer_suffix(pointer))]
+    Policy {
+        source_name: Source,
+        pointer: String,
+        message: String,
+    },
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: Source,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
+fn pointer_suffix(pointer: &str) -> String {
+    if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" at {pointer}")
+    }
+}
+
+impl Error {
+    /// The process exit code SPEC §4 assigns: every error of this type is bad input (2).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+
+    pub(crate) fn compose(source_name: &Source, message: impl Into<String>) -> Self {
+        Error::Compose {
+            source_name: source_name.clone(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn policy(
+        source_name: &Source,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Policy {
+            source_name: source_name.clone(),
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

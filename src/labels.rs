@@ -1,0 +1,131 @@
+//! Labels as Compose writes them: a mapping (`key: value`) or a list (`key=value`).
+//! Edits keep the form the user wrote.
+
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::yaml::{key, scalar_string};
+
+pub const MANAGED: &str = "io.netfence.managed";
+pub const SCOPE: &str = "io.netfence.scope";
+pub const PROJECT: &str = "io.netfence.project";
+pub const NETWORK: &str = "io.netfence.network";
+pub const ORIGINAL_NAME: &str = "io.netfence.original-name";
+pub const CREATED: &str = "io.netfence.created";
+pub const OWNER: &str = "io.netfence.owner";
+pub const ROLE: &str = "io.netfence.role";
+pub const PREFIX: &str = "io.netfence.";
+
+/// All labels as (key, value) pairs, in written order.
+pub fn entries(labels: Option<&Value>) -> Vec<(String, String)> {
+    match labels.map(crate::yaml::untag) {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| Some((scalar_string(k)?, scalar_string(v).unwrap_or_default())))
+            .collect(),
+        Some(Value::Sequence(s)) => s
+            .iter()
+            .filter_map(|i| {
+                let s = scalar_string(i)?;
+                Some(match s.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (s, String::new()),
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn get(labels: Option<&Value>, name: &str) -> Option<String> {
+    entries(labels)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// Sets a label in place, keeping list or map form; creates a mapping when absent.
+pub fn set(parent: &mut Mapping, field: &str, name: &str, value: &str) {
+    let slot = parent
+        .entry(key(field))
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    if slot.is_null() {
+        *slot = Value::Mapping(Mapping::new());
+    }
+    match crate::yaml::untag_mut(slot) {
+        Value::Sequence(s) => {
+            let item = key(&format!("{name}={value}"));
+            match s.iter_mut().find(|i| {
+                scalar_string(i).is_some_and(|t| t == name || t.starts_with(&format!("{name}=")))
+            }) {
+                Some(existing) => *existing = item,
+                None => s.push(item),
+            }
+        }
+        Value::Mapping(m) => {
+            m.insert(key(name), key(value));
+        }
+        other => {
+            let mut m = Mapping::new();
+            m.insert(key(name), key(value));
+            *other = Value::Mapping(m);
+        }
+    }
+}
+
+/// Removes every label whose key satisfies `pred`; drops the field when it empties.
+pub fn remove_where(parent: &mut Mapping, field: &str, pred: impl Fn(&str) -> bool) {
+    let Some(slot) = parent.get_mut(field) else {
+        return;
+    };
+    let empty = match crate::yaml::untag_mut(slot) {
+        Value::Sequence(s) => {
+            s.retain(|i| {
+                let t = scalar_string(i).unwrap_or_default();
+                let k = t.split_once('=').map(|(k, _)| k).unwrap_or(&t);
+                !pred(k)
+            });
+            s.is_empty()
+        }
+        Value::Mapping(m) => {
+            m.retain(|k, _| !k.as_str().is_some_and(&pred));
+            m.is_empty()
+        }
+        _ => false,
+    };
+    if empty {
+        parent.shift_remove(field);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn y(s: &str) -> Mapping {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn set_keeps_list_and_map_forms() {
+        let mut m = y("labels: [a=1, traefik.docker.network=x]");
+        set(&mut m, "labels", "traefik.docker.network", "real");
+        set(&mut m, "labels", "b", "2");
+        assert_eq!(
+            m["labels"],
+            serde_yaml_ng::from_str::<Value>("[a=1, traefik.docker.network=real, b=2]").unwrap()
+        );
+        let mut m = y("labels: {a: '1'}");
+        set(&mut m, "labels", "b", "2");
+        assert_eq!(get(m.get("labels"), "b").as_deref(), Some("2"));
+        let mut m = y("image: x");
+        set(&mut m, "labels", "b", "2");
+        assert_eq!(get(m.get("labels"), "b").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn remove_where_drops_empty_field() {
+        let mut m = y("labels: [io.netfence.scope=run:a]");
+        remove_where(&mut m, "labels", |k| k.starts_with(PREFIX));
+        assert!(m.get("labels").is_none());
+    }
+}

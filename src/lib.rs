@@ -1,0 +1,106 @@
+//! netfence gives every Docker Compose stack its own fenced-off networks.
+//!
+//! The core is pure: [`load`] reads compose files, [`policy`] finds and validates the
+//! policy, [`plan()`](plan::plan) turns both plus a [`Scope`] into a [`Plan`], and
+//! [`rewrite::apply`] writes the plan into the YAML. Engine-facing code lives in
+//! `engine` and works from the same plan.
+
+pub mod cli;
+pub mod compose;
+pub mod error;
+pub mod labels;
+pub mod load;
+pub mod merge;
+pub mod naming;
+pub mod plan;
+pub mod policy;
+pub mod ports;
+pub mod proxy;
+pub mod render;
+pub mod rewrite;
+pub mod scope;
+pub mod subnet;
+pub mod unfence;
+pub mod yaml;
+
+use std::path::Path;
+
+pub use error::{Error, Result, Source};
+pub use plan::{Options, Plan, Target};
+pub use policy::{LoadedPolicy, Policy};
+pub use scope::Scope;
+use serde_yaml_ng::Value;
+
+/// Compose input with its policy found, ready to plan.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub input: load::ComposeInput,
+    /// The input with any earlier fencing undone.
+    pub unfenced: Value,
+    pub record: Option<unfence::Record>,
+    pub policy: LoadedPolicy,
+}
+
+impl Project {
+    /// Finds the policy (SPEC §2 order) for loaded compose input.
+    pub fn new(
+        input: load::ComposeInput,
+        explicit_policy: Option<&Path>,
+        working_dir: &Path,
+    ) -> Result<Project> {
+        let first = input.first_source().clone();
+        let embedded_path = match &first {
+            Source::File(p) => p.clone(),
+            _ => "<stdin>".into(),
+        };
+        let embedded = input.value.get("x-netfence");
+        let policy = policy::discover(policy::Discovery {
+            explicit: explicit_policy,
+            embedded: embedded.map(|v| (embedded_path.as_path(), v)),
+            working_dir: working_dir.to_path_buf(),
+        })?;
+        let (unfenced, record) = unfence::unfence(input.value.clone());
+        Ok(Project {
+            input,
+            unfenced,
+            record,
+            policy,
+        })
+    }
+
+    pub fn plan(&self, opts: &Options) -> Result<Plan> {
+        plan::plan(
+            &plan::Inputs {
+                doc: &self.unfenced,
+                record: self.record.as_ref(),
+                source: self.input.first_source(),
+                project_dir: &self.input.project_dir,
+                policy: &self.policy.policy,
+                policy_source: &self.policy.source,
+            },
+            opts,
+        )
+    }
+
+    /// The fenced document for a plan made from this project.
+    pub fn rewrite(&self, plan: &Plan) -> Value {
+        rewrite::apply(plan, &self.unfenced)
+    }
+}
+
+/// One call from compose text to fenced YAML text; for tests and simple embedding.
+pub fn fence_str(compose: &str, policy: Option<&str>, opts: &Options) -> Result<(Plan, String)> {
+    let input = load::ComposeInput::from_str(Source::File("compose.yml".into()), compose)?;
+    let dir = std::env::temp_dir();
+    let mut project = Project::new(input, None, &dir.join("netfence-no-such-dir"))?;
+    if let Some(text) = policy {
+        let source = Source::File("policy.yml".into());
+        project.policy = LoadedPolicy {
+            policy: Policy::from_text(&source, text)?,
+            source,
+        };
+    }
+    let plan = project.plan(opts)?;
+    let out = yaml::to_string(&project.rewrite(&plan));
+    Ok((plan, out))
+}

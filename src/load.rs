@@ -1,0 +1,182 @@
+//! Loading compose input as Compose does: `-f` files in order (`-` is stdin), else
+//! `$COMPOSE_FILE`, else stdin; each parsed, anchors and merge keys resolved, then merged.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::Value;
+
+use crate::error::{Error, Result, Source};
+
+/// The merged compose document and where it came from.
+#[derive(Debug, Clone)]
+pub struct ComposeInput {
+    pub sources: Vec<Source>,
+    pub value: Value,
+    /// The directory Compose would take as the project directory: the first file's.
+    pub project_dir: PathBuf,
+}
+
+impl ComposeInput {
+    pub fn first_source(&self) -> &Source {
+        self.sources.first().unwrap_or(&Source::Stdin)
+    }
+
+    /// Parses one in-memory document; for tests and library callers.
+    pub fn from_str(source: Source, text: &str) -> Result<ComposeInput> {
+        let value = parse_document(&source, text)?;
+        Ok(ComposeInput {
+            sources: vec![source],
+            value,
+            project_dir: std::env::current_dir().unwrap_or_default(),
+        })
+    }
+}
+
+/// Which files to read: the `-f` list, else `$COMPOSE_FILE` (split on
+/// `$COMPOSE_PATH_SEPARATOR`, `:` by default), else stdin.
+pub fn input_paths(
+    files: &[PathBuf],
+    compose_file: Option<&str>,
+    separator: Option<&str>,
+) -> Vec<PathBuf> {
+    if !files.is_empty() {
+        return files.to_vec();
+    }
+    match compose_file.filter(|s| !s.is_empty()) {
+        Some(list) => list
+            .split(separator.filter(|s| !s.is_empty()).unwrap_or(":"))
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        None => vec![PathBuf::from("-")],
+    }
+}
+
+pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
+    let mut sources = Vec::new();
+    let mut merged: Option<Value> = None;
+    let mut stdin_used = false;
+    for path in paths {
+        let (source, text) = if path == Path::new("-") {
+            if stdin_used {
+                return Err(Error::Usage("`-f -` (stdin) can be given only once".into()));
+            }
+            stdin_used = true;
+            let mut text = String::new();
+            stdin
+                .take(crate::yaml::MAX_INPUT_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+                .map_err(|e| Error::Io {
+                    path: Source::Stdin,
+                    source: e,
+                })?;
+            (Source::Stdin, text)
+        } else {
+            let source = Source::File(path.clone());
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+                path: source.clone(),
+                source: e,
+            })?;
+            (source, text)
+        };
+        let value = parse_document(&source, &text)?;
+        sources.push(source);
+        match &mut merged {
+            None => merged = Some(value),
+            Some(base) => crate::merge::merge_files(base, value),
+        }
+    }
+    let project_dir = paths
+        .iter()
+        .find(|p| *p != Path::new("-"))
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    Ok(ComposeInput {
+        sources,
+        value: merged.unwrap_or(Value::Mapping(Default::default())),
+        project_dir,
+    })
+}
+
+/// Parses one compose document and checks the shape netfence relies on.
+pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
+    let value = crate::yaml::parse(source, text)?;
+    let value = match value {
+        Value::Null => Value::Mapping(Default::default()),
+        v => v,
+    };
+    let Value::Mapping(top) = &value else {
+        return Err(Error::compose(
+            source,
+            format!(
+                "a compose file is a mapping at the top level (services:, networks:, ...), found {}",
+                crate::yaml::kind(&value)
+            ),
+        ));
+    };
+    for section in ["services", "networks", "volumes"] {
+        match top.get(section).map(crate::yaml::untag) {
+            None | Some(Value::Null) | Some(Value::Mapping(_)) => {}
+            Some(other) => {
+                return Err(Error::compose(
+                    source,
+                    format!(
+                        "`{section}:` must be a mapping of names, found {}",
+                        crate::yaml::kind(other)
+                    ),
+                ))
+            }
+        }
+    }
+    if let Some(Value::Mapping(services)) = top.get("services") {
+        for (name, svc) in services {
+            let name = crate::yaml::scalar_string(name).unwrap_or_default();
+            match crate::yaml::untag(svc) {
+                Value::Mapping(_) | Value::Null => {}
+                other => {
+                    return Err(Error::compose(
+                        source,
+                        format!(
+                            "service `{name}` must be a mapping, found {}",
+                            crate::yaml::kind(other)
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_file_variable_is_split() {
+        let p = input_paths(&[], Some("a.yml:b.yml"), None);
+        assert_eq!(p, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
+        let p = input_paths(&[], Some("a.yml;b.yml"), Some(";"));
+        assert_eq!(p.len(), 2);
+        assert_eq!(input_paths(&[], None, None), [PathBuf::from("-")]);
+        assert_eq!(
+            input_paths(&[PathBuf::from("x")], Some("a"), None),
+            [PathBuf::from("x")]
+        );
+    }
+
+    #[test]
+    fn top_level_must_be_a_mapping() {
+        let e = parse_document(&Source::Stdin, "- a\n- b\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mapping at the top level"), "{e}");
+        let e = parse_document(&Source::Stdin, "services: [a]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`services:` must be a mapping"), "{e}");
+    }
+}

@@ -1,0 +1,178 @@
+//! Names netfence gives Docker objects: minijinja templates rendered with the scope's
+//! variables, then sanitised to what Docker accepts.
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::scope::Scope;
+
+/// Docker accepts longer names, but 63 keeps a name usable as a DNS label too.
+pub const MAX_NAME_LEN: usize = 63;
+
+/// The variables a naming template sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vars<'a> {
+    pub prefix: &'a str,
+    pub scope_kind: &'a str,
+    pub scope_id: &'a str,
+    pub env: &'a str,
+    pub run_id: &'a str,
+    pub project: &'a str,
+    pub network: &'a str,
+    pub service: &'a str,
+    pub environ: &'a BTreeMap<String, String>,
+}
+
+impl<'a> Vars<'a> {
+    pub fn new(
+        prefix: &'a str,
+        scope: &'a Scope,
+        project: &'a str,
+        environ: &'a BTreeMap<String, String>,
+    ) -> Self {
+        let (env, run_id) = match scope {
+            Scope::Env(e) => (e.as_str(), ""),
+            Scope::Run(r) => ("", r.as_str()),
+        };
+        Vars {
+            prefix,
+            scope_kind: scope.kind(),
+            scope_id: scope.id(),
+            env,
+            run_id,
+            project,
+            network: "",
+            service: "",
+            environ,
+        }
+    }
+
+    pub fn network(&self, network: &'a str) -> Self {
+        Vars {
+            network,
+            ..self.clone()
+        }
+    }
+
+    pub fn service(&self, service: &'a str) -> Self {
+        Vars {
+            service,
+            ..self.clone()
+        }
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A misspelt variable must fail loudly, not become an empty piece of a name.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+/// Checks a template's syntax without rendering it.
+pub fn check_template(template: &str) -> Result<(), String> {
+    environment()
+        .template_from_str(template)
+        .map(|_| ())
+        .map_err(|e| format!("invalid template `{template}`: {e}"))
+}
+
+/// Renders a template; the error text names the template and the reason.
+pub fn render(template: &str, vars: &Vars<'_>) -> Result<String, String> {
+    environment()
+        .render_str(template, vars)
+        .map_err(|e| {
+            let detail = e.detail().map(str::to_owned).unwrap_or_else(|| e.to_string());
+            format!(
+                "template `{template}` could not be rendered: {detail} (variables: prefix, scope_kind, scope_id, env, run_id, project, network, service, environ)"
+            )
+        })
+}
+
+/// Makes a string a valid Docker object name: `[a-z0-9][a-z0-9_.-]*`, at most
+/// `MAX_NAME_LEN` long. A shortened name ends in a hash of the full one, so two long
+/// names that share a beginning stay distinct.
+pub fn sanitise(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+    let mut out = trimmed.trim_end_matches('-').to_owned();
+    if out.is_empty() {
+        out = "x".into();
+    }
+    if out.len() > MAX_NAME_LEN {
+        let hash = short_hash(raw);
+        out.truncate(MAX_NAME_LEN - hash.len() - 1);
+        out = format!("{}-{hash}", out.trim_end_matches(['-', '.', '_']));
+    }
+    out
+}
+
+/// Compose's own normalisation of a project name: lower-case `[a-z0-9_-]`, starting
+/// with a letter or digit.
+pub fn project_name(raw: &str) -> String {
+    let s: String = raw
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect();
+    let s = s.trim_start_matches(['_', '-']).to_owned();
+    if s.is_empty() {
+        "default".into()
+    } else {
+        s
+    }
+}
+
+pub fn short_hash(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(s.as_bytes());
+    h.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_with_scope_variables() {
+        let env = BTreeMap::from([("TEAM".to_owned(), "pay".to_owned())]);
+        let scope = Scope::Run("r1".into());
+        let vars = Vars::new("nf", &scope, "shop", &env).network("backend");
+        assert_eq!(
+            render(
+                "{{ prefix }}-{{ scope_id }}-{{ network }}-{{ environ.TEAM }}",
+                &vars
+            )
+            .unwrap(),
+            "nf-r1-backend-pay"
+        );
+        let e = render("{{ netwrk }}", &vars).unwrap_err();
+        assert!(e.contains("netwrk") || e.contains("undefined"), "{e}");
+    }
+
+    #[test]
+    fn sanitise_makes_docker_names() {
+        assert_eq!(sanitise("NF-Run/1 Backend"), "nf-run-1-backend");
+        assert_eq!(sanitise("--x"), "x");
+        let long = "a".repeat(100);
+        let s = sanitise(&long);
+        assert_eq!(s.len(), MAX_NAME_LEN);
+        assert_ne!(sanitise(&format!("{long}b")), s);
+    }
+
+    #[test]
+    fn project_names_follow_compose() {
+        assert_eq!(project_name("My App.v2"), "myappv2");
+        assert_eq!(project_name("__x"), "x");
+    }
+}

@@ -1,0 +1,554 @@
+//! The policy: how to fence. Found (first match wins) from `--policy FILE`, the compose
+//! file's `x-netfence:` key, `netfence.yml` in the working directory, or built in.
+//! Validated against the JSON Schema shipped in `schemas/`, then read into types.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use serde_yaml_ng::Value;
+
+use crate::error::{Error, Result, Source};
+
+pub const SCHEMA: &str = include_str!("../schemas/netfence-policy.schema.json");
+pub const DEFAULT_PREFIX: &str = "nf";
+pub const DEFAULT_MAX_NETWORKS: u32 = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerNameMode {
+    #[default]
+    Alias,
+    Strip,
+    Keep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortsMode {
+    Ephemeral,
+    Keep,
+    Loopback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyProvider {
+    #[default]
+    Traefik,
+    Caddy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TraefikVersion {
+    V2,
+    #[default]
+    V3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Naming {
+    pub network: Option<String>,
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subnets {
+    pub pool: String,
+    pub prefix_length: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    pub internal: Option<bool>,
+    pub driver: Option<String>,
+    pub attachable: Option<bool>,
+    pub enable_ipv6: Option<bool>,
+    pub encrypted: Option<bool>,
+    pub subnet: Option<String>,
+    #[serde(default)]
+    pub labels: IndexMap<String, String>,
+    #[serde(default)]
+    pub driver_opts: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    pub networks: Option<Vec<String>>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub public: Option<bool>,
+    pub environment: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProxyServices {
+    Auto(AutoKeyword),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoKeyword {
+    Auto,
+}
+
+impl Default for ProxyServices {
+    fn default() -> Self {
+        ProxyServices::Auto(AutoKeyword::Auto)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    pub network: Option<String>,
+    #[serde(default)]
+    pub provider: ProxyProvider,
+    #[serde(default)]
+    pub traefik_version: TraefikVersion,
+    #[serde(default)]
+    pub services: ProxyServices,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SharedServices {
+    List(Vec<String>),
+    WithAliases(IndexMap<String, Vec<String>>),
+}
+
+impl Default for SharedServices {
+    fn default() -> Self {
+        SharedServices::List(Vec::new())
+    }
+}
+
+impl SharedServices {
+    /// Each member with its aliases on the shared network, in the written order.
+    pub fn members(&self) -> Vec<(String, Vec<String>)> {
+        match self {
+            SharedServices::List(l) => l.iter().map(|s| (s.clone(), Vec::new())).collect(),
+            SharedServices::WithAliases(m) => {
+                m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shared {
+    pub name: String,
+    #[serde(default)]
+    pub services: SharedServices,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    pub network: Option<String>,
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_networks: Option<u32>,
+}
+
+/// A policy as written. Every key is optional; `Resolved` values come from the accessors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub version: Option<u32>,
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub naming: Naming,
+    pub container_name: Option<ContainerNameMode>,
+    pub ports: Option<PortsMode>,
+    pub subnets: Option<Subnets>,
+    #[serde(default)]
+    pub networks: IndexMap<String, NetworkSettings>,
+    #[serde(default)]
+    pub services: IndexMap<String, ServiceSettings>,
+    pub proxy: Option<Proxy>,
+    #[serde(default)]
+    pub shared: IndexMap<String, Shared>,
+    #[serde(default)]
+    pub environment: Environment,
+    #[serde(default)]
+    pub flat_networks: Vec<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub labels: IndexMap<String, String>,
+    /// netfence's own record in its output; carried, never read as policy.
+    #[serde(default, skip_serializing)]
+    pub fenced: Option<Json>,
+}
+
+/// A policy together with where it was found.
+#[derive(Debug, Clone)]
+pub struct LoadedPolicy {
+    pub policy: Policy,
+    pub source: Source,
+}
+
+impl Policy {
+    pub fn prefix(&self) -> &str {
+        self.prefix.as_deref().unwrap_or(DEFAULT_PREFIX)
+    }
+
+    pub fn container_name_mode(&self) -> ContainerNameMode {
+        self.container_name.unwrap_or_default()
+    }
+
+    pub fn max_networks(&self) -> u32 {
+        self.limits.max_networks.unwrap_or(DEFAULT_MAX_NETWORKS)
+    }
+
+    /// A short, stable digest of the policy's meaning, recorded in rewritten output.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let canonical = serde_json::to_string(self).unwrap_or_default();
+        let hash = Sha256::digest(canonical.as_bytes());
+        let hex: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
+    /// Parses and validates a policy document (YAML or JSON text).
+    pub fn from_text(source: &Source, text: &str) -> Result<Policy> {
+        let value = crate::yaml::parse(source, text)?;
+        Self::from_value(source, &value)
+    }
+
+    /// Validates an already parsed document against the schema, then reads it.
+    pub fn from_value(source: &Source, value: &Value) -> Result<Policy> {
+        let errors = validate_value(value);
+        if let Some(first) = errors.into_iter().next() {
+            return Err(Error::policy(source, first.pointer, first.message));
+        }
+        let json = to_json(value).map_err(|m| Error::policy(source, "", m))?;
+        let policy: Policy =
+            serde_json::from_value(json).map_err(|e| Error::policy(source, "", e.to_string()))?;
+        policy.check(source)?;
+        Ok(policy)
+    }
+
+    /// Checks what the schema cannot express: CIDRs, template syntax.
+    fn check(&self, source: &Source) -> Result<()> {
+        if let Some(s) = &self.subnets {
+            let pool =
+                parse_cidr(&s.pool).map_err(|m| Error::policy(source, "/subnets/pool", m))?;
+            if let Some(len) = s.prefix_length {
+                if len < pool.prefix_len() || len > pool.max_prefix_len() {
+                    return Err(Error::policy(
+                        source,
+                        "/subnets/prefix_length",
+                        format!(
+                            "prefix_length {len} does not fit the pool {pool}: expected a length from {} to {}",
+                            pool.prefix_len(),
+                            pool.max_prefix_len()
+                        ),
+                    ));
+                }
+            }
+        }
+        for (name, n) in &self.networks {
+            if let Some(sub) = &n.subnet {
+                parse_cidr(sub).map_err(|m| {
+                    Error::policy(
+                        source,
+                        format!("/networks/{}/subnet", escape_pointer(name)),
+                        m,
+                    )
+                })?;
+            }
+        }
+        let mut templates: Vec<(String, &str)> = Vec::new();
+        if let Some(t) = &self.naming.network {
+            templates.push(("/naming/network".into(), t));
+        }
+        if let Some(t) = &self.naming.project {
+            templates.push(("/naming/project".into(), t));
+        }
+        if let Some(t) = self.proxy.as_ref().and_then(|p| p.network.as_deref()) {
+            templates.push(("/proxy/network".into(), t));
+        }
+        for (k, s) in &self.shared {
+            templates.push((format!("/shared/{}/name", escape_pointer(k)), &s.name));
+        }
+        if let Some(t) = &self.environment.network {
+            templates.push(("/environment/network".into(), t));
+        }
+        if let Some(t) = &self.environment.alias {
+            templates.push(("/environment/alias".into(), t));
+        }
+        for (pointer, t) in templates {
+            crate::naming::check_template(t).map_err(|m| Error::policy(source, pointer, m))?;
+        }
+        Ok(())
+    }
+}
+
+pub fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, String> {
+    let net: ipnet::IpNet = s.parse().map_err(|_| {
+        format!(
+            "`{s}` is not a CIDR: expected an address and a prefix length such as 10.213.0.0/16"
+        )
+    })?;
+    if net.network() != net.addr() {
+        return Err(format!(
+            "`{s}` has host bits set: did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+pub fn escape_pointer(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// One schema violation: the JSON pointer of the value and what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub pointer: String,
+    pub message: String,
+}
+
+fn schema_json() -> &'static Json {
+    static SCHEMA_JSON: std::sync::OnceLock<Json> = std::sync::OnceLock::new();
+    SCHEMA_JSON.get_or_init(|| serde_json::from_str(SCHEMA).expect("embedded schema is JSON"))
+}
+
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        jsonschema::validator_for(schema_json()).expect("embedded schema is a valid JSON Schema")
+    })
+}
+
+fn to_json(value: &Value) -> std::result::Result<Json, String> {
+    serde_json::to_value(value).map_err(|e| format!("not representable as JSON: {e}"))
+}
+
+/// Every schema violation of a policy document, each with a did-you-mean for unknown keys.
+pub fn validate_value(value: &Value) -> Vec<Violation> {
+    let json = match to_json(value) {
+        Ok(j) => j,
+        Err(m) => {
+            return vec![Violation {
+                pointer: String::new(),
+                message: m,
+            }]
+        }
+    };
+    let mut out = Vec::new();
+    for e in validator().iter_errors(&json) {
+        let pointer = e.instance_path().as_str().to_owned();
+        match e.kind() {
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let known = known_keys(e.schema_path().as_str());
+                for key in unexpected {
+                    let mut message = format!("unknown key `{key}`");
+                    if let Some(best) = did_you_mean(key, &known) {
+                        message.push_str(&format!(": did you mean `{best}`?"));
+                    } else if !known.is_empty() {
+                        message.push_str(&format!("; expected one of: {}", known.join(", ")));
+                    }
+                    out.push(Violation {
+                        pointer: format!("{pointer}/{}", escape_pointer(key)),
+                        message,
+                    });
+                }
+            }
+            _ => out.push(Violation {
+                pointer,
+                message: describe(&e),
+            }),
+        }
+    }
+    out
+}
+
+fn describe(e: &jsonschema::ValidationError) -> String {
+    use jsonschema::error::ValidationErrorKind as K;
+    match e.kind() {
+        K::Enum { options } => {
+            format!("{} is not allowed: expected one of {options}", e.instance())
+        }
+        K::OneOfNotValid { .. } | K::AnyOf { .. } => {
+            format!(
+                "{} is not of an accepted form (see `netfence schema`)",
+                e.instance()
+            )
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// The property names the schema allows where an `additionalProperties` check failed.
+fn known_keys(schema_path: &str) -> Vec<String> {
+    let parent = schema_path
+        .strip_suffix("/additionalProperties")
+        .unwrap_or(schema_path);
+    let pointer = format!("{parent}/properties");
+    schema_json()
+        .pointer(&pointer)
+        .and_then(Json::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+pub fn did_you_mean(word: &str, candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.clone())
+}
+
+/// Where to look for a policy, in SPEC §2's order.
+pub struct Discovery<'a> {
+    pub explicit: Option<&'a Path>,
+    pub embedded: Option<(&'a Path, &'a Value)>,
+    pub working_dir: PathBuf,
+}
+
+pub const WORKING_DIR_FILE: &str = "netfence.yml";
+
+pub fn discover(d: Discovery<'_>) -> Result<LoadedPolicy> {
+    if let Some(path) = d.explicit {
+        let source = Source::File(path.to_owned());
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: source.clone(),
+            source: e,
+        })?;
+        let policy = Policy::from_text(&source, &text)?;
+        return Ok(LoadedPolicy { policy, source });
+    }
+    if let Some((path, value)) = d.embedded {
+        if is_policy_document(value) {
+            let source = Source::Embedded(path.to_owned());
+            let policy = Policy::from_value(&source, value)?;
+            return Ok(LoadedPolicy { policy, source });
+        }
+    }
+    let local = d.working_dir.join(WORKING_DIR_FILE);
+    if local.is_file() {
+        let source = Source::File(PathBuf::from(WORKING_DIR_FILE));
+        let text = std::fs::read_to_string(&local).map_err(|e| Error::Io {
+            path: source.clone(),
+            source: e,
+        })?;
+        let policy = Policy::from_text(&source, &text)?;
+        return Ok(LoadedPolicy { policy, source });
+    }
+    Ok(LoadedPolicy {
+        policy: Policy::default(),
+        source: Source::BuiltIn,
+    })
+}
+
+/// An `x-netfence:` key that holds only netfence's own `fenced` record is not a policy.
+pub fn is_policy_document(v: &Value) -> bool {
+    match v {
+        Value::Mapping(m) => m.keys().any(|k| k.as_str() != Some("fenced")),
+        Value::Null => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(s: &str) -> Result<Policy> {
+        Policy::from_text(&Source::File("p.yml".into()), s)
+    }
+
+    #[test]
+    fn spec_example_policy_is_accepted() {
+        let p = load(
+            r#"
+version: 1
+prefix: nf
+naming: { network: "{{ prefix }}-{{ scope_id }}-{{ network }}" }
+container_name: alias
+ports: ephemeral
+subnets: { pool: 10.213.0.0/16, prefix_length: 24 }
+networks:
+  backend: { internal: true }
+services:
+  api: { networks: [frontend, backend], aliases: [api-internal] }
+proxy: { network: "{{ prefix }}-proxy", provider: traefik, services: auto }
+shared:
+  infra: { name: "{{ prefix }}-shared-infra", services: [api] }
+environment: { network: "{{ prefix }}-env-{{ env }}" }
+limits: { max_networks: 200 }
+labels: { com.example.team: payments }
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.networks["backend"].internal, Some(true));
+        assert_eq!(p.proxy.unwrap().services, ProxyServices::default());
+    }
+
+    #[test]
+    fn unknown_key_has_pointer_and_did_you_mean() {
+        let e = load("subnet: {pool: 10.0.0.0/8}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at /subnet"), "{e}");
+        assert!(e.contains("did you mean `subnets`"), "{e}");
+        let e = load("networks: {backend: {internl: true}}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/networks/backend/internl"), "{e}");
+        assert!(e.contains("`internal`"), "{e}");
+    }
+
+    #[test]
+    fn invalid_cidr_names_the_pointer() {
+        let e = load("subnets: {pool: 10.300.0.0/16}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/subnets/pool"), "{e}");
+        assert!(e.contains("not a CIDR"), "{e}");
+        let e = load("subnets: {pool: 10.213.0.1/16}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean 10.213.0.0/16"), "{e}");
+    }
+
+    #[test]
+    fn wrong_enum_value_says_what_is_expected() {
+        let e = load("ports: random\n").unwrap_err().to_string();
+        assert!(e.contains("at /ports"), "{e}");
+        assert!(e.contains("ephemeral"), "{e}");
+    }
+
+    #[test]
+    fn the_digest_changes_with_meaning() {
+        assert_ne!(
+            load("prefix: a").unwrap().digest(),
+            load("prefix: b").unwrap().digest()
+        );
+        assert_eq!(
+            load("prefix: a").unwrap().digest(),
+            load("prefix: 'a'").unwrap().digest()
+        );
+    }
+}

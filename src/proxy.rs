@@ -1,0 +1,81 @@
+//! Reverse-proxy conventions: which services are public, and the label that tells the
+//! proxy which network to reach a container over.
+
+use serde_yaml_ng::Mapping;
+
+use crate::policy::{ProxyProvider, TraefikVersion};
+
+pub const TRAEFIK_DOCKER_NETWORK: &str = "traefik.docker.network";
+pub const TRAEFIK_SWARM_NETWORK: &str = "traefik.swarm.network";
+pub const CADDY_INGRESS_NETWORK: &str = "caddy_ingress_network";
+
+/// Every label that names a proxy's network.
+pub const NETWORK_LABELS: &[&str] = &[
+    TRAEFIK_DOCKER_NETWORK,
+    TRAEFIK_SWARM_NETWORK,
+    CADDY_INGRESS_NETWORK,
+];
+
+/// Is the service routed by a proxy: `traefik.enable=true`, or caddy-docker-proxy's
+/// `caddy` / `caddy.*` / `caddy_N` labels (in `labels` or `deploy.labels`)?
+pub fn is_public(svc: &Mapping) -> bool {
+    crate::compose::service_labels(svc).iter().any(|(k, v)| {
+        (k == "traefik.enable" && v.eq_ignore_ascii_case("true")) || is_caddy_label(k)
+    })
+}
+
+pub fn uses_traefik(svc: &Mapping) -> bool {
+    crate::compose::service_labels(svc)
+        .iter()
+        .any(|(k, _)| k.starts_with("traefik."))
+}
+
+fn is_caddy_label(k: &str) -> bool {
+    if k == "caddy" || k.starts_with("caddy.") {
+        return true;
+    }
+    match k.strip_prefix("caddy_") {
+        Some(rest) => {
+            let head = rest.split('.').next().unwrap_or_default();
+            !head.is_empty() && head.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// The label a provider reads for the network, for the given target.
+pub fn network_label(
+    provider: ProxyProvider,
+    swarm: bool,
+    version: TraefikVersion,
+) -> &'static str {
+    match (provider, swarm, version) {
+        (ProxyProvider::Caddy, _, _) => CADDY_INGRESS_NETWORK,
+        (ProxyProvider::Traefik, true, TraefikVersion::V3) => TRAEFIK_SWARM_NETWORK,
+        (ProxyProvider::Traefik, _, _) => TRAEFIK_DOCKER_NETWORK,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(s: &str) -> Mapping {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn public_detection_covers_forms() {
+        assert!(is_public(&svc("labels: [traefik.enable=true]")));
+        assert!(is_public(&svc("labels: {traefik.enable: 'true'}")));
+        assert!(is_public(&svc("labels: {traefik.enable: true}")));
+        assert!(is_public(&svc("deploy: {labels: [traefik.enable=true]}")));
+        assert!(is_public(&svc("labels: {caddy: example.com}")));
+        assert!(is_public(&svc(
+            "labels: {caddy_0.reverse_proxy: '{{upstreams 80}}'}"
+        )));
+        assert!(!is_public(&svc("labels: [traefik.enable=false]")));
+        assert!(!is_public(&svc("labels: {caddy_ingress_network: x}")));
+        assert!(!is_public(&svc("image: x")));
+    }
+}

@@ -1,0 +1,357 @@
+//! Applying a plan to the untyped compose tree. Only what the plan names is touched;
+//! every other key, `x-` extension, tag and `${VAR}` text passes through in its order.
+
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::labels;
+use crate::plan::{Attachment, NetworkPlan, Plan, Role, ServicePlan, Target};
+use crate::yaml::{insert_at, key, scalar_string, untag_mut};
+
+/// The fenced document. `doc` is the unfenced input the plan was made from.
+pub fn apply(plan: &Plan, doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let Value::Mapping(top) = &mut doc else {
+        return doc;
+    };
+    if plan.no_project_name {
+        if plan.target == Target::Swarm {
+            top.shift_remove("name");
+        }
+    } else {
+        insert_at(top, 0, key("name"), key(&plan.project_name));
+    }
+
+    if let Some(Value::Mapping(services)) = top.get_mut("services").map(untag_mut) {
+        for sp in &plan.services {
+            let Some(slot) = services.get_mut(sp.name.as_str()) else {
+                continue;
+            };
+            if slot.is_null() {
+                *slot = Value::Mapping(Mapping::new());
+            }
+            if let Some(svc) = untag_mut(slot).as_mapping_mut() {
+                apply_service(plan, sp, svc);
+            }
+        }
+    }
+
+    if plan.networks.iter().any(|n| n.role != Role::External) {
+        let nets = top
+            .entry(key("networks"))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if nets.is_null() {
+            *nets = Value::Mapping(Mapping::new());
+        }
+        if let Some(nets) = untag_mut(nets).as_mapping_mut() {
+            for np in &plan.networks {
+                match np.role {
+                    Role::External => {}
+                    Role::Managed => {
+                        let slot = nets
+                            .entry(key(&np.key))
+                            .or_insert_with(|| Value::Mapping(Mapping::new()));
+                        if slot.is_null() {
+                            *slot = Value::Mapping(Mapping::new());
+                        }
+                        if let Some(m) = untag_mut(slot).as_mapping_mut() {
+                            apply_network(plan, np, m);
+                        }
+                    }
+                    _ => {
+                        let mut m = Mapping::new();
+                        m.insert(key("name"), key(&np.name));
+                        m.insert(key("external"), Value::Bool(true));
+                        nets.insert(key(&np.key), Value::Mapping(m));
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(Value::Mapping(vols)) = top.get_mut("volumes").map(untag_mut) {
+        for vp in &plan.volumes {
+            let Some(slot) = vols.get_mut(vp.key.as_str()) else {
+                continue;
+            };
+            if slot.is_null() {
+                *slot = Value::Mapping(Mapping::new());
+            }
+            if let Some(m) = untag_mut(slot).as_mapping_mut() {
+                if vp.dropped_name.is_some() {
+                    m.shift_remove("name");
+                }
+                for (k, v) in &vp.labels {
+                    labels::set(m, "labels", k, v);
+                }
+            }
+        }
+    }
+
+    let record = serde_yaml_ng::to_value(plan.record()).unwrap_or(Value::Null);
+    let ext = top
+        .entry(key("x-netfence"))
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    if !ext.is_mapping() {
+        *ext = Value::Mapping(Mapping::new());
+    }
+    if let Some(m) = ext.as_mapping_mut() {
+        m.insert(key("fenced"), record);
+    }
+    doc
+}
+
+fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
+    if sp.container_name.is_some() {
+        svc.shift_remove("container_name");
+    }
+    if sp.rewrite_networks {
+        let written = svc.get("networks").cloned();
+        let value = networks_value(&sp.attachments, written.as_ref());
+        match svc.get_mut("networks") {
+            Some(slot) => *slot = value,
+            None => {
+                svc.insert(key("networks"), value);
+            }
+        }
+    }
+    if !sp.ports.is_empty() {
+        if let Some(Value::Sequence(list)) = svc.get_mut("ports").map(untag_mut) {
+            for p in list.iter_mut() {
+                if let Some(c) = sp.ports.iter().find(|c| c.before == *p) {
+                    *p = c.after.clone();
+                }
+            }
+        }
+    }
+    for (k, v) in &plan.ownership {
+        labels::set(svc, "labels", k, v);
+    }
+    // Policy labels go on services too, so a platform can find its own containers.
+    for (k, v) in &plan.labels {
+        labels::set(svc, "labels", k, v);
+    }
+    for (label, value) in &sp.proxy_labels {
+        let in_deploy = plan.target == Target::Swarm
+            || (!has_label(svc.get("labels"), label)
+                && svc
+                    .get("deploy")
+                    .and_then(|d| d.get("labels"))
+                    .is_some_and(|l| {
+                        labels::entries(Some(l))
+                            .iter()
+                            .any(|(k, _)| k.starts_with("traefik.") || k.starts_with("caddy"))
+                    }));
+        if in_deploy {
+            let deploy = svc
+                .entry(key("deploy"))
+                .or_insert_with(|| Value::Mapping(Mapping::new()));
+            if deploy.is_null() {
+                *deploy = Value::Mapping(Mapping::new());
+            }
+            if let Some(d) = untag_mut(deploy).as_mapping_mut() {
+                labels::set(d, "labels", label, value);
+                if label == crate::proxy::TRAEFIK_SWARM_NETWORK {
+                    // Traefik v3 refuses a service that carries both.
+                    labels::remove_where(d, "labels", |k| {
+                        k == crate::proxy::TRAEFIK_DOCKER_NETWORK
+                    });
+                }
+            }
+        } else {
+            labels::set(svc, "labels", label, value);
+        }
+    }
+}
+
+fn has_label(l: Option<&Value>, name: &str) -> bool {
+    labels::get(l, name).is_some()
+}
+
+/// The service's `networks:` value: list form kept when nothing needs a mapping.
+fn networks_value(attachments: &[Attachment], written: Option<&Value>) -> Value {
+    let written_map = written.map(crate::yaml::untag).and_then(Value::as_mapping);
+    let needs_map = written_map.is_some()
+        || attachments
+            .iter()
+            .any(|a| !a.aliases.is_empty() || a.ipv4_address.is_some() || a.ipv6_address.is_some());
+    if !needs_map {
+        return Value::Sequence(attachments.iter().map(|a| key(&a.network)).collect());
+    }
+    let mut out = Mapping::new();
+    for a in attachments {
+        let original = written_map
+            .and_then(|m| m.get(a.network.as_str()))
+            .map(crate::yaml::untag)
+            .and_then(Value::as_mapping)
+            .cloned();
+        let untouched = original.is_none()
+            && a.aliases.is_empty()
+            && a.ipv4_address.is_none()
+            && a.ipv6_address.is_none();
+        if untouched {
+            let was_null =
+                written_map.is_some_and(|m| m.get(a.network.as_str()).is_some_and(Value::is_null));
+            out.insert(
+                key(&a.network),
+                if was_null {
+                    Value::Null
+                } else {
+                    Value::Mapping(Mapping::new())
+                },
+            );
+            continue;
+        }
+        let mut cfg = original.unwrap_or_default();
+        if a.aliases.is_empty() {
+            cfg.shift_remove("aliases");
+        } else {
+            cfg.insert(
+                key("aliases"),
+                Value::Sequence(a.aliases.iter().map(|s| key(s)).collect()),
+            );
+        }
+        for (field, v) in [
+            ("ipv4_address", &a.ipv4_address),
+            ("ipv6_address", &a.ipv6_address),
+        ] {
+            match v {
+                Some(addr) => {
+                    cfg.insert(key(field), key(addr));
+                }
+                None => {
+                    cfg.shift_remove(field);
+                }
+            }
+        }
+        out.insert(key(&a.network), Value::Mapping(cfg));
+    }
+    Value::Mapping(out)
+}
+
+fn apply_network(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
+    if plan.managed_external {
+        // `run` creates the network itself; Compose must only attach to it.
+        m.clear();
+        m.insert(key("name"), key(&np.name));
+        m.insert(key("external"), Value::Bool(true));
+        return;
+    }
+    m.insert(key("name"), key(&np.name));
+    if let Some(d) = &np.driver {
+        m.insert(key("driver"), key(d));
+    }
+    let set_flag = |m: &mut Mapping, field: &str, on: bool| {
+        if on {
+            m.insert(key(field), Value::Bool(true));
+        } else if m.get(field).is_some() {
+            m.insert(key(field), Value::Bool(false));
+        }
+    };
+    set_flag(m, "internal", np.internal);
+    set_flag(m, "attachable", np.attachable);
+    set_flag(m, "enable_ipv6", np.enable_ipv6);
+    if !np.driver_opts.is_empty() {
+        let opts = m
+            .entry(key("driver_opts"))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Some(o) = untag_mut(opts).as_mapping_mut() {
+            for (k, v) in &np.driver_opts {
+                o.insert(key(k), key(v));
+            }
+        }
+    }
+    for (k, v) in &np.labels {
+        labels::set(m, "labels", k, v);
+    }
+    apply_ipam(plan, np, m);
+}
+
+fn apply_ipam(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
+    let keep_input = np.subnet.is_some()
+        && np.original_subnet.as_deref() == np.subnet.map(|s| s.to_string()).as_deref();
+    if keep_input {
+        return;
+    }
+    let ipam = m
+        .get_mut("ipam")
+        .map(untag_mut)
+        .and_then(Value::as_mapping_mut);
+    match (np.subnet, ipam) {
+        (Some(subnet), Some(ipam)) => {
+            let configs = ipam
+                .entry(key("config"))
+                .or_insert_with(|| Value::Sequence(Vec::new()));
+            if let Some(list) = untag_mut(configs).as_sequence_mut() {
+                let v4 = subnet.addr().is_ipv4();
+                // Keep the first entry of the subnet's family, re-pointed; drop the rest
+                // of that family (they described the old, fixed layout).
+                let mut done = false;
+                list.retain_mut(|entry| {
+                    let Some(e) = entry.as_mapping_mut() else {
+                        return true;
+                    };
+                    let fam = e
+                        .get("subnet")
+                        .and_then(scalar_string)
+                        .and_then(|s| s.parse::<ipnet::IpNet>().ok())
+                        .map(|n| n.addr().is_ipv4());
+                    if fam.is_some_and(|f| f != v4) {
+                        return plan.scope.is_env();
+                    }
+                    if done {
+                        return false;
+                    }
+                    done = true;
+                    e.insert(key("subnet"), key(&subnet.to_string()));
+                    e.shift_remove("ip_range");
+                    e.shift_remove("aux_addresses");
+                    match np.gateway {
+                        Some(g) => e.insert(key("gateway"), key(&g.to_string())),
+                        None => e.shift_remove("gateway"),
+                    };
+                    true
+                });
+                if !done {
+                    list.insert(0, subnet_entry(subnet));
+                }
+            }
+        }
+        (Some(subnet), None) => {
+            let mut ipam = Mapping::new();
+            ipam.insert(key("config"), Value::Sequence(vec![subnet_entry(subnet)]));
+            m.insert(key("ipam"), Value::Mapping(ipam));
+        }
+        (None, Some(ipam)) => {
+            if plan.scope.is_env() {
+                return;
+            }
+            if let Some(list) = ipam
+                .get_mut("config")
+                .map(untag_mut)
+                .and_then(Value::as_sequence_mut)
+            {
+                for entry in list.iter_mut() {
+                    if let Some(e) = entry.as_mapping_mut() {
+                        for f in ["subnet", "gateway", "ip_range", "aux_addresses"] {
+                            e.shift_remove(f);
+                        }
+                    }
+                }
+                list.retain(|e| e.as_mapping().is_none_or(|m| !m.is_empty()));
+                if list.is_empty() {
+                    ipam.shift_remove("config");
+                }
+            }
+            if ipam.is_empty() {
+                m.shift_remove("ipam");
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+fn subnet_entry(subnet: ipnet::IpNet) -> Value {
+    let mut e = Mapping::new();
+    e.insert(key("subnet"), key(&subnet.to_string()));
+    Value::Mapping(e)
+}

@@ -1,0 +1,134 @@
+//! Undoing a previous fencing before fencing again. This is what makes rewriting
+//! netfence's own output idempotent, and re-scoping clean (no `nf-a-nf-b-...`): the
+//! output records what it replaced, and this module puts it back.
+
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::labels;
+use crate::yaml::{key, scalar_string, untag_mut};
+
+/// Logical network keys netfence adds itself (proxy, shared, environment).
+pub const INJECTED_PREFIX: &str = "netfence-";
+
+/// The `x-netfence.fenced` record of a rewritten file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub scope: String,
+    /// The project name before scoping.
+    pub project: String,
+    /// The top-level `name:` the input had, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub policy: String,
+    pub version: String,
+}
+
+pub fn record(doc: &Value) -> Option<Record> {
+    let fenced = doc.get("x-netfence")?.get("fenced")?;
+    serde_yaml_ng::from_value(fenced.clone()).ok()
+}
+
+/// Returns the document as it was before netfence fenced it (as far as that matters for
+/// fencing it again), and the record found, if any.
+pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
+    let Some(rec) = record(&doc) else {
+        return (doc, None);
+    };
+    let Value::Mapping(top) = &mut doc else {
+        return (doc, Some(rec));
+    };
+    match &rec.name {
+        Some(n) => {
+            top.insert(key("name"), key(n));
+        }
+        None => {
+            top.shift_remove("name");
+        }
+    }
+    // Real names of the networks this output manages, to map labels back to keys.
+    let mut real_to_key: Vec<(String, String)> = Vec::new();
+    if let Some(Value::Mapping(nets)) = top.get_mut("networks").map(untag_mut) {
+        nets.retain(|k, _| !k.as_str().is_some_and(|k| k.starts_with(INJECTED_PREFIX)));
+        for (k, v) in nets.iter_mut() {
+            let Some(m) = untag_mut(v).as_mapping_mut() else {
+                continue;
+            };
+            if labels::get(m.get("labels"), labels::MANAGED).is_none() {
+                continue;
+            }
+            if let (Some(k), Some(real)) = (scalar_string(k), m.get("name").and_then(scalar_string))
+            {
+                real_to_key.push((real, k));
+            }
+            restore_name(m);
+            labels::remove_where(m, "labels", |l| l.starts_with(labels::PREFIX));
+        }
+    }
+    if let Some(Value::Mapping(vols)) = top.get_mut("volumes").map(untag_mut) {
+        for (_, v) in vols.iter_mut() {
+            if let Some(m) = untag_mut(v).as_mapping_mut() {
+                if labels::get(m.get("labels"), labels::MANAGED).is_some() {
+                    restore_name(m);
+                    labels::remove_where(m, "labels", |l| l.starts_with(labels::PREFIX));
+                }
+            }
+        }
+    }
+    if let Some(Value::Mapping(services)) = top.get_mut("services").map(untag_mut) {
+        for (_, svc) in services.iter_mut() {
+            if let Some(m) = untag_mut(svc).as_mapping_mut() {
+                unfence_service(m, &real_to_key);
+            }
+        }
+    }
+    (doc, Some(rec))
+}
+
+fn restore_name(m: &mut Mapping) {
+    match labels::get(m.get("labels"), labels::ORIGINAL_NAME) {
+        Some(orig) => {
+            m.insert(key("name"), key(&orig));
+        }
+        None => {
+            m.shift_remove("name");
+        }
+    }
+}
+
+fn unfence_service(m: &mut Mapping, real_to_key: &[(String, String)]) {
+    labels::remove_where(m, "labels", |l| l.starts_with(labels::PREFIX));
+    if let Some(nets) = m.get_mut("networks").map(untag_mut) {
+        match nets {
+            Value::Sequence(s) => {
+                s.retain(|n| !n.as_str().is_some_and(|n| n.starts_with(INJECTED_PREFIX)))
+            }
+            Value::Mapping(n) => {
+                n.retain(|k, _| !k.as_str().is_some_and(|k| k.starts_with(INJECTED_PREFIX)))
+            }
+            _ => {}
+        }
+    }
+    // A proxy label that names a real network of this file goes back to the key.
+    for field in ["labels", "deploy"] {
+        let holder = if field == "deploy" {
+            match m
+                .get_mut("deploy")
+                .map(untag_mut)
+                .and_then(Value::as_mapping_mut)
+            {
+                Some(d) => d,
+                None => continue,
+            }
+        } else {
+            &mut *m
+        };
+        for label in crate::proxy::NETWORK_LABELS {
+            if let Some(v) = labels::get(holder.get("labels"), label) {
+                if let Some((_, k)) = real_to_key.iter().find(|(real, _)| *real == v) {
+                    labels::set(holder, "labels", label, k);
+                }
+            }
+        }
+    }
+}

@@ -364,8 +364,9 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     ownership.insert(labels::MANAGED.to_owned(), "true".to_owned());
     ownership.insert(labels::SCOPE.to_owned(), scope.to_string());
     ownership.insert(labels::PROJECT.to_owned(), project_name.clone());
-    let mut owned_labels = ownership.clone();
-    for (k, v) in &policy.labels {
+    // Labels the user can see as theirs first, netfence's own last (see rewrite.rs).
+    let mut owned_labels: IndexMap<String, String> = policy.labels.clone();
+    for (k, v) in &ownership {
         owned_labels.insert(k.clone(), v.clone());
     }
 
@@ -625,13 +626,13 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
                 "a fixed network name is shared by every copy of the stack",
             );
         }
-        let mut net_labels = owned_labels.clone();
+        let mut net_labels = settings.labels.clone();
+        for (k, v) in &owned_labels {
+            net_labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
         net_labels.insert(labels::NETWORK.to_owned(), key.clone());
         if let Some(orig) = &original_name {
             net_labels.insert(labels::ORIGINAL_NAME.to_owned(), orig.clone());
-        }
-        for (k, v) in &settings.labels {
-            net_labels.insert(k.clone(), v.clone());
         }
         let mut driver = settings
             .driver

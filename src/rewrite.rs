@@ -123,13 +123,6 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             }
         }
     }
-    for (k, v) in &plan.ownership {
-        labels::set(svc, "labels", k, v);
-    }
-    // Policy labels go on services too, so a platform can find its own containers.
-    for (k, v) in &plan.labels {
-        labels::set(svc, "labels", k, v);
-    }
     for (label, value) in &sp.proxy_labels {
         let in_deploy = plan.target == Target::Swarm
             || (!has_label(svc.get("labels"), label)
@@ -160,6 +153,15 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
         } else {
             labels::set(svc, "labels", label, value);
         }
+    }
+    // Policy labels go on services too, so a platform can find its own containers.
+    for (k, v) in &plan.labels {
+        labels::set(svc, "labels", k, v);
+    }
+    // Ownership labels last: unfencing removes them, so a second pass appends them at
+    // the same place again and the output stays byte-identical.
+    for (k, v) in &plan.ownership {
+        labels::set(svc, "labels", k, v);
     }
 }
 
@@ -236,7 +238,7 @@ fn apply_network(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
         m.insert(key("external"), Value::Bool(true));
         return;
     }
-    m.insert(key("name"), key(&np.name));
+    insert_at(m, 0, key("name"), key(&np.name));
     if let Some(d) = &np.driver {
         m.insert(key("driver"), key(d));
     }
@@ -260,10 +262,11 @@ fn apply_network(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
             }
         }
     }
+    apply_ipam(plan, np, m);
+    // Labels last, for the same byte-identical second pass as services.
     for (k, v) in &np.labels {
         labels::set(m, "labels", k, v);
     }
-    apply_ipam(plan, np, m);
 }
 
 fn apply_ipam(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {

@@ -199,6 +199,11 @@ impl Plan {
             name: self.original_top_name.clone(),
             policy: self.policy_digest.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            container_names: self
+                .services
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.container_name.clone()?)))
+                .collect(),
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct Record {
     pub name: Option<String>,
     pub policy: String,
     pub version: String,
+    /// `container_name`s removed, by service: restored before fencing again, so the
+    /// aliases they became are rebuilt on every network, injected ones included.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub container_names: std::collections::BTreeMap<String, String>,
 }
 
 pub fn record(doc: &Value) -> Option<Record> {
@@ -76,9 +80,13 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
         }
     }
     if let Some(Value::Mapping(services)) = top.get_mut("services").map(untag_mut) {
-        for (_, svc) in services.iter_mut() {
+        for (name, svc) in services.iter_mut() {
             if let Some(m) = untag_mut(svc).as_mapping_mut() {
                 unfence_service(m, &real_to_key);
+                let cn = scalar_string(name).and_then(|n| rec.container_names.get(&n));
+                if let (Some(cn), false) = (cn, m.contains_key("container_name")) {
+                    m.insert(key("container_name"), key(cn));
+                }
             }
         }
     }

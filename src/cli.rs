@@ -40,6 +40,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the policy JSON Schema.
     Schema,
+    /// Bring up an isolated copy of the stack, run CMD against it, tear it down.
+    Run(RunArgs),
+    /// Tear a scope down by its labels, without the compose file.
+    Down(DownArgs),
+    /// Remove netfence-owned containers, networks and volumes of runs that are over.
+    Gc(GcArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -117,6 +123,64 @@ pub struct ValidateArgs {
     pub input: InputArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exports to CMD: NETFENCE_RUN_ID, NETFENCE_PROJECT, NETFENCE_INDEX, \
+NETFENCE_<SERVICE>_<PORT>=host:port per published port, and NETFENCE_RUN_INFO (path of a JSON \
+file: networks, subnets, each container's IPs, aliases and published ports). Exits with CMD's \
+status; 3 when the engine or Compose failed."
+)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Leave the stack up afterwards (remove it later with `netfence down --run-id ID`).
+    #[arg(long)]
+    pub keep: bool,
+    /// Run N isolated copies at once, each CMD with NETFENCE_INDEX=0..N-1 and run id
+    /// `<id>-<index>`.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: u16,
+    /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "3m")]
+    pub timeout: String,
+    /// The command to run against the stack (after `--`).
+    #[arg(
+        value_name = "CMD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// The run scope to tear down.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "env",
+        required_unless_present = "env"
+    )]
+    pub run_id: Option<String>,
+    /// The environment scope to tear down (its containers and networks).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// With --env: also remove the environment's volumes (a run's are always removed).
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only objects at least this old (e.g. 0s, 30m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub older_than: String,
+    /// Print what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn environ() -> BTreeMap<String, String> {

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod compose;
+pub mod engine;
 pub mod error;
 pub mod labels;
 pub mod load;

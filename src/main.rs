@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         Command::Plan(a) => plan(a),
         Command::Validate(a) => validate(a),
         Command::Schema => emit(netfence::policy::SCHEMA).map(|_| 0),
+        Command::Run(a) => netfence::engine::run::command(a),
+        Command::Down(a) => netfence::engine::down::command(&a),
+        Command::Gc(a) => netfence::engine::gc::command(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -47,6 +50,9 @@ fn init_logging(verbose: u8) {
 }
 
 fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<netfence::engine::EngineError>().is_some() {
+        return 3;
+    }
     match e.downcast_ref::<netfence::Error>() {
         Some(inner) => inner.exit_code() as u8,
         None => 2,

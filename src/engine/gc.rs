@@ -1,0 +1,145 @@
+//! `netfence gc`: removes netfence-owned containers, networks and volumes of runs that are
+//! over. A run is over when no live `netfence run` owns it (its `io.netfence.owner`
+//! process is gone, or it has no owner) and its newest object is older than
+//! `--older-than`. Environments and cross-scope networks (proxy, shared) are never
+//! collected; objects without `io.netfence.managed=true` are never even listed.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use super::owner::{self, Liveness};
+use super::sweep::{Kind, Object};
+use super::{Engine, EngineError};
+use crate::cli::GcArgs;
+use crate::error::Error;
+use crate::labels;
+
+/// Which objects `gc` would remove, grouped by scope.
+pub fn select(
+    objects: Vec<Object>,
+    older_than: Duration,
+    now: SystemTime,
+) -> BTreeMap<String, Vec<Object>> {
+    let mut by_scope: BTreeMap<String, Vec<Object>> = BTreeMap::new();
+    for o in objects {
+        let Some(scope) = o.scope().map(str::to_owned) else {
+            continue;
+        };
+        if !scope.starts_with("run:") || o.is_persistent() {
+            continue;
+        }
+        by_scope.entry(scope).or_default().push(o);
+    }
+    by_scope.retain(|_, objs| {
+        let live = objs.iter().any(|o| {
+            o.label(labels::OWNER)
+                .is_some_and(|l| owner::liveness(l) == Liveness::Alive)
+        });
+        if live {
+            return false;
+        }
+        if older_than.is_zero() {
+            return true;
+        }
+        // The run's age is its newest object's: never take half a run.
+        objs.iter().all(|o| {
+            o.created
+                .and_then(|c| now.duration_since(c).ok())
+                .is_some_and(|age| age >= older_than)
+        })
+    });
+    by_scope
+}
+
+pub fn command(a: &GcArgs) -> anyhow::Result<u8> {
+    let older_than = super::parse_duration(&a.older_than)
+        .map_err(|m| Error::Usage(format!("--older-than: {m}")))?;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let engine = Engine::connect().await?;
+        let all = engine.owned(&[format!("{}=true", labels::MANAGED)]).await?;
+        let chosen = select(all, older_than, SystemTime::now());
+        let objects: Vec<Object> = chosen.values().flatten().cloned().collect();
+        let verb = if a.dry_run { "would remove" } else { "removed" };
+        let failures = if a.dry_run {
+            Vec::new()
+        } else {
+            engine.remove_objects(&objects).await
+        };
+        let mut out = String::new();
+        for (scope, objs) in &chosen {
+            for o in objs {
+                let failed = failures
+                    .iter()
+                    .any(|f| f.contains(&format!("{} {}:", o.kind.name(), o.name)));
+                if !failed {
+                    out.push_str(&format!("{verb} {} {} ({scope})\n", o.kind.name(), o.name));
+                }
+            }
+        }
+        print!("{out}");
+        let count = |k: Kind| objects.iter().filter(|o| o.kind == k).count();
+        eprintln!(
+            "netfence: gc {verb} {} container(s), {} network(s), {} volume(s) of {} run(s)",
+            count(Kind::Container),
+            count(Kind::Network),
+            count(Kind::Volume),
+            chosen.len()
+        );
+        if !failures.is_empty() {
+            return Err(EngineError(failures.join("; ")).into());
+        }
+        Ok(0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn obj(kind: Kind, scope: &str, extra: &[(&str, &str)], age_secs: u64) -> Object {
+        let mut labels: HashMap<String, String> = HashMap::new();
+        labels.insert(labels::MANAGED.into(), "true".into());
+        if !scope.is_empty() {
+            labels.insert(labels::SCOPE.into(), scope.into());
+        }
+        for (k, v) in extra {
+            labels.insert((*k).into(), (*v).into());
+        }
+        Object {
+            kind,
+            id: format!("{scope}-{age_secs}"),
+            name: format!("{scope}-{age_secs}"),
+            labels,
+            created: Some(SystemTime::now() - Duration::from_secs(age_secs)),
+            running: false,
+        }
+    }
+
+    #[test]
+    fn live_owners_envs_and_persistent_networks_are_spared() {
+        let me = owner::current();
+        let dead = format!("{}/4194999/1", owner::hostname());
+        let objs = vec![
+            obj(Kind::Container, "run:live", &[(labels::OWNER, &me)], 9999),
+            obj(Kind::Network, "run:dead", &[(labels::OWNER, &dead)], 9999),
+            obj(Kind::Volume, "run:noowner", &[], 9999),
+            obj(Kind::Network, "env:prod", &[], 9999),
+            obj(Kind::Network, "", &[(labels::ROLE, "proxy")], 9999),
+            obj(Kind::Network, "run:young", &[(labels::OWNER, &dead)], 10),
+            obj(Kind::Network, "run:half", &[], 9999),
+            obj(Kind::Container, "run:half", &[], 10),
+        ];
+        let got = select(objs.clone(), Duration::from_secs(3600), SystemTime::now());
+        assert_eq!(
+            got.keys().cloned().collect::<Vec<_>>(),
+            vec!["run:dead".to_owned(), "run:noowner".to_owned()]
+        );
+        let got = select(objs, Duration::ZERO, SystemTime::now());
+        assert_eq!(
+            got.keys().cloned().collect::<Vec<_>>(),
+            vec!["run:dead", "run:half", "run:noowner", "run:young"]
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! What `run` hands to CMD: the `NETFENCE_*` variables and the run-info JSON file
+//! (networks, subnets, each container's addresses, aliases and published ports).
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use super::{api_message, Engine, EngineError, EngineResult};
+use crate::plan::Plan;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub scope: String,
+    pub project: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub networks: Vec<NetworkInfo>,
+    /// Service name → its containers (more than one with `scale`/`replicas`).
+    pub services: BTreeMap<String, Vec<ContainerInfo>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkInfo {
+    pub key: String,
+    pub name: String,
+    pub role: crate::plan::Role,
+    pub internal: bool,
+    pub subnet: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub id: String,
+    /// Real network name → attachment.
+    pub networks: BTreeMap<String, Endpoint>,
+    pub ports: Vec<Published>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub ip: Option<String>,
+    pub ipv6: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Published {
+    pub container_port: u16,
+    pub protocol: String,
+    pub host_ip: String,
+    pub host_port: u16,
+    /// `host:port` to connect to from this machine.
+    pub address: String,
+}
+
+/// Reads the live state of a run's containers.
+pub async fn collect(
+    engine: &Engine,
+    plan: &Plan,
+    subnets: &HashMap<String, Option<String>>,
+    index: Option<usize>,
+) -> EngineResult<RunInfo> {
+    let mut f = HashMap::new();
+    f.insert(
+        "label".to_owned(),
+        vec![format!("com.docker.compose.project={}", plan.project_name)],
+    );
+    let list = engine
+        .docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&f)
+                .build(),
+        ))
+        .await
+        .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
+    let inspected = join_all(list.iter().filter_map(|c| c.id.clone()).map(|id| {
+        let docker = engine.docker.clone();
+        async move { docker.inspect_container(&id, None).await }
+    }))
+    .await;
+    let mut services: BTreeMap<String, Vec<ContainerInfo>> = BTreeMap::new();
+    for c in inspected {
+        let c =
+            c.map_err(|e| EngineError(format!("inspecting a container: {}", api_message(&e))))?;
+        let labels = c
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
+        let service = labels
+            .get("com.docker.compose.service")
+            .cloned()
+            .unwrap_or_default();
+        let ns = c.network_settings.clone().unwrap_or_default();
+        let networks = ns
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, ep)| {
+                let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+                (
+                    name,
+                    Endpoint {
+                        ip: nonempty(ep.ip_address),
+                        ipv6: nonempty(ep.global_ipv6_address),
+                        aliases: ep.aliases.unwrap_or_default(),
+                    },
+                )
+            })
+            .collect();
+        let mut ports = Vec::new();
+        for (key, bindings) in ns.ports.unwrap_or_default() {
+            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let Ok(container_port) = port.parse::<u16>() else {
+                continue;
+            };
+            for b in bindings.unwrap_or_default() {
+                let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse().ok()) else {
+                    continue;
+                };
+                let host_ip = b.host_ip.unwrap_or_default();
+                ports.push(Published {
+                    container_port,
+                    protocol: proto.to_owned(),
+                    address: address(&host_ip, host_port),
+                    host_ip,
+                    host_port,
+                });
+            }
+        }
+        ports.sort_by(|a, b| {
+            (a.container_port, &a.protocol, a.host_ip.contains(':')).cmp(&(
+                b.container_port,
+                &b.protocol,
+                b.host_ip.contains(':'),
+            ))
+        });
+        services.entry(service).or_default().push(ContainerInfo {
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            id: c.id.unwrap_or_default(),
+            networks,
+            ports,
+        });
+    }
+    for v in services.values_mut() {
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(RunInfo {
+        run_id: plan.scope.id().to_owned(),
+        scope: plan.scope.to_string(),
+        project: plan.project_name.clone(),
+        index,
+        networks: plan
+            .networks
+            .iter()
+            .map(|n| NetworkInfo {
+                key: n.key.clone(),
+                name: n.name.clone(),
+                role: n.role,
+                internal: n.internal,
+                subnet: subnets
+                    .get(&n.name)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| n.subnet.map(|s| s.to_string())),
+            })
+            .collect(),
+        services,
+    })
+}
+
+/// Where to connect from this machine: a wildcard binding is reached on loopback.
+fn address(host_ip: &str, port: u16) -> String {
+    match host_ip {
+        "" | "0.0.0.0" => format!("127.0.0.1:{port}"),
+        "::" => format!("[::1]:{port}"),
+        ip if ip.contains(':') => format!("[{ip}]:{port}"),
+        ip => format!("{ip}:{port}"),
+    }
+}
+
+/// `NETFENCE_<SERVICE>_<PORT>`: upper-cased, every non-alphanumeric as `_`.
+pub fn var_name(service: &str, port: u16, protocol: &str) -> String {
+    let svc: String = service
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if protocol == "tcp" {
+        format!("NETFENCE_{svc}_{port}")
+    } else {
+        format!("NETFENCE_{svc}_{port}_{}", protocol.to_ascii_uppercase())
+    }
+}
+
+/// The variables CMD gets (besides `NETFENCE_RUN_INFO` and `NETFENCE_INDEX`). For a
+/// service with several containers or bindings, the first one (IPv4 first) wins.
+pub fn exports(info: &RunInfo) -> Vec<(String, String)> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (service, containers) in &info.services {
+        for c in containers {
+            for p in &c.ports {
+                out.entry(var_name(service, p.container_port, &p.protocol))
+                    .or_insert_with(|| p.address.clone());
+            }
+        }
+    }
+    let mut v = vec![
+        ("NETFENCE_RUN_ID".to_owned(), info.run_id.clone()),
+        ("NETFENCE_PROJECT".to_owned(), info.project.clone()),
+    ];
+    v.extend(out);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_addresses() {
+        assert_eq!(var_name("web-api", 8080, "tcp"), "NETFENCE_WEB_API_8080");
+        assert_eq!(var_name("dns.x", 53, "udp"), "NETFENCE_DNS_X_53_UDP");
+        assert_eq!(address("0.0.0.0", 5), "127.0.0.1:5");
+        assert_eq!(address("127.0.0.1", 5), "127.0.0.1:5");
+        assert_eq!(address("::", 5), "[::1]:5");
+    }
+}

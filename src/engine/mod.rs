@@ -1,0 +1,125 @@
+//! Everything that talks to a live Docker engine: `run`, `down` and `gc`.
+//!
+//! The engine is reached through bollard (it honours `DOCKER_HOST`, else the default
+//! socket); Compose is invoked as a program (`docker compose`, else `docker-compose`).
+//! The plan stays the single source: this module only applies it and cleans up after it,
+//! always by ownership labels (SPEC §2), never by name patterns.
+
+pub mod compose;
+pub mod down;
+pub mod gc;
+pub mod info;
+pub mod network;
+pub mod owner;
+pub mod run;
+pub mod signals;
+pub mod sweep;
+pub mod wait;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+
+/// The engine or Compose failed: exit code 3 (SPEC §4).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EngineError(pub String);
+
+impl EngineError {
+    pub fn new(message: impl Into<String>) -> Self {
+        EngineError(message.into())
+    }
+}
+
+pub type EngineResult<T> = std::result::Result<T, EngineError>;
+
+/// Where netfence looks for the engine, for messages: `DOCKER_HOST`, else the socket.
+pub fn engine_location() -> String {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.is_empty() => format!("{h} (from DOCKER_HOST)"),
+        _ => "unix:///var/run/docker.sock (DOCKER_HOST is not set)".to_owned(),
+    }
+}
+
+/// A connected engine: the API version negotiated, reachability checked.
+#[derive(Clone)]
+pub struct Engine {
+    pub docker: Docker,
+}
+
+impl Engine {
+    /// Connects and pings. An unreachable engine is one line naming where we looked.
+    pub async fn connect() -> EngineResult<Engine> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            EngineError(format!(
+                "cannot reach the Docker engine at {}: {e}",
+                engine_location()
+            ))
+        };
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| unreachable(&e))?
+            .with_timeout(Duration::from_secs(120));
+        // Engines older than bollard's default API version answer "client version too
+        // new" to everything: settle on the highest version both sides speak.
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(&e))?;
+        docker.ping().await.map_err(|e| unreachable(&e))?;
+        Ok(Engine { docker })
+    }
+
+    /// A `filters` map for list calls: each `label=value` pair must match.
+    pub fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
+        let mut f = HashMap::new();
+        f.insert("label".to_owned(), labels.to_vec());
+        f
+    }
+}
+
+/// The label filter that selects a scope's objects.
+pub fn scope_filter(scope: &crate::Scope) -> Vec<String> {
+    vec![
+        format!("{}=true", crate::labels::MANAGED),
+        format!("{}={scope}", crate::labels::SCOPE),
+    ]
+}
+
+/// A multi-threaded runtime for one engine command (2 workers: these are I/O waits).
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Text of a bollard error without its Debug noise: the engine's own message if any.
+pub fn api_message(e: &bollard::errors::Error) -> String {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Is this a 404 from the engine (the object is already gone)?
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// Parses `0s`, `30m`, `1h`, `90s`, `1h30m`: humantime durations.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration like 0s, 30m, 1h ({e})"))
+}
+
+/// Current time as RFC 3339 (UTC, seconds): the `io.netfence.created` label.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

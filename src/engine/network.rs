@@ -1,0 +1,201 @@
+//! Networks through the Engine API: the subnets in use, creating a plan's networks
+//! (with ownership labels, moving on when the engine says a subnet overlaps), removing.
+
+use std::collections::HashMap;
+
+use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::query_parameters::ListNetworksOptionsBuilder;
+use ipnet::IpNet;
+
+use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use crate::labels;
+use crate::plan::NetworkPlan;
+use crate::subnet::{self, Pool, Request};
+
+/// How often one network moves to another subnet before giving up: overlaps come from
+/// concurrent runs taking the same slot, and each retry re-reads the engine.
+const MAX_SUBNET_TRIES: usize = 12;
+
+impl Engine {
+    /// Every IPv4/IPv6 subnet configured on the engine's networks.
+    pub async fn occupied_subnets(&self) -> EngineResult<Vec<IpNet>> {
+        let nets = self
+            .docker
+            .list_networks(None)
+            .await
+            .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
+        Ok(nets
+            .iter()
+            .flat_map(|n| n.ipam.iter().flat_map(|i| i.config.iter().flatten()))
+            .filter_map(|c| c.subnet.as_deref()?.parse().ok())
+            .collect())
+    }
+
+    /// Names of networks with exactly this name (the API filter matches substrings).
+    pub async fn networks_named(&self, name: &str) -> EngineResult<Vec<String>> {
+        let mut f = HashMap::new();
+        f.insert("name", vec![name]);
+        let nets = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default().filters(&f).build(),
+            ))
+            .await
+            .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
+        Ok(nets
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| n.id)
+            .collect())
+    }
+
+    /// Creates one network of the plan. `extra` labels (owner, creation time) are added
+    /// to the plan's. When the engine refuses the subnet as overlapping, the next free one
+    /// from `pool` is tried. Returns the subnet actually used.
+    pub async fn create_network(
+        &self,
+        np: &NetworkPlan,
+        extra: &[(String, String)],
+        pool: Option<Pool>,
+    ) -> EngineResult<Option<IpNet>> {
+        let mut subnet = np.subnet;
+        let mut refused: Vec<IpNet> = Vec::new();
+        for _ in 0..MAX_SUBNET_TRIES {
+            let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
+            for (k, v) in extra {
+                labels.insert(k.clone(), v.clone());
+            }
+            let ipam = subnet.map(|s| Ipam {
+                driver: Some("default".into()),
+                config: Some(vec![IpamConfig {
+                    subnet: Some(s.to_string()),
+                    gateway: np.gateway.filter(|g| s.contains(g)).map(|g| g.to_string()),
+                    ..Default::default()
+                }]),
+                options: None,
+            });
+            let req = NetworkCreateRequest {
+                name: np.name.clone(),
+                driver: Some(np.driver.clone().unwrap_or_else(|| "bridge".into())),
+                internal: Some(np.internal),
+                attachable: Some(np.attachable),
+                enable_ipv6: np.enable_ipv6.then_some(true),
+                ipam,
+                options: (!np.driver_opts.is_empty())
+                    .then(|| np.driver_opts.clone().into_iter().collect()),
+                labels: Some(labels),
+                ..Default::default()
+            };
+            match self.docker.create_network(req).await {
+                Ok(_) => return Ok(subnet),
+                Err(e) => {
+                    let msg = api_message(&e);
+                    let overlap = msg.contains("overlaps") || msg.contains("Pool overlaps");
+                    match (overlap, subnet, pool) {
+                        (true, Some(s), Some(pool)) => {
+                            tracing::info!(
+                                "network {}: subnet {s} taken, trying the next",
+                                np.name
+                            );
+                            refused.push(s);
+                            let mut occupied = self.occupied_subnets().await?;
+                            occupied.extend(refused.iter().copied());
+                            subnet = next_subnet(pool, &np.name, &occupied)?;
+                        }
+                        _ => {
+                            return Err(EngineError(format!(
+                                "creating network {}{}: {msg}",
+                                np.name,
+                                subnet.map(|s| format!(" ({s})")).unwrap_or_default()
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+        Err(EngineError(format!(
+            "creating network {}: every subnet tried overlapped another network ({} tries)",
+            np.name, MAX_SUBNET_TRIES
+        )))
+    }
+
+    /// Creates a cross-scope network (proxy, shared, environment) unless one of that name
+    /// exists. When a concurrent creator made a duplicate, the older one stays.
+    pub async fn ensure_persistent(&self, np: &NetworkPlan) -> EngineResult<bool> {
+        if !self.networks_named(&np.name).await?.is_empty() {
+            return Ok(false);
+        }
+        let created = vec![(labels::CREATED.to_owned(), super::now_rfc3339())];
+        self.create_network(np, &created, None).await?;
+        let ids = self.networks_named(&np.name).await?;
+        if ids.len() > 1 {
+            // Docker allows duplicate names (a known race): keep the oldest.
+            let mut dated = Vec::new();
+            for id in &ids {
+                if let Ok(n) = self.docker.inspect_network(id, None).await {
+                    dated.push((n.created.unwrap_or_default(), id.clone()));
+                }
+            }
+            dated.sort();
+            for (_, id) in dated.iter().skip(1) {
+                let _ = self.docker.remove_network(id).await;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes a network; one already gone is fine.
+    pub async fn remove_network(&self, id_or_name: &str) -> EngineResult<()> {
+        match self.docker.remove_network(id_or_name).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(EngineError(format!(
+                "removing network {id_or_name}: {}",
+                api_message(&e)
+            ))),
+        }
+    }
+}
+
+/// The subnet `allocate` gives a network when `occupied` are taken.
+pub fn next_subnet(pool: Pool, seed: &str, occupied: &[IpNet]) -> EngineResult<Option<IpNet>> {
+    let req = [Request {
+        seed: seed.to_owned(),
+        fixed: None,
+    }];
+    subnet::allocate(Some(pool), &req, occupied)
+        .map(|v| v[0])
+        .map_err(|e| EngineError(format!("network {seed}: {e}")))
+}
+
+/// Gives every managed network of the plan that has no subnet one from `pool`.
+///
+/// Without this Docker would allocate from its default address pools, which hold about
+/// thirty networks: ten parallel copies of a stack would exhaust them.
+pub fn assign_subnets(
+    networks: &mut [NetworkPlan],
+    pool: Pool,
+    occupied: &[IpNet],
+) -> EngineResult<()> {
+    let mut taken: Vec<IpNet> = occupied.to_vec();
+    taken.extend(networks.iter().filter_map(|n| n.subnet));
+    let idx: Vec<usize> = networks
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.role == crate::plan::Role::Managed && n.subnet.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    let requests: Vec<Request> = idx
+        .iter()
+        .map(|&i| Request {
+            seed: networks[i].name.clone(),
+            fixed: None,
+        })
+        .collect();
+    let got = subnet::allocate(Some(pool), &requests, &taken)
+        .map_err(|e| EngineError(format!("allocating subnets: {e}")))?;
+    for (slot, &i) in idx.iter().enumerate() {
+        networks[i].subnet = got[slot];
+    }
+    Ok(())
+}

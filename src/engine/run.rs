@@ -1,0 +1,580 @@
+//! `netfence run`: plan → networks through the API → `docker compose up -d` → wait until
+//! ready → export coordinates → CMD → tear down → CMD's status (SPEC §4).
+//!
+//! Tear-down happens on every path: `up` or the wait fails, CMD fails, a signal arrives.
+//! It is done by labels (the scope's), so it also catches what a cancelled `up` left.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use ipnet::IpNet;
+use serde_yaml_ng::Value;
+
+use super::compose::{self, Compose};
+use super::info::{self, RunInfo};
+use super::network::{assign_subnets, next_subnet};
+use super::signals::{self, Interrupts, Received};
+use super::sweep::describe;
+use super::{owner, scope_filter, wait, Engine, EngineError};
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::plan::{Options, Role, FALLBACK_POOL};
+use crate::subnet::Pool;
+use crate::{labels, Project, Scope};
+
+/// Lines of each failing service's log shown when a stack does not come up.
+const LOG_LINES: &str = "40";
+
+/// Everything the copies of one `run` share.
+struct Shared {
+    engine: Engine,
+    compose: Compose,
+    project: Project,
+    args: RunArgs,
+    timeout: Duration,
+    interrupts: Interrupts,
+    owner: String,
+    /// Subnets this process already gave a network: parallel copies avoid each other
+    /// without waiting for the engine to refuse an overlap.
+    claimed: Mutex<Vec<IpNet>>,
+    progress: bool,
+}
+
+/// How one copy ended.
+#[derive(Debug)]
+struct Outcome {
+    status: u8,
+    /// What went wrong in netfence's part (not CMD's own failure).
+    error: Option<String>,
+    elapsed: Duration,
+}
+
+/// What a copy has put on the engine (or on disk), for tear-down.
+#[derive(Default)]
+struct Footprint {
+    compose_file: Option<PathBuf>,
+    info_dir: Option<PathBuf>,
+    project_name: String,
+}
+
+pub fn command(args: RunArgs) -> anyhow::Result<u8> {
+    if args.input.env.is_some() {
+        return Err(Error::Usage(
+            "`run` brings up an ephemeral copy (a run scope); environments are for `rewrite`, `ensure` and `reconcile`: use --run-id or leave it out".into(),
+        )
+        .into());
+    }
+    if args.cmd.is_empty() && !args.keep {
+        return Err(Error::Usage(
+            "give the command to run after `--`, e.g. `netfence run -f compose.yml -- pytest -x` (or --keep to only bring the stack up)".into(),
+        )
+        .into());
+    }
+    let timeout = super::parse_duration(&args.timeout)
+        .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
+    let base = match &args.input.run_id {
+        Some(id) => id.clone(),
+        None => match std::env::var("NETFENCE_RUN_ID") {
+            Ok(id) if !id.is_empty() => id,
+            _ => {
+                let id = Scope::random_run().id().to_owned();
+                eprintln!("netfence: run id {id} (choose one with --run-id or NETFENCE_RUN_ID)");
+                id
+            }
+        },
+    };
+    let copies = args.parallel as usize;
+    let ids: Vec<String> = if copies == 1 {
+        vec![base.clone()]
+    } else {
+        (0..copies).map(|i| format!("{base}-{i}")).collect()
+    };
+    for id in &ids {
+        if !crate::scope::valid_id(id) {
+            return Err(Error::Usage(format!(
+                "run id `{id}` is not valid: expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit"
+            ))
+            .into());
+        }
+    }
+    let project = args.input.load()?;
+    // Bad input is reported before anything touches the engine.
+    project.plan(&options(&args, &Scope::Run(ids[0].clone()), Vec::new()))?;
+
+    let interrupts = signals::install()?;
+    let rt = super::runtime()?;
+    rt.block_on(async move {
+        let engine = Engine::connect().await?;
+        let compose = Compose::detect().await?;
+        use std::io::IsTerminal;
+        let shared = Shared {
+            engine,
+            compose,
+            project,
+            timeout,
+            interrupts,
+            owner: owner::current(),
+            claimed: Mutex::new(Vec::new()),
+            progress: copies == 1 && std::io::stderr().is_terminal(),
+            args,
+        };
+        let outcomes: Vec<Outcome> =
+            futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+                run_copy(&shared, Scope::Run(id.clone()), (copies > 1).then_some(i))
+            }))
+            .await;
+        if copies > 1 {
+            summarise(&ids, &outcomes);
+        }
+        let failed = outcomes.iter().find(|o| o.status != 0);
+        Ok(failed.map_or(0, |o| o.status))
+    })
+}
+
+fn options(args: &RunArgs, scope: &Scope, occupied: Vec<IpNet>) -> Options {
+    Options {
+        scope: Some(scope.clone()),
+        project: args.input.project_name.clone(),
+        environ: crate::cli::environ(),
+        occupied,
+        managed_external: true,
+        ..Options::default()
+    }
+}
+
+fn summarise(ids: &[String], outcomes: &[Outcome]) {
+    eprintln!("netfence: {} copies:", ids.len());
+    for (i, (id, o)) in ids.iter().zip(outcomes).enumerate() {
+        let verdict = if o.status == 0 { "ok" } else { "FAILED" };
+        let why = o
+            .error
+            .as_deref()
+            .map(|e| format!(": {}", e.lines().next().unwrap_or_default()))
+            .unwrap_or_default();
+        eprintln!(
+            "  copy {i} (run:{id}): {verdict}, exit {} in {:.1}s{why}",
+            o.status,
+            o.elapsed.as_secs_f64()
+        );
+    }
+}
+
+async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
+    let started = Instant::now();
+    let mut ints = sh.interrupts.clone();
+    let mut fp = Footprint::default();
+    let label = match index {
+        Some(i) => format!("run {} (copy {i})", scope.id()),
+        None => format!("run {}", scope.id()),
+    };
+
+    // ---- bring it up (a signal abandons this and goes straight to tear-down) ----------
+    let setup_result = tokio::select! {
+        r = setup(sh, &scope, index, &mut fp) => Ok(r),
+        sig = signals::next(&mut ints) => Err(sig),
+    };
+    let (mut status, mut error) = match setup_result {
+        Ok(Ok(ready)) => match run_cmd(sh, &ready, &mut ints).await {
+            Ok(code) => (code, None),
+            Err(e) => (127, Some(e)),
+        },
+        Ok(Err(failure)) => {
+            eprintln!("netfence: {label}: {failure}");
+            (3, Some(failure))
+        }
+        Err(sig) => {
+            eprintln!(
+                "netfence: {label}: {} while starting the stack; tearing it down",
+                sig.name()
+            );
+            (
+                sig.exit_status(),
+                Some(format!("interrupted by {}", sig.name())),
+            )
+        }
+    };
+
+    // ---- tear down ---------------------------------------------------------------------
+    if sh.args.keep {
+        if fp.compose_file.is_some() {
+            eprintln!(
+                "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
+                fp.project_name,
+                scope.id(),
+                fp.info_dir
+                    .as_ref()
+                    .map(|d| format!(" (run info: {})", d.join("run-info.json").display()))
+                    .unwrap_or_default()
+            );
+        }
+    } else {
+        let td = teardown(sh, &scope, &fp);
+        tokio::pin!(td);
+        let mut warned = false;
+        let result = loop {
+            tokio::select! {
+                r = &mut td => break Some(r),
+                sig = signals::next(&mut ints) => {
+                    if !warned {
+                        warned = true;
+                        eprintln!("netfence: {label}: still tearing down ({} again abandons the tear-down)", sig.name());
+                    } else {
+                        eprintln!(
+                            "netfence: {label}: tear-down ABANDONED on a second {}; remove what is left with `netfence down --run-id {}` (or `netfence gc`)",
+                            sig.name(), scope.id()
+                        );
+                        status = sig.exit_status();
+                        break None;
+                    }
+                }
+            }
+        };
+        if let Some(Err(e)) = result {
+            eprintln!("netfence: {label}: tear-down incomplete: {e}");
+            if status == 0 {
+                status = 3;
+            }
+            error.get_or_insert(e);
+        }
+    }
+    Outcome {
+        status,
+        error,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// A stack that is up and ready, and what CMD gets to know about it.
+struct Ready {
+    exports: Vec<(String, String)>,
+}
+
+async fn setup(
+    sh: &Shared,
+    scope: &Scope,
+    index: Option<usize>,
+    fp: &mut Footprint,
+) -> Result<Ready, String> {
+    let deadline = Instant::now() + sh.timeout;
+    let engine = &sh.engine;
+    let mut occupied = engine.occupied_subnets().await.map_err(|e| e.0)?;
+    occupied.extend(sh.claimed.lock().map(|c| c.clone()).unwrap_or_default());
+    let mut plan = sh
+        .project
+        .plan(&options(&sh.args, scope, occupied.clone()))
+        .map_err(|e| e.to_string())?;
+    fp.project_name = plan.project_name.clone();
+    let pool = pool_of(&sh.project);
+    assign_subnets(&mut plan.networks, pool, &occupied).map_err(|e| e.0)?;
+
+    // ---- networks -------------------------------------------------------------------------
+    let extra = vec![
+        (labels::OWNER.to_owned(), sh.owner.clone()),
+        (labels::CREATED.to_owned(), super::now_rfc3339()),
+    ];
+    let mut subnets: HashMap<String, Option<String>> = HashMap::new();
+    for np in plan.networks.iter_mut() {
+        match np.role {
+            Role::Managed => {
+                // Re-check against what other copies of this process took meanwhile.
+                if let (Some(s), Ok(claimed)) = (np.subnet, sh.claimed.lock()) {
+                    if claimed.iter().any(|c| crate::subnet::overlaps(c, &s)) {
+                        let mut taken = occupied.clone();
+                        taken.extend(claimed.iter().copied());
+                        np.subnet = next_subnet(pool, &np.name, &taken).map_err(|e| e.0)?;
+                    }
+                }
+                if let (Some(s), Ok(mut claimed)) = (np.subnet, sh.claimed.lock()) {
+                    claimed.push(s);
+                }
+                let used = engine
+                    .create_network(np, &extra, Some(pool))
+                    .await
+                    .map_err(|e| e.0)?;
+                if let (Some(s), Ok(mut claimed)) = (used, sh.claimed.lock()) {
+                    claimed.push(s);
+                }
+                np.subnet = used;
+                subnets.insert(np.name.clone(), used.map(|s| s.to_string()));
+            }
+            r if r.is_persistent() => {
+                engine.ensure_persistent(np).await.map_err(|e| e.0)?;
+            }
+            _ => {}
+        }
+    }
+
+    // ---- the fenced file, handed to Compose ----------------------------------------------
+    let mut doc = sh.project.rewrite(&plan);
+    add_owner_labels(&mut doc, &sh.owner);
+    let text = crate::yaml::to_string(&doc);
+    let beside = matches!(
+        sh.project.input.first_source(),
+        crate::Source::File(p) if p.as_os_str() != "-"
+    );
+    let dir = &sh.project.input.project_dir;
+    let file = compose::write_fenced(dir, beside, &plan.project_name, &text).map_err(|e| e.0)?;
+    fp.compose_file = Some(file.clone());
+
+    let mut up = sh.compose.command(Some(&file), dir, &plan.project_name);
+    up.args(["up", "-d", "--remove-orphans"]);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let out = match tokio::time::timeout(remaining, sh.compose.run(up, "up")).await {
+        Ok(r) => r.map_err(|e| e.0)?,
+        Err(_) => {
+            return Err(format!(
+                "`{} up` did not finish within --timeout {}",
+                sh.compose.display(),
+                sh.args.timeout
+            ))
+        }
+    };
+    if !out.success {
+        let logs = failing_logs(engine, &plan.project_name).await;
+        return Err(format!(
+            "`{} up -d` failed:\n{}{logs}",
+            sh.compose.display(),
+            indent(out.text.trim_end())
+        ));
+    }
+
+    // ---- ready? ---------------------------------------------------------------------------
+    match wait::until_ready(engine, &plan.project_name, deadline, sh.progress)
+        .await
+        .map_err(|e| e.0)?
+    {
+        Ok(()) => {}
+        Err(not_ready) => {
+            let mut logs = String::new();
+            for (svc, id) in &not_ready.failed {
+                logs.push_str(&service_logs(engine, svc, id).await);
+            }
+            return Err(format!(
+                "the stack did not come up: {}{logs}",
+                not_ready.message
+            ));
+        }
+    }
+
+    // ---- coordinates ----------------------------------------------------------------------
+    let info = info::collect(engine, &plan, &subnets, index)
+        .await
+        .map_err(|e| e.0)?;
+    let info_dir = std::env::temp_dir()
+        .join("netfence")
+        .join(&plan.project_name);
+    std::fs::create_dir_all(&info_dir)
+        .map_err(|e| format!("creating {}: {e}", info_dir.display()))?;
+    fp.info_dir = Some(info_dir.clone());
+    let info_path = info_dir.join("run-info.json");
+    write_info(&info_path, &info)?;
+    let mut exports = info::exports(&info);
+    exports.push((
+        "NETFENCE_RUN_INFO".into(),
+        info_path.to_string_lossy().into_owned(),
+    ));
+    exports.push(("NETFENCE_INDEX".into(), index.unwrap_or(0).to_string()));
+    exports.push((
+        "NETFENCE_COMPOSE_FILE".into(),
+        file.to_string_lossy().into_owned(),
+    ));
+    tracing::info!("{} is up: {}", plan.project_name, info_path.display());
+    Ok(Ready { exports })
+}
+
+fn pool_of(project: &Project) -> Pool {
+    match &project.policy.policy.subnets {
+        Some(s) => Pool {
+            net: crate::policy::parse_cidr(&s.pool)
+                .unwrap_or_else(|_| FALLBACK_POOL.parse().expect("constant CIDR")),
+            prefix_len: s.prefix_length.unwrap_or(24),
+        },
+        None => Pool {
+            net: FALLBACK_POOL.parse().expect("constant CIDR"),
+            prefix_len: 24,
+        },
+    }
+}
+
+fn write_info(path: &std::path::Path, info: &RunInfo) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(info).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Every service and volume of the fenced file also names its owning process, so `gc`
+/// can tell a live run's containers and volumes from a dead one's.
+fn add_owner_labels(doc: &mut Value, owner: &str) {
+    let Some(top) = doc.as_mapping_mut() else {
+        return;
+    };
+    for section in ["services", "volumes"] {
+        let Some(Value::Mapping(items)) = top.get_mut(section).map(crate::yaml::untag_mut) else {
+            continue;
+        };
+        for (_, item) in items.iter_mut() {
+            if item.is_null() {
+                *item = Value::Mapping(Default::default());
+            }
+            let Some(m) = crate::yaml::untag_mut(item).as_mapping_mut() else {
+                continue;
+            };
+            let external = m.get("external").is_some_and(crate::yaml::is_truthy);
+            if !external {
+                labels::set(m, "labels", labels::OWNER, owner);
+            }
+        }
+    }
+}
+
+/// Runs CMD with the exports; signals sent to netfence alone are forwarded to it.
+async fn run_cmd(sh: &Shared, ready: &Ready, ints: &mut Interrupts) -> Result<u8, String> {
+    let Some((program, rest)) = sh.args.cmd.split_first() else {
+        return Ok(0);
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(rest);
+    for (k, v) in &ready.exports {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
+    let pid = child.id();
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.map_err(|e| format!("waiting for `{program}`: {e}"))?;
+                use std::os::unix::process::ExitStatusExt;
+                return Ok(match (status.code(), status.signal()) {
+                    (Some(c), _) => c as u8,
+                    (None, Some(s)) => 128u8.saturating_add(s as u8),
+                    _ => 1,
+                });
+            }
+            sig = signals::next(ints) => forward(sig, pid, program),
+        }
+    }
+}
+
+fn forward(sig: Received, pid: Option<u32>, program: &str) {
+    // A terminal's Ctrl-C went to the whole foreground group, CMD included.
+    if !sig.from_terminal {
+        if let Some(pid) = pid {
+            signals::send(pid, sig.signal);
+        }
+    }
+    eprintln!(
+        "netfence: {} → `{program}`; waiting for it to exit, then tearing down",
+        sig.name()
+    );
+}
+
+async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), String> {
+    if let Some(file) = &fp.compose_file {
+        let mut down =
+            sh.compose
+                .command(Some(file), &sh.project.input.project_dir, &fp.project_name);
+        down.args(["down", "-v", "--remove-orphans"]);
+        match sh.compose.run(down, "down").await {
+            Ok(o) if !o.success => tracing::warn!("compose down: {}", o.text.trim_end()),
+            Err(e) => tracing::warn!("{e}"),
+            _ => {}
+        }
+    }
+    // What Compose did not remove (our networks, what a cancelled `up` still created).
+    let left = sh
+        .engine
+        .sweep_scope(&scope_filter(scope), |o| o.is_persistent())
+        .await
+        .map_err(|e| e.0)?;
+    if let Some(f) = &fp.compose_file {
+        let _ = std::fs::remove_file(f);
+    }
+    if let Some(d) = &fp.info_dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "still on the engine: {}; retry with `netfence down --run-id {}`",
+            describe(&left),
+            scope.id()
+        ))
+    }
+}
+
+/// Logs of the project's containers that are not running (after a failed `up`).
+async fn failing_logs(engine: &Engine, project: &str) -> String {
+    let mut f = HashMap::new();
+    f.insert(
+        "label".to_owned(),
+        vec![format!("com.docker.compose.project={project}")],
+    );
+    let list = engine
+        .docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&f)
+                .build(),
+        ))
+        .await
+        .unwrap_or_default();
+    let mut out = String::new();
+    for c in list {
+        let running = c.state.map(|s| s.to_string()).as_deref() == Some("running");
+        if running {
+            continue;
+        }
+        let svc = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("com.docker.compose.service"))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(id) = c.id {
+            out.push_str(&service_logs(engine, &svc, &id).await);
+        }
+    }
+    out
+}
+
+/// The last lines of one container's log, indented under a heading.
+async fn service_logs(engine: &Engine, service: &str, id: &str) -> String {
+    let opts = bollard::query_parameters::LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(LOG_LINES)
+        .build();
+    let mut stream = engine.docker.logs(id, Some(opts));
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => text.push_str(&String::from_utf8_lossy(&c.into_bytes())),
+            Err(_) => break,
+        }
+    }
+    let body = if text.trim().is_empty() {
+        "    (no output)".to_owned()
+    } else {
+        indent(text.trim_end())
+    };
+    format!("\n  logs of service `{service}` (last {LOG_LINES} lines):\n{body}")
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl From<EngineError> for String {
+    fn from(e: EngineError) -> String {
+        e.0
+    }
+}

@@ -1,0 +1,257 @@
+//! Finding and removing netfence-owned objects by their labels: the one clean-up path
+//! that `run`'s tear-down, `down` and `gc` share. Objects without `io.netfence.managed`
+//! are never listed here, so they can never be removed.
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use futures_util::stream::{self, StreamExt};
+
+use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use crate::labels;
+
+/// How many removals run at once: the engine serialises much of it anyway.
+const CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Container,
+    Network,
+    Volume,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Container => "container",
+            Kind::Network => "network",
+            Kind::Volume => "volume",
+        }
+    }
+}
+
+/// One netfence-owned object on the engine.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    /// When it was created: the `io.netfence.created` label, else the engine's time.
+    pub created: Option<SystemTime>,
+    /// For containers: running (or restarting, paused).
+    pub running: bool,
+}
+
+impl Object {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    pub fn scope(&self) -> Option<&str> {
+        self.label(labels::SCOPE)
+    }
+
+    /// A proxy, shared or environment network: lives beyond any one run.
+    pub fn is_persistent(&self) -> bool {
+        self.label(labels::ROLE)
+            .is_some_and(|r| matches!(r, "proxy" | "shared" | "environment"))
+    }
+}
+
+fn parse_time(s: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339_weak(s.trim_end_matches('Z'))
+        .ok()
+        .or_else(|| humantime::parse_rfc3339(s).ok())
+        .or_else(|| {
+            // Go's RFC 3339 with nanoseconds and an offset: keep the seconds, assume UTC.
+            let head = s.get(..19)?;
+            humantime::parse_rfc3339_weak(head).ok()
+        })
+}
+
+impl Engine {
+    /// Every object that carries all of `filter`'s `label=value` pairs.
+    pub async fn owned(&self, filter: &[String]) -> EngineResult<Vec<Object>> {
+        let f = Engine::label_filter(filter);
+        let err = |what: &str, e: bollard::errors::Error| {
+            EngineError(format!("listing {what}: {}", api_message(&e)))
+        };
+        let (containers, networks, volumes) = tokio::join!(
+            self.docker.list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&f)
+                    .build()
+            )),
+            self.docker.list_networks(Some(
+                ListNetworksOptionsBuilder::default().filters(&f).build()
+            )),
+            self.docker.list_volumes(Some(
+                ListVolumesOptionsBuilder::default().filters(&f).build()
+            )),
+        );
+        let mut out = Vec::new();
+        for c in containers.map_err(|e| err("containers", e))? {
+            let labels = c.labels.unwrap_or_default();
+            let created = labels
+                .get(labels::CREATED)
+                .and_then(|s| parse_time(s))
+                .or_else(|| {
+                    c.created.map(|t| {
+                        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64)
+                    })
+                });
+            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+            out.push(Object {
+                kind: Kind::Container,
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_default()
+                    .trim_start_matches('/')
+                    .to_owned(),
+                labels,
+                created,
+                running: matches!(state.as_str(), "running" | "restarting" | "paused"),
+            });
+        }
+        for n in networks.map_err(|e| err("networks", e))? {
+            let labels = n.labels.unwrap_or_default();
+            let created = labels
+                .get(labels::CREATED)
+                .and_then(|s| parse_time(s))
+                .or_else(|| n.created.as_deref().and_then(parse_time));
+            out.push(Object {
+                kind: Kind::Network,
+                id: n.id.unwrap_or_default(),
+                name: n.name.unwrap_or_default(),
+                labels,
+                created,
+                running: false,
+            });
+        }
+        for v in volumes
+            .map_err(|e| err("volumes", e))?
+            .volumes
+            .unwrap_or_default()
+        {
+            let created = v
+                .labels
+                .get(labels::CREATED)
+                .and_then(|s| parse_time(s))
+                .or_else(|| v.created_at.as_deref().and_then(parse_time));
+            out.push(Object {
+                kind: Kind::Volume,
+                id: v.name.clone(),
+                name: v.name,
+                labels: v.labels,
+                created,
+                running: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Removes objects: containers first (forced, with their anonymous volumes), then
+    /// networks, then volumes. Returns one message per object that could not be removed.
+    pub async fn remove_objects(&self, objects: &[Object]) -> Vec<String> {
+        let mut failures = Vec::new();
+        for kind in [Kind::Container, Kind::Network, Kind::Volume] {
+            let batch: Vec<&Object> = objects.iter().filter(|o| o.kind == kind).collect();
+            let results: Vec<Option<String>> = stream::iter(batch)
+                .map(|o| async move { self.remove_object(o).await.err().map(|e| e.0) })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+            failures.extend(results.into_iter().flatten());
+        }
+        failures
+    }
+
+    async fn remove_object(&self, o: &Object) -> EngineResult<()> {
+        let res = match o.kind {
+            Kind::Container => {
+                self.docker
+                    .remove_container(
+                        &o.id,
+                        Some(
+                            RemoveContainerOptionsBuilder::default()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
+                    )
+                    .await
+            }
+            Kind::Network => self.docker.remove_network(&o.id).await,
+            Kind::Volume => {
+                self.docker
+                    .remove_volume(
+                        &o.name,
+                        Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                    )
+                    .await
+            }
+        };
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(EngineError(format!(
+                "removing {} {}: {}",
+                o.kind.name(),
+                o.name,
+                api_message(&e)
+            ))),
+        }
+    }
+
+    /// Removes everything of one scope, then checks: what still remains after a few
+    /// rounds (a container a cancelled `up` was still creating) is returned.
+    pub async fn sweep_scope(
+        &self,
+        filter: &[String],
+        keep: impl Fn(&Object) -> bool,
+    ) -> EngineResult<Vec<Object>> {
+        let mut last_failures = Vec::new();
+        for round in 0..4 {
+            let objects: Vec<Object> = self
+                .owned(filter)
+                .await?
+                .into_iter()
+                .filter(|o| !keep(o))
+                .collect();
+            if objects.is_empty() {
+                return Ok(Vec::new());
+            }
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(300 * round)).await;
+            }
+            last_failures = self.remove_objects(&objects).await;
+        }
+        let left: Vec<Object> = self
+            .owned(filter)
+            .await?
+            .into_iter()
+            .filter(|o| !keep(o))
+            .collect();
+        for f in &last_failures {
+            tracing::warn!("{f}");
+        }
+        Ok(left)
+    }
+}
+
+/// `container x, network y` for messages.
+pub fn describe(objects: &[Object]) -> String {
+    objects
+        .iter()
+        .map(|o| format!("{} {}", o.kind.name(), o.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,188 @@
+//! Waiting until a stack is ready: every container running, and healthy where it has a
+//! healthcheck. A container that exits non-zero, or turns unhealthy, fails the wait.
+//! One list call per poll: the health state is read from the container's status text.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{api_message, Engine, EngineError, EngineResult};
+
+const POLL: Duration = Duration::from_millis(150);
+
+/// One container's state as far as readiness goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Ready,
+    Starting,
+    /// Exited with this code (0 counts as ready: a one-shot job that finished).
+    Exited(i64),
+    Unhealthy,
+}
+
+/// Reads `Up 3 seconds (healthy)`, `Exited (1) 2 seconds ago` and the like.
+pub fn classify(state: &str, status: &str) -> State {
+    match state {
+        "running" => {
+            if status.contains("(unhealthy)") {
+                State::Unhealthy
+            } else if status.contains("health: starting") {
+                State::Starting
+            } else {
+                State::Ready
+            }
+        }
+        "exited" | "dead" => {
+            let code = status
+                .split_once('(')
+                .and_then(|(_, r)| r.split_once(')'))
+                .and_then(|(c, _)| c.trim().parse().ok())
+                .unwrap_or(-1);
+            if code == 0 {
+                State::Ready
+            } else {
+                State::Exited(code)
+            }
+        }
+        _ => State::Starting,
+    }
+}
+
+/// Why the stack is not ready: the services that failed, and how.
+#[derive(Debug)]
+pub struct NotReady {
+    pub message: String,
+    /// Containers to show logs of: (service, container id).
+    pub failed: Vec<(String, String)>,
+}
+
+/// Polls until every container of `project` is ready, or `deadline` passes.
+pub async fn until_ready(
+    engine: &Engine,
+    project: &str,
+    deadline: Instant,
+    show_progress: bool,
+) -> EngineResult<Result<(), NotReady>> {
+    let mut f = std::collections::HashMap::new();
+    f.insert(
+        "label".to_owned(),
+        vec![format!("com.docker.compose.project={project}")],
+    );
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&f)
+        .build();
+    let bar = if show_progress {
+        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:20}] {pos}/{len} ready ({elapsed})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_message(format!("waiting for {project}"));
+        b.enable_steady_tick(Duration::from_millis(120));
+        Some(b)
+    } else {
+        None
+    };
+    let result = loop {
+        let list = engine
+            .docker
+            .list_containers(Some(opts.clone()))
+            .await
+            .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
+        let mut states: BTreeMap<String, (String, State)> = BTreeMap::new();
+        for c in &list {
+            let service = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("com.docker.compose.service"))
+                .cloned()
+                .unwrap_or_default();
+            let state = classify(
+                &c.state.map(|s| s.to_string()).unwrap_or_default(),
+                c.status.as_deref().unwrap_or_default(),
+            );
+            states.insert(c.id.clone().unwrap_or_default(), (service, state));
+        }
+        if let Some(b) = &bar {
+            b.set_length(states.len() as u64);
+            b.set_position(states.values().filter(|(_, s)| *s == State::Ready).count() as u64);
+        }
+        let failed: Vec<(String, String, State)> = states
+            .iter()
+            .filter(|(_, (_, s))| matches!(s, State::Exited(_) | State::Unhealthy))
+            .map(|(id, (svc, s))| (svc.clone(), id.clone(), s.clone()))
+            .collect();
+        if !failed.is_empty() {
+            let what: Vec<String> = failed
+                .iter()
+                .map(|(svc, _, s)| match s {
+                    State::Exited(c) => format!("`{svc}` exited with status {c}"),
+                    _ => format!("`{svc}` is unhealthy"),
+                })
+                .collect();
+            break Err(NotReady {
+                message: format!("service {}", what.join(", ")),
+                failed: failed.into_iter().map(|(s, id, _)| (s, id)).collect(),
+            });
+        }
+        if !states.is_empty() && states.values().all(|(_, s)| *s == State::Ready) {
+            break Ok(());
+        }
+        if Instant::now() >= deadline {
+            let waiting: Vec<(String, String)> = states
+                .iter()
+                .filter(|(_, (_, s))| *s != State::Ready)
+                .map(|(id, (svc, _))| (svc.clone(), id.clone()))
+                .collect();
+            let names: Vec<String> = waiting.iter().map(|(s, _)| format!("`{s}`")).collect();
+            break Err(NotReady {
+                message: if states.is_empty() {
+                    "no container of the project appeared".to_owned()
+                } else {
+                    format!("timed out waiting for {}", names.join(", "))
+                },
+                failed: waiting,
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_texts() {
+        assert_eq!(classify("running", "Up 2 seconds"), State::Ready);
+        assert_eq!(classify("running", "Up 2 seconds (healthy)"), State::Ready);
+        assert_eq!(
+            classify("running", "Up 1 second (health: starting)"),
+            State::Starting
+        );
+        assert_eq!(
+            classify("running", "Up 9 seconds (unhealthy)"),
+            State::Unhealthy
+        );
+        assert_eq!(
+            classify("exited", "Exited (3) 1 second ago"),
+            State::Exited(3)
+        );
+        assert_eq!(classify("exited", "Exited (0) 1 second ago"), State::Ready);
+        assert_eq!(classify("created", "Created"), State::Starting);
+        assert_eq!(
+            classify("restarting", "Restarting (1) 1 second ago"),
+            State::Starting
+        );
+    }
+}

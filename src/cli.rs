@@ -40,6 +40,10 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the policy JSON Schema.
     Schema,
+    /// Lint compose networking: findings with rule ids, lines and fixes (human, JSON, SARIF).
+    Audit(AuditArgs),
+    /// Draw the fenced topology: services, networks, proxy (Mermaid, DOT, SVG, PNG).
+    Graph(GraphArgs),
     /// Bring up an isolated copy of the stack, run CMD against it, tear it down.
     Run(RunArgs),
     /// Tear a scope down by its labels, without the compose file.
@@ -181,6 +185,68 @@ pub struct GcArgs {
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AuditFormat {
+    Human,
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DenyLevel {
+    /// Exit 1 on any warning or error.
+    Warn,
+    /// Exit 1 on any error.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and NO_COLOR is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: AuditFormat,
+    /// Exit 1 when a finding at this level or above exists (for CI).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub deny: Option<DenyLevel>,
+    /// A subnet already in use on the engine (repeatable; CIDR or NAME=CIDR), checked by
+    /// rule NF007 and avoided when judging what `rewrite` fixes.
+    #[arg(long = "occupied-subnet", value_name = "CIDR")]
+    pub occupied_subnets: Vec<String>,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
+    /// Rendered by Graphviz `dot` (must be installed).
+    Svg,
+    /// Rendered by Graphviz `dot` (must be installed).
+    Png,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[arg(long, value_enum, default_value = "mermaid")]
+    pub format: GraphFormat,
+    /// Write to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 pub fn environ() -> BTreeMap<String, String> {

@@ -5,10 +5,12 @@
 //! [`rewrite::apply`] writes the plan into the YAML. Engine-facing code lives in
 //! `engine` and works from the same plan.
 
+pub mod audit;
 pub mod cli;
 pub mod compose;
 pub mod engine;
 pub mod error;
+pub mod graph;
 pub mod labels;
 pub mod load;
 pub mod merge;
@@ -18,6 +20,7 @@ pub mod policy;
 pub mod ports;
 pub mod proxy;
 pub mod render;
+pub mod sarif;
 pub mod rewrite;
 pub mod scope;
 pub mod subnet;

@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         Command::Plan(a) => plan(a),
         Command::Validate(a) => validate(a),
         Command::Schema => emit(netfence::policy::SCHEMA).map(|_| 0),
+        Command::Audit(a) => netfence::audit::command::run(&a),
+        Command::Graph(a) => netfence::graph::command(&a),
         Command::Run(a) => netfence::engine::run::command(a),
         Command::Down(a) => netfence::engine::down::command(&a),
         Command::Gc(a) => netfence::engine::gc::command(&a),

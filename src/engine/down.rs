@@ -37,6 +37,7 @@ pub fn command(a: &DownArgs) -> anyhow::Result<u8> {
             return Ok(0);
         }
         let left = engine.sweep_scope(&filter, keep).await?;
+        super::sweep::forget_files(&before);
         let count = |k: Kind| before.iter().filter(|o| o.kind == k).count();
         eprintln!(
             "netfence: {scope}: removed {} container(s), {} network(s), {} volume(s){}",

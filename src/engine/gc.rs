@@ -64,7 +64,9 @@ pub fn command(a: &GcArgs) -> anyhow::Result<u8> {
         let failures = if a.dry_run {
             Vec::new()
         } else {
-            engine.remove_objects(&objects).await
+            let f = engine.remove_objects(&objects).await;
+            super::sweep::forget_files(&objects);
+            f
         };
         let mut out = String::new();
         for (scope, objs) in &chosen {

@@ -177,10 +177,21 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         sig = signals::next(&mut ints) => Err(sig),
     };
     let (mut status, mut error) = match setup_result {
-        Ok(Ok(ready)) => match run_cmd(sh, &ready, &mut ints).await {
-            Ok(code) => (code, None),
-            Err(e) => (127, Some(e)),
-        },
+        Ok(Ok(ready)) => {
+            let (code, err) = match run_cmd(sh, &ready, &mut ints).await {
+                Ok(code) => (code, None),
+                Err(e) => (127, Some(e)),
+            };
+            // A service that crashed right after it started can look running to the
+            // engine for a moment (its state lags under load): look again now.
+            match crashed(&sh.engine, &fp.project_name).await {
+                Some(report) => {
+                    eprintln!("netfence: {label}: {report}");
+                    (if code == 0 { 3 } else { code }, err.or(Some(report)))
+                }
+                None => (code, err),
+            }
+        }
         Ok(Err(failure)) => {
             eprintln!("netfence: {label}: {failure}");
             (3, Some(failure))
@@ -258,7 +269,8 @@ async fn setup(
     index: Option<usize>,
     fp: &mut Footprint,
 ) -> Result<Ready, String> {
-    let deadline = Instant::now() + sh.timeout;
+    let t0 = Instant::now();
+    let deadline = t0 + sh.timeout;
     let engine = &sh.engine;
     let mut occupied = engine.occupied_subnets().await.map_err(|e| e.0)?;
     occupied.extend(sh.claimed.lock().map(|c| c.clone()).unwrap_or_default());
@@ -322,6 +334,7 @@ async fn setup(
     let mut up = sh.compose.command(Some(&file), dir, &plan.project_name);
     up.args(["up", "-d", "--remove-orphans"]);
     let remaining = deadline.saturating_duration_since(Instant::now());
+    tracing::debug!("networks ready after {:?}", t0.elapsed());
     let out = match tokio::time::timeout(remaining, sh.compose.run(up, "up")).await {
         Ok(r) => r.map_err(|e| e.0)?,
         Err(_) => {
@@ -342,6 +355,7 @@ async fn setup(
     }
 
     // ---- ready? ---------------------------------------------------------------------------
+    tracing::debug!("compose up done after {:?}", t0.elapsed());
     match wait::until_ready(engine, &plan.project_name, deadline, sh.progress)
         .await
         .map_err(|e| e.0)?
@@ -360,6 +374,7 @@ async fn setup(
     }
 
     // ---- coordinates ----------------------------------------------------------------------
+    tracing::debug!("ready after {:?}", t0.elapsed());
     let info = info::collect(engine, &plan, &subnets, index)
         .await
         .map_err(|e| e.0)?;
@@ -484,6 +499,7 @@ async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), Stri
             _ => {}
         }
     }
+    tracing::debug!("compose down done");
     // What Compose did not remove (our networks, what a cancelled `up` still created).
     let left = sh
         .engine
@@ -507,14 +523,37 @@ async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), Stri
     }
 }
 
-/// Logs of the project's containers that are not running (after a failed `up`).
-async fn failing_logs(engine: &Engine, project: &str) -> String {
+/// Services that exited non-zero (with their logs), if any.
+async fn crashed(engine: &Engine, project: &str) -> Option<String> {
+    let list = project_containers(engine, project).await;
+    let mut what = Vec::new();
+    let mut logs = String::new();
+    for c in list {
+        let state = wait::classify(
+            &c.state.map(|s| s.to_string()).unwrap_or_default(),
+            c.status.as_deref().unwrap_or_default(),
+        );
+        if let wait::State::Exited(code) = state {
+            let svc = service_of(&c);
+            what.push(format!("`{svc}` exited with status {code}"));
+            if let Some(id) = &c.id {
+                logs.push_str(&service_logs(engine, &svc, id).await);
+            }
+        }
+    }
+    (!what.is_empty()).then(|| format!("service {} during the run{logs}", what.join(", ")))
+}
+
+async fn project_containers(
+    engine: &Engine,
+    project: &str,
+) -> Vec<bollard::models::ContainerSummary> {
     let mut f = HashMap::new();
     f.insert(
         "label".to_owned(),
         vec![format!("com.docker.compose.project={project}")],
     );
-    let list = engine
+    engine
         .docker
         .list_containers(Some(
             bollard::query_parameters::ListContainersOptionsBuilder::default()
@@ -523,21 +562,28 @@ async fn failing_logs(engine: &Engine, project: &str) -> String {
                 .build(),
         ))
         .await
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn service_of(c: &bollard::models::ContainerSummary) -> String {
+    c.labels
+        .as_ref()
+        .and_then(|l| l.get("com.docker.compose.service"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Logs of the project's containers that are not running (after a failed `up`).
+async fn failing_logs(engine: &Engine, project: &str) -> String {
     let mut out = String::new();
-    for c in list {
+    for c in project_containers(engine, project).await {
         let running = c.state.map(|s| s.to_string()).as_deref() == Some("running");
         if running {
             continue;
         }
-        let svc = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("com.docker.compose.service"))
-            .cloned()
-            .unwrap_or_default();
-        if let Some(id) = c.id {
-            out.push_str(&service_logs(engine, &svc, &id).await);
+        let svc = service_of(&c);
+        if let Some(id) = &c.id {
+            out.push_str(&service_logs(engine, &svc, id).await);
         }
     }
     out

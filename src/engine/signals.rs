@@ -47,11 +47,9 @@ pub fn install() -> std::io::Result<Interrupts> {
     std::thread::Builder::new()
         .name("netfence-signals".into())
         .spawn(move || {
-            let mut count = 0;
-            for origin in &mut signals {
-                count += 1;
+            for (n, origin) in (&mut signals).into_iter().enumerate() {
                 let _ = tx.send(Received {
-                    count,
+                    count: n as u32 + 1,
                     signal: origin.signal,
                     from_terminal: matches!(origin.cause, Cause::Kernel),
                 });

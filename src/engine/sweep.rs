@@ -247,6 +247,32 @@ impl Engine {
     }
 }
 
+/// Removes the files `run` wrote for the runs these objects belong to: the fenced
+/// compose file beside the input (Compose records its path on each container) and the
+/// run-info directory. For `down` and `gc`, which work without the input.
+pub fn forget_files(objects: &[Object]) {
+    for o in objects {
+        if let Some(files) = o.label("com.docker.compose.project.config_files") {
+            for f in files.split(',') {
+                let p = std::path::Path::new(f);
+                let ours = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(".netfence-") && n.ends_with(".yml"));
+                if ours {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
+        if let Some(project) = o.label(labels::PROJECT) {
+            if crate::scope::valid_id(project) {
+                let _ =
+                    std::fs::remove_dir_all(std::env::temp_dir().join("netfence").join(project));
+            }
+        }
+    }
+}
+
 /// `container x, network y` for messages.
 pub fn describe(objects: &[Object]) -> String {
     objects

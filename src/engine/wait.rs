@@ -11,6 +11,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::{api_message, Engine, EngineError, EngineResult};
 
 const POLL: Duration = Duration::from_millis(150);
+/// A stack counts as ready when it is still ready this much later: a service that
+/// crashes right after it starts is seen as running by the first look.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// One container's state as far as readiness goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +92,7 @@ pub async fn until_ready(
     } else {
         None
     };
+    let mut settled = false;
     let result = loop {
         let list = engine
             .docker
@@ -107,6 +111,7 @@ pub async fn until_ready(
                 &c.state.map(|s| s.to_string()).unwrap_or_default(),
                 c.status.as_deref().unwrap_or_default(),
             );
+            tracing::trace!("{service}: {:?} {:?} -> {state:?}", c.state, c.status);
             states.insert(c.id.clone().unwrap_or_default(), (service, state));
         }
         if let Some(b) = &bar {
@@ -132,8 +137,14 @@ pub async fn until_ready(
             });
         }
         if !states.is_empty() && states.values().all(|(_, s)| *s == State::Ready) {
-            break Ok(());
+            if settled {
+                break Ok(());
+            }
+            settled = true;
+            tokio::time::sleep(SETTLE).await;
+            continue;
         }
+        settled = false;
         if Instant::now() >= deadline {
             let waiting: Vec<(String, String)> = states
                 .iter()

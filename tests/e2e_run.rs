@@ -1,0 +1,431 @@
+//! `netfence run` on a real engine: isolation of a 7-service stack, published ports, exit
+//! status, `down`. Needs Docker + Compose v2 (see tests/support).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+use support::*;
+
+fn compose_file(dir: &Path) -> String {
+    dir.join("compose.yml").to_string_lossy().into_owned()
+}
+
+/// Brings a stack up with `--keep`, records what CMD saw in `env.txt`; returns the
+/// exported variables.
+fn keep_up(e2e: &E2e, dir: &Path, run_id: &str) -> BTreeMap<String, String> {
+    let env_file = dir.join(format!("env-{run_id}.txt"));
+    let out = e2e
+        .netfence()
+        .args([
+            "run",
+            "-f",
+            &compose_file(dir),
+            "--run-id",
+            run_id,
+            "--keep",
+            "--",
+        ])
+        .args([
+            "sh",
+            "-c",
+            "env | grep ^NETFENCE_ > \"$0\"",
+            env_file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("netfence down --run-id {run_id}")),
+        "--keep says how to remove it: {stderr}"
+    );
+    std::fs::read_to_string(&env_file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn down(e2e: &E2e, run_id: &str) {
+    let out = e2e
+        .netfence()
+        .args(["down", "--run-id", run_id])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(leftovers_of(&format!("run:{run_id}")).is_empty());
+}
+
+fn run_info(env: &BTreeMap<String, String>) -> serde_json::Value {
+    let path = &env["NETFENCE_RUN_INFO"];
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The IP of a service's first container on the network with logical key `key`.
+fn ip_of(info: &serde_json::Value, service: &str, key: &str) -> String {
+    let net = info["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == key)
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    info["services"][service][0]["networks"][&net]["ip"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{service} has no IP on {net}: {info:#}"))
+        .to_owned()
+}
+
+fn container(project: &str, service: &str) -> String {
+    format!("{project}-{service}-1")
+}
+
+/// One reachability check: what, how, and whether it must answer.
+type Check<'a> = (
+    &'a str,
+    Box<dyn Fn() -> Option<String> + Send + Sync + 'a>,
+    bool,
+);
+
+/// `nc` from inside a container: Some(answer) when the port answered.
+fn probe(from: &str, host: &str, port: u16) -> Option<String> {
+    let (ok, out) = exec(from, &format!("nc -w2 {host} {port} </dev/null"));
+    ok.then(|| out.trim().to_owned())
+}
+
+#[test]
+fn unrewritten_stack_cannot_come_up_twice_on_one_host() {
+    let Some(e2e) = E2e::start("twice") else {
+        return;
+    };
+    let dir = e2e.fixture("stack7");
+    let file = compose_file(&dir);
+    let first = format!("{}-a", e2e.id);
+    let second = format!("{}-b", e2e.id);
+    struct Down<'a>(&'a str, &'a [String]);
+    impl Drop for Down<'_> {
+        fn drop(&mut self) {
+            for p in self.1 {
+                docker(&["compose", "-f", self.0, "-p", p, "down", "-v", "-t", "1"]);
+            }
+        }
+    }
+    let projects = [first.clone(), second.clone()];
+    let _cleanup = Down(&file, &projects);
+    let up = |p: &str| docker(&["compose", "-f", &file, "-p", p, "up", "-d"]);
+    let a = up(&first);
+    assert!(a.status.success(), "first copy comes up: {}", text(&a));
+    let b = up(&second);
+    assert!(!b.status.success(), "a second copy must fail: {}", text(&b));
+    let err = String::from_utf8_lossy(&b.stderr);
+    assert!(
+        err.contains("already in use") || err.contains("already allocated"),
+        "fails on the fixed names/ports: {err}"
+    );
+}
+
+#[test]
+fn two_runs_at_once_are_isolated_from_each_other() {
+    let Some(e2e) = E2e::start("iso") else { return };
+    let dir = e2e.fixture("stack7");
+    let (a_id, b_id) = (e2e.run_id("a"), e2e.run_id("b"));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| keep_up(&e2e, &dir, &a_id));
+        let b = s.spawn(|| keep_up(&e2e, &dir, &b_id));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (ia, ib) = (run_info(&a), run_info(&b));
+    let pa = a["NETFENCE_PROJECT"].clone();
+    let pb = b["NETFENCE_PROJECT"].clone();
+    assert_ne!(pa, pb);
+
+    let edge = container(&pa, "edge");
+    let worker = container(&pa, "worker");
+    let db = container(&pa, "db");
+    let checks: Vec<Check> = vec![
+        // Same run: service names and old container_names, DNS and TCP.
+        (
+            "edge→web by service name",
+            Box::new(|| probe(&edge, "web", 8080)),
+            true,
+        ),
+        (
+            "edge→shop-api by old container_name",
+            Box::new(|| probe(&edge, "shop-api", 8000)),
+            true,
+        ),
+        (
+            "worker→db by service name",
+            Box::new(|| probe(&worker, "db", 5432)),
+            true,
+        ),
+        (
+            "worker→shop-db by old container_name",
+            Box::new(|| probe(&worker, "shop-db", 5432)),
+            true,
+        ),
+        (
+            "worker→shop-cache",
+            Box::new(|| probe(&worker, "shop-cache", 6379)),
+            true,
+        ),
+        (
+            "edge→own web by IP",
+            Box::new(|| probe(&edge, &ip_of(&ia, "web", "front"), 8080)),
+            true,
+        ),
+        // Other run: names do not resolve, addresses do not answer.
+        (
+            "edge→other run's web container name",
+            Box::new(|| probe(&edge, &container(&pb, "web"), 8080)),
+            false,
+        ),
+        (
+            "edge→other run's web IP",
+            Box::new(|| probe(&edge, &ip_of(&ib, "web", "front"), 8080)),
+            false,
+        ),
+        (
+            "worker→other run's db IP",
+            Box::new(|| probe(&worker, &ip_of(&ib, "db", "back"), 5432)),
+            false,
+        ),
+        (
+            "edge→other run's api IP",
+            Box::new(|| probe(&edge, &ip_of(&ib, "api", "front"), 8000)),
+            false,
+        ),
+        // Internal network: db reaches nothing off its network.
+        (
+            "db (internal only)→web by name",
+            Box::new(|| probe(&db, "web", 8080)),
+            false,
+        ),
+        (
+            "db (internal only)→web's IP on front",
+            Box::new(|| probe(&db, &ip_of(&ia, "web", "front"), 8080)),
+            false,
+        ),
+        (
+            "db (internal only)→other run's db IP",
+            Box::new(|| probe(&db, &ip_of(&ib, "db", "back"), 5432)),
+            false,
+        ),
+    ];
+    let results: Vec<(String, Option<String>, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = checks
+            .iter()
+            .map(|(what, f, want)| s.spawn(move || (what.to_string(), f(), *want)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wrong: Vec<String> = results
+        .iter()
+        .filter(|(_, got, want)| got.is_some() != *want)
+        .map(|(what, got, want)| {
+            format!(
+                "{what}: expected {}, got {got:?}",
+                if *want { "an answer" } else { "no answer" }
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "isolation broken:\n{}", wrong.join("\n"));
+    let answer = results
+        .iter()
+        .find(|r| r.0.starts_with("edge→shop-api"))
+        .unwrap();
+    assert_eq!(answer.1.as_deref(), Some("hello-api"));
+    // The internal network really is internal on the engine.
+    let back = ia["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["key"] == "back")
+        .unwrap();
+    assert_eq!(back["internal"], true);
+    assert_eq!(
+        docker_ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{.Internal}}",
+            back["name"].as_str().unwrap()
+        ]),
+        "true"
+    );
+    down(&e2e, &a_id);
+    down(&e2e, &b_id);
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
+    assert!(
+        !Path::new(&a["NETFENCE_RUN_INFO"]).exists(),
+        "down removes the run-info file"
+    );
+}
+
+#[test]
+fn published_ports_are_ephemeral_exported_and_reachable() {
+    let Some(e2e) = E2e::start("ports") else {
+        return;
+    };
+    let dir = e2e.fixture("stack7");
+    let id = e2e.id.clone();
+    let env = keep_up(&e2e, &dir, &id);
+    let info = run_info(&env);
+    assert_eq!(env["NETFENCE_RUN_ID"], id);
+    for (var, service, port, fixed, answer) in [
+        ("NETFENCE_WEB_8080", "web", 8080, 18080, "hello-web"),
+        ("NETFENCE_API_8000", "api", 8000, 18000, "hello-api"),
+    ] {
+        let addr = env
+            .get(var)
+            .unwrap_or_else(|| panic!("{var} exported: {env:?}"));
+        let (host, p) = addr.rsplit_once(':').unwrap();
+        let p: u16 = p.parse().unwrap();
+        assert_ne!(p, fixed, "{var}: the fixed host port is gone");
+        let reported = &info["services"][service][0]["ports"];
+        assert!(
+            reported
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["container_port"] == port
+                    && r["host_port"] == p
+                    && r["address"] == addr.as_str()),
+            "{var}={addr} is in the run info: {reported}"
+        );
+        let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))
+            .unwrap_or_else(|e| panic!("{addr} reachable from the host: {e}"));
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        assert_eq!(got.trim(), answer);
+        if service == "api" {
+            assert_eq!(host, "127.0.0.1", "a loopback binding stays on loopback");
+        }
+    }
+    assert_eq!(info["run_id"], id.as_str());
+    assert_eq!(info["services"].as_object().unwrap().len(), 7);
+    down(&e2e, &id);
+}
+
+#[test]
+fn cmd_exit_status_comes_back_unchanged() {
+    let Some(e2e) = E2e::start("status") else {
+        return;
+    };
+    let dir = e2e.fixture("small");
+    for (cmd, want) in [("exit 0", 0), ("exit 7", 7), ("kill -TERM $$", 143)] {
+        let id = e2e.run_id(&want.to_string());
+        let out = e2e
+            .netfence()
+            .args([
+                "run",
+                "-f",
+                &compose_file(&dir),
+                "--run-id",
+                &id,
+                "--",
+                "sh",
+                "-c",
+                cmd,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(want), "`{cmd}`: {}", text(&out));
+        assert!(
+            leftovers_of(&format!("run:{id}")).is_empty(),
+            "{cmd}: nothing left"
+        );
+    }
+    let hidden: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".netfence-"))
+        .collect();
+    assert!(hidden.is_empty(), "the fenced compose file is removed");
+}
+
+#[test]
+fn a_service_that_cannot_start_shows_its_log_and_leaves_nothing() {
+    let Some(e2e) = E2e::start("broken") else {
+        return;
+    };
+    let dir = e2e.fixture("broken");
+    let out = e2e
+        .netfence()
+        .args([
+            "run",
+            "-f",
+            &compose_file(&dir),
+            "--run-id",
+            &e2e.id,
+            "--timeout",
+            "60s",
+            "--",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`broken` exited with status 3"), "{err}");
+    assert!(
+        err.contains("fatal: DATABASE_URL is not set"),
+        "its log is shown: {err}"
+    );
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
+}
+
+#[test]
+fn an_unreachable_engine_is_one_line_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("compose.yml");
+    std::fs::write(&file, "services:\n  a:\n    image: x\n").unwrap();
+    for args in [
+        vec!["run", "-f", file.to_str().unwrap(), "--", "true"],
+        vec!["down", "--run-id", "nothing"],
+        vec!["gc"],
+    ] {
+        let out = netfence()
+            .args(&args)
+            .env("DOCKER_HOST", "unix:///nonexistent/netfence-test.sock")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.starts_with("netfence: run id"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line: {err}");
+        assert!(
+            lines[0].contains("unix:///nonexistent/netfence-test.sock")
+                && lines[0].contains("DOCKER_HOST"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn bad_run_arguments_are_exit_2() {
+    let out = netfence().args(["run", "--run-id", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "no CMD: {}", text(&out));
+    let out = netfence()
+        .args(["run", "--timeout", "soon", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = netfence()
+        .args(["gc", "--older-than", "yesterday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

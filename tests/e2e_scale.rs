@@ -1,0 +1,97 @@
+//! Scale on a real engine: ten concurrent `netfence run`s of the 7-service stack, and
+//! `--parallel`. Needs Docker + Compose v2.
+
+mod support;
+
+use std::process::Stdio;
+
+use support::*;
+
+/// CMD for each copy: service name and old container_name answer inside its own stack.
+const CHECK: &str = r#"set -e
+edge="$NETFENCE_PROJECT-edge-1"
+test "$(docker exec "$edge" nc -w3 web 8080 </dev/null)" = hello-web
+test "$(docker exec "$edge" nc -w3 shop-api 8000 </dev/null)" = hello-api
+test -s "$NETFENCE_RUN_INFO"
+test -n "$NETFENCE_WEB_8080"
+"#;
+
+#[test]
+fn ten_concurrent_runs_all_pass_and_leave_nothing() {
+    let Some(e2e) = E2e::start("ten") else { return };
+    let dir = e2e.fixture("stack7");
+    let ids: Vec<String> = (0..10).map(|i| e2e.run_id(&i.to_string())).collect();
+    let children: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            e2e.netfence()
+                .args(["run", "-f"])
+                .arg(dir.join("compose.yml"))
+                .args(["--run-id", id, "--timeout", "300s", "--", "sh", "-c", CHECK])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let failed: Vec<String> = ids
+        .iter()
+        .zip(&outs)
+        .filter(|(_, o)| !o.status.success())
+        .map(|(id, o)| format!("run {id}: {}", text(o)))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 10 failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
+    // Nothing of any of them under any label either: no container of their projects.
+    for id in &ids {
+        let filter = format!("label=com.docker.compose.project=nf-{id}-shop");
+        assert_eq!(docker_ok(&["ps", "-aq", "--filter", &filter]), "");
+    }
+}
+
+#[test]
+fn parallel_copies_get_an_index_and_a_summary() {
+    let Some(e2e) = E2e::start("par") else { return };
+    let dir = e2e.fixture("small");
+    for i in 0..3 {
+        e2e.guard(&format!("run:{}-{i}", e2e.id));
+    }
+    let out = e2e
+        .netfence()
+        .args(["run", "-f"])
+        .arg(dir.join("compose.yml"))
+        .args(["--run-id", &e2e.id, "--parallel", "3", "--"])
+        .args([
+            "sh",
+            "-c",
+            "test \"$NETFENCE_RUN_ID\" = \"$0-$NETFENCE_INDEX\" && exit $NETFENCE_INDEX",
+            &e2e.id,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "non-zero when a copy failed: {}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (i, verdict) in [
+        (0, "ok, exit 0"),
+        (1, "FAILED, exit 1"),
+        (2, "FAILED, exit 2"),
+    ] {
+        let line = format!("copy {i} (run:{}-{i}): {verdict}", e2e.id);
+        assert!(err.contains(&line), "summary has `{line}`: {err}");
+    }
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
+}

@@ -27,6 +27,8 @@ pub const SHARED_KEY_PREFIX: &str = "netfence-shared-";
 /// Used only for networks that need a subnet (static addresses) when the policy has no
 /// pool: Docker refuses static addresses on networks without a configured subnet.
 pub const FALLBACK_POOL: &str = "10.213.0.0/16";
+/// Where runs take IPv6 subnets from (a unique-local range).
+pub const FALLBACK_POOL6: &str = "fd6e:6600::/48";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -95,6 +97,11 @@ pub struct NetworkPlan {
     /// The input's subnet, when the plan moved or dropped it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub original_subnet: Option<String>,
+    /// The IPv6 subnet, when the network has one netfence must set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<IpNet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_subnet6: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -613,6 +620,8 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
                 driver_opts: IndexMap::new(),
                 original_name: None,
                 original_subnet: None,
+                subnet6: None,
+                original_subnet6: None,
             });
             continue;
         }
@@ -692,7 +701,9 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             labels: net_labels,
             driver_opts,
             original_name,
-            original_subnet: compose::ipam_subnets(&decl).into_iter().next(),
+            original_subnet: first_subnet(&decl, false),
+            subnet6: None,
+            original_subnet6: first_subnet(&decl, true),
         });
     }
 
@@ -769,7 +780,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             other => ctx.compose_err(other.to_string()),
         })?;
     // Static addresses move with their network.
-    let mut moved: BTreeMap<String, (Option<IpNet>, IpNet)> = BTreeMap::new();
+    let mut moved: BTreeMap<String, Vec<(Option<IpNet>, IpNet)>> = BTreeMap::new();
     for (slot, i) in request_idx.iter().enumerate() {
         let Some(new) = allocated[slot] else { continue };
         let n = &mut networks[*i];
@@ -800,7 +811,50 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             format!("subnet {was} → {new}"),
             why,
         );
-        moved.insert(n.key.clone(), (old, new));
+        moved.entry(n.key.clone()).or_default().push((old, new));
+    }
+    // IPv6: a fixed subnet collides across copies like an IPv4 one, but Docker has no
+    // IPv6 pool to fall back on unless the daemon is configured with one, so a run gets a
+    // deterministic ULA /64 instead. Environments keep theirs.
+    let v6_idx: Vec<usize> = (0..networks.len())
+        .filter(|&i| networks[i].role == Role::Managed && networks[i].original_subnet6.is_some())
+        .collect();
+    if scope.is_env() {
+        for &i in &v6_idx {
+            networks[i].subnet6 = networks[i]
+                .original_subnet6
+                .as_deref()
+                .and_then(|s| s.parse().ok());
+        }
+    } else if !v6_idx.is_empty() {
+        let reqs: Vec<Request> = v6_idx
+            .iter()
+            .map(|&i| Request {
+                seed: networks[i].name.clone(),
+                fixed: None,
+            })
+            .collect();
+        let pool6 = Pool {
+            net: FALLBACK_POOL6.parse().expect("constant CIDR"),
+            prefix_len: 64,
+        };
+        let got = subnet::allocate(Some(pool6), &reqs, &opts.occupied)
+            .map_err(|e| ctx.compose_err(e.to_string()))?;
+        for (slot, &i) in v6_idx.iter().enumerate() {
+            let Some(new) = got[slot] else { continue };
+            let n = &mut networks[i];
+            n.subnet6 = Some(new);
+            let old: Option<IpNet> = n.original_subnet6.as_deref().and_then(|s| s.parse().ok());
+            ctx.change(
+                format!("network {}", n.key),
+                format!(
+                    "subnet {} → {new}",
+                    n.original_subnet6.as_deref().unwrap_or("(none)")
+                ),
+                "a fixed IPv6 subnet collides across copies; a run gets a deterministic ULA /64",
+            );
+            moved.entry(n.key.clone()).or_default().push((old, new));
+        }
     }
 
     // ---- proxy, shared, environment networks ---------------------------------------------
@@ -969,7 +1023,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             for alias in policy_aliases(&d.name) {
                 push_unique(&mut a.aliases, &alias);
             }
-            if let Some((old, new)) = moved.get(&a.network) {
+            for (old, new) in moved.get(&a.network).into_iter().flatten() {
                 for (field, addr) in [
                     ("ipv4_address", &mut a.ipv4_address),
                     ("ipv6_address", &mut a.ipv6_address),
@@ -1238,6 +1292,17 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     })
 }
 
+/// The first subnet of one family in a network's `ipam.config`, as written. A subnet
+/// that does not parse (`${SUBNET}`) counts as IPv4.
+fn first_subnet(decl: &Mapping, v6: bool) -> Option<String> {
+    compose::ipam_subnets(decl).into_iter().find(|s| {
+        s.parse::<IpNet>()
+            .map(|n| n.addr().is_ipv6())
+            .unwrap_or(false)
+            == v6
+    })
+}
+
 fn persistent(
     key: &str,
     name: &str,
@@ -1270,6 +1335,8 @@ fn persistent(
         driver_opts: IndexMap::new(),
         original_name: None,
         original_subnet: None,
+        subnet6: None,
+        original_subnet6: None,
     }
 }
 

@@ -270,91 +270,80 @@ fn apply_network(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
 }
 
 fn apply_ipam(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
-    let keep_input = np.subnet.is_some()
-        && np.original_subnet.as_deref() == np.subnet.map(|s| s.to_string()).as_deref();
-    if keep_input {
+    let Some(ipam) = m
+        .entry(key("ipam"))
+        .or_insert_with(|| Value::Mapping(Mapping::new()))
+        .as_mapping_mut()
+    else {
         return;
+    };
+    let existing: Vec<Value> = ipam
+        .get("config")
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    let is_v6 = |e: &Value| {
+        e.get("subnet")
+            .and_then(scalar_string)
+            .and_then(|s| s.parse::<ipnet::IpNet>().ok())
+            .is_some_and(|n| n.addr().is_ipv6())
+    };
+    let mut out = Vec::new();
+    for (v6, target) in [(false, np.subnet), (true, np.subnet6)] {
+        let entries: Vec<&Value> = existing.iter().filter(|e| is_v6(e) == v6).collect();
+        let unchanged = match (
+            target,
+            entries
+                .first()
+                .and_then(|e| e.get("subnet"))
+                .and_then(scalar_string),
+        ) {
+            (Some(t), Some(s)) => s == t.to_string(),
+            (None, _) => plan.scope.is_env(),
+            _ => false,
+        };
+        if unchanged {
+            // Environments keep what they were given; so does a subnet that is already right.
+            out.extend(entries.into_iter().cloned());
+            continue;
+        }
+        match target {
+            Some(net) => {
+                // The first entry of the family is re-pointed; the rest described the
+                // old, fixed layout.
+                let mut e = entries
+                    .first()
+                    .and_then(|e| e.as_mapping())
+                    .cloned()
+                    .unwrap_or_default();
+                e.insert(key("subnet"), key(&net.to_string()));
+                e.shift_remove("ip_range");
+                e.shift_remove("aux_addresses");
+                match (v6, np.gateway) {
+                    (false, Some(g)) => e.insert(key("gateway"), key(&g.to_string())),
+                    _ => e.shift_remove("gateway"),
+                };
+                out.push(Value::Mapping(e));
+            }
+            None => {
+                for e in entries {
+                    let mut e = e.as_mapping().cloned().unwrap_or_default();
+                    for f in ["subnet", "gateway", "ip_range", "aux_addresses"] {
+                        e.shift_remove(f);
+                    }
+                    if !e.is_empty() {
+                        out.push(Value::Mapping(e));
+                    }
+                }
+            }
+        }
     }
-    let ipam = m
-        .get_mut("ipam")
-        .map(untag_mut)
-        .and_then(Value::as_mapping_mut);
-    match (np.subnet, ipam) {
-        (Some(subnet), Some(ipam)) => {
-            let configs = ipam
-                .entry(key("config"))
-                .or_insert_with(|| Value::Sequence(Vec::new()));
-            if let Some(list) = untag_mut(configs).as_sequence_mut() {
-                let v4 = subnet.addr().is_ipv4();
-                // Keep the first entry of the subnet's family, re-pointed; drop the rest
-                // of that family (they described the old, fixed layout).
-                let mut done = false;
-                list.retain_mut(|entry| {
-                    let Some(e) = entry.as_mapping_mut() else {
-                        return true;
-                    };
-                    let fam = e
-                        .get("subnet")
-                        .and_then(scalar_string)
-                        .and_then(|s| s.parse::<ipnet::IpNet>().ok())
-                        .map(|n| n.addr().is_ipv4());
-                    if fam.is_some_and(|f| f != v4) {
-                        return plan.scope.is_env();
-                    }
-                    if done {
-                        return false;
-                    }
-                    done = true;
-                    e.insert(key("subnet"), key(&subnet.to_string()));
-                    e.shift_remove("ip_range");
-                    e.shift_remove("aux_addresses");
-                    match np.gateway {
-                        Some(g) => e.insert(key("gateway"), key(&g.to_string())),
-                        None => e.shift_remove("gateway"),
-                    };
-                    true
-                });
-                if !done {
-                    list.insert(0, subnet_entry(subnet));
-                }
-            }
-        }
-        (Some(subnet), None) => {
-            let mut ipam = Mapping::new();
-            ipam.insert(key("config"), Value::Sequence(vec![subnet_entry(subnet)]));
-            m.insert(key("ipam"), Value::Mapping(ipam));
-        }
-        (None, Some(ipam)) => {
-            if plan.scope.is_env() {
-                return;
-            }
-            if let Some(list) = ipam
-                .get_mut("config")
-                .map(untag_mut)
-                .and_then(Value::as_sequence_mut)
-            {
-                for entry in list.iter_mut() {
-                    if let Some(e) = entry.as_mapping_mut() {
-                        for f in ["subnet", "gateway", "ip_range", "aux_addresses"] {
-                            e.shift_remove(f);
-                        }
-                    }
-                }
-                list.retain(|e| e.as_mapping().is_none_or(|m| !m.is_empty()));
-                if list.is_empty() {
-                    ipam.shift_remove("config");
-                }
-            }
-            if ipam.is_empty() {
-                m.shift_remove("ipam");
-            }
-        }
-        (None, None) => {}
+    if out.is_empty() {
+        ipam.shift_remove("config");
+    } else if out != existing {
+        ipam.insert(key("config"), Value::Sequence(out));
     }
-}
-
-fn subnet_entry(subnet: ipnet::IpNet) -> Value {
-    let mut e = Mapping::new();
-    e.insert(key("subnet"), key(&subnet.to_string()));
-    Value::Mapping(e)
+    if ipam.is_empty() {
+        m.shift_remove("ipam");
+    }
 }

@@ -191,7 +191,7 @@ proptest! {
         }
         prop_assert_eq!(after, sharing(&s));
         // Nothing of the fixed layout survives into the output.
-        prop_assert!(!out.contains("name: fixed-net-"), "a fixed network name survived");
+        prop_assert!(!out.contains("\n    name: fixed-net-"), "a fixed network name survived");
         prop_assert!(!out.contains("\n    container_name:"), "a container_name survived");
         prop_assert!(!out.contains("172."), "a fixed subnet survived");
     }

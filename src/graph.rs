@@ -383,12 +383,15 @@ impl Graph {
                 k.dot_attrs()
             ));
         }
-        // Invisible edges stack the legend in one column.
+        // One rank in a left-to-right graph is one column: the legend stacks vertically.
         let chain: Vec<String> = Kind::ALL
             .iter()
             .map(|k| format!("legend_{}", k.class()))
             .collect();
-        out.push_str(&format!("    {} [style=invis];\n", chain.join(" -- ")));
+        out.push_str(&format!("    {{ rank=same; {} }}\n", chain.join("; ")));
+        // Invisible edges fix the order (drawn bottom-up in a left-to-right graph).
+        let reversed: Vec<&str> = chain.iter().rev().map(String::as_str).collect();
+        out.push_str(&format!("    {} [style=invis];\n", reversed.join(" -- ")));
         out.push_str("  }\n");
         for n in &self.nodes {
             out.push_str(&format!(

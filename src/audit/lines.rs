@@ -127,7 +127,8 @@ fn step<'a>(node: &'a Node, seg: &Seg, depth: usize) -> Option<(Pos, &'a Node)> 
             None
         }
         (Node::Seq(items, _), Seg::Index(i)) => items.get(*i).map(|n| (n.pos(), n.as_ref())),
-        (Node::Seq(items, _), Seg::Item(text)) => items
+        // A key in list form (`networks: [front, back]`) is an item.
+        (Node::Seq(items, _), Seg::Item(text) | Seg::Key(text)) => items
             .iter()
             .find(|n| matches!(n.target(), Node::Scalar(s, _) if s == text))
             .map(|n| (n.pos(), n.as_ref())),

@@ -232,21 +232,43 @@ struct Doc<'a> {
     services: Vec<(String, Mapping)>,
     networks: IndexMap<String, Mapping>,
     plan: &'a Plan,
+    project: &'a Project,
     /// The document is netfence's output (it carries an `x-netfence.fenced` record).
     fenced: bool,
+    /// The scope that record names.
+    record_scope: Option<String>,
     /// The name Compose runs the project under (for `<project>_<key>` network names).
     compose_project: String,
 }
 
 impl Doc<'_> {
     /// A network netfence named itself, as the plan says it would.
+    ///
+    /// Its name is the plan's, or it carries the ownership labels of the scope the file's
+    /// record names (the file was fenced with another policy than the one audit sees).
     fn is_fenced_network(&self, key: &str, decl: &Mapping) -> bool {
-        self.fenced
-            && crate::labels::get(decl.get("labels"), crate::labels::MANAGED).as_deref()
-                == Some("true")
-            && self.plan.network(key).is_some_and(|n| {
-                decl.get("name").and_then(scalar_string).as_deref() == Some(&n.name)
-            })
+        let labels = decl.get("labels");
+        let managed = crate::labels::get(labels, crate::labels::MANAGED).as_deref() == Some("true");
+        let planned_name = self
+            .plan
+            .network(key)
+            .is_some_and(|n| decl.get("name").and_then(scalar_string).as_deref() == Some(&n.name));
+        let own_scope = self.record_scope.is_some()
+            && crate::labels::get(labels, crate::labels::SCOPE) == self.record_scope;
+        self.fenced && managed && (planned_name || own_scope)
+    }
+
+    /// Did netfence allocate this subnet from a pool (the policy's, or the fallback a run
+    /// uses for static addresses), rather than keep one that was written by hand (in the
+    /// compose file, or as a policy `networks.<key>.subnet`)?
+    fn subnet_from_pool(&self, key: &str, decl: &Mapping, subnet: &IpNet) -> bool {
+        let policy = &self.project.policy.policy;
+        let fixed_in_policy = policy.networks.get(key).is_some_and(|s| s.subnet.is_some());
+        let pooled = policy.subnets.is_some() || !self.plan.scope.is_env();
+        self.is_fenced_network(key, decl)
+            && !fixed_in_policy
+            && pooled
+            && self.plan.network(key).and_then(|n| n.subnet) == Some(*subnet)
     }
 
     /// Netfence's own proxy / shared / environment networks in fenced output.
@@ -344,7 +366,9 @@ pub(crate) fn check(
         services: compose::services(doc_value),
         networks,
         plan,
+        project,
         fenced,
+        record_scope: project.record.as_ref().map(|r| r.scope.clone()),
         compose_project,
     };
     let mut out = Vec::new();
@@ -492,7 +516,7 @@ fn ports(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                     Some(d) => format!("`{hp}` ({d} unless the variable is set)"),
                     None => format!("`{hp}`"),
                 };
-                out.push(draft(
+                let mut d = draft(
                     &NF004,
                     path.clone(),
                     format!("service {name}"),
@@ -501,13 +525,23 @@ fn ports(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                         pb.target
                     ),
                     format!("{name}|{}|{i}", pb.target),
+                );
+                d.fix = Some(format!(
+                    "Publish only the container port (`{}`) and let Docker choose the host port; `netfence run` exports where it went. `netfence rewrite` does this with policy `ports: ephemeral` (the default in run scope) or `loopback`.",
+                    crate::ports::ShortPort {
+                        host_ip: pb.host_ip.clone(),
+                        published: None,
+                        target: pb.target.clone(),
+                    }
+                    .render()
                 ));
+                out.push(d);
             }
             let loopback = pb.host_ip.as_deref().is_some_and(|ip| {
                 crate::ports::is_loopback(&variable_default(ip).unwrap_or_else(|| ip.to_owned()))
             });
             if let (Some(kind), false) = (data_kind, loopback) {
-                out.push(draft(
+                let mut d = draft(
                     &NF014,
                     path,
                     format!("service {name}"),
@@ -520,7 +554,12 @@ fn ports(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                         }
                     ),
                     format!("{name}|{}|{i}", pb.target),
+                );
+                d.fix = Some(format!(
+                    "Remove the `ports:` entry (services of the stack reach it over the network), or bind it to loopback (`127.0.0.1::{}`); netfence policy `ports: loopback` does that.",
+                    pb.target
                 ));
+                out.push(d);
             }
         }
     }
@@ -639,9 +678,7 @@ fn subnets(doc: &Doc<'_>, occupied: &[Occupied], out: &mut Vec<Draft>) {
             p.extend([Seg::Index(*i), key("subnet")]);
             p
         };
-        let planned = doc.plan.network(k).and_then(|n| n.subnet);
-        let netfence_chose =
-            doc.is_fenced_network(k, decl) && parsed.is_some() && planned == *parsed;
+        let netfence_chose = parsed.is_some_and(|p| doc.subnet_from_pool(k, decl, &p));
         if !netfence_chose {
             out.push(draft(
                 &NF005,

@@ -600,6 +600,7 @@ const DATA_IMAGES: &[(&str, &str)] = &[
     ("zookeeper", "coordination"),
     ("etcd", "coordination"),
     ("nats", "message broker"),
+    ("redpanda", "message broker"),
 ];
 
 /// Words that make an image a tool around a data service, not the service itself
@@ -624,30 +625,49 @@ const TOOL_WORDS: &[&str] = &[
     "exporter",
 ];
 
-/// What kind of data service an image is, if it is one.
+/// Prefixes vendors put before a data service's name (`confluentinc/cp-kafka`).
+const VENDOR_PREFIXES: &[&str] = &["cp"];
+
+/// Image names so generic that the path component before them names the product
+/// (`mcr.microsoft.com/mssql/server`).
+const GENERIC_NAMES: &[&str] = &["server"];
+
+/// What kind of data service an image is, if it is one. Judged by the first word of the
+/// image's name (`postgres`, `redis-stack`, `bitnami/postgresql`), so that applications
+/// named after their database (`etl-kafka-mysql`, `supertokens-postgresql`) and tools
+/// around one (`mongo-express`, `postgres-exporter`) are not taken for it.
 pub(crate) fn data_service(image: &str) -> Option<&'static str> {
-    // Drop a registry host (a first component with a dot or port), the tag and digest.
     let image = variable_default(image).unwrap_or_else(|| image.to_owned());
     let image = image.split('@').next().unwrap_or_default();
     let mut parts: Vec<&str> = image.split('/').collect();
+    // A registry host: a first component with a dot or a port.
     if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':')) {
         parts.remove(0);
     }
     if let Some(last) = parts.last_mut() {
         *last = last.split(':').next().unwrap_or_default();
     }
-    let words: Vec<String> = parts
-        .iter()
-        .flat_map(|p| p.split(|c: char| !c.is_ascii_alphanumeric()))
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if words.iter().any(|w| TOOL_WORDS.contains(&w.as_str())) {
+    let words = |part: &str| -> Vec<String> {
+        part.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let mut name = words(parts.last().copied().unwrap_or_default());
+    if name.iter().any(|w| TOOL_WORDS.contains(&w.as_str())) {
         return None;
     }
-    words
+    if name.len() > 1 && VENDOR_PREFIXES.contains(&name[0].as_str()) {
+        name.remove(0);
+    }
+    if name.len() == 1 && GENERIC_NAMES.contains(&name[0].as_str()) && parts.len() > 1 {
+        name = words(parts[parts.len() - 2]);
+    }
+    let first = name.first()?;
+    DATA_IMAGES
         .iter()
-        .find_map(|w| DATA_IMAGES.iter().find(|(n, _)| n == w).map(|(_, k)| *k))
+        .find(|(n, _)| n == first)
+        .map(|(_, k)| *k)
 }
 
 // ---- NF005 – NF008 ------------------------------------------------------------------------
@@ -1107,6 +1127,13 @@ mod tests {
             ("nginx:alpine", None),
             ("ghcr.io/example/api:postgres", None),
             ("${DB_IMAGE:-mariadb:11}", Some("database")),
+            ("juntaoyuan/etl-kafka-mysql", None),
+            (
+                "registry.supertokens.io/supertokens/supertokens-postgresql",
+                None,
+            ),
+            ("redis/redis-stack-server:latest", Some("cache")),
+            ("localhost:5000/postgres", Some("database")),
         ] {
             assert_eq!(data_service(img), kind, "{img}");
         }

@@ -677,3 +677,48 @@ fn docs_rule_reference_is_current() {
     }
     check_section(RULES_BEGIN, RULES_END, &s);
 }
+
+/// The filter use: `netfence rewrite | netfence audit --deny warn` passes.
+#[test]
+fn rewrite_piped_into_audit_passes_deny_warn() {
+    let fenced = netfence()
+        .args([
+            "rewrite",
+            "-f",
+            "fixtures/audit/NF004/bad.yml",
+            "--run-id",
+            "ci-7",
+        ])
+        .output()
+        .unwrap();
+    assert!(fenced.status.success());
+    let o = netfence()
+        .args(["audit", "--deny", "warn"])
+        .write_stdin(fenced.stdout.clone())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("<stdin>: no findings"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Audited with another policy than it was fenced with: said on stderr.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yml");
+    std::fs::write(&policy, LOOPBACK_POLICY).unwrap();
+    let o = netfence()
+        .args(["audit", "--policy"])
+        .arg(&policy)
+        .write_stdin(fenced.stdout)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("was fenced with policy"), "{err}");
+}

@@ -44,6 +44,17 @@ pub fn run(a: &AuditArgs) -> anyhow::Result<u8> {
     let (input, texts) = super::read_inputs(&paths)?;
     let cwd = std::env::current_dir().unwrap_or_default();
     let project = Project::new(input, a.input.policy.as_deref(), &cwd)?;
+    if let Some(record) = &project.record {
+        let digest = project.policy.policy.digest();
+        if record.policy != digest {
+            // Judging netfence's output by another policy reports what that policy would
+            // change, not what is wrong with the file: say so.
+            eprintln!(
+                "netfence: note: the input was fenced with policy {}, audit uses {} ({}); pass the same --policy to judge it as it was made",
+                record.policy, digest, project.policy.source
+            );
+        }
+    }
     let opts = options(a, &project)?;
     let report = super::audit(&project, &opts, &texts, &occupied)?;
 

@@ -11,7 +11,7 @@ use serde_yaml_ng::{Mapping, Value};
 use super::lines::{key, Seg};
 use super::{Occupied, Severity};
 use crate::compose::{self, DEFAULT_NETWORK};
-use crate::plan::{Plan, Role};
+use crate::plan::{Plan, Role, ENV_KEY, PROXY_KEY, SHARED_KEY_PREFIX};
 use crate::ports::ShortPort;
 use crate::unfence::INJECTED_PREFIX;
 use crate::yaml::{scalar_string, untag};
@@ -272,11 +272,24 @@ impl Doc<'_> {
     }
 
     /// Netfence's own proxy / shared / environment networks in fenced output.
+    /// Known from the key alone (netfence reserves the prefix), so that the output of a
+    /// rewrite with another policy than the one audit sees is still recognised.
     fn injected_role(&self, key: &str) -> Option<Role> {
         if !self.fenced || !key.starts_with(INJECTED_PREFIX) {
             return None;
         }
-        self.plan.network(key).map(|n| n.role)
+        if let Some(n) = self.plan.network(key) {
+            return Some(n.role);
+        }
+        if key == PROXY_KEY {
+            Some(Role::Proxy)
+        } else if key == ENV_KEY {
+            Some(Role::Environment)
+        } else if key.starts_with(SHARED_KEY_PREFIX) {
+            Some(Role::Shared)
+        } else {
+            None
+        }
     }
 
     fn is_external(&self, key: &str) -> bool {

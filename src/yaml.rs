@@ -35,11 +35,17 @@ pub fn parse(source: &Source, text: &str) -> Result<Value> {
             message: format!("nesting deeper than {MAX_DEPTH} levels is refused"),
         });
     }
-    resolve_merge_keys(&mut value).map_err(|message| Error::Yaml {
-        source_name: source.clone(),
-        line: None,
-        column: None,
-        message,
+    resolve_merge_keys(&mut value).map_err(|message| {
+        let (line, column) = match locate_bad_merge(text) {
+            Some((l, c)) => (Some(l), Some(c)),
+            None => (None, None),
+        };
+        Error::Yaml {
+            source_name: source.clone(),
+            line,
+            column,
+            message,
+        }
     })?;
     Ok(value)
 }
@@ -146,6 +152,49 @@ fn merge_sources(val: Value) -> std::result::Result<Vec<Mapping>, String> {
     }
 }
 
+/// Where a `<<` merges an anchored list (the usual form of this mistake): the `Value`
+/// tree has no positions, so the text is searched for a `<<:` whose alias names an
+/// anchor that starts a sequence. 1-based line and column of the `<<`.
+fn locate_bad_merge(text: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let starts_sequence = |name: &str| -> bool {
+        let anchor = format!("&{name}");
+        lines.iter().enumerate().any(|(i, l)| {
+            let Some(pos) = l.find(&anchor) else {
+                return false;
+            };
+            let rest = l[pos + anchor.len()..].trim();
+            if rest.starts_with('[') {
+                return true;
+            }
+            rest.is_empty()
+                && lines[i + 1..]
+                    .iter()
+                    .map(|n| n.trim())
+                    .find(|n| !n.is_empty() && !n.starts_with('#'))
+                    .is_some_and(|n| n.starts_with("- "))
+        })
+    };
+    for (i, l) in lines.iter().enumerate() {
+        let Some(col) = l.find("<<") else { continue };
+        let rest = &l[col + 2..];
+        if !rest.trim_start().starts_with(':') {
+            continue;
+        }
+        let bad = rest.split(|c: char| c == '*').skip(1).any(|alias| {
+            let name: String = alias
+                .chars()
+                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
+                .collect();
+            !name.is_empty() && starts_sequence(&name)
+        });
+        if bad || !rest.contains('*') {
+            return Some((i + 1, col + 1));
+        }
+    }
+    None
+}
+
 pub fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -246,6 +295,7 @@ mod tests {
     fn merging_a_list_of_scalars_is_refused_with_a_reason() {
         let e = p("l: &l [a, b]\nm:\n  <<: *l\n").unwrap_err().to_string();
         assert!(e.contains("merge key takes a mapping"), "{e}");
+        assert!(e.starts_with("<stdin>:3:3:"), "{e}");
     }
 
     #[test]

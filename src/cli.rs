@@ -50,6 +50,10 @@ pub enum Command {
     Down(DownArgs),
     /// Remove netfence-owned containers, networks and volumes of runs that are over.
     Gc(GcArgs),
+    /// Create an environment's persistent networks (environment, proxy, shared); idempotent.
+    Ensure(EnsureArgs),
+    /// Make a running project's containers match the plan (network connect/disconnect).
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -247,6 +251,45 @@ pub struct GraphArgs {
     /// Write to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Without -f (and without $COMPOSE_FILE) the networks come from the policy alone. \
+Prints one line per network: created, exists, differs or recreated. Exits 1 when a network \
+differs from the plan and --recreate was not given; 3 when the engine failed or the per-host \
+limit (limits.max_networks) would be exceeded."
+)]
+pub struct EnsureArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Replace a netfence-owned network whose live settings differ from the plan,
+    /// reconnecting its containers with their aliases.
+    #[arg(long)]
+    pub recreate: bool,
+    /// compose: bridge networks; swarm: attachable overlay networks.
+    #[arg(long, value_enum, default_value = "compose")]
+    pub target: TargetArg,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Reads the running containers of project -p by Compose's labels, connects them to \
+the networks the plan gives their service (with its aliases) and disconnects them from \
+netfence networks it does not. Prints the steps (--format json: a JSON array, [] when there is \
+nothing to do). Exits 3 when the engine failed."
+)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print the steps; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also disconnect from the policy's `flat_networks` (e.g. coolify, dokploy-network).
+    #[arg(long)]
+    pub strict: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
 }
 
 pub fn environ() -> BTreeMap<String, String> {

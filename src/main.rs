@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         Command::Run(a) => netfence::engine::run::command(a),
         Command::Down(a) => netfence::engine::down::command(&a),
         Command::Gc(a) => netfence::engine::gc::command(&a),
+        Command::Ensure(a) => netfence::engine::ensure::command(&a),
+        Command::Reconcile(a) => netfence::engine::reconcile::command(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,10 +7,12 @@
 
 pub mod compose;
 pub mod down;
+pub mod ensure;
 pub mod gc;
 pub mod info;
 pub mod network;
 pub mod owner;
+pub mod reconcile;
 pub mod run;
 pub mod signals;
 pub mod sweep;

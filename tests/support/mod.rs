@@ -17,6 +17,8 @@
 //! tests print a loud SKIPPED line and pass.
 #![allow(dead_code)]
 
+pub mod platform;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};

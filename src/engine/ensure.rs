@@ -1,0 +1,637 @@
+//! `netfence ensure --env NAME`: creates the networks an environment shares across its
+//! projects (the environment network, the proxy network, shared networks), so that the
+//! output of `rewrite --env NAME` deploys with a plain `docker compose up -d`.
+//!
+//! Safe to run on every deploy, and several at once: the engine itself happily creates
+//! two networks of one name when two creators race, so every creator lists the name again
+//! after creating and removes all but one, chosen by an order every racer agrees on
+//! (networks with containers first, then the oldest, then the lowest id). A per-host limit
+//! on netfence-managed networks is checked before anything is created.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkCreateRequest,
+    NetworkInspect,
+};
+use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
+use serde::Serialize;
+
+use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use crate::cli::{EnsureArgs, InputArgs};
+use crate::error::{Error, Source};
+use crate::labels;
+use crate::plan::{role_name, NetworkPlan};
+use crate::Project;
+
+/// What `ensure` did with one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Exists,
+    /// Live settings differ from the plan; left as it is.
+    Differs {
+        differences: Vec<String>,
+        /// Why `--recreate` did not (or would not) replace it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Replaced, its containers reconnected.
+    Recreated {
+        differences: Vec<String>,
+        reconnected: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ensured {
+    pub name: String,
+    pub role: &'static str,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+pub fn command(a: &EnsureArgs) -> anyhow::Result<u8> {
+    if a.input.env.is_none() {
+        return Err(Error::Usage(
+            "`ensure` creates the persistent networks of an environment: give --env NAME".into(),
+        )
+        .into());
+    }
+    let project = load_project(&a.input)?;
+    let opts = a.input.options(&project, a.target)?;
+    let plan = project.plan(&opts)?;
+    let nets: Vec<NetworkPlan> = plan
+        .networks
+        .iter()
+        .filter(|n| n.role.is_persistent())
+        .cloned()
+        .collect();
+    let limit = project.policy.policy.max_networks();
+    let rt = super::runtime()?;
+    let results = rt.block_on(async {
+        let engine = Engine::connect().await?;
+        ensure_networks(&engine, &nets, a.recreate, limit).await
+    })?;
+    let mut code = 0;
+    for r in &results {
+        println!("{}", describe(r));
+        if matches!(r.status, Status::Differs { .. }) {
+            code = 1;
+        }
+    }
+    Ok(code)
+}
+
+/// The compose input, or — with no `-f` and no `$COMPOSE_FILE` — the policy alone: the
+/// persistent networks do not depend on the services, so an empty file stands in, and the
+/// policy's references to services are dropped (they would name unknown services).
+pub fn load_project(input: &InputArgs) -> anyhow::Result<Project> {
+    let from_env = std::env::var("COMPOSE_FILE").is_ok_and(|v| !v.is_empty());
+    if !input.files.is_empty() || from_env {
+        return Ok(input.load()?);
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let empty = crate::load::ComposeInput::from_str(Source::BuiltIn, "services: {}\n")?;
+    let mut project = Project::new(empty, input.policy.as_deref(), &cwd)?;
+    let p = &mut project.policy.policy;
+    p.services.clear();
+    p.environment.exclude.clear();
+    for sh in p.shared.values_mut() {
+        sh.services = Default::default();
+    }
+    if let Some(proxy) = &mut p.proxy {
+        proxy.services = Default::default();
+    }
+    Ok(project)
+}
+
+/// One line per network: `created  environment  nf-env-staging`.
+pub fn describe(r: &Ensured) -> String {
+    let head = |word: &str| format!("{word:<10} {:<12} {}", r.role, r.name);
+    match &r.status {
+        Status::Created => head("created"),
+        Status::Exists => head("exists"),
+        Status::Differs { differences, note } => format!(
+            "{}: {}{}",
+            head("differs"),
+            differences.join("; "),
+            note.as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+        Status::Recreated {
+            differences,
+            reconnected,
+        } => format!(
+            "{}: {}; reconnected {}",
+            head("recreated"),
+            differences.join("; "),
+            if reconnected.is_empty() {
+                "no containers".to_owned()
+            } else {
+                reconnected.join(", ")
+            }
+        ),
+    }
+}
+
+/// Every network on the engine (one call; labels included).
+pub async fn all_networks(engine: &Engine) -> EngineResult<Vec<Network>> {
+    engine
+        .docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+        .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))
+}
+
+/// How many networks on the engine carry `io.netfence.managed=true`.
+pub async fn managed_count(engine: &Engine) -> EngineResult<usize> {
+    let filter = Engine::label_filter(&[format!("{}=true", labels::MANAGED)]);
+    let nets = engine
+        .docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+        .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
+    Ok(nets.len())
+}
+
+/// Refuses, before anything is created, when creating `missing` would take the engine
+/// past `limit` netfence-managed networks.
+pub async fn check_limit(
+    engine: &Engine,
+    missing: &[&NetworkPlan],
+    limit: u32,
+) -> EngineResult<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let have = managed_count(engine).await?;
+    if have + missing.len() > limit as usize {
+        let names: Vec<&str> = missing.iter().map(|n| n.name.as_str()).collect();
+        return Err(EngineError(format!(
+            "refusing to create {} network(s) ({}): the engine already has {have} netfence-managed network(s) and limits.max_networks is {limit}; nothing was created (remove unused ones with `netfence gc` or `netfence down --env NAME`, or raise limits.max_networks)",
+            missing.len(),
+            names.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Creates what is missing, reports what differs, and with `recreate` replaces what
+/// differs (only networks netfence owns).
+pub async fn ensure_networks(
+    engine: &Engine,
+    nets: &[NetworkPlan],
+    recreate: bool,
+    limit: u32,
+) -> EngineResult<Vec<Ensured>> {
+    let mut live: Vec<Option<NetworkInspect>> = Vec::new();
+    for np in nets {
+        live.push(live_network(engine, &np.name).await?);
+    }
+    let missing: Vec<&NetworkPlan> = nets
+        .iter()
+        .zip(&live)
+        .filter(|(_, l)| l.is_none())
+        .map(|(n, _)| n)
+        .collect();
+    check_limit(engine, &missing, limit).await?;
+    let mut out = Vec::new();
+    for (np, live) in nets.iter().zip(live) {
+        let role = role_name(np.role);
+        let status = match live {
+            None => {
+                if create_one(engine, np).await? {
+                    Status::Created
+                } else {
+                    Status::Exists
+                }
+            }
+            Some(live) => {
+                let differences = differences(np, &live);
+                if differences.is_empty() {
+                    Status::Exists
+                } else if !owned(&live) {
+                    Status::Differs {
+                        differences,
+                        note: Some("not created by netfence, so --recreate leaves it alone".into()),
+                    }
+                } else if !recreate {
+                    Status::Differs {
+                        differences,
+                        note: Some("--recreate replaces it, reconnecting its containers".into()),
+                    }
+                } else {
+                    let reconnected = replace(engine, np, &live).await?;
+                    Status::Recreated {
+                        differences,
+                        reconnected,
+                    }
+                }
+            }
+        };
+        out.push(Ensured {
+            name: np.name.clone(),
+            role,
+            status,
+        });
+    }
+    Ok(out)
+}
+
+fn owned(live: &NetworkInspect) -> bool {
+    live.labels
+        .as_ref()
+        .and_then(|l| l.get(labels::MANAGED))
+        .is_some_and(|v| v == "true")
+}
+
+/// The network of this name (after settling duplicates), inspected.
+pub async fn live_network(engine: &Engine, name: &str) -> EngineResult<Option<NetworkInspect>> {
+    let Some(id) = settle_duplicates(engine, name).await? else {
+        return Ok(None);
+    };
+    match engine
+        .docker
+        .inspect_network(&id, None::<InspectNetworkOptions>)
+        .await
+    {
+        Ok(n) => Ok(Some(n)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(EngineError(format!(
+            "inspecting network {name}: {}",
+            api_message(&e)
+        ))),
+    }
+}
+
+/// Creates a persistent network unless one of its name exists; afterwards exactly one of
+/// that name is left even when others raced. True when this call's network is the one.
+pub async fn create_one(engine: &Engine, np: &NetworkPlan) -> EngineResult<bool> {
+    if !engine.networks_named(&np.name).await?.is_empty() {
+        settle_duplicates(engine, &np.name).await?;
+        return Ok(false);
+    }
+    let mine = create_raw(engine, np).await?;
+    let kept = settle_duplicates(engine, &np.name).await?;
+    Ok(kept.as_deref() == Some(mine.as_str()))
+}
+
+/// One `POST /networks/create` with the plan's settings and a creation time; the new id.
+pub async fn create_raw(engine: &Engine, np: &NetworkPlan) -> EngineResult<String> {
+    let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
+    labels.insert(labels::CREATED.to_owned(), super::now_rfc3339());
+    let ipam = (np.subnet.is_some() || np.subnet6.is_some()).then(|| Ipam {
+        driver: Some("default".into()),
+        config: Some(
+            [np.subnet, np.subnet6]
+                .into_iter()
+                .flatten()
+                .map(|s| IpamConfig {
+                    subnet: Some(s.to_string()),
+                    gateway: np.gateway.filter(|g| s.contains(g)).map(|g| g.to_string()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        options: None,
+    });
+    let req = NetworkCreateRequest {
+        name: np.name.clone(),
+        driver: Some(np.driver.clone().unwrap_or_else(|| "bridge".into())),
+        internal: Some(np.internal),
+        attachable: Some(np.attachable),
+        enable_ipv6: np.enable_ipv6.then_some(true),
+        ipam,
+        options: (!np.driver_opts.is_empty()).then(|| np.driver_opts.clone().into_iter().collect()),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    engine
+        .docker
+        .create_network(req)
+        .await
+        .map(|r| r.id)
+        .map_err(|e| EngineError(format!("creating network {}: {}", np.name, api_message(&e))))
+}
+
+/// Removes all but one network named `name`; returns the id of the one kept.
+///
+/// Every racer sorts the same candidates the same way — networks with containers
+/// first (never orphan a running service), then the oldest, then the lowest id — so all
+/// of them remove the same duplicates, whichever of them looks last.
+pub async fn settle_duplicates(engine: &Engine, name: &str) -> EngineResult<Option<String>> {
+    let ids = engine.networks_named(name).await?;
+    if ids.len() <= 1 {
+        return Ok(ids.into_iter().next());
+    }
+    let mut ranked = Vec::new();
+    for id in &ids {
+        match engine
+            .docker
+            .inspect_network(id, None::<InspectNetworkOptions>)
+            .await
+        {
+            Ok(n) => {
+                let empty = n.containers.as_ref().is_none_or(|c| c.is_empty());
+                let created = n
+                    .created
+                    .as_deref()
+                    .map(created_key)
+                    .unwrap_or((i64::MAX, 0));
+                ranked.push((empty, created, id.clone()));
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(EngineError(format!(
+                    "inspecting network {name}: {}",
+                    api_message(&e)
+                )))
+            }
+        }
+    }
+    ranked.sort();
+    let Some((_, _, keep)) = ranked.first().cloned() else {
+        return Ok(None);
+    };
+    for (empty, _, id) in ranked.iter().skip(1) {
+        if !empty {
+            tracing::warn!("network {name}: duplicate {id} has containers; left in place");
+            continue;
+        }
+        tracing::info!("network {name}: removing duplicate {id} (keeping {keep})");
+        match engine.docker.remove_network(id).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => tracing::warn!(
+                "network {name}: removing duplicate {id}: {}",
+                api_message(&e)
+            ),
+        }
+    }
+    Ok(Some(keep))
+}
+
+/// Sortable (seconds, nanoseconds) of Go's RFC 3339 times: `2026-11-21T23:42:57.9686Z`
+/// or with an offset. Go trims trailing zeros of the fraction, so the text itself does
+/// not sort.
+pub fn created_key(s: &str) -> (i64, u32) {
+    let s = s.trim();
+    let Some(head) = s.get(..19) else {
+        return (i64::MAX, 0);
+    };
+    let Ok(t) = humantime::parse_rfc3339_weak(head) else {
+        return (i64::MAX, 0);
+    };
+    let mut secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(|c| c.is_ascii_digit()).collect();
+        rest = &frac[digits.len()..];
+        let padded = format!("{:0<9}", &digits[..digits.len().min(9)]);
+        nanos = padded.parse().unwrap_or(0);
+    }
+    let sign = match rest.chars().next() {
+        Some('+') => 1,
+        Some('-') => -1,
+        _ => 0,
+    };
+    if sign != 0 {
+        let hm: Vec<i64> = rest[1..]
+            .split(':')
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        if let [h, m] = hm[..] {
+            secs -= sign * (h * 3600 + m * 60);
+        }
+    }
+    (secs, nanos)
+}
+
+/// How a live network differs from the plan: driver, internal, attachable, IPv6,
+/// subnet, and (for networks netfence owns) the plan's labels.
+pub fn differences(np: &NetworkPlan, live: &NetworkInspect) -> Vec<String> {
+    let mut out = Vec::new();
+    let want_driver = np.driver.clone().unwrap_or_else(|| "bridge".into());
+    let live_driver = live.driver.clone().unwrap_or_default();
+    if want_driver != live_driver {
+        out.push(format!("driver: live {live_driver}, plan {want_driver}"));
+    }
+    let flag = |name: &str, live: Option<bool>, plan: bool, out: &mut Vec<String>| {
+        let live = live.unwrap_or(false);
+        if live != plan {
+            out.push(format!("{name}: live {live}, plan {plan}"));
+        }
+    };
+    flag("internal", live.internal, np.internal, &mut out);
+    flag("attachable", live.attachable, np.attachable, &mut out);
+    flag("enable_ipv6", live.enable_ipv6, np.enable_ipv6, &mut out);
+    let live_subnets: Vec<String> = live
+        .ipam
+        .iter()
+        .flat_map(|i| i.config.iter().flatten())
+        .filter_map(|c| c.subnet.clone())
+        .collect();
+    for want in [np.subnet, np.subnet6].into_iter().flatten() {
+        if !live_subnets.iter().any(|s| *s == want.to_string()) {
+            out.push(format!(
+                "subnet: live {}, plan {want}",
+                if live_subnets.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    live_subnets.join(",")
+                }
+            ));
+        }
+    }
+    if owned(live) {
+        let live_labels = live.labels.clone().unwrap_or_default();
+        for (k, v) in &np.labels {
+            match live_labels.get(k) {
+                Some(l) if l == v => {}
+                Some(l) => out.push(format!("label {k}: live `{l}`, plan `{v}`")),
+                None => out.push(format!("label {k}: missing, plan `{v}`")),
+            }
+        }
+    }
+    out
+}
+
+/// Replaces a live network with the plan's: disconnects its containers, removes it,
+/// creates the new one, reconnects each container with its aliases (and its static
+/// address when it fits the new network). Returns the reconnected containers' names.
+async fn replace(
+    engine: &Engine,
+    np: &NetworkPlan,
+    live: &NetworkInspect,
+) -> EngineResult<Vec<String>> {
+    let id = live.id.clone().unwrap_or_else(|| np.name.clone());
+    let mut attached: Vec<(String, String, EndpointSettings)> = Vec::new();
+    let mut containers: Vec<(&String, &bollard::models::EndpointResource)> =
+        live.containers.iter().flatten().collect();
+    containers.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    for (cid, res) in containers {
+        let name = res.name.clone().unwrap_or_else(|| cid.clone());
+        let inspect = engine
+            .docker
+            .inspect_container(
+                cid,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .map_err(|e| {
+                EngineError(format!("inspecting container {name}: {}", api_message(&e)))
+            })?;
+        let ep = inspect
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut n| n.remove(&np.name))
+            .unwrap_or_default();
+        let short: String = cid.chars().take(12).collect();
+        let aliases: Vec<String> = ep
+            .aliases
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| *a != short)
+            .collect();
+        let endpoint = EndpointSettings {
+            aliases: (!aliases.is_empty()).then_some(aliases),
+            ipam_config: ep.ipam_config.clone().filter(|c| {
+                c.ipv4_address.as_deref().is_some_and(|a| !a.is_empty())
+                    || c.ipv6_address.as_deref().is_some_and(|a| !a.is_empty())
+            }),
+            ..Default::default()
+        };
+        attached.push((cid.clone(), name, endpoint));
+    }
+    for (cid, name, _) in &attached {
+        engine
+            .docker
+            .disconnect_network(
+                &id,
+                bollard::models::NetworkDisconnectRequest {
+                    container: cid.clone(),
+                    force: Some(true),
+                },
+            )
+            .await
+            .map_err(|e| {
+                EngineError(format!(
+                    "disconnecting {name} from {}: {}",
+                    np.name,
+                    api_message(&e)
+                ))
+            })?;
+    }
+    engine.remove_network(&id).await?;
+    create_raw(engine, np).await?;
+    let new_id = settle_duplicates(engine, &np.name)
+        .await?
+        .unwrap_or_else(|| np.name.clone());
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    for (cid, name, endpoint) in attached {
+        match connect(engine, &new_id, &cid, endpoint.clone()).await {
+            Ok(()) => done.push(name),
+            Err(first) if endpoint.ipam_config.is_some() => {
+                // The static address may not fit the new subnet: keep the aliases.
+                let mut plain = endpoint;
+                plain.ipam_config = None;
+                match connect(engine, &new_id, &cid, plain).await {
+                    Ok(()) => {
+                        tracing::warn!("{name}: static address dropped on {}: {first}", np.name);
+                        done.push(name)
+                    }
+                    Err(e) => failed.push(format!("{name}: {e}")),
+                }
+            }
+            Err(e) => failed.push(format!("{name}: {e}")),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(EngineError(format!(
+            "network {} recreated, but reconnecting failed for {}",
+            np.name,
+            failed.join("; ")
+        )));
+    }
+    Ok(done)
+}
+
+/// `docker network connect` through the API; "already attached" counts as done.
+pub async fn connect(
+    engine: &Engine,
+    network: &str,
+    container: &str,
+    endpoint: EndpointSettings,
+) -> Result<(), String> {
+    match engine
+        .docker
+        .connect_network(
+            network,
+            bollard::models::NetworkConnectRequest {
+                container: container.to_owned(),
+                endpoint_config: Some(endpoint),
+            },
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let msg = api_message(&e);
+            if msg.contains("already exists in network") {
+                Ok(())
+            } else {
+                Err(msg)
+            }
+        }
+    }
+}
+
+/// An endpoint with these aliases and, when given, a static address.
+pub fn endpoint(aliases: &[String], ipv4: Option<&str>) -> EndpointSettings {
+    EndpointSettings {
+        aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
+        ipam_config: ipv4.map(|a| EndpointIpamConfig {
+            ipv4_address: Some(a.to_owned()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Labels of a live network (empty when it has none).
+pub fn network_labels(n: &Network) -> HashMap<String, String> {
+    n.labels.clone().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_key_orders_go_times() {
+        // Go trims trailing zeros: ".12345" is earlier than ".1234567".
+        assert!("2026-11-21T23:40:46.12345Z" > "2026-11-21T23:40:46.1234567Z");
+        assert!(
+            created_key("2026-11-21T23:40:46.12345Z") < created_key("2026-11-21T23:40:46.1234567Z")
+        );
+        assert!(created_key("2026-11-21T23:40:46.1Z") < created_key("2026-11-21T23:40:46.2Z"));
+        assert_eq!(
+            created_key("2026-11-21T23:40:46+01:00"),
+            created_key("2026-11-21T22:40:46Z")
+        );
+        assert_eq!(created_key("garbage"), (i64::MAX, 0));
+    }
+}

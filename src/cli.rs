@@ -228,6 +228,10 @@ pub struct AuditArgs {
     /// rule NF007 and avoided when judging what `rewrite` fixes.
     #[arg(long = "occupied-subnet", value_name = "CIDR")]
     pub occupied_subnets: Vec<String>,
+    /// Do not ask the Docker engine (DOCKER_HOST, the default socket) for the subnets in
+    /// use; by default audit does when one answers within 3 seconds.
+    #[arg(long)]
+    pub no_engine: bool,
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
 }

@@ -162,7 +162,7 @@ const MERGED: &[&str] = &[
 
 fn audit_cli(extra: &[&str]) -> std::process::Output {
     let mut c = netfence();
-    c.arg("audit");
+    c.args(["audit", "--no-engine"]);
     for f in MERGED {
         c.args(["-f", f]);
     }
@@ -261,7 +261,7 @@ fn deny_sets_the_exit_code() {
     let f = "fixtures/audit/NF001/bad.yml"; // warnings only
     let code = |args: &[&str]| {
         netfence()
-            .args(["audit", "-f"])
+            .args(["audit", "--no-engine", "-f"])
             .args(args)
             .output()
             .unwrap()
@@ -323,7 +323,7 @@ fn occupied_subnets_come_from_the_command_line() {
 #[test]
 fn stdin_is_audited_with_lines() {
     let o = netfence()
-        .args(["audit", "--format", "json"])
+        .args(["audit", "--no-engine", "--format", "json"])
         .write_stdin(read(&fixture_dir("NF013").join("bad.yml")))
         .output()
         .unwrap();
@@ -693,7 +693,7 @@ fn rewrite_piped_into_audit_passes_deny_warn() {
         .unwrap();
     assert!(fenced.status.success());
     let o = netfence()
-        .args(["audit", "--deny", "warn"])
+        .args(["audit", "--no-engine", "--deny", "warn"])
         .write_stdin(fenced.stdout.clone())
         .output()
         .unwrap();
@@ -714,11 +714,63 @@ fn rewrite_piped_into_audit_passes_deny_warn() {
     let policy = dir.path().join("policy.yml");
     std::fs::write(&policy, LOOPBACK_POLICY).unwrap();
     let o = netfence()
-        .args(["audit", "--policy"])
+        .args(["audit", "--no-engine", "--policy"])
         .arg(&policy)
         .write_stdin(fenced.stdout)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("was fenced with policy"), "{err}");
+}
+
+/// NF007 against a real engine: a subnet inside the default bridge network's is in use.
+#[test]
+fn live_engine_subnets_are_checked() {
+    let bridge = std::process::Command::new("docker")
+        .args(["network", "inspect", "bridge", "-f"])
+        .arg("{{(index .IPAM.Config 0).Subnet}}")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<ipnet::Ipv4Net>().ok());
+    let Some(bridge) = bridge else {
+        let msg = "!!! live_engine_subnets_are_checked: no Docker engine: SKIPPED !!!";
+        if std::env::var("NETFENCE_E2E").as_deref() == Ok("require") {
+            panic!("{msg} (NETFENCE_E2E=require)");
+        }
+        eprintln!("{msg}");
+        return;
+    };
+    let inside = bridge
+        .subnets(bridge.prefix_len().max(24))
+        .unwrap()
+        .nth(1)
+        .unwrap();
+    let compose =
+        read(&fixture_dir("NF007").join("bad.yml")).replace("172.30.5.0/24", &inside.to_string());
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let o = netfence()
+            .args(["audit", "--format", "json"])
+            .args(extra)
+            .write_stdin(compose.clone())
+            .output()
+            .unwrap();
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let nf007 = |v: &serde_json::Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "NF007")
+            .map(|f| f["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let live = nf007(&run(&[]));
+    assert!(
+        live.iter().any(|m| m.contains("network `bridge`")),
+        "expected an overlap with the engine's bridge network ({bridge}): {live:?}"
+    );
+    assert!(nf007(&run(&["--no-engine"])).is_empty());
 }

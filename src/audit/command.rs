@@ -2,6 +2,7 @@
 //! findings at that level exist (SPEC §4), 2 on bad input.
 
 use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use ipnet::IpNet;
 
@@ -12,14 +13,41 @@ use crate::plan::Options;
 use crate::scope::Scope;
 use crate::Project;
 
-/// Subnets in use on the live engine, for rule NF007.
+/// How long audit waits for an engine before judging without one.
+const ENGINE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Subnets in use on the live engine, for rule NF007: `None` when no engine answers.
 ///
-/// HOOK for the engine module (`src/engine/`, written separately): when it can list the
-/// engine's networks, return `Some(subnets)` here if an engine is reachable, and `None`
-/// when it is not. Audit must keep working without an engine, so an unreachable engine is
-/// never an error here. Until then, `--occupied-subnet` passes the same information in.
+/// The hook between audit and the engine module: audit must work without an engine, so
+/// an unreachable engine is never an error here, and a slow one is given up on after
+/// [`ENGINE_TIMEOUT`]. `--no-engine` skips it (and `--occupied-subnet` adds to it).
 pub fn live_engine_subnets() -> Option<Vec<Occupied>> {
-    None
+    let rt = crate::engine::runtime().ok()?;
+    rt.block_on(async {
+        let lookup = async {
+            let engine = crate::engine::Engine::connect().await.ok()?;
+            let networks = engine.docker.list_networks(None).await.ok()?;
+            let occupied: Vec<Occupied> = networks
+                .iter()
+                .flat_map(|n| {
+                    let name = n.name.clone().unwrap_or_default();
+                    n.ipam
+                        .iter()
+                        .flat_map(|i| i.config.iter().flatten())
+                        .filter_map(|c| c.subnet.as_deref()?.parse::<IpNet>().ok())
+                        .map(move |subnet| Occupied {
+                            subnet,
+                            network: name.clone(),
+                        })
+                })
+                .collect();
+            Some(occupied)
+        };
+        tokio::time::timeout(ENGINE_TIMEOUT, lookup)
+            .await
+            .ok()
+            .flatten()
+    })
 }
 
 pub fn run(a: &AuditArgs) -> anyhow::Result<u8> {
@@ -28,7 +56,15 @@ pub fn run(a: &AuditArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|s| parse_occupied(s))
         .collect::<Result<Vec<_>, _>>()?;
-    occupied.extend(live_engine_subnets().unwrap_or_default());
+    if !a.no_engine {
+        match live_engine_subnets() {
+            Some(live) => {
+                tracing::info!("{} subnet(s) in use on the engine", live.len());
+                occupied.extend(live);
+            }
+            None => tracing::info!("no engine reachable: NF007 checks --occupied-subnet only"),
+        }
+    }
 
     let paths = crate::load::input_paths(
         &a.input.files,

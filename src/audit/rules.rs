@@ -754,9 +754,12 @@ fn subnets(doc: &Doc<'_>, occupied: &[Occupied], out: &mut Vec<Draft>) {
                 }
             }
         }
+        // The network itself may exist already: under Compose's name, or netfence's.
         let real = doc.real_name(k);
+        let planned = doc.plan.network(k).map(|n| n.name.as_str());
         for o in occupied {
-            if o.network == real || !overlaps(net, &o.subnet) {
+            if o.network == real || Some(o.network.as_str()) == planned || !overlaps(net, &o.subnet)
+            {
                 continue;
             }
             let holder = if o.network.is_empty() {

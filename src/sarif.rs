@@ -78,8 +78,9 @@ pub fn render(report: &Report) -> Value {
             });
             if let Some(repo) = repository() {
                 rule["helpUri"] = json!(format!(
-                    "{repo}/blob/main/docs/AUDIT.md#{}",
-                    r.id.to_ascii_lowercase()
+                    "{repo}/blob/main/docs/AUDIT.md#{}-{}",
+                    r.id.to_ascii_lowercase(),
+                    r.name
                 ));
             }
             rule

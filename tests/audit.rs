@@ -561,9 +561,10 @@ Built-in policy, scope `run:t`, no engine subnets.\n\n",
     s.push_str("| rule | name | severity | findings | files | fixed by `rewrite` |\n|---|---|---|---:|---:|---:|\n");
     for r in RULES {
         s.push_str(&format!(
-            "| [{}](#{}) | {} | {} | {} | {} | {} |\n",
+            "| [{}](#{}-{}) | {} | {} | {} | {} | {} |\n",
             r.id,
             r.id.to_ascii_lowercase(),
+            r.name,
             r.name,
             r.severity,
             findings.get(r.id).unwrap_or(&0),

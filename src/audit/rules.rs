@@ -39,7 +39,7 @@ pub const NF001: Rule = Rule {
     name: "container-name",
     severity: Severity::Warning,
     summary: "A service has a fixed container_name",
-    description: "Docker container names are unique per host: a second copy of the stack (a parallel test run, another environment) fails with \"name already in use\". Compose already names containers <project>-<service>-<n>.",
+    description: "Docker container names are unique per host: a second copy of the stack (a parallel test run, another environment) fails with \"name already in use\". Compose already names containers `<project>-<service>-<n>`.",
     fix: "Remove `container_name`; reach the service by its service name, or keep the old name as a network alias (what `netfence rewrite` does).",
     rewrite: "Yes with policy `container_name: alias` (the default) or `strip`; not with `keep`.",
 };

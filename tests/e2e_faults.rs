@@ -42,6 +42,27 @@ fn wait_exit(child: Child, what: &str) -> std::process::Output {
     out
 }
 
+/// `gc --older-than 0s`, which must succeed, except for objects of other tests' runs
+/// that the engine refuses to remove (Docker 20.10 can keep a network with a stale
+/// endpoint after a failed container start; only a daemon restart frees it).
+fn gc(e2e: &E2e) -> std::process::Output {
+    let out = e2e
+        .netfence()
+        .args(["gc", "--older-than", "0s"])
+        .output()
+        .unwrap();
+    if out.status.code() != Some(0) {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let ours = err
+            .lines()
+            .filter(|l| l.contains("error"))
+            .any(|l| l.contains(&e2e.id) || !l.contains("has active endpoints"));
+        assert!(!ours, "gc failed on this test's objects: {}", text(&out));
+        eprintln!("gc could not remove another run's object (engine bug): {err}");
+    }
+    out
+}
+
 /// A signal while the stack is starting: `phase` picks the moment (the first network
 /// exists, or the first container does).
 fn signal_during_up(tag: &str, signal: &str, containers_first: bool, want: i32) {
@@ -159,12 +180,7 @@ fn sigkill_then_gc_leaves_nothing() {
     kill(cmd_pid, "KILL"); // the orphaned CMD, which holds netfence's stdout open
     let _ = wait_exit(child, "KILL");
     assert!(!e2e.leftovers().is_empty(), "SIGKILL leaves the stack up");
-    let out = e2e
-        .netfence()
-        .args(["gc", "--older-than", "0s"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = gc(&e2e);
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(
         listed.contains(&format!("(run:{})", e2e.id)),
@@ -262,12 +278,7 @@ fn gc_spares_live_runs_unlabelled_decoys_and_persistent_networks() {
         "--dry-run removes nothing"
     );
 
-    let out = e2e
-        .netfence()
-        .args(["gc", "--older-than", "0s"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = gc(&e2e);
     assert!(
         leftovers_of(&format!("run:{dead}")).is_empty(),
         "the dead run is collected"

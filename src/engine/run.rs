@@ -28,6 +28,17 @@ use crate::{labels, Project, Scope};
 /// Lines of each failing service's log shown when a stack does not come up.
 const LOG_LINES: &str = "40";
 
+/// How often `up` is tried when it fails for a reason that passes (see [`transient`]).
+const UP_ATTEMPTS: usize = 3;
+
+/// Engine errors that a second `up` gets past. Docker 20.10 picks an ephemeral host port
+/// and only then binds it; with many stacks starting at once the bind can lose a race
+/// ("address already in use") and the container fails to start.
+fn transient(compose_output: &str) -> bool {
+    compose_output.contains("address already in use")
+        || compose_output.contains("failed programming external connectivity")
+}
+
 /// Everything the copies of one `run` share.
 struct Shared {
     engine: Engine,
@@ -331,19 +342,33 @@ async fn setup(
     let file = compose::write_fenced(dir, beside, &plan.project_name, &text).map_err(|e| e.0)?;
     fp.compose_file = Some(file.clone());
 
-    let mut up = sh.compose.command(Some(&file), dir, &plan.project_name);
-    up.args(["up", "-d", "--remove-orphans"]);
-    let remaining = deadline.saturating_duration_since(Instant::now());
     tracing::debug!("networks ready after {:?}", t0.elapsed());
-    let out = match tokio::time::timeout(remaining, sh.compose.run(up, "up")).await {
-        Ok(r) => r.map_err(|e| e.0)?,
-        Err(_) => {
-            return Err(format!(
-                "`{} up` did not finish within --timeout {}",
-                sh.compose.display(),
-                sh.args.timeout
-            ))
+    let mut attempt = 0;
+    let out = loop {
+        let mut up = sh.compose.command(Some(&file), dir, &plan.project_name);
+        up.args(["up", "-d", "--remove-orphans"]);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let out = match tokio::time::timeout(remaining, sh.compose.run(up, "up")).await {
+            Ok(r) => r.map_err(|e| e.0)?,
+            Err(_) => {
+                return Err(format!(
+                    "`{} up` did not finish within --timeout {}",
+                    sh.compose.display(),
+                    sh.args.timeout
+                ))
+            }
+        };
+        attempt += 1;
+        if out.success || attempt >= UP_ATTEMPTS || !transient(&out.text) {
+            break out;
         }
+        // `up` is idempotent: a second one starts what the first could not.
+        tracing::info!(
+            "{}: retrying `up` after: {}",
+            plan.project_name,
+            out.text.trim_end()
+        );
+        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
     };
     if !out.success {
         let logs = failing_logs(engine, &plan.project_name).await;

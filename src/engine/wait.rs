@@ -151,12 +151,19 @@ pub async fn until_ready(
                 .filter(|(_, (_, s))| *s != State::Ready)
                 .map(|(id, (svc, _))| (svc.clone(), id.clone()))
                 .collect();
-            let names: Vec<String> = waiting.iter().map(|(s, _)| format!("`{s}`")).collect();
+            let names: Vec<String> = states
+                .values()
+                .filter(|(_, s)| *s != State::Ready)
+                .map(|(svc, s)| match s {
+                    State::Starting => format!("`{svc}` (starting, or health: starting)"),
+                    _ => format!("`{svc}`"),
+                })
+                .collect();
             break Err(NotReady {
                 message: if states.is_empty() {
                     "no container of the project appeared".to_owned()
                 } else {
-                    format!("timed out waiting for {}", names.join(", "))
+                    format!("--timeout passed while waiting for {}", names.join(", "))
                 },
                 failed: waiting,
             });

@@ -143,3 +143,36 @@ fn fingerprint(file: &str, key: &str) -> String {
     let digest = Sha256::digest(format!("{file}\n{key}").as_bytes());
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_uris_are_relative_and_escaped() {
+        assert_eq!(
+            artifact_uri("./deploy/docker-compose.yml"),
+            "deploy/docker-compose.yml"
+        );
+        assert_eq!(
+            artifact_uri("my stack/compose.yml"),
+            "my%20stack/compose.yml"
+        );
+        let cwd = std::env::current_dir().unwrap();
+        let abs = cwd.join("compose.yml");
+        assert_eq!(artifact_uri(&abs.display().to_string()), "compose.yml");
+        assert!(artifact_uri("/elsewhere/compose.yml").starts_with("file:///elsewhere/"));
+    }
+
+    #[test]
+    fn fingerprints_ignore_lines() {
+        assert_eq!(
+            fingerprint("a.yml", "NF001|web"),
+            fingerprint("a.yml", "NF001|web")
+        );
+        assert_ne!(
+            fingerprint("a.yml", "NF001|web"),
+            fingerprint("b.yml", "NF001|web")
+        );
+    }
+}

@@ -126,6 +126,17 @@ fn environments_reach_within_and_never_across() {
             "{from} must not reach {to_env}'s containers, but {answered:?} answered"
         );
     }
+
+    // `down --env` removes one environment by its labels, without the files; the other
+    // is untouched.
+    p.netfence_ok(&dir, &["down", "--env", st]);
+    assert!(leftovers_of(&format!("env:{st}")).is_empty());
+    assert!(networks_named(&format!("nf-env-{st}")).is_empty());
+    assert_eq!(
+        leftovers_of(&format!("env:{pr}")).len(),
+        7,
+        "{pr}: 4 containers, 3 networks"
+    );
 }
 
 #[test]

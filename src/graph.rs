@@ -239,10 +239,16 @@ impl Graph {
         for s in &plan.services {
             svc_ids.push((s.name.clone(), node_id("s", &s.name, &mut taken)));
         }
+        let written = crate::compose::services(doc);
         for (s, (_, id)) in plan.services.iter().zip(&svc_ids) {
+            // Public in the plan (it joins the proxy network), or routed by a proxy the
+            // policy does not name (Traefik / caddy labels in the file).
+            let labelled_public = written
+                .iter()
+                .any(|(n, m)| *n == s.name && crate::proxy::is_public(m));
             let kind = if !s.fenced {
                 Kind::NetworkMode
-            } else if s.public {
+            } else if s.public || labelled_public {
                 Kind::Public
             } else {
                 Kind::Service

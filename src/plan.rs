@@ -138,6 +138,12 @@ pub struct ServicePlan {
     /// Whether `networks:` must be written (attachments differ from the input's).
     #[serde(skip)]
     pub rewrite_networks: bool,
+    /// The `networks:` value as written, kept for the record.
+    #[serde(skip)]
+    pub(crate) written_networks: Option<Value>,
+    /// The `ports:` value as written, kept for the record.
+    #[serde(skip)]
+    pub(crate) written_ports: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -184,6 +190,9 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     #[serde(skip)]
     pub(crate) original_top_name: Option<String>,
+    /// `ipam:` values as written, of the managed networks whose subnets the plan changes.
+    #[serde(skip)]
+    pub(crate) written_ipam: BTreeMap<String, Value>,
     #[serde(skip)]
     pub(crate) no_project_name: bool,
     #[serde(skip)]
@@ -211,6 +220,24 @@ impl Plan {
                 .iter()
                 .filter_map(|s| Some((s.name.clone(), s.container_name.clone()?)))
                 .collect(),
+            ports: self
+                .services
+                .iter()
+                .filter(|s| !s.ports.is_empty())
+                .filter_map(|s| Some((s.name.clone(), s.written_ports.clone()?)))
+                .collect(),
+            networks: self
+                .services
+                .iter()
+                .filter(|s| s.rewrite_networks)
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.written_networks.clone().unwrap_or(Value::Null),
+                    )
+                })
+                .collect(),
+            ipam: self.written_ipam.clone(),
         }
     }
 }
@@ -1188,6 +1215,8 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             ports,
             proxy_labels,
             rewrite_networks,
+            written_networks: svc.get("networks").cloned(),
+            written_ports: svc.get("ports").cloned(),
         });
     }
 
@@ -1267,6 +1296,23 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
         }
     }
 
+    let written_ipam: BTreeMap<String, Value> = networks
+        .iter()
+        .filter(|n| n.role == Role::Managed)
+        .filter(|n| {
+            let v4_same = n.subnet.map(|s| s.to_string()) == n.original_subnet;
+            let v6_same = n.subnet6.map(|s| s.to_string()) == n.original_subnet6;
+            !(v4_same && v6_same)
+        })
+        .map(|n| {
+            let ipam = declared_nets
+                .get(&n.key)
+                .and_then(|d| d.get("ipam"))
+                .cloned();
+            (n.key.clone(), ipam.unwrap_or(Value::Null))
+        })
+        .collect();
+
     Ok(Plan {
         scope,
         project,
@@ -1283,6 +1329,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
         volumes,
         changes: ctx.changes,
         warnings,
+        written_ipam,
         original_top_name: inputs.record.map_or_else(
             || inputs.doc.get("name").and_then(scalar_string),
             |r| r.name.clone(),

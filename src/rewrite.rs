@@ -36,6 +36,15 @@ pub fn apply(plan: &Plan, doc: &Value) -> Value {
     }
 
     if plan.networks.iter().any(|n| n.role != Role::External) {
+        if !top.contains_key("networks") {
+            // Before an `x-netfence:` key, where the record will be: the same place
+            // whether or not the input already carried one.
+            let at = top
+                .keys()
+                .position(|k| k.as_str() == Some("x-netfence"))
+                .unwrap_or(top.len());
+            insert_at(top, at, key("networks"), Value::Mapping(Mapping::new()));
+        }
         let nets = top
             .entry(key("networks"))
             .or_insert_with(|| Value::Mapping(Mapping::new()));
@@ -104,16 +113,6 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
     if sp.container_name.is_some() {
         svc.shift_remove("container_name");
     }
-    if sp.rewrite_networks {
-        let written = svc.get("networks").cloned();
-        let value = networks_value(&sp.attachments, written.as_ref());
-        match svc.get_mut("networks") {
-            Some(slot) => *slot = value,
-            None => {
-                svc.insert(key("networks"), value);
-            }
-        }
-    }
     if !sp.ports.is_empty() {
         if let Some(Value::Sequence(list)) = svc.get_mut("ports").map(untag_mut) {
             for p in list.iter_mut() {
@@ -162,6 +161,18 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
     // the same place again and the output stays byte-identical.
     for (k, v) in &plan.ownership {
         labels::set(svc, "labels", k, v);
+    }
+    // After the labels: a `networks:` key netfence adds is removed again by unfencing,
+    // so it must come after anything that stays, for a byte-identical second pass.
+    if sp.rewrite_networks {
+        let written = svc.get("networks").cloned();
+        let value = networks_value(&sp.attachments, written.as_ref());
+        match svc.get_mut("networks") {
+            Some(slot) => *slot = value,
+            None => {
+                svc.insert(key("networks"), value);
+            }
+        }
     }
 }
 

@@ -26,6 +26,16 @@ pub struct Record {
     /// aliases they became are rebuilt on every network, injected ones included.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub container_names: std::collections::BTreeMap<String, String>,
+    /// `ports:` lists as written, by service, where netfence changed them: a run makes
+    /// them ephemeral, an environment keeps them, so re-scoping needs the originals.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ports: std::collections::BTreeMap<String, Value>,
+    /// Services' `networks:` as written (null: there was none), where netfence rewrote them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub networks: std::collections::BTreeMap<String, Value>,
+    /// Networks' `ipam:` as written (null: there was none), where netfence changed it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ipam: std::collections::BTreeMap<String, Value>,
 }
 
 pub fn record(doc: &Value) -> Option<Record> {
@@ -65,7 +75,22 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
             {
                 real_to_key.push((real, k));
             }
-            restore_name(m);
+            // netfence named every managed network: the original name, if any, is in a label.
+            match labels::get(m.get("labels"), labels::ORIGINAL_NAME) {
+                Some(orig) => crate::yaml::insert_at(m, 0, key("name"), key(&orig)),
+                None => {
+                    m.shift_remove("name");
+                }
+            };
+            match scalar_string(k).and_then(|k| rec.ipam.get(&k)) {
+                Some(Value::Null) => {
+                    m.shift_remove("ipam");
+                }
+                Some(orig) => {
+                    m.insert(key("ipam"), orig.clone());
+                }
+                None => {}
+            }
             labels::remove_where(m, "labels", |l| l.starts_with(labels::PREFIX));
         }
     }
@@ -73,7 +98,10 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
         for (_, v) in vols.iter_mut() {
             if let Some(m) = untag_mut(v).as_mapping_mut() {
                 if labels::get(m.get("labels"), labels::MANAGED).is_some() {
-                    restore_name(m);
+                    // A volume keeps its name unless a run dropped it (then it is in a label).
+                    if let Some(orig) = labels::get(m.get("labels"), labels::ORIGINAL_NAME) {
+                        crate::yaml::insert_at(m, 0, key("name"), key(&orig));
+                    }
                     labels::remove_where(m, "labels", |l| l.starts_with(labels::PREFIX));
                 }
             }
@@ -83,25 +111,31 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
         for (name, svc) in services.iter_mut() {
             if let Some(m) = untag_mut(svc).as_mapping_mut() {
                 unfence_service(m, &real_to_key);
-                let cn = scalar_string(name).and_then(|n| rec.container_names.get(&n));
-                if let (Some(cn), false) = (cn, m.contains_key("container_name")) {
+                let Some(name) = scalar_string(name) else {
+                    continue;
+                };
+                if let (Some(cn), false) = (
+                    rec.container_names.get(&name),
+                    m.contains_key("container_name"),
+                ) {
                     m.insert(key("container_name"), key(cn));
+                }
+                if let (Some(orig), Some(slot)) = (rec.ports.get(&name), m.get_mut("ports")) {
+                    *slot = orig.clone();
+                }
+                match rec.networks.get(&name) {
+                    Some(Value::Null) => {
+                        m.shift_remove("networks");
+                    }
+                    Some(orig) => {
+                        m.insert(key("networks"), orig.clone());
+                    }
+                    None => {}
                 }
             }
         }
     }
     (doc, Some(rec))
-}
-
-fn restore_name(m: &mut Mapping) {
-    match labels::get(m.get("labels"), labels::ORIGINAL_NAME) {
-        Some(orig) => {
-            m.insert(key("name"), key(&orig));
-        }
-        None => {
-            m.shift_remove("name");
-        }
-    }
 }
 
 fn unfence_service(m: &mut Mapping, real_to_key: &[(String, String)]) {

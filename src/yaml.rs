@@ -181,7 +181,7 @@ fn locate_bad_merge(text: &str) -> Option<(usize, usize)> {
         if !rest.trim_start().starts_with(':') {
             continue;
         }
-        let bad = rest.split(|c: char| c == '*').skip(1).any(|alias| {
+        let bad = rest.split('*').skip(1).any(|alias| {
             let name: String = alias
                 .chars()
                 .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))

@@ -108,6 +108,7 @@ fn rewrite_fixtures() {
         "expected at least 25 rewrite fixtures, found {}",
         dirs.len()
     );
+    let mut cross_kind = Vec::new();
     for dir in dirs {
         let case = read_case(&dir);
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
@@ -146,5 +147,19 @@ fn rewrite_fixtures() {
             rescoped, from_original,
             "{name}: re-scoping differs from fencing the original"
         );
+        // Across kinds too: a run's output deployed to an environment, and back.
+        let across = match &case.scope {
+            Scope::Run(_) => Scope::Env("other9".into()),
+            Scope::Env(_) => Scope::Run("other9".into()),
+        };
+        let (_, from_original) = fence(&case, load_files(&case.files), &across);
+        let (_, rescoped) = fence(&case, reload(&out), &across);
+        if rescoped != from_original {
+            cross_kind.push(name.clone());
+        }
     }
+    assert!(
+        cross_kind.is_empty(),
+        "re-scoping across kinds differs for {cross_kind:?}"
+    );
 }

@@ -151,6 +151,11 @@ proptest! {
         let (_, rescoped) = fence_str(&out, policy(&s), &opts("beta")).unwrap();
         prop_assert_eq!(&rescoped, &direct);
         prop_assert!(!rescoped.contains("alpha"), "old scope left in re-scoped output");
+        // Across kinds: the run's output deployed to an environment, as if from the original.
+        let env = Options { scope: Some(Scope::Env("prod".into())), project: Some("prop".into()), ..Options::default() };
+        let (_, env_direct) = fence_str(&text, policy(&s), &env).unwrap();
+        let (_, env_rescoped) = fence_str(&out, policy(&s), &env).unwrap();
+        prop_assert_eq!(&env_rescoped, &env_direct);
     }
 
     #[test]
@@ -190,7 +195,11 @@ proptest! {
             }
         }
         prop_assert_eq!(after, sharing(&s));
-        // Nothing of the fixed layout survives into the output.
+        // Nothing of the fixed layout survives into the output (the record of what was
+        // replaced, under x-netfence, aside).
+        let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out).unwrap();
+        doc.as_mapping_mut().unwrap().remove("x-netfence");
+        let out = serde_yaml_ng::to_string(&doc).unwrap();
         prop_assert!(!out.contains("\n    name: fixed-net-"), "a fixed network name survived");
         prop_assert!(!out.contains("\n    container_name:"), "a container_name survived");
         prop_assert!(!out.contains("172."), "a fixed subnet survived");

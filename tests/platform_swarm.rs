@@ -12,31 +12,37 @@ use std::time::Duration;
 use support::platform::*;
 use support::*;
 
-/// A swarm for the test's lifetime; serialised across test processes by a file lock, so
-/// that one test never leaves a swarm another is still using.
+/// A swarm for the test's lifetime; serialised across test processes by a lock
+/// directory, so that one test never leaves a swarm another is still using.
 struct Swarm {
     created: bool,
-    _lock: std::fs::File,
+    lock: std::path::PathBuf,
 }
 
 impl Swarm {
     fn join() -> Swarm {
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(std::env::temp_dir().join("netfence-swarm-test.lock"))
-            .unwrap();
-        lock.lock().unwrap();
-        let state = docker_ok(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
-        let created = state != "active";
-        if created {
+        let lock = std::env::temp_dir().join("netfence-swarm-test.lockdir");
+        wait_for("the swarm test lock", Duration::from_secs(300), || {
+            // A lock left by a killed test goes stale after five minutes.
+            let stale = std::fs::metadata(&lock)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(300));
+            if stale {
+                let _ = std::fs::remove_dir(&lock);
+            }
+            std::fs::create_dir(&lock).ok()
+        });
+        let state = docker(&["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+        let mut swarm = Swarm {
+            created: false,
+            lock,
+        };
+        if String::from_utf8_lossy(&state.stdout).trim() != "active" {
+            // From here on the guard exists: a failed init still releases the lock.
             docker_ok(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+            swarm.created = true;
         }
-        Swarm {
-            created,
-            _lock: lock,
-        }
+        swarm
     }
 }
 
@@ -56,6 +62,7 @@ impl Drop for Swarm {
                 std::thread::sleep(Duration::from_millis(250));
             }
         }
+        let _ = std::fs::remove_dir(&self.lock);
     }
 }
 

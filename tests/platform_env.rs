@@ -255,6 +255,28 @@ fn shared_network_is_joined_only_by_the_services_the_policy_names() {
         vec![container(&env, "blog", "db"), container(&env, "shop", "db")],
         "only the policy's `db` services join {shared}"
     );
+    // `reconcile` and `rewrite` agree: a fenced deploy has nothing to reconcile.
+    for project in ["shop", "blog"] {
+        let file = format!("{project}.yml");
+        let steps = p.netfence_ok(
+            &dir,
+            &[
+                "reconcile",
+                "-p",
+                project,
+                "--env",
+                &env,
+                "--policy",
+                "policy-traefik.yml",
+                "-f",
+                &file,
+                "--format",
+                "json",
+                "--strict",
+            ],
+        );
+        assert_eq!(steps.trim(), "[]", "{project}");
+    }
     // Over it, one project's db reaches the other's.
     let from = container(&env, "shop", "db");
     let to = container(&env, "blog", "db");

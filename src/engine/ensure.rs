@@ -434,7 +434,11 @@ pub fn differences(np: &NetworkPlan, live: &NetworkInspect) -> Vec<String> {
         }
     };
     flag("internal", live.internal, np.internal, &mut out);
-    flag("attachable", live.attachable, np.attachable, &mut out);
+    // `attachable` only means something on overlay networks; platforms create their
+    // bridge networks with it anyway (`docker network create --attachable coolify`).
+    if want_driver == "overlay" {
+        flag("attachable", live.attachable, np.attachable, &mut out);
+    }
     flag("enable_ipv6", live.enable_ipv6, np.enable_ipv6, &mut out);
     let live_subnets: Vec<String> = live
         .ipam
@@ -619,6 +623,89 @@ pub fn network_labels(n: &Network) -> HashMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Role;
+
+    fn planned(driver: &str) -> NetworkPlan {
+        let mut labels = indexmap::IndexMap::new();
+        labels.insert(labels::MANAGED.to_owned(), "true".to_owned());
+        labels.insert(labels::ROLE.to_owned(), "proxy".to_owned());
+        NetworkPlan {
+            key: "netfence-proxy".into(),
+            name: "proxy".into(),
+            role: Role::Proxy,
+            driver: Some(driver.into()),
+            internal: false,
+            attachable: driver == "overlay",
+            enable_ipv6: false,
+            subnet: None,
+            gateway: None,
+            labels,
+            driver_opts: Default::default(),
+            original_name: None,
+            original_subnet: None,
+            subnet6: None,
+            original_subnet6: None,
+        }
+    }
+
+    fn live(driver: &str, labels: &[(&str, &str)]) -> NetworkInspect {
+        NetworkInspect {
+            driver: Some(driver.into()),
+            internal: Some(false),
+            attachable: Some(driver == "overlay"),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_matching_network_has_no_differences() {
+        let l = live(
+            "bridge",
+            &[(labels::MANAGED, "true"), (labels::ROLE, "proxy")],
+        );
+        assert!(differences(&planned("bridge"), &l).is_empty());
+    }
+
+    #[test]
+    fn a_platforms_attachable_bridge_is_not_drift() {
+        let mut l = live("bridge", &[]);
+        l.attachable = Some(true);
+        assert!(differences(&planned("bridge"), &l).is_empty());
+        let mut l = live("overlay", &[]);
+        l.attachable = Some(false);
+        assert_eq!(
+            differences(&planned("overlay"), &l),
+            vec!["attachable: live false, plan true"]
+        );
+    }
+
+    #[test]
+    fn settings_and_owned_labels_are_compared() {
+        let mut l = live(
+            "bridge",
+            &[(labels::MANAGED, "true"), (labels::ROLE, "shared")],
+        );
+        l.internal = Some(true);
+        assert_eq!(
+            differences(&planned("bridge"), &l),
+            vec![
+                "internal: live true, plan false".to_owned(),
+                format!("label {}: live `shared`, plan `proxy`", labels::ROLE),
+            ]
+        );
+        // Someone else's network: its labels are its own business.
+        let l = live("macvlan", &[("com.example", "x")]);
+        assert_eq!(
+            differences(&planned("bridge"), &l),
+            vec!["driver: live macvlan, plan bridge"]
+        );
+    }
 
     #[test]
     fn created_key_orders_go_times() {

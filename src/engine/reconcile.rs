@@ -70,6 +70,9 @@ pub fn command(a: &ReconcileArgs) -> anyhow::Result<u8> {
     let project = a.input.load()?;
     let scope = if a.input.env.is_some() || a.input.run_id.is_some() {
         a.input.scope(&project)?
+    } else if project.record.is_some() {
+        // Fenced input: the scope it records.
+        None
     } else {
         // No scope given: the project's own networks are matched by Compose's labels, so
         // the scope only names networks that must be created; the project name will do.

@@ -65,3 +65,41 @@ fn an_unreachable_engine_is_one_line_naming_where_netfence_looked() {
     assert!(err.contains("DOCKER_HOST"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn plan_names_bare_names_two_projects_share_on_environment_and_shared_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/platform/stacks/policy-traefik.yml"
+    ))
+    .unwrap();
+    std::fs::write(&policy, text.replace("@ID@", "t1")).unwrap();
+    for project in ["shop", "blog"] {
+        let file = format!("fixtures/platform/stacks/{project}.yml");
+        let (code, out, err) = netfence(&[
+            "plan",
+            "-f",
+            &file,
+            "--env",
+            "e1",
+            "-p",
+            project,
+            "--policy",
+            policy.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        // Both projects have a `db` on the environment network and on the shared one.
+        assert!(
+            out.contains(&format!(
+                "network nf-env-e1: service `db` answers to its bare name on this network, which other projects share: if another project has a `db`, the name is ambiguous — use `db.{project}`"
+            )),
+            "{out}"
+        );
+        assert!(
+            out.contains("network nfp-t1-infra: service `db` answers to its bare name"),
+            "{out}"
+        );
+    }
+}

@@ -5,7 +5,8 @@
 #      with `netfence rewrite`, then `docker compose up -d` + `docker compose down -v`.
 #      Interleaved pairs; the ratio of medians (target <= 1.05).
 #   2. 10 `netfence run`s in parallel versus 10 in sequence (wall time).
-#   3. `netfence gc --older-than 0s` of 200 leftover managed networks of dead runs.
+#   3. `netfence gc --older-than 0s` of 200 leftover managed networks of dead runs, and
+#      for scale the engine's own time to remove 200 networks with `docker network rm`.
 #
 # Usage: scripts/bench-run.sh [PAIRS]   (default 5 pairs; needs Docker + Compose v2 and
 # the netfence-busybox image: scripts/provision-engine.sh). Prints a Markdown report on
@@ -20,7 +21,7 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 cargo build --release --locked --bin netfence >&2
-NF="$PWD/target/release/netfence"
+NF="${CARGO_TARGET_DIR:-$PWD/target}/release/netfence"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp "$STACK" "$work/compose.yml"
@@ -70,17 +71,25 @@ seq 0 199 | xargs -P 4 -I{} sh -c '
     docker network create --subnet "10.214.$(({} % 200)).0/24" \
       --label io.netfence.managed=true --label "io.netfence.scope=run:'"$tag"'gc{}" \
       --label "io.netfence.owner='"$host"'/4194999/1" \
-      --label io.netfence.created=2000-01-01T00:00:00Z "nf-'"$tag"'gc{}-default" >/dev/null'
+      --label io.netfence.created=2000-01-01T00:00:00Z "nf-'"$tag"'gc{}-default" >/dev/null' \
+    || log "some creations failed (see above)"
 t1=$(now)
 created=$(docker network ls -q --filter "label=io.netfence.owner=$host/4194999/1" | wc -l)
-gc_out="$("$NF" gc --older-than 0s 2>&1 >/dev/null)"
+gc_out="$("$NF" gc --older-than 0s 2>&1 >/dev/null || true)"
 t2=$(now)
 after=$(docker network ls -q --filter "label=io.netfence.owner=$host/4194999/1" | wc -l)
 create_s=$(echo "$t1 - $t0" | bc -l)
 gc_s=$(echo "$t2 - $t1" | bc -l)
+# The same removal by hand, for scale: the engine's own cost of removing 200 networks.
+seq 0 199 | xargs -P 4 -I{} docker network create --subnet "10.214.{}.0/24" "nf-${tag}hand{}" >/dev/null \
+    || log "some creations failed"
+t0=$(now)
+docker network ls -q --filter "name=nf-${tag}hand" | xargs -P 8 -n 25 docker network rm >/dev/null || true
+t1=$(now)
+hand_rm_s=$(echo "$t1 - $t0" | bc -l)
 
 cat <<REPORT
-## netfence run — measured $(date -u +%Y-%m-%d) on $(nproc) cores, $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), Compose $(docker compose version --short)
+## netfence run — measured at commit $(git rev-parse --short HEAD) $(date -u +%Y-%m-%d) on $(nproc) cores, $(docker version --format 'Docker {{.Server.Version}} (API {{.Server.APIVersion}})'), Compose $(docker compose version --short)
 
 Command: \`scripts/bench-run.sh $PAIRS\` (stack: \`$STACK\`, 7 busybox services, 2 networks, 1 volume)
 
@@ -92,7 +101,10 @@ Command: \`scripts/bench-run.sh $PAIRS\` (stack: \`$STACK\`, 7 busybox services,
 | 10 \`netfence run\`s in sequence | $(printf '%.1f' "$seq_s") s |
 | 10 \`netfence run\`s in parallel | $(printf '%.1f' "$par_s") s (speed-up $(printf '%.2f' "$(echo "$seq_s / $par_s" | bc -l)")×, $fails failed, $left containers left) |
 | creating 200 leftover managed networks (docker CLI, 4 at a time) | $(printf '%.1f' "$create_s") s ($created created) |
-| \`netfence gc --older-than 0s\` of them | $(printf '%.2f' "$gc_s") s ($after left; gc said: ${gc_out}) |
+| \`netfence gc --older-than 0s\` of them | $(printf '%.2f' "$gc_s") s ($after left) |
+| by hand: \`docker network rm\` of 200 such networks (8 at a time) | $(printf '%.2f' "$hand_rm_s") s |
+
+gc said: $(echo "$gc_out" | head -n 3 | sed 's/^/    /')
 
 Raw pairs (s): by hand $(paste -sd' ' "$work/hand"); run $(paste -sd' ' "$work/nf").
 REPORT

@@ -69,6 +69,8 @@ pub fn command(a: &GcArgs) -> anyhow::Result<u8> {
             f
         };
         let mut out = String::new();
+        let mut done: Vec<&Object> = Vec::new();
+        let mut runs = std::collections::BTreeSet::new();
         for (scope, objs) in &chosen {
             for o in objs {
                 let failed = failures
@@ -76,17 +78,19 @@ pub fn command(a: &GcArgs) -> anyhow::Result<u8> {
                     .any(|f| f.contains(&format!("{} {}:", o.kind.name(), o.name)));
                 if !failed {
                     out.push_str(&format!("{verb} {} {} ({scope})\n", o.kind.name(), o.name));
+                    done.push(o);
+                    runs.insert(scope);
                 }
             }
         }
         print!("{out}");
-        let count = |k: Kind| objects.iter().filter(|o| o.kind == k).count();
+        let count = |k: Kind| done.iter().filter(|o| o.kind == k).count();
         eprintln!(
             "netfence: gc {verb} {} container(s), {} network(s), {} volume(s) of {} run(s)",
             count(Kind::Container),
             count(Kind::Network),
             count(Kind::Volume),
-            chosen.len()
+            runs.len()
         );
         if !failures.is_empty() {
             return Err(EngineError(failures.join("; ")).into());

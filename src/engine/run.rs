@@ -36,7 +36,6 @@ const UP_ATTEMPTS: usize = 3;
 /// ("address already in use") and the container fails to start.
 fn transient(compose_output: &str) -> bool {
     compose_output.contains("address already in use")
-        || compose_output.contains("failed programming external connectivity")
 }
 
 /// Everything the copies of one `run` share.
@@ -381,22 +380,13 @@ async fn setup(
 
     // ---- ready? ---------------------------------------------------------------------------
     tracing::debug!("compose up done after {:?}", t0.elapsed());
-    match wait::until_ready(engine, &plan.project_name, deadline, sh.progress)
+    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, sh.progress)
         .await
-        .map_err(|e| e.0)?
-    {
-        Ok(()) => {}
-        Err(not_ready) => {
-            let mut logs = String::new();
-            for (svc, id) in &not_ready.failed {
-                logs.push_str(&service_logs(engine, svc, id).await);
-            }
-            return Err(format!(
-                "the stack did not come up: {}{logs}",
-                not_ready.message
-            ));
-        }
-    }
+        .map_err(|e| e.0)?;
+    let ready_at = match ready_at {
+        Ok(at) => at,
+        Err(not_ready) => return Err(not_up(engine, not_ready).await),
+    };
 
     // ---- coordinates ----------------------------------------------------------------------
     tracing::debug!("ready after {:?}", t0.elapsed());
@@ -421,6 +411,13 @@ async fn setup(
         "NETFENCE_COMPOSE_FILE".into(),
         file.to_string_lossy().into_owned(),
     ));
+    // The settle look overlaps with collecting the run info.
+    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at)
+        .await
+        .map_err(|e| e.0)?
+    {
+        return Err(not_up(engine, not_ready).await);
+    }
     tracing::info!("{} is up: {}", plan.project_name, info_path.display());
     Ok(Ready { exports })
 }
@@ -548,6 +545,15 @@ async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), Stri
     }
 }
 
+/// The error for a stack that did not come up, with the failing services' logs.
+async fn not_up(engine: &Engine, not_ready: wait::NotReady) -> String {
+    let mut logs = String::new();
+    for (svc, id) in &not_ready.failed {
+        logs.push_str(&service_logs(engine, svc, id).await);
+    }
+    format!("the stack did not come up: {}{logs}", not_ready.message)
+}
+
 /// Services that exited non-zero (with their logs), if any.
 async fn crashed(engine: &Engine, project: &str) -> Option<String> {
     let list = project_containers(engine, project).await;
@@ -647,5 +653,57 @@ fn indent(text: &str) -> String {
 impl From<EngineError> for String {
     fn from(e: EngineError) -> String {
         e.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_labels_go_on_services_and_own_volumes_only() {
+        let mut doc: Value = serde_yaml_ng::from_str(
+            "services:\n  a: {image: x, labels: [k=v]}\n  b:\nvolumes:\n  data: {}\n  ext: {external: true}\n",
+        )
+        .unwrap();
+        add_owner_labels(&mut doc, "host/1/2");
+        let get = |path: &[&str]| {
+            let mut v = &doc;
+            for p in path {
+                v = &v[*p];
+            }
+            labels::get(Some(v), labels::OWNER)
+        };
+        assert_eq!(
+            get(&["services", "a", "labels"]).as_deref(),
+            Some("host/1/2")
+        );
+        assert_eq!(
+            get(&["services", "b", "labels"]).as_deref(),
+            Some("host/1/2")
+        );
+        assert_eq!(
+            get(&["volumes", "data", "labels"]).as_deref(),
+            Some("host/1/2")
+        );
+        assert_eq!(get(&["volumes", "ext", "labels"]), None);
+        assert_eq!(
+            labels::get(doc["services"]["a"].get("labels"), "k").as_deref(),
+            Some("v")
+        );
+    }
+
+    #[test]
+    fn only_the_port_race_is_retried() {
+        assert!(transient(
+            "Error response from daemon: driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 0.0.0.0:32803: bind: address already in use"
+        ));
+        assert!(!transient(
+            "Error response from daemon: Conflict. The container name \"/x\" is already in use"
+        ));
+        assert!(!transient("pull access denied for nosuchimage"));
+        assert!(!transient(
+            "driver failed programming external connectivity on endpoint x: Bind for 0.0.0.0:8080 failed: port is already allocated"
+        ));
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::query_parameters::{ListContainersOptions, ListContainersOptionsBuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{api_message, Engine, EngineError, EngineResult};
@@ -61,22 +61,80 @@ pub struct NotReady {
     pub failed: Vec<(String, String)>,
 }
 
-/// Polls until every container of `project` is ready, or `deadline` passes.
-pub async fn until_ready(
-    engine: &Engine,
-    project: &str,
-    deadline: Instant,
-    show_progress: bool,
-) -> EngineResult<Result<(), NotReady>> {
+type States = BTreeMap<String, (String, State)>;
+
+fn list_options(project: &str) -> ListContainersOptions {
     let mut f = std::collections::HashMap::new();
     f.insert(
         "label".to_owned(),
         vec![format!("com.docker.compose.project={project}")],
     );
-    let opts = ListContainersOptionsBuilder::default()
+    ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&f)
-        .build();
+        .build()
+}
+
+/// One look at the project's containers: container id → (service, state).
+async fn look(engine: &Engine, opts: &ListContainersOptions) -> EngineResult<States> {
+    let list = engine
+        .docker
+        .list_containers(Some(opts.clone()))
+        .await
+        .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
+    let mut states = States::new();
+    for c in &list {
+        let service = c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("com.docker.compose.service"))
+            .cloned()
+            .unwrap_or_default();
+        let state = classify(
+            &c.state.map(|s| s.to_string()).unwrap_or_default(),
+            c.status.as_deref().unwrap_or_default(),
+        );
+        tracing::trace!("{service}: {:?} {:?} -> {state:?}", c.state, c.status);
+        states.insert(c.id.clone().unwrap_or_default(), (service, state));
+    }
+    Ok(states)
+}
+
+/// Containers that exited non-zero or are unhealthy.
+fn failures(states: &States) -> Option<NotReady> {
+    let failed: Vec<(&String, &String, &State)> = states
+        .iter()
+        .filter(|(_, (_, s))| matches!(s, State::Exited(_) | State::Unhealthy))
+        .map(|(id, (svc, s))| (svc, id, s))
+        .collect();
+    if failed.is_empty() {
+        return None;
+    }
+    let what: Vec<String> = failed
+        .iter()
+        .map(|(svc, _, s)| match s {
+            State::Exited(c) => format!("`{svc}` exited with status {c}"),
+            _ => format!("`{svc}` is unhealthy"),
+        })
+        .collect();
+    Some(NotReady {
+        message: format!("service {}", what.join(", ")),
+        failed: failed
+            .into_iter()
+            .map(|(s, id, _)| (s.clone(), id.clone()))
+            .collect(),
+    })
+}
+
+/// Polls until every container of `project` is ready, or `deadline` passes. Returns
+/// when it first saw them all ready; [`confirm`] looks once more a moment later.
+pub async fn until_ready(
+    engine: &Engine,
+    project: &str,
+    deadline: Instant,
+    show_progress: bool,
+) -> EngineResult<Result<Instant, NotReady>> {
+    let opts = list_options(project);
     let bar = if show_progress {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         b.set_style(
@@ -92,59 +150,18 @@ pub async fn until_ready(
     } else {
         None
     };
-    let mut settled = false;
     let result = loop {
-        let list = engine
-            .docker
-            .list_containers(Some(opts.clone()))
-            .await
-            .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
-        let mut states: BTreeMap<String, (String, State)> = BTreeMap::new();
-        for c in &list {
-            let service = c
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("com.docker.compose.service"))
-                .cloned()
-                .unwrap_or_default();
-            let state = classify(
-                &c.state.map(|s| s.to_string()).unwrap_or_default(),
-                c.status.as_deref().unwrap_or_default(),
-            );
-            tracing::trace!("{service}: {:?} {:?} -> {state:?}", c.state, c.status);
-            states.insert(c.id.clone().unwrap_or_default(), (service, state));
-        }
+        let states = look(engine, &opts).await?;
         if let Some(b) = &bar {
             b.set_length(states.len() as u64);
             b.set_position(states.values().filter(|(_, s)| *s == State::Ready).count() as u64);
         }
-        let failed: Vec<(String, String, State)> = states
-            .iter()
-            .filter(|(_, (_, s))| matches!(s, State::Exited(_) | State::Unhealthy))
-            .map(|(id, (svc, s))| (svc.clone(), id.clone(), s.clone()))
-            .collect();
-        if !failed.is_empty() {
-            let what: Vec<String> = failed
-                .iter()
-                .map(|(svc, _, s)| match s {
-                    State::Exited(c) => format!("`{svc}` exited with status {c}"),
-                    _ => format!("`{svc}` is unhealthy"),
-                })
-                .collect();
-            break Err(NotReady {
-                message: format!("service {}", what.join(", ")),
-                failed: failed.into_iter().map(|(s, id, _)| (s, id)).collect(),
-            });
+        if let Some(f) = failures(&states) {
+            break Err(f);
         }
         if !states.is_empty() && states.values().all(|(_, s)| *s == State::Ready) {
-            if settled {
-                break Ok(());
-            }
-            settled = true;
-            tokio::time::sleep(SETTLE).await;
-            continue;
+            break Ok(Instant::now());
         }
-        settled = false;
         if Instant::now() >= deadline {
             let waiting: Vec<(String, String)> = states
                 .iter()
@@ -174,6 +191,36 @@ pub async fn until_ready(
         b.finish_and_clear();
     }
     Ok(result)
+}
+
+/// The second look, [`SETTLE`] after `ready_at`: a container that crashed right after it
+/// started, or began restarting, fails the run now rather than under CMD.
+pub async fn confirm(
+    engine: &Engine,
+    project: &str,
+    ready_at: Instant,
+) -> EngineResult<Result<(), NotReady>> {
+    tokio::time::sleep_until((ready_at + SETTLE).into()).await;
+    let states = look(engine, &list_options(project)).await?;
+    if let Some(f) = failures(&states) {
+        return Ok(Err(f));
+    }
+    let lapsed: Vec<(String, String)> = states
+        .iter()
+        .filter(|(_, (_, s))| *s != State::Ready)
+        .map(|(id, (svc, _))| (svc.clone(), id.clone()))
+        .collect();
+    if lapsed.is_empty() {
+        return Ok(Ok(()));
+    }
+    let names: Vec<String> = lapsed.iter().map(|(s, _)| format!("`{s}`")).collect();
+    Ok(Err(NotReady {
+        message: format!(
+            "service {} stopped running right after it started",
+            names.join(", ")
+        ),
+        failed: lapsed,
+    }))
 }
 
 #[cfg(test)]

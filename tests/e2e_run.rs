@@ -437,3 +437,57 @@ fn bad_run_arguments_are_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn down_env_removes_by_labels_and_keeps_volumes_unless_asked() {
+    let Some(e2e) = E2e::start("downenv") else {
+        return;
+    };
+    let env = e2e.id.clone();
+    let scope = format!("env:{env}");
+    e2e.guard(&scope);
+    let labels = [
+        "--label".to_owned(),
+        "io.netfence.managed=true".to_owned(),
+        "--label".to_owned(),
+        format!("io.netfence.scope={scope}"),
+    ];
+    let with = |args: &[&str]| {
+        let mut a: Vec<&str> = args[..args.len() - 1].to_vec();
+        a.extend(labels.iter().map(String::as_str));
+        a.push(args[args.len() - 1]);
+        docker_ok(&a)
+    };
+    let net = format!("nf-{env}-net");
+    let vol = format!("nf-{env}-data");
+    with(&["network", "create", &net]);
+    with(&["volume", "create", &vol]);
+    let name = format!("nf-{env}-app");
+    let mut run = vec!["run", "-d", "--init", "--name", &name, "--network", &net];
+    run.extend(labels.iter().map(String::as_str));
+    run.extend([IMAGE, "sleep", "600"]);
+    docker_ok(&run);
+    assert_eq!(leftovers_of(&scope).len(), 3);
+
+    let out = netfence().args(["down", "--env", &env]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        leftovers_of(&scope),
+        vec![format!("volume {vol}")],
+        "volumes kept"
+    );
+    let out = netfence()
+        .args(["down", "--env", &env, "--volumes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(leftovers_of(&scope).is_empty());
+    let out = netfence().args(["down", "--env", &env]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing left is fine: {}",
+        text(&out)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing of"));
+}

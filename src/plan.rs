@@ -894,14 +894,51 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             .unwrap_or_else(|| "{{ prefix }}-proxy".into());
         let raw = render(&ctx, &template, &base_vars, "/proxy/network")?;
         let name = checked_external_name(&ctx, raw, "/proxy/network")?;
-        networks.push(persistent(PROXY_KEY, &name, Role::Proxy, swarm, &ownership));
+        // The usual Traefik setup declares the proxy's network as external in the file:
+        // that key is then the proxy network, rather than a second key for one name.
+        let declared = networks
+            .iter()
+            .position(|n| n.role == Role::External && n.name == name);
+        let proxy_key = match declared {
+            Some(i) => {
+                let key = networks[i].key.clone();
+                let mut p = persistent(&key, &name, Role::Proxy, swarm, &ownership, &policy.labels);
+                p.driver = networks[i].driver.clone().or(p.driver);
+                networks[i] = p;
+                key
+            }
+            None => {
+                networks.push(persistent(
+                    PROXY_KEY,
+                    &name,
+                    Role::Proxy,
+                    swarm,
+                    &ownership,
+                    &policy.labels,
+                ));
+                PROXY_KEY.to_owned()
+            }
+        };
         for d in drafts.iter().filter(|d| d.public) {
-            extra_attach.push((d.name.clone(), PROXY_KEY.to_owned(), Vec::new()));
+            if d.attachments.iter().any(|a| a.network == proxy_key) {
+                continue;
+            }
+            extra_attach.push((d.name.clone(), proxy_key.clone(), Vec::new()));
             ctx.change(
                 format!("service {}", d.name),
                 format!("joins the proxy network `{name}`"),
                 "public: routed by the reverse proxy",
             );
+        }
+        for d in drafts.iter().filter(|d| !d.public) {
+            if d.attachments.iter().any(|a| a.network == proxy_key) {
+                ctx.warnings.push(Warning {
+                    subject: format!("service {}", d.name),
+                    message: format!(
+                        "is on the proxy network `{name}` but not public: the proxy (and every public service of other projects) can reach it; remove it from `{proxy_key}` or mark it public"
+                    ),
+                });
+            }
         }
         proxy_name = Some(name);
     }
@@ -910,7 +947,14 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
         let raw = render(&ctx, &sh.name, &base_vars.network(k), &pointer)?;
         let name = checked_external_name(&ctx, raw, &pointer)?;
         let key = format!("{SHARED_KEY_PREFIX}{k}");
-        networks.push(persistent(&key, &name, Role::Shared, swarm, &ownership));
+        networks.push(persistent(
+            &key,
+            &name,
+            Role::Shared,
+            swarm,
+            &ownership,
+            &policy.labels,
+        ));
         for (svc, aliases) in sh.services.members() {
             if drafts
                 .iter()
@@ -943,6 +987,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             Role::Environment,
             swarm,
             &ownership,
+            &policy.labels,
         ));
         let alias_template = policy
             .environment
@@ -1085,13 +1130,10 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             if *svc_name != d.name {
                 continue;
             }
-            let mut aliases = aliases.clone();
-            if let (Some(cn), ContainerNameMode::Alias) = (&d.container_name, mode) {
-                push_unique(&mut aliases, cn);
-            }
-            for alias in policy_aliases(&d.name) {
-                push_unique(&mut aliases, &alias);
-            }
+            // Only the aliases made for the shared network go on it: the old container_name
+            // and policy aliases stay inside the stack, where other projects cannot
+            // answer to them too (across projects, `<service>.<project>` is the name).
+            let aliases = aliases.clone();
             match attachments.iter_mut().find(|a| a.network == *key) {
                 Some(a) => {
                     for al in aliases {
@@ -1174,6 +1216,16 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             }
         }
 
+        let container_proxy_labels = crate::labels::entries(svc.get("labels"))
+            .iter()
+            .any(|(k, _)| crate::proxy::is_proxy_label(k));
+        if swarm && container_proxy_labels {
+            ctx.change(
+                format!("service {}", d.name),
+                "proxy labels moved to deploy.labels",
+                "Traefik's and caddy's Swarm providers read the service's labels, not the container's",
+            );
+        }
         // Proxy labels.
         let mut proxy_labels = Vec::new();
         if let (Some(name), Some(proxy)) = (&proxy_name, &policy.proxy) {
@@ -1282,16 +1334,28 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
             }
         }
         if n.role.is_persistent() || n.role == Role::External {
+            let scoped = format!(".{project}");
             for (alias, holders) in names {
-                if holders.len() == 1 && *alias == holders[0] {
-                    warnings.push(Warning {
-                        subject: format!("network {}", n.name),
-                        message: format!(
-                            "service `{alias}` answers to its bare name on this network, which other projects share: if another project has a `{alias}`, the name is ambiguous{}",
-                            if n.role == Role::Environment { format!(" — use `{alias}.{project}`") } else { String::new() }
-                        ),
-                    });
+                if holders.len() != 1 || alias.ends_with(&scoped) {
+                    continue;
                 }
+                let holder = holders[0];
+                let what = if alias == holder {
+                    format!("service `{alias}` answers to its bare name")
+                } else {
+                    format!("service `{holder}` answers to `{alias}`")
+                };
+                let hint = if n.role == Role::Environment {
+                    format!(" — use `{holder}.{project}`")
+                } else {
+                    String::new()
+                };
+                warnings.push(Warning {
+                    subject: format!("network {}", n.name),
+                    message: format!(
+                        "{what} on this network, which other projects share: if another project answers to `{alias}` here, DNS picks one at random{hint}"
+                    ),
+                });
             }
         }
     }
@@ -1356,6 +1420,7 @@ fn persistent(
     role: Role,
     swarm: bool,
     ownership: &IndexMap<String, String>,
+    policy_labels: &IndexMap<String, String>,
 ) -> NetworkPlan {
     // Cross-scope networks carry no run's scope, so no run's clean-up removes them; the
     // environment network belongs to its environment, and `down --env` removes it.
@@ -1363,6 +1428,9 @@ fn persistent(
     labels.insert(labels::MANAGED.to_owned(), "true".to_owned());
     labels.insert(labels::NETWORK.to_owned(), key.to_owned());
     labels.insert(labels::ROLE.to_owned(), role_name(role).to_owned());
+    for (k, v) in policy_labels {
+        labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     if role == Role::Environment {
         if let Some(scope) = ownership.get(labels::SCOPE) {
             labels.insert(labels::SCOPE.to_owned(), scope.clone());

@@ -30,6 +30,11 @@ pub fn uses_traefik(svc: &Mapping) -> bool {
         .any(|(k, _)| k.starts_with("traefik."))
 }
 
+/// Labels a proxy reads from the container (Compose) or the service (Swarm).
+pub fn is_proxy_label(k: &str) -> bool {
+    k.starts_with("traefik.") || is_caddy_label(k) || k == CADDY_INGRESS_NETWORK
+}
+
 fn is_caddy_label(k: &str) -> bool {
     if k == "caddy" || k.starts_with("caddy.") {
         return true;

@@ -66,6 +66,8 @@ pub fn apply(plan: &Plan, doc: &Value) -> Value {
                             apply_network(plan, np, m);
                         }
                     }
+                    // A proxy network the file already declares (external) stays as written.
+                    _ if nets.contains_key(np.key.as_str()) => {}
                     _ => {
                         let mut m = Mapping::new();
                         m.insert(key("name"), key(&np.name));
@@ -122,6 +124,9 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             }
         }
     }
+    if plan.target == Target::Swarm {
+        move_proxy_labels_to_deploy(svc);
+    }
     for (label, value) in &sp.proxy_labels {
         let in_deploy = plan.target == Target::Swarm
             || (!has_label(svc.get("labels"), label)
@@ -172,6 +177,30 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             None => {
                 svc.insert(key("networks"), value);
             }
+        }
+    }
+}
+
+/// Traefik's and caddy's Swarm providers read the service's labels (`deploy.labels`),
+/// not the container's: in Swarm output the proxy labels move there.
+fn move_proxy_labels_to_deploy(svc: &mut Mapping) {
+    let moving: Vec<(String, String)> = labels::entries(svc.get("labels"))
+        .into_iter()
+        .filter(|(k, _)| crate::proxy::is_proxy_label(k))
+        .collect();
+    if moving.is_empty() {
+        return;
+    }
+    labels::remove_where(svc, "labels", crate::proxy::is_proxy_label);
+    let deploy = svc
+        .entry(key("deploy"))
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    if deploy.is_null() {
+        *deploy = Value::Mapping(Mapping::new());
+    }
+    if let Some(d) = untag_mut(deploy).as_mapping_mut() {
+        for (k, v) in moving {
+            labels::set(d, "labels", &k, &v);
         }
     }
 }

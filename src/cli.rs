@@ -54,6 +54,9 @@ pub enum Command {
     Ensure(EnsureArgs),
     /// Make a running project's containers match the plan (network connect/disconnect).
     Reconcile(ReconcileArgs),
+    /// Check a live scope against its plan: networks, attachments, pairs, names; with
+    /// --probe-image, real DNS and TCP/ICMP from inside each container.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -292,6 +295,26 @@ pub struct ReconcileArgs {
     /// Also disconnect from the policy's `flat_networks` (e.g. coolify, dokploy-network).
     #[arg(long)]
     pub strict: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "With -f (or $COMPOSE_FILE) the expectations are the plan recomputed for the scope \
+(networks with their internal flag, each service's attachments and aliases); without, the \
+engine's labels alone (the scope's networks and containers; internal flags and aliases are \
+shown, not judged). Exits 1 when anything differs (each difference is named on stderr), 2 on \
+bad input, 3 when the engine failed."
+)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Also probe for real: from inside each container's network namespace (a probe
+    /// container of IMG, which needs busybox's nslookup, nc and ping), DNS of every name
+    /// and TCP (exposed port) or ICMP to every address.
+    #[arg(long, value_name = "IMG")]
+    pub probe_image: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: PlanFormat,
 }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Gc(a) => netfence::engine::gc::command(&a),
         Command::Ensure(a) => netfence::engine::ensure::command(&a),
         Command::Reconcile(a) => netfence::engine::reconcile::command(&a),
+        Command::Verify(a) => netfence::engine::verify::command(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,10 +12,12 @@ pub mod gc;
 pub mod info;
 pub mod network;
 pub mod owner;
+pub mod probe;
 pub mod reconcile;
 pub mod run;
 pub mod signals;
 pub mod sweep;
+pub mod verify;
 pub mod wait;
 
 use std::collections::HashMap;

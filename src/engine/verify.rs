@@ -788,9 +788,11 @@ async fn probe_rows(
             }
             checks.push(Probe {
                 subject: format!("{} → name `{name}` ({})", s.holder, join(&facts.holders)),
+                // A lookup the engine's records cannot answer is forwarded to the host's
+                // resolvers: such a name is asked only where that cannot leave the machine.
                 check: Check::Dns {
                     name,
-                    must_resolve: !facts.expected.is_empty(),
+                    must_resolve: !facts.expected.is_empty() && !facts.recorded.is_empty(),
                 },
                 expected: facts.expected,
                 recorded: facts.recorded,
@@ -851,12 +853,45 @@ async fn probe_rows(
                 if let Some(p) = s.labels.get(labels::PROJECT) {
                     labels_for.push((labels::PROJECT.to_owned(), p.clone()));
                 }
-                let just: Vec<Check> = checks.iter().map(|p| p.check.clone()).collect();
+                // Traffic goes only to addresses inside a network the engine has right now:
+                // the address of a container whose network is gone meanwhile would be routed
+                // out of the machine's default route (and may well answer from out there).
+                let live = engine.occupied_subnets().await?;
+                let local = |c: &Check| match c {
+                    Check::Tcp { ip, .. } | Check::Ping { ip, .. } => {
+                        live.iter().any(|n| n.contains(ip))
+                    }
+                    Check::Dns { .. } => true,
+                };
+                let send: Vec<usize> = (0..checks.len())
+                    .filter(|&i| local(&checks[i].check))
+                    .collect();
+                let just: Vec<Check> = send.iter().map(|&i| checks[i].check.clone()).collect();
                 let isolated = s
                     .endpoints
                     .keys()
                     .all(|n| nets.get(n).is_some_and(|n| n.internal));
-                let seen = probe::run(engine, image, &s.id, &labels_for, &just, isolated).await?;
+                let got = probe::run(engine, image, &s.id, &labels_for, &just, isolated).await?;
+                let after = engine.occupied_subnets().await?;
+                let mut seen: Vec<Seen> = vec![
+                    Seen::Skipped(
+                        "its network is gone: the address is no longer on this engine".into()
+                    );
+                    checks.len()
+                ];
+                for (&i, g) in send.iter().zip(got) {
+                    let still = match &checks[i].check {
+                        Check::Tcp { ip, .. } | Check::Ping { ip, .. } => {
+                            after.iter().any(|n| n.contains(ip))
+                        }
+                        Check::Dns { .. } => true,
+                    };
+                    seen[i] = if still {
+                        g
+                    } else {
+                        Seen::Skipped("its network went away while probing".into())
+                    };
+                }
                 Ok(checks
                     .into_iter()
                     .zip(seen)
@@ -945,7 +980,8 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
             let (observed, ok) = match seen {
                 Seen::Answered => ("answers".to_owned(), must_answer),
                 Seen::NoAnswer => ("no answer".to_owned(), !must_answer),
-                Seen::Skipped(why) => (format!("not probed: {why}"), false),
+                // The target went away: nothing to judge (the engine rows say the rest).
+                Seen::Skipped(why) => (format!("not probed: {why}"), true),
                 other => (format!("{other:?}"), false),
             };
             let check = if matches!(check, Check::Tcp { .. }) {

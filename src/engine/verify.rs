@@ -292,7 +292,18 @@ pub async fn verify(
     }
     compare_networks(&expected, &nets, scope, &mut rows);
     let expected_att = compare_attachments(&expected, &ours, &nets, scope, &mut rows);
-    compare_members(scope, &nets, &ours, &others, &mut rows);
+    // With a plan, only its project's networks are judged: another project of the same
+    // environment has its own, with its own containers on them.
+    let own_nets: BTreeSet<String> = match plan {
+        Some(_) => expected
+            .networks
+            .iter()
+            .filter(|(_, (role, _))| *role == Role::Managed)
+            .map(|(n, _)| n.clone())
+            .collect(),
+        None => scope_net_names.clone(),
+    };
+    compare_members(scope, &nets, &own_nets, &ours, &others, &mut rows);
     compare_pairs(&ours, &expected_att, &mut rows);
     compare_names(&ours, &others, &nets, &mut rows);
 
@@ -487,9 +498,13 @@ fn compare_attachments(
                     .keys()
                     .filter(|n| {
                         nets.get(*n).is_some_and(|net| {
+                            // Its own project's networks (an environment holds several
+                            // projects, each with its own) or cross-scope ones.
                             net.persistent()
-                                || net.labels.get(labels::SCOPE).map(String::as_str)
+                                || (net.labels.get(labels::SCOPE).map(String::as_str)
                                     == Some(&scope.to_string())
+                                    && net.labels.get(labels::PROJECT)
+                                        == c.labels.get(labels::PROJECT))
                         })
                     })
                     .cloned()
@@ -549,12 +564,14 @@ fn compare_attachments(
 fn compare_members(
     scope: &Scope,
     nets: &BTreeMap<String, Net>,
+    own: &BTreeSet<String>,
     ours: &[Ctr],
     others: &[Ctr],
     rows: &mut Vec<Row>,
 ) {
     for (name, n) in nets {
-        if n.labels.get(labels::SCOPE).map(String::as_str) != Some(&scope.to_string())
+        if !own.contains(name)
+            || n.labels.get(labels::SCOPE).map(String::as_str) != Some(&scope.to_string())
             || n.persistent()
         {
             continue;

@@ -311,6 +311,32 @@ fn to_json(v: &Value) -> serde_json::Value {
     }
 }
 
+/// Turns `!!merge <<` keys into plain `<<`; says whether any `<<` key is left to apply.
+fn plain_merge_keys(v: &mut Value) -> bool {
+    match v {
+        Value::Mapping(m) => {
+            let tagged: Vec<Value> = m
+                .keys()
+                .filter(|k| matches!(k, Value::Tagged(t) if t.value.as_str() == Some("<<")))
+                .cloned()
+                .collect();
+            for k in tagged {
+                if let Some(val) = m.shift_remove(&k) {
+                    m.insert(Value::String("<<".into()), val);
+                }
+            }
+            let mut any = m.contains_key("<<");
+            for (_, val) in m.iter_mut() {
+                any |= plain_merge_keys(val);
+            }
+            any
+        }
+        Value::Sequence(items) => items.iter_mut().fold(false, |a, i| plain_merge_keys(i) | a),
+        Value::Tagged(t) => plain_merge_keys(&mut t.value),
+        _ => false,
+    }
+}
+
 fn is_reset(v: &Value) -> bool {
     matches!(v, Value::Tagged(t) if t.tag == "!reset" || t.tag == "reset")
 }
@@ -323,9 +349,16 @@ fn schema_errors(
     let value: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
     let mut value = value;
     // Anchors and `<<` are Compose's to resolve before its schema check, as netfence does.
-    value
-        .apply_merge()
-        .map_err(|e| format!("merge keys: {e}"))?;
+    // `!!merge <<` is the explicitly tagged form of the same key; merged mappings may bring
+    // merge keys of their own, hence the few rounds.
+    for _ in 0..8 {
+        if !plain_merge_keys(&mut value) {
+            break;
+        }
+        value
+            .apply_merge()
+            .map_err(|e| format!("merge keys: {e}"))?;
+    }
     let json = to_json(&value);
     Ok(validator
         .iter_errors(&json)

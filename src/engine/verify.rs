@@ -1166,3 +1166,104 @@ pub fn table(r: &Report) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctr(name: &str, holder: &str, nets: &[(&str, &str, &[&str])]) -> Ctr {
+        Ctr {
+            id: format!("{name}-id"),
+            name: name.into(),
+            holder: holder.into(),
+            running: true,
+            exit_code: 0,
+            endpoints: nets
+                .iter()
+                .map(|(n, ip, aliases)| {
+                    (
+                        n.to_string(),
+                        (
+                            Some(ip.parse().unwrap()),
+                            aliases.iter().map(|a| a.to_string()).collect(),
+                        ),
+                    )
+                })
+                .collect(),
+            tcp_ports: vec![],
+            labels: HashMap::new(),
+        }
+    }
+
+    fn net(scope: &str, members: &[&Ctr]) -> Net {
+        let mut labels = HashMap::new();
+        labels.insert(labels::SCOPE.to_owned(), scope.to_owned());
+        Net {
+            internal: false,
+            labels,
+            members: members.iter().map(|c| c.id.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_foreign_member_and_a_shared_name_are_differences() {
+        let scope = Scope::Run("a".into());
+        let web = ctr("a-web-1", "web", &[("nf-a-front", "10.0.0.2", &["web"])]);
+        let api = ctr("a-api-1", "api", &[("nf-a-front", "10.0.0.3", &["api"])]);
+        let stranger = ctr(
+            "stranger",
+            "container stranger",
+            &[("nf-a-front", "10.0.0.9", &["web"])],
+        );
+        let mut nets = BTreeMap::new();
+        nets.insert(
+            "nf-a-front".to_owned(),
+            net("run:a", &[&web, &api, &stranger]),
+        );
+        let own: BTreeSet<String> = nets.keys().cloned().collect();
+        let ours = vec![web, api];
+        let others = vec![stranger];
+        let mut rows = Vec::new();
+        compare_members(&scope, &nets, &own, &ours, &others, &mut rows);
+        compare_names(&ours, &others, &nets, &mut rows);
+        let bad: Vec<String> = rows
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{} {}: {}", r.check, r.subject, r.observed))
+            .collect();
+        assert_eq!(
+            bad,
+            vec![
+                "members nf-a-front: api, web; also container stranger".to_owned(),
+                "names `web` on nf-a-front: 2 holders: container stranger, web".to_owned(),
+            ]
+        );
+        // Without the stranger: nothing differs.
+        let mut nets2 = BTreeMap::new();
+        nets2.insert("nf-a-front".to_owned(), net("run:a", &[&ours[0], &ours[1]]));
+        let mut rows = Vec::new();
+        compare_members(&scope, &nets2, &own, &ours, &[], &mut rows);
+        compare_names(&ours, &[], &nets2, &mut rows);
+        assert!(rows.iter().all(|r| r.ok), "{rows:?}");
+    }
+
+    #[test]
+    fn pairs_compare_shared_networks_not_just_membership() {
+        let web = ctr("a-web-1", "web", &[("front", "10.0.0.2", &[])]);
+        let db = ctr(
+            "a-db-1",
+            "db",
+            &[("back", "10.0.1.2", &[]), ("front", "10.0.0.4", &[])],
+        );
+        let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        want.insert("web".into(), ["front".to_owned()].into());
+        want.insert("db".into(), ["back".to_owned()].into());
+        let mut rows = Vec::new();
+        compare_pairs(&[web, db], &want, &mut rows);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].subject, "db ↔ web");
+        assert_eq!(rows[0].expected, "isolated");
+        assert_eq!(rows[0].observed, "via front");
+        assert!(!rows[0].ok);
+    }
+}

@@ -38,6 +38,8 @@ use serde_yaml_ng::Value;
 /// Compose input with its policy found, ready to plan.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The input as loaded. Its `value` is kept only when the input was already fenced
+    /// (see [`Project::original`]); otherwise it was moved into `unfenced`.
     pub input: load::ComposeInput,
     /// The input with any earlier fencing undone.
     pub unfenced: Value,
@@ -63,7 +65,14 @@ impl Project {
             embedded: embedded.map(|v| (embedded_path.as_path(), v)),
             working_dir: working_dir.to_path_buf(),
         })?;
-        let (unfenced, record) = unfence::unfence(input.value.clone());
+        let mut input = input;
+        // Unfencing needs the original kept (for `--check`); plain input is moved, not
+        // copied: large files are planned from one tree.
+        let (unfenced, record) = if unfence::record(&input.value).is_some() {
+            unfence::unfence(input.value.clone())
+        } else {
+            (std::mem::replace(&mut input.value, Value::Null), None)
+        };
         Ok(Project {
             input,
             unfenced,
@@ -86,9 +95,23 @@ impl Project {
         )
     }
 
+    /// The compose document as it was read (before any unfencing).
+    pub fn original(&self) -> &Value {
+        if self.record.is_some() {
+            &self.input.value
+        } else {
+            &self.unfenced
+        }
+    }
+
     /// The fenced document for a plan made from this project.
     pub fn rewrite(&self, plan: &Plan) -> Value {
         rewrite::apply(plan, &self.unfenced)
+    }
+
+    /// [`Project::rewrite`] consuming the project: no copy of the tree.
+    pub fn into_rewrite(self, plan: &Plan) -> Value {
+        rewrite::apply_owned(plan, self.unfenced)
     }
 }
 

@@ -328,7 +328,7 @@ type Written = Vec<(String, Option<Mapping>)>;
 /// Raw attachments of a service after following same-file `extends`.
 fn written_attachments(
     name: &str,
-    services: &IndexMap<String, Mapping>,
+    services: &IndexMap<String, &Mapping>,
 ) -> (Option<Written>, Option<String>) {
     let mut current = name.to_owned();
     let mut seen = BTreeSet::new();
@@ -410,7 +410,8 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     }
 
     // ---- services as written -------------------------------------------------------
-    let services: IndexMap<String, Mapping> = compose::services(inputs.doc).into_iter().collect();
+    let services: IndexMap<String, &Mapping> =
+        compose::services_ref(inputs.doc).into_iter().collect();
     let declared_nets: IndexMap<String, Mapping> = compose::section(inputs.doc, "networks")
         .map(|m| {
             m.iter()

@@ -9,7 +9,11 @@ use crate::yaml::{insert_at, key, scalar_string, untag_mut};
 
 /// The fenced document. `doc` is the unfenced input the plan was made from.
 pub fn apply(plan: &Plan, doc: &Value) -> Value {
-    let mut doc = doc.clone();
+    apply_owned(plan, doc.clone())
+}
+
+/// [`apply`] on a document the caller no longer needs: no copy of the tree.
+pub fn apply_owned(plan: &Plan, mut doc: Value) -> Value {
     let Value::Mapping(top) = &mut doc else {
         return doc;
     };

@@ -19,6 +19,7 @@ use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -225,6 +226,17 @@ pub async fn run(
             )
             .await;
     }
+    // Auto-removal runs after the output ends: wait for it, so a `down` right after
+    // `verify` does not meet a probe that is still being removed.
+    let mut removed = engine.docker.wait_container(
+        &id,
+        Some(
+            WaitContainerOptionsBuilder::default()
+                .condition("removed")
+                .build(),
+        ),
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(15), removed.next()).await;
     let output =
         result.map_err(|m| EngineError(format!("probe ({image}) for {container}: {m}")))?;
     Ok(parse(checks, &output))

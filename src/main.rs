@@ -82,14 +82,43 @@ fn emit(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With a subnet pool, SPEC §3 rule 4 wants subnets that no network on the engine has:
+/// ask the engine when one answers (briefly; none is not an error). The plan's own
+/// networks, already deployed, are not in the way of themselves: that keeps a second
+/// rewrite of a running stack identical.
+fn plan_avoiding_engine_subnets(
+    project: &netfence::Project,
+    opts: &mut netfence::Options,
+) -> anyhow::Result<netfence::Plan> {
+    let plan = project.plan(opts)?;
+    if project.policy.policy.subnets.is_none() {
+        return Ok(plan);
+    }
+    let Some(live) = netfence::audit::command::live_engine_subnets() else {
+        return Ok(plan);
+    };
+    let own: std::collections::BTreeSet<&str> =
+        plan.networks.iter().map(|n| n.name.as_str()).collect();
+    opts.occupied = live
+        .into_iter()
+        .filter(|o| !own.contains(o.network.as_str()))
+        .map(|o| o.subnet)
+        .collect();
+    if opts.occupied.is_empty() {
+        return Ok(plan);
+    }
+    // The same scope again, so a random run id stays the one already announced.
+    opts.scope = Some(plan.scope.clone());
+    Ok(project.plan(opts)?)
+}
+
 fn rewrite(a: RewriteArgs) -> Outcome {
     let project = a.input.load()?;
     let mut opts = a.input.options(&project, a.target)?;
     opts.no_project_name = a.no_project_name;
-    let plan = project.plan(&opts)?;
-    let fenced = project.rewrite(&plan);
+    let plan = plan_avoiding_engine_subnets(&project, &mut opts)?;
     if a.check {
-        if fenced == project.input.value {
+        if project.record.is_some() && project.rewrite(&plan) == *project.original() {
             return Ok(0);
         }
         eprintln!(
@@ -100,10 +129,13 @@ fn rewrite(a: RewriteArgs) -> Outcome {
         );
         return Ok(1);
     }
+    let fenced = project.into_rewrite(&plan);
     let text = match a.format {
         DataFormat::Yaml => netfence::yaml::to_string(&fenced),
         DataFormat::Json => serde_json::to_string_pretty(&fenced)?,
     };
+    // The process ends right after writing: freeing a large tree first is wasted work.
+    std::mem::forget(fenced);
     match &a.output {
         Some(path) => {
             write_atomically(path, &text).with_context(|| format!("writing {}", path.display()))?
@@ -131,8 +163,8 @@ fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 
 fn plan(a: PlanArgs) -> Outcome {
     let project = a.input.load()?;
-    let opts = a.input.options(&project, a.target)?;
-    let plan = project.plan(&opts)?;
+    let mut opts = a.input.options(&project, a.target)?;
+    let plan = plan_avoiding_engine_subnets(&project, &mut opts)?;
     match a.format {
         PlanFormat::Table => emit(&netfence::render::table(&plan))?,
         PlanFormat::Json => emit(&serde_json::to_string_pretty(&plan)?)?,

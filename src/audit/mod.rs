@@ -129,7 +129,7 @@ pub fn audit(
         }
     }
     let plan = project.plan(&opts)?;
-    let drafts = rules::check(&project.input.value, project, &plan, occupied);
+    let drafts = rules::check(project.original(), project, &plan, occupied);
 
     // The same plan applied, then audited: what is gone was fixed by the rewrite.
     let fenced = fenced_project(project, &plan);
@@ -138,7 +138,7 @@ pub fn audit(
         ..opts.clone()
     };
     let after_keys: std::collections::BTreeSet<String> = match fenced.plan(&after_opts) {
-        Ok(after_plan) => rules::check(&fenced.input.value, &fenced, &after_plan, occupied)
+        Ok(after_plan) => rules::check(fenced.original(), &fenced, &after_plan, occupied)
             .into_iter()
             .map(|d| d.key)
             .collect(),

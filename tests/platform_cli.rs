@@ -93,7 +93,7 @@ fn plan_names_bare_names_two_projects_share_on_environment_and_shared_networks()
         // Both projects have a `db` on the environment network and on the shared one.
         assert!(
             out.contains(&format!(
-                "network nf-env-e1: service `db` answers to its bare name on this network, which other projects share: if another project has a `db`, the name is ambiguous — use `db.{project}`"
+                "network nf-env-e1: service `db` answers to its bare name on this network, which other projects share: if another project answers to `db` here, DNS picks one at random — use `db.{project}`"
             )),
             "{out}"
         );

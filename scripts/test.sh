@@ -22,4 +22,14 @@ if [ "${NETFENCE_SKIP_PROVISION:-0}" != 1 ]; then
 fi
 
 cargo build --locked --all-targets
-cargo test --locked --all-targets -- "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets -- "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite: cargo prints one per test binary, and the last
+# binaries (examples) hold no tests.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) s += $(i-1) } }
+     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"

@@ -194,6 +194,33 @@ pub fn leftovers_of(scope: &str) -> Vec<String> {
     out
 }
 
+/// Is this leftover (`network NAME`, from `leftovers_of`) an empty network the engine
+/// refuses to remove ("active endpoints": a Docker 20.10 defect only a dockerd restart
+/// clears)? Said loudly when so: such a network is the engine's, not netfence's, and
+/// `run` warns about it the same way.
+pub fn is_phantom_network(leftover: &str) -> bool {
+    let Some(name) = leftover.strip_prefix("network ") else {
+        return false;
+    };
+    let members = docker(&[
+        "network",
+        "inspect",
+        name,
+        "--format",
+        "{{len .Containers}}",
+    ]);
+    if String::from_utf8_lossy(&members.stdout).trim() != "0" {
+        return false;
+    }
+    let rm = docker(&["network", "rm", name]);
+    let phantom =
+        !rm.status.success() && String::from_utf8_lossy(&rm.stderr).contains("active endpoints");
+    if phantom {
+        eprintln!("ENGINE DEFECT (not counted as a leftover): network {name} is empty but the engine keeps a phantom endpoint on it");
+    }
+    phantom
+}
+
 /// Removes every object of a scope, by its label (containers, networks, volumes).
 pub fn remove_scope(scope: &str) {
     let filter = format!("label=io.netfence.scope={scope}");

@@ -10,10 +10,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{
-    EndpointIpamConfig, EndpointSettings, Ipam, IpamConfig, Network, NetworkCreateRequest,
-    NetworkInspect,
-};
+use bollard::models::{EndpointIpamConfig, EndpointSettings, Network, NetworkInspect};
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
 use serde::Serialize;
 
@@ -287,32 +284,8 @@ pub async fn create_one(engine: &Engine, np: &NetworkPlan) -> EngineResult<bool>
 pub async fn create_raw(engine: &Engine, np: &NetworkPlan) -> EngineResult<String> {
     let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
     labels.insert(labels::CREATED.to_owned(), super::now_rfc3339());
-    let ipam = (np.subnet.is_some() || np.subnet6.is_some()).then(|| Ipam {
-        driver: Some("default".into()),
-        config: Some(
-            [np.subnet, np.subnet6]
-                .into_iter()
-                .flatten()
-                .map(|s| IpamConfig {
-                    subnet: Some(s.to_string()),
-                    gateway: np.gateway.filter(|g| s.contains(g)).map(|g| g.to_string()),
-                    ..Default::default()
-                })
-                .collect(),
-        ),
-        options: None,
-    });
-    let req = NetworkCreateRequest {
-        name: np.name.clone(),
-        driver: Some(np.driver.clone().unwrap_or_else(|| "bridge".into())),
-        internal: Some(np.internal),
-        attachable: Some(np.attachable),
-        enable_ipv6: np.enable_ipv6.then_some(true),
-        ipam,
-        options: (!np.driver_opts.is_empty()).then(|| np.driver_opts.clone().into_iter().collect()),
-        labels: Some(labels),
-        ..Default::default()
-    };
+    let subnets: Vec<ipnet::IpNet> = [np.subnet, np.subnet6].into_iter().flatten().collect();
+    let req = super::network::create_request(np, &subnets, labels);
     engine
         .docker
         .create_network(req)

@@ -65,27 +65,8 @@ impl Engine {
             for (k, v) in extra {
                 labels.insert(k.clone(), v.clone());
             }
-            let ipam = subnet.map(|s| Ipam {
-                driver: Some("default".into()),
-                config: Some(vec![IpamConfig {
-                    subnet: Some(s.to_string()),
-                    gateway: np.gateway.filter(|g| s.contains(g)).map(|g| g.to_string()),
-                    ..Default::default()
-                }]),
-                options: None,
-            });
-            let req = NetworkCreateRequest {
-                name: np.name.clone(),
-                driver: Some(np.driver.clone().unwrap_or_else(|| "bridge".into())),
-                internal: Some(np.internal),
-                attachable: Some(np.attachable),
-                enable_ipv6: np.enable_ipv6.then_some(true),
-                ipam,
-                options: (!np.driver_opts.is_empty())
-                    .then(|| np.driver_opts.clone().into_iter().collect()),
-                labels: Some(labels),
-                ..Default::default()
-            };
+            let subnets: Vec<IpNet> = subnet.into_iter().collect();
+            let req = create_request(np, &subnets, labels);
             match self.docker.create_network(req).await {
                 Ok(_) => return Ok(subnet),
                 Err(e) => {
@@ -198,4 +179,38 @@ pub fn assign_subnets(
         networks[i].subnet = got[slot];
     }
     Ok(())
+}
+
+/// The create request for a planned network with these subnets (one per address
+/// family): shared by `run` and `ensure`, so both create networks alike.
+pub fn create_request(
+    np: &NetworkPlan,
+    subnets: &[IpNet],
+    labels: HashMap<String, String>,
+) -> NetworkCreateRequest {
+    let ipam = (!subnets.is_empty()).then(|| Ipam {
+        driver: Some("default".into()),
+        config: Some(
+            subnets
+                .iter()
+                .map(|s| IpamConfig {
+                    subnet: Some(s.to_string()),
+                    gateway: np.gateway.filter(|g| s.contains(g)).map(|g| g.to_string()),
+                    ..Default::default()
+                })
+                .collect(),
+        ),
+        options: None,
+    });
+    NetworkCreateRequest {
+        name: np.name.clone(),
+        driver: Some(np.driver.clone().unwrap_or_else(|| "bridge".into())),
+        internal: Some(np.internal),
+        attachable: Some(np.attachable),
+        enable_ipv6: np.enable_ipv6.then_some(true),
+        ipam,
+        options: (!np.driver_opts.is_empty()).then(|| np.driver_opts.clone().into_iter().collect()),
+        labels: Some(labels),
+        ..Default::default()
+    }
 }

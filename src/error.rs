@@ -56,6 +56,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The engine or Compose failed (or could not be reached).
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -75,9 +78,13 @@ fn pointer_suffix(pointer: &str) -> String {
 }
 
 impl Error {
-    /// The process exit code SPEC §4 assigns: every error of this type is bad input (2).
-    pub fn exit_code(&self) -> i32 {
-        2
+    /// The process exit code SPEC §4 assigns: 3 when the engine or Compose failed,
+    /// 2 for bad input.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Engine(_) => 3,
+            _ => 2,
+        }
     }
 
     pub(crate) fn compose(source_name: &Source, message: impl Into<String>) -> Self {

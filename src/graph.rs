@@ -3,12 +3,11 @@
 //! `network_mode` ones dashed); networks are shaped by role (managed, internal, external,
 //! proxy, shared, environment); a legend says which is which.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_yaml_ng::Value;
 
-use crate::cli::{GraphArgs, GraphFormat, TargetArg};
 use crate::plan::{NetworkPlan, Plan, Role, ServicePlan};
 use crate::yaml::{scalar_string, untag};
 
@@ -493,46 +492,4 @@ pub fn render_dot(dot: &str, format: &str) -> Result<Vec<u8>, RenderError> {
         });
     }
     Ok(output.stdout)
-}
-
-/// The `netfence graph` mode. Exit 3 when Graphviz is missing or fails: like the engine
-/// and compose, it is an outside program netfence drives, not the user's input.
-pub fn command(a: &GraphArgs) -> anyhow::Result<u8> {
-    if a.format == GraphFormat::Png && a.output.is_none() && std::io::stdout().is_terminal() {
-        return Err(
-            crate::Error::Usage("PNG is binary: give -o FILE or redirect stdout".into()).into(),
-        );
-    }
-    let project = a.input.load()?;
-    let opts = a.input.options(&project, TargetArg::Compose)?;
-    let plan = project.plan(&opts)?;
-    let graph = Graph::new(&plan, &project.unfenced);
-    let bytes = match a.format {
-        GraphFormat::Mermaid => graph.mermaid().into_bytes(),
-        GraphFormat::Dot => graph.dot().into_bytes(),
-        GraphFormat::Svg | GraphFormat::Png => {
-            let fmt = if a.format == GraphFormat::Svg {
-                "svg"
-            } else {
-                "png"
-            };
-            match render_dot(&graph.dot(), fmt) {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("netfence: error: {e}");
-                    return Ok(3);
-                }
-            }
-        }
-    };
-    match &a.output {
-        Some(path) => std::fs::write(path, &bytes)
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)?;
-            out.flush()?;
-        }
-    }
-    Ok(0)
 }

@@ -6,11 +6,11 @@
 //! `engine` and works from the same plan.
 
 pub mod audit;
-pub mod cli;
 pub mod compose;
 pub mod engine;
 pub mod error;
 pub mod graph;
+pub mod input;
 pub mod labels;
 pub mod load;
 pub mod merge;

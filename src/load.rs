@@ -1,5 +1,5 @@
-//! Loading compose input as Compose does: `-f` files in order (`-` is stdin), else
-//! `$COMPOSE_FILE`, else stdin; each parsed, anchors and merge keys resolved, then merged.
+//! Loading compose input as Compose does: the files in order (`-` is stdin; which files
+//! is decided in `input`), each parsed, anchors and merge keys resolved, then merged.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,26 +30,6 @@ impl ComposeInput {
             value,
             project_dir: std::env::current_dir().unwrap_or_default(),
         })
-    }
-}
-
-/// Which files to read: the `-f` list, else `$COMPOSE_FILE` (split on
-/// `$COMPOSE_PATH_SEPARATOR`, `:` by default), else stdin.
-pub fn input_paths(
-    files: &[PathBuf],
-    compose_file: Option<&str>,
-    separator: Option<&str>,
-) -> Vec<PathBuf> {
-    if !files.is_empty() {
-        return files.to_vec();
-    }
-    match compose_file.filter(|s| !s.is_empty()) {
-        Some(list) => list
-            .split(separator.filter(|s| !s.is_empty()).unwrap_or(":"))
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect(),
-        None => vec![PathBuf::from("-")],
     }
 }
 
@@ -154,19 +134,6 @@ pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compose_file_variable_is_split() {
-        let p = input_paths(&[], Some("a.yml:b.yml"), None);
-        assert_eq!(p, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
-        let p = input_paths(&[], Some("a.yml;b.yml"), Some(";"));
-        assert_eq!(p.len(), 2);
-        assert_eq!(input_paths(&[], None, None), [PathBuf::from("-")]);
-        assert_eq!(
-            input_paths(&[PathBuf::from("x")], Some("a"), None),
-            [PathBuf::from("x")]
-        );
-    }
 
     #[test]
     fn top_level_must_be_a_mapping() {

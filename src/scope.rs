@@ -57,6 +57,18 @@ impl Scope {
     }
 }
 
+/// What a scope id may be: the one message for every place an id comes from.
+pub const ID_RULE: &str = "expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit";
+
+/// `id` as a scope id, or why it cannot be one.
+pub fn check_id(id: &str) -> Result<String, String> {
+    if valid_id(id) {
+        Ok(id.to_owned())
+    } else {
+        Err(format!("`{id}` is not a valid scope id: {ID_RULE}"))
+    }
+}
+
 /// A scope id becomes part of Docker object names and labels.
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
@@ -93,6 +105,16 @@ mod tests {
         assert_eq!(Scope::parse("run:"), None);
         assert_eq!(Scope::parse("run:a b"), None);
         assert_eq!(Scope::parse("job:x"), None);
+    }
+
+    #[test]
+    fn a_bad_id_is_explained() {
+        assert_eq!(check_id("ci-42").unwrap(), "ci-42");
+        let e = check_id("-x").unwrap_err();
+        assert!(
+            e.contains("`-x` is not a valid scope id") && e.contains(ID_RULE),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,7 +6,6 @@
 //! Rules read the input document as written (merged, anchors resolved); the plan tells
 //! which networks netfence itself named, so that netfence's own output audits clean.
 
-pub mod command;
 pub mod human;
 pub mod lines;
 mod rules;

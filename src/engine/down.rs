@@ -1,60 +1,65 @@
 //! `netfence down --run-id ID | --env NAME`: removes a scope's containers, networks and
-//! (for runs, or with --volumes) volumes, found by their labels alone.
+//! (for runs, or with `volumes`) volumes, found by their labels alone.
 
-use super::sweep::{describe, Kind, Object};
-use super::{scope_filter, Engine, EngineError};
-use crate::cli::DownArgs;
-use crate::error::Error;
-use crate::scope::{valid_id, Scope};
+pub use super::sweep::Object;
+use super::sweep::{describe, Kind};
+use super::{scope_filter, Engine, EngineError, EngineResult};
+use crate::scope::Scope;
 
-pub fn command(a: &DownArgs) -> anyhow::Result<u8> {
-    let scope = match (&a.run_id, &a.env) {
-        (Some(id), _) => Scope::Run(id.clone()),
-        (None, Some(name)) => Scope::Env(name.clone()),
-        (None, None) => return Err(Error::Usage("give --run-id ID or --env NAME".into()).into()),
-    };
-    if !valid_id(scope.id()) {
-        return Err(Error::Usage(format!(
-            "`{}` is not a valid scope id: expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit",
-            scope.id()
-        ))
-        .into());
+/// What `down` removed.
+#[derive(Debug, Clone, Default)]
+pub struct Removed {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+    /// An environment's volumes were left (without `volumes`).
+    pub volumes_kept: bool,
+    /// What the engine refused to remove.
+    pub left: Vec<Object>,
+}
+
+impl Removed {
+    pub fn is_empty(&self) -> bool {
+        self.containers + self.networks + self.volumes == 0
     }
-    let keep_volumes = scope.is_env() && !a.volumes;
-    let rt = super::runtime()?;
-    rt.block_on(async {
-        let engine = Engine::connect().await?;
-        let filter = scope_filter(&scope);
-        let keep = |o: &Object| keep_volumes && o.kind == Kind::Volume;
-        let before: Vec<Object> = engine
-            .owned(&filter)
-            .await?
-            .into_iter()
-            .filter(|o| !keep(o))
-            .collect();
-        if before.is_empty() {
-            eprintln!("netfence: nothing of {scope} is on the engine");
-            return Ok(0);
-        }
-        let left = engine.sweep_scope(&filter, keep).await?;
-        super::sweep::forget_files(&before);
-        let count = |k: Kind| before.iter().filter(|o| o.kind == k).count();
-        eprintln!(
-            "netfence: {scope}: removed {} container(s), {} network(s), {} volume(s){}",
-            count(Kind::Container),
-            count(Kind::Network),
-            count(Kind::Volume),
-            if keep_volumes {
-                " (volumes kept: add --volumes)"
-            } else {
-                ""
-            }
-        );
-        if !left.is_empty() {
-            return Err(
-                EngineError(format!("{scope}: could not remove {}", describe(&left))).into(),
-            );
-        }
-        Ok(0)
+}
+
+/// Removes what carries `scope`'s labels. An environment keeps its volumes unless
+/// `volumes`; a run's always go.
+pub async fn down(engine: &Engine, scope: &Scope, volumes: bool) -> EngineResult<Removed> {
+    let keep_volumes = scope.is_env() && !volumes;
+    let filter = scope_filter(scope);
+    let keep = |o: &Object| keep_volumes && o.kind == Kind::Volume;
+    let before: Vec<Object> = engine
+        .owned(&filter)
+        .await?
+        .into_iter()
+        .filter(|o| !keep(o))
+        .collect();
+    if before.is_empty() {
+        return Ok(Removed::default());
+    }
+    let left = engine.sweep_scope(&filter, keep).await?;
+    super::sweep::forget_files(&before);
+    let count = |k: Kind| before.iter().filter(|o| o.kind == k).count();
+    Ok(Removed {
+        containers: count(Kind::Container),
+        networks: count(Kind::Network),
+        volumes: count(Kind::Volume),
+        volumes_kept: keep_volumes,
+        left,
     })
+}
+
+impl Removed {
+    /// The error for what is left, if anything is.
+    pub fn check(&self, scope: &Scope) -> EngineResult<()> {
+        if self.left.is_empty() {
+            return Ok(());
+        }
+        Err(EngineError(format!(
+            "{scope}: could not remove {}",
+            describe(&self.left)
+        )))
+    }
 }

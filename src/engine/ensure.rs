@@ -15,8 +15,8 @@ use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilde
 use serde::Serialize;
 
 use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
-use crate::cli::{EnsureArgs, InputArgs};
-use crate::error::{Error, Source};
+use crate::error::Source;
+use crate::input::InputSpec;
 use crate::labels;
 use crate::plan::{role_name, NetworkPlan};
 use crate::Project;
@@ -49,49 +49,24 @@ pub struct Ensured {
     pub status: Status,
 }
 
-pub fn command(a: &EnsureArgs) -> anyhow::Result<u8> {
-    if a.input.env.is_none() {
-        return Err(Error::Usage(
-            "`ensure` creates the persistent networks of an environment: give --env NAME".into(),
-        )
-        .into());
-    }
-    let project = load_project(&a.input)?;
-    let opts = a.input.options(&project, a.target)?;
-    let plan = project.plan(&opts)?;
-    let nets: Vec<NetworkPlan> = plan
-        .networks
+/// The persistent networks (environment, proxy, shared) of a plan: what `ensure` makes.
+pub fn persistent_networks(plan: &crate::Plan) -> Vec<NetworkPlan> {
+    plan.networks
         .iter()
         .filter(|n| n.role.is_persistent())
         .cloned()
-        .collect();
-    let limit = project.policy.policy.max_networks();
-    let rt = super::runtime()?;
-    let results = rt.block_on(async {
-        let engine = Engine::connect().await?;
-        ensure_networks(&engine, &nets, a.recreate, limit).await
-    })?;
-    let mut code = 0;
-    for r in &results {
-        println!("{}", describe(r));
-        if matches!(r.status, Status::Differs { .. }) {
-            code = 1;
-        }
-    }
-    Ok(code)
+        .collect()
 }
 
-/// The compose input, or — with no `-f` and no `$COMPOSE_FILE` — the policy alone: the
+/// The compose input, or — with no compose files named — the policy alone: the
 /// persistent networks do not depend on the services, so an empty file stands in, and the
 /// policy's references to services are dropped (they would name unknown services).
-pub fn load_project(input: &InputArgs) -> anyhow::Result<Project> {
-    let from_env = std::env::var("COMPOSE_FILE").is_ok_and(|v| !v.is_empty());
-    if !input.files.is_empty() || from_env {
-        return Ok(input.load()?);
+pub fn load_project(input: &InputSpec) -> crate::Result<Project> {
+    if input.files.is_named() {
+        return input.load();
     }
-    let cwd = std::env::current_dir().unwrap_or_default();
     let empty = crate::load::ComposeInput::from_str(Source::BuiltIn, "services: {}\n")?;
-    let mut project = Project::new(empty, input.policy.as_deref(), &cwd)?;
+    let mut project = Project::new(empty, input.policy.as_deref(), &input.working_dir)?;
     let p = &mut project.policy.policy;
     p.services.clear();
     p.environment.exclude.clear();

@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use super::owner::{self, Liveness};
-use super::sweep::{Kind, Object};
-use super::{Engine, EngineError};
-use crate::cli::GcArgs;
-use crate::error::Error;
+pub use super::sweep::{Kind, Object};
+use super::{Engine, EngineResult};
 use crate::labels;
 
 /// Which objects `gc` would remove, grouped by scope.
@@ -51,51 +49,48 @@ pub fn select(
     by_scope
 }
 
-pub fn command(a: &GcArgs) -> anyhow::Result<u8> {
-    let older_than = super::parse_duration(&a.older_than)
-        .map_err(|m| Error::Usage(format!("--older-than: {m}")))?;
-    let rt = super::runtime()?;
-    rt.block_on(async {
-        let engine = Engine::connect().await?;
-        let all = engine.owned(&[format!("{}=true", labels::MANAGED)]).await?;
-        let chosen = select(all, older_than, SystemTime::now());
-        let objects: Vec<Object> = chosen.values().flatten().cloned().collect();
-        let verb = if a.dry_run { "would remove" } else { "removed" };
-        let failures = if a.dry_run {
-            Vec::new()
-        } else {
-            let f = engine.remove_objects(&objects).await;
-            super::sweep::forget_files(&objects);
-            f
-        };
-        let mut out = String::new();
-        let mut done: Vec<&Object> = Vec::new();
-        let mut runs = std::collections::BTreeSet::new();
-        for (scope, objs) in &chosen {
-            for o in objs {
-                let failed = failures
-                    .iter()
-                    .any(|f| f.contains(&format!("{} {}:", o.kind.name(), o.name)));
-                if !failed {
-                    out.push_str(&format!("{verb} {} {} ({scope})\n", o.kind.name(), o.name));
-                    done.push(o);
-                    runs.insert(scope);
-                }
-            }
-        }
-        print!("{out}");
-        let count = |k: Kind| done.iter().filter(|o| o.kind == k).count();
-        eprintln!(
-            "netfence: gc {verb} {} container(s), {} network(s), {} volume(s) of {} run(s)",
-            count(Kind::Container),
-            count(Kind::Network),
-            count(Kind::Volume),
-            runs.len()
-        );
-        if !failures.is_empty() {
-            return Err(EngineError(failures.join("; ")).into());
-        }
-        Ok(0)
+/// What `gc` removed (or, dry, would remove), by run scope.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub removed: BTreeMap<String, Vec<Object>>,
+    /// Objects the engine refused to remove, one message each.
+    pub failures: Vec<String>,
+}
+
+impl Collected {
+    pub fn count(&self, kind: Kind) -> usize {
+        self.removed
+            .values()
+            .flatten()
+            .filter(|o| o.kind == kind)
+            .count()
+    }
+}
+
+/// Removes (unless `dry_run`) the objects of every run that is over: see [`select`].
+pub async fn gc(engine: &Engine, older_than: Duration, dry_run: bool) -> EngineResult<Collected> {
+    let all = engine.owned(&[format!("{}=true", labels::MANAGED)]).await?;
+    let mut chosen = select(all, older_than, SystemTime::now());
+    if dry_run {
+        return Ok(Collected {
+            removed: chosen,
+            failures: Vec::new(),
+        });
+    }
+    let objects: Vec<Object> = chosen.values().flatten().cloned().collect();
+    let failures = engine.remove_objects(&objects).await;
+    super::sweep::forget_files(&objects);
+    for objs in chosen.values_mut() {
+        objs.retain(|o| {
+            !failures
+                .iter()
+                .any(|f| f.contains(&format!("{} {}:", o.kind.name(), o.name)))
+        });
+    }
+    chosen.retain(|_, objs| !objs.is_empty());
+    Ok(Collected {
+        removed: chosen,
+        failures,
     })
 }
 

@@ -91,11 +91,18 @@ pub fn scope_filter(scope: &crate::Scope) -> Vec<String> {
 }
 
 /// A multi-threaded runtime for one engine command (2 workers: these are I/O waits).
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+pub fn runtime() -> EngineResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?)
+        .build()
+        .map_err(|e| EngineError(format!("starting the async runtime: {e}")))
+}
+
+/// Runs one engine operation to completion on a fresh runtime: the command layer's
+/// way into the async engine API.
+pub fn block_on<T>(f: impl std::future::Future<Output = crate::Result<T>>) -> crate::Result<T> {
+    runtime()?.block_on(f)
 }
 
 /// Text of a bollard error without its Debug noise: the engine's own message if any.
@@ -115,12 +122,6 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
-}
-
-/// Parses `0s`, `30m`, `1h`, `90s`, `1h30m`: humantime durations.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("`{s}` is not a duration like 0s, 30m, 1h ({e})"))
 }
 
 /// Current time as RFC 3339 (UTC, seconds): the `io.netfence.created` label.

@@ -2,12 +2,14 @@
 //! (with ownership labels, moving on when the engine says a subnet overlaps), removing.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 use ipnet::IpNet;
 
 use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use crate::audit::Occupied;
 use crate::labels;
 use crate::plan::NetworkPlan;
 use crate::subnet::{self, Pool, Request};
@@ -16,9 +18,26 @@ use crate::subnet::{self, Pool, Request};
 /// concurrent runs taking the same slot, and each retry re-reads the engine.
 const MAX_SUBNET_TRIES: usize = 12;
 
+/// How long a command that works without an engine waits for one before going on.
+const BRIEF: Duration = Duration::from_secs(3);
+
+/// Subnets in use on the engine, each with its network's name, or `None` when no engine
+/// answers within a few seconds: for the commands that work without an engine (`audit`,
+/// `rewrite` and `plan` with a subnet pool), which only avoid what they can see.
+pub fn subnets_if_reachable() -> Option<Vec<Occupied>> {
+    let rt = super::runtime().ok()?;
+    rt.block_on(async {
+        let lookup = async {
+            let engine = Engine::connect().await.ok()?;
+            engine.subnets_in_use().await.ok()
+        };
+        tokio::time::timeout(BRIEF, lookup).await.ok().flatten()
+    })
+}
+
 impl Engine {
-    /// Every IPv4/IPv6 subnet configured on the engine's networks.
-    pub async fn occupied_subnets(&self) -> EngineResult<Vec<IpNet>> {
+    /// Every IPv4/IPv6 subnet configured on the engine's networks, with its network.
+    pub async fn subnets_in_use(&self) -> EngineResult<Vec<Occupied>> {
         let nets = self
             .docker
             .list_networks(None)
@@ -26,8 +45,27 @@ impl Engine {
             .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
         Ok(nets
             .iter()
-            .flat_map(|n| n.ipam.iter().flat_map(|i| i.config.iter().flatten()))
-            .filter_map(|c| c.subnet.as_deref()?.parse().ok())
+            .flat_map(|n| {
+                let name = n.name.clone().unwrap_or_default();
+                n.ipam
+                    .iter()
+                    .flat_map(|i| i.config.iter().flatten())
+                    .filter_map(|c| c.subnet.as_deref()?.parse::<IpNet>().ok())
+                    .map(move |subnet| Occupied {
+                        subnet,
+                        network: name.clone(),
+                    })
+            })
+            .collect())
+    }
+
+    /// Every IPv4/IPv6 subnet configured on the engine's networks.
+    pub async fn occupied_subnets(&self) -> EngineResult<Vec<IpNet>> {
+        Ok(self
+            .subnets_in_use()
+            .await?
+            .into_iter()
+            .map(|o| o.subnet)
             .collect())
     }
 

@@ -19,11 +19,8 @@ use serde::Serialize;
 
 use super::ensure::{self, all_networks, network_labels};
 use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
-use crate::cli::{PlanFormat, ReconcileArgs};
-use crate::error::Error;
 use crate::labels;
-use crate::plan::{role_name, NetworkPlan, Options, Plan, Role};
-use crate::scope::Scope;
+use crate::plan::{role_name, NetworkPlan, Plan, Role};
 
 const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 const COMPOSE_SERVICE: &str = "com.docker.compose.service";
@@ -57,62 +54,6 @@ pub struct Step {
     network_id: Option<String>,
     #[serde(skip)]
     plan: Option<NetworkPlan>,
-}
-
-pub fn command(a: &ReconcileArgs) -> anyhow::Result<u8> {
-    let Some(project_name) = a.input.project_name.clone() else {
-        return Err(Error::Usage(
-            "`reconcile` needs the Compose project whose containers to fence: give -p PROJECT"
-                .into(),
-        )
-        .into());
-    };
-    let project = a.input.load()?;
-    let scope = if a.input.env.is_some() || a.input.run_id.is_some() {
-        a.input.scope(&project)?
-    } else if project.record.is_some() {
-        // Fenced input: the scope it records.
-        None
-    } else {
-        // No scope given: the project's own networks are matched by Compose's labels, so
-        // the scope only names networks that must be created; the project name will do.
-        Some(Scope::Run(crate::naming::project_name(&project_name)))
-    };
-    let opts = Options {
-        scope,
-        project: Some(project_name.clone()),
-        environ: crate::cli::environ(),
-        ..Options::default()
-    };
-    let plan = project.plan(&opts)?;
-    let flat = project.policy.policy.flat_networks.clone();
-    let limit = project.policy.policy.max_networks();
-    let rt = super::runtime()?;
-    rt.block_on(async {
-        let engine = Engine::connect().await?;
-        let steps = compute(&engine, &plan, a.strict, &flat).await?;
-        match a.format {
-            PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&steps)?),
-            PlanFormat::Table => {
-                for s in &steps {
-                    println!("{}", describe(s));
-                }
-                if steps.is_empty() {
-                    eprintln!(
-                        "netfence: project {} matches the plan: nothing to do",
-                        plan.project
-                    );
-                }
-            }
-        }
-        if !a.dry_run {
-            apply(&engine, &steps, limit).await?;
-            if !steps.is_empty() && a.format == PlanFormat::Table {
-                eprintln!("netfence: applied {} step(s)", steps.len());
-            }
-        }
-        Ok(0)
-    })
 }
 
 /// `connect    shop-web-1  nf-env-production  [web.shop]  # reason`

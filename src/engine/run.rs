@@ -4,7 +4,7 @@
 //! Tear-down happens on every path: `up` or the wait fails, CMD fails, a signal arrives.
 //! It is done by labels (the scope's), so it also catches what a cancelled `up` left.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -19,7 +19,6 @@ use super::network::{assign_subnets, next_subnet};
 use super::signals::{self, Interrupts, Received};
 use super::sweep::describe;
 use super::{owner, scope_filter, wait, Engine, EngineError};
-use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::plan::{Options, Role, FALLBACK_POOL};
 use crate::subnet::Pool;
@@ -43,8 +42,7 @@ struct Shared {
     engine: Engine,
     compose: Compose,
     project: Project,
-    args: RunArgs,
-    timeout: Duration,
+    opts: RunOptions,
     interrupts: Interrupts,
     owner: String,
     /// Subnets this process already gave a network: parallel copies avoid each other
@@ -70,85 +68,91 @@ struct Footprint {
     project_name: String,
 }
 
-pub fn command(args: RunArgs) -> anyhow::Result<u8> {
-    if args.input.env.is_some() {
-        return Err(Error::Usage(
-            "`run` brings up an ephemeral copy (a run scope); environments are for `rewrite`, `ensure` and `reconcile`: use --run-id or leave it out".into(),
-        )
-        .into());
-    }
-    if args.cmd.is_empty() && !args.keep {
-        return Err(Error::Usage(
-            "give the command to run after `--`, e.g. `netfence run -f compose.yml -- pytest -x` (or --keep to only bring the stack up)".into(),
-        )
-        .into());
-    }
-    let timeout = super::parse_duration(&args.timeout)
-        .map_err(|m| Error::Usage(format!("--timeout: {m}")))?;
-    let base = match &args.input.run_id {
-        Some(id) => id.clone(),
-        None => match std::env::var("NETFENCE_RUN_ID") {
-            Ok(id) if !id.is_empty() => id,
-            _ => {
-                let id = Scope::random_run().id().to_owned();
-                eprintln!("netfence: run id {id} (choose one with --run-id or NETFENCE_RUN_ID)");
-                id
-            }
-        },
-    };
-    let copies = args.parallel as usize;
-    let ids: Vec<String> = if copies == 1 {
-        vec![base.clone()]
-    } else {
-        (0..copies).map(|i| format!("{base}-{i}")).collect()
-    };
-    for id in &ids {
-        if !crate::scope::valid_id(id) {
-            return Err(Error::Usage(format!(
-                "run id `{id}` is not valid: expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit"
-            ))
-            .into());
-        }
-    }
-    let project = args.input.load()?;
-    // Bad input is reported before anything touches the engine.
-    project.plan(&options(&args, &Scope::Run(ids[0].clone()), Vec::new()))?;
+/// What one `netfence run` does, decided before anything touches the engine.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// One run id per copy: the base id, or `<base>-<i>` for `parallel` copies.
+    pub ids: Vec<String>,
+    /// Leave the stack up afterwards.
+    pub keep: bool,
+    /// How long `up` plus the wait for running/healthy services may take.
+    pub timeout: Duration,
+    /// The command to run against the stack; none with `keep` only brings it up.
+    pub cmd: Vec<String>,
+    /// `-p`: the project name before scoping.
+    pub project_name: Option<String>,
+    /// The process environment, for the policy's templates.
+    pub environ: BTreeMap<String, String>,
+}
 
-    let interrupts = signals::install()?;
+impl RunOptions {
+    /// `parallel` copies of run `base`, each id checked now (a copy's id is longer).
+    pub fn new(base: String, parallel: u16) -> Result<RunOptions, Error> {
+        let ids: Vec<String> = if parallel <= 1 {
+            vec![base]
+        } else {
+            (0..parallel).map(|i| format!("{base}-{i}")).collect()
+        };
+        for id in &ids {
+            crate::scope::check_id(id).map_err(|m| Error::Usage(format!("run id: {m}")))?;
+        }
+        Ok(RunOptions {
+            ids,
+            keep: false,
+            timeout: Duration::from_secs(180),
+            cmd: Vec::new(),
+            project_name: None,
+            environ: BTreeMap::new(),
+        })
+    }
+}
+
+/// Brings up `opts.ids.len()` isolated copies of `project`, runs the command against
+/// each, tears them down (unless `keep`), and returns the status `netfence run` exits
+/// with: the first failing copy's, else 0.
+pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
+    // Bad input is reported before anything touches the engine.
+    project.plan(&options(
+        &opts,
+        &Scope::Run(opts.ids[0].clone()),
+        Vec::new(),
+    ))?;
+    let interrupts = signals::install().map_err(|e| EngineError(format!("signals: {e}")))?;
     let rt = super::runtime()?;
     rt.block_on(async move {
         let engine = Engine::connect().await?;
         let compose = Compose::detect().await?;
         use std::io::IsTerminal;
+        let copies = opts.ids.len();
         let shared = Shared {
             engine,
             compose,
             project,
-            timeout,
             interrupts,
             owner: owner::current(),
             claimed: Mutex::new(Vec::new()),
             progress: copies == 1 && std::io::stderr().is_terminal(),
-            args,
+            opts,
         };
+        let ids = &shared.opts.ids;
         let outcomes: Vec<Outcome> =
             futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
                 run_copy(&shared, Scope::Run(id.clone()), (copies > 1).then_some(i))
             }))
             .await;
         if copies > 1 {
-            summarise(&ids, &outcomes);
+            summarise(ids, &outcomes);
         }
         let failed = outcomes.iter().find(|o| o.status != 0);
         Ok(failed.map_or(0, |o| o.status))
     })
 }
 
-fn options(args: &RunArgs, scope: &Scope, occupied: Vec<IpNet>) -> Options {
+fn options(opts: &RunOptions, scope: &Scope, occupied: Vec<IpNet>) -> Options {
     Options {
         scope: Some(scope.clone()),
-        project: args.input.project_name.clone(),
-        environ: crate::cli::environ(),
+        project: opts.project_name.clone(),
+        environ: opts.environ.clone(),
         occupied,
         managed_external: true,
         ..Options::default()
@@ -219,7 +223,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     };
 
     // ---- tear down ---------------------------------------------------------------------
-    if sh.args.keep {
+    if sh.opts.keep {
         if fp.compose_file.is_some() {
             eprintln!(
                 "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
@@ -280,13 +284,13 @@ async fn setup(
     fp: &mut Footprint,
 ) -> Result<Ready, String> {
     let t0 = Instant::now();
-    let deadline = t0 + sh.timeout;
+    let deadline = t0 + sh.opts.timeout;
     let engine = &sh.engine;
     let mut occupied = engine.occupied_subnets().await.map_err(|e| e.0)?;
     occupied.extend(sh.claimed.lock().map(|c| c.clone()).unwrap_or_default());
     let mut plan = sh
         .project
-        .plan(&options(&sh.args, scope, occupied.clone()))
+        .plan(&options(&sh.opts, scope, occupied.clone()))
         .map_err(|e| e.to_string())?;
     fp.project_name = plan.project_name.clone();
     let pool = pool_of(&sh.project);
@@ -353,7 +357,7 @@ async fn setup(
                 return Err(format!(
                     "`{} up` did not finish within --timeout {}",
                     sh.compose.display(),
-                    sh.args.timeout
+                    humantime::format_duration(sh.opts.timeout)
                 ))
             }
         };
@@ -468,7 +472,7 @@ fn add_owner_labels(doc: &mut Value, owner: &str) {
 
 /// Runs CMD with the exports; signals sent to netfence alone are forwarded to it.
 async fn run_cmd(sh: &Shared, ready: &Ready, ints: &mut Interrupts) -> Result<u8, String> {
-    let Some((program, rest)) = sh.args.cmd.split_first() else {
+    let Some((program, rest)) = sh.opts.cmd.split_first() else {
         return Ok(0);
     };
     let mut cmd = tokio::process::Command::new(program);

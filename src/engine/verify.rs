@@ -25,11 +25,9 @@ use serde::Serialize;
 
 use super::probe::{self, Check, Seen};
 use super::{api_message, is_not_found, scope_filter, Engine, EngineError, EngineResult};
-use crate::cli::{PlanFormat, TargetArg, VerifyArgs};
-use crate::error::Error;
 use crate::labels;
 use crate::plan::{Plan, Role};
-use crate::scope::{valid_id, Scope};
+use crate::scope::Scope;
 
 const COMPOSE_SERVICE: &str = "com.docker.compose.service";
 const COMPOSE_PROJECT: &str = "com.docker.compose.project";
@@ -118,67 +116,6 @@ struct Expected {
     services: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
     /// With a plan: the Compose project whose containers are ours.
     project: Option<String>,
-}
-
-pub fn command(a: &VerifyArgs) -> anyhow::Result<u8> {
-    let scope = scope_of(a)?;
-    let plan = if has_files(a) {
-        let project = a.input.load()?;
-        let mut opts = a.input.options(&project, TargetArg::Compose)?;
-        opts.scope = Some(scope.clone());
-        Some(project.plan(&opts)?)
-    } else {
-        None
-    };
-    let rt = super::runtime()?;
-    let report = rt.block_on(async {
-        let engine = Engine::connect().await?;
-        verify(&engine, &scope, plan.as_ref(), a.probe_image.as_deref()).await
-    })?;
-    match a.format {
-        PlanFormat::Table => print!("{}", table(&report)),
-        PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-    }
-    if report.ok {
-        eprintln!("netfence: verify {}: as planned", report.scope);
-        Ok(0)
-    } else {
-        eprintln!(
-            "netfence: verify {}: {} difference(s):",
-            report.scope,
-            report.differences.len()
-        );
-        for d in &report.differences {
-            eprintln!("  {d}");
-        }
-        Ok(1)
-    }
-}
-
-fn has_files(a: &VerifyArgs) -> bool {
-    !a.input.files.is_empty() || std::env::var("COMPOSE_FILE").is_ok_and(|v| !v.is_empty())
-}
-
-fn scope_of(a: &VerifyArgs) -> Result<Scope, Error> {
-    let scope = match (&a.input.run_id, &a.input.env) {
-        (Some(id), _) => Scope::Run(id.clone()),
-        (None, Some(name)) => Scope::Env(name.clone()),
-        (None, None) => match std::env::var("NETFENCE_RUN_ID") {
-            Ok(id) if !id.is_empty() => Scope::Run(id),
-            _ => {
-                return Err(Error::Usage(
-                    "verify needs a scope: give --run-id ID or --env NAME".into(),
-                ))
-            }
-        },
-    };
-    if !valid_id(scope.id()) {
-        return Err(Error::Usage(format!(
-            "`{}` is not a valid scope id: expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit",
-            scope.id()
-        )));
-    }
-    Ok(scope)
 }
 
 /// Builds the report for a scope (expectations from `plan` when given, else labels).

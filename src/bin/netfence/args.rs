@@ -1,16 +1,11 @@
-//! The raw command line (clap derive) and its resolution into what the core consumes:
-//! compose input, policy, scope, options. Kept apart so `main.rs` stays a dispatcher.
+//! The raw command line (clap derive). Values are parsed to their types here (scope ids,
+//! durations, CIDRs); combining them with the environment and defaults is `settings`'s.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-
-use crate::error::{Error, Result};
-use crate::plan::{Options, Target};
-use crate::scope::{valid_id, Scope};
-use crate::Project;
+use netfence::audit::Occupied;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,10 +65,10 @@ pub struct InputArgs {
     pub policy: Option<PathBuf>,
     /// Scope: one test run (ephemeral). Default: $NETFENCE_RUN_ID, the scope recorded in
     /// already fenced input, or a fresh random id.
-    #[arg(long, value_name = "ID", conflicts_with = "env")]
+    #[arg(long, value_name = "ID", conflicts_with = "env", value_parser = scope_id)]
     pub run_id: Option<String>,
     /// Scope: one deployment environment (persistent).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = scope_id)]
     pub env: Option<String>,
     /// Compose project name (before scoping).
     #[arg(short = 'p', long = "project-name", value_name = "NAME")]
@@ -155,8 +150,8 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
     /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
-    #[arg(long, value_name = "DURATION", default_value = "3m")]
-    pub timeout: String,
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = duration)]
+    pub timeout: Duration,
     /// The command to run against the stack (after `--`).
     #[arg(
         value_name = "CMD",
@@ -173,11 +168,12 @@ pub struct DownArgs {
         long,
         value_name = "ID",
         conflicts_with = "env",
-        required_unless_present = "env"
+        required_unless_present = "env",
+        value_parser = scope_id
     )]
     pub run_id: Option<String>,
     /// The environment scope to tear down (its containers and networks).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = scope_id)]
     pub env: Option<String>,
     /// With --env: also remove the environment's volumes (a run's are always removed).
     #[arg(long)]
@@ -187,8 +183,8 @@ pub struct DownArgs {
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// Only objects at least this old (e.g. 0s, 30m, 1h).
-    #[arg(long, value_name = "DURATION", default_value = "1h")]
-    pub older_than: String,
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration)]
+    pub older_than: Duration,
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -229,8 +225,8 @@ pub struct AuditArgs {
     pub deny: Option<DenyLevel>,
     /// A subnet already in use on the engine (repeatable; CIDR or NAME=CIDR), checked by
     /// rule NF007 and avoided when judging what `rewrite` fixes.
-    #[arg(long = "occupied-subnet", value_name = "CIDR")]
-    pub occupied_subnets: Vec<String>,
+    #[arg(long = "occupied-subnet", value_name = "CIDR", value_parser = occupied)]
+    pub occupied_subnets: Vec<Occupied>,
     /// Do not ask the Docker engine (DOCKER_HOST, the default socket) for the subnets in
     /// use; by default audit does when one answers within 3 seconds.
     #[arg(long)]
@@ -319,75 +315,28 @@ pub struct VerifyArgs {
     pub format: PlanFormat,
 }
 
-pub fn environ() -> BTreeMap<String, String> {
-    std::env::vars().collect()
+fn scope_id(s: &str) -> Result<String, String> {
+    netfence::scope::check_id(s)
 }
 
-impl InputArgs {
-    /// Are there compose files to read (flags, $COMPOSE_FILE, or piped stdin)?
-    pub fn has_compose_input(&self) -> bool {
-        !self.files.is_empty()
-            || std::env::var("COMPOSE_FILE").is_ok_and(|v| !v.is_empty())
-            || !std::io::stdin().is_terminal()
-    }
-
-    pub fn load(&self) -> Result<Project> {
-        let paths = crate::load::input_paths(
-            &self.files,
-            std::env::var("COMPOSE_FILE").ok().as_deref(),
-            std::env::var("COMPOSE_PATH_SEPARATOR").ok().as_deref(),
-        );
-        if paths.iter().all(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
-            return Err(Error::Usage(
-                "no compose input: give -f FILE, set COMPOSE_FILE, or pipe a file to stdin".into(),
-            ));
-        }
-        let input = crate::load::load(&paths, &mut std::io::stdin().lock())?;
-        let cwd = std::env::current_dir().unwrap_or_default();
-        Project::new(input, self.policy.as_deref(), &cwd)
-    }
-
-    /// The scope SPEC §2 chooses: flags, $NETFENCE_RUN_ID, the input's record, or random.
-    pub fn scope(&self, project: &Project) -> Result<Option<Scope>> {
-        if let Some(id) = &self.run_id {
-            return checked(id, "--run-id").map(|id| Some(Scope::Run(id)));
-        }
-        if let Some(name) = &self.env {
-            return checked(name, "--env").map(|n| Some(Scope::Env(n)));
-        }
-        if let Ok(id) = std::env::var("NETFENCE_RUN_ID") {
-            if !id.is_empty() {
-                return checked(&id, "NETFENCE_RUN_ID").map(|id| Some(Scope::Run(id)));
-            }
-        }
-        if project.record.is_some() {
-            return Ok(None);
-        }
-        let scope = Scope::random_run();
-        eprintln!("netfence: scope {scope} (choose one with --run-id or NETFENCE_RUN_ID)");
-        Ok(Some(scope))
-    }
-
-    pub fn options(&self, project: &Project, target: TargetArg) -> Result<Options> {
-        Ok(Options {
-            scope: self.scope(project)?,
-            project: self.project_name.clone(),
-            target: match target {
-                TargetArg::Compose => Target::Compose,
-                TargetArg::Swarm => Target::Swarm,
-            },
-            environ: environ(),
-            ..Options::default()
-        })
-    }
+/// `0s`, `30m`, `1h`, `90s`, `1h30m`: humantime durations.
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration like 0s, 30m, 1h ({e})"))
 }
 
-fn checked(id: &str, what: &str) -> Result<String> {
-    if valid_id(id) {
-        Ok(id.to_owned())
-    } else {
-        Err(Error::Usage(format!(
-            "{what} `{id}` is not a valid scope id: expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit"
-        )))
-    }
+/// `CIDR` or `NAME=CIDR`.
+fn occupied(s: &str) -> Result<Occupied, String> {
+    let (name, cidr) = match s.split_once('=') {
+        Some((n, c)) => (n.to_owned(), c),
+        None => (String::new(), s),
+    };
+    let subnet: ipnet::IpNet = cidr
+        .trim()
+        .parse()
+        .map_err(|_| "expected a CIDR such as 172.18.0.0/16, optionally as NAME=CIDR".to_owned())?;
+    Ok(Occupied {
+        subnet: subnet.trunc(),
+        network: name,
+    })
 }

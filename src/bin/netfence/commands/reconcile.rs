@@ -1,0 +1,70 @@
+//! `netfence reconcile -p PROJECT`: a running project's containers connected to and
+//! disconnected from networks until they match the plan; the steps printed.
+
+use netfence::engine::reconcile;
+use netfence::engine::{self, Engine};
+use netfence::{Options, Project, Scope};
+
+use crate::args::PlanFormat;
+use crate::exit::ExitStatus;
+use crate::settings::ReconcileSettings;
+
+pub fn run(s: ReconcileSettings) -> anyhow::Result<ExitStatus> {
+    let project = s.input.load()?;
+    let plan = project.plan(&options(&s, &project))?;
+    let flat = project.policy.policy.flat_networks.clone();
+    let limit = project.policy.policy.max_networks();
+    let steps = engine::block_on(async {
+        let engine = Engine::connect().await?;
+        let steps = reconcile::compute(&engine, &plan, s.strict, &flat).await?;
+        print_steps(&s, &plan.project, &steps)?;
+        if !s.dry_run {
+            reconcile::apply(&engine, &steps, limit).await?;
+        }
+        Ok(steps)
+    })?;
+    if !s.dry_run && !steps.is_empty() && s.format == PlanFormat::Table {
+        eprintln!("netfence: applied {} step(s)", steps.len());
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn options(s: &ReconcileSettings, project: &Project) -> Options {
+    let scope = match &s.input.scope {
+        Some(scope) => Some(scope.clone()),
+        // Fenced input: the scope it records.
+        None if project.record.is_some() => None,
+        // No scope given: the project's own networks are matched by Compose's labels, so
+        // the scope only names networks that must be created; the project name will do.
+        None => Some(Scope::Run(netfence::naming::project_name(&s.project_name))),
+    };
+    Options {
+        scope,
+        project: Some(s.project_name.clone()),
+        environ: s.input.environ.clone(),
+        ..Options::default()
+    }
+}
+
+fn print_steps(
+    s: &ReconcileSettings,
+    project: &str,
+    steps: &[reconcile::Step],
+) -> netfence::Result<()> {
+    match s.format {
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(steps)
+                .map_err(|e| netfence::Error::Usage(e.to_string()))?
+        ),
+        PlanFormat::Table => {
+            for step in steps {
+                println!("{}", reconcile::describe(step));
+            }
+            if steps.is_empty() {
+                eprintln!("netfence: project {project} matches the plan: nothing to do");
+            }
+        }
+    }
+    Ok(())
+}

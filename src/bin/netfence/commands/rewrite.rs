@@ -1,0 +1,42 @@
+//! `netfence rewrite`: the fenced compose file, to stdout or atomically to a file;
+//! `--check` exits 1 when the input is not fenced this way already.
+
+use anyhow::Context;
+
+use super::{emit, plan_avoiding_live_subnets, write_atomically};
+use crate::args::DataFormat;
+use crate::exit::ExitStatus;
+use crate::settings::RewriteSettings;
+
+pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
+    let project = s.input.load()?;
+    let mut opts = s.input.options(&project, s.target);
+    opts.no_project_name = s.no_project_name;
+    let plan = plan_avoiding_live_subnets(&project, &mut opts)?;
+    if s.check {
+        if project.record.is_some() && project.rewrite(&plan) == *project.original() {
+            return Ok(ExitStatus::Success);
+        }
+        eprintln!(
+            "netfence: {} is not fenced for scope {} ({} change(s); `netfence plan` lists them)",
+            project.input.first_source(),
+            plan.scope,
+            plan.changes.len().max(1)
+        );
+        return Ok(ExitStatus::Found);
+    }
+    let fenced = project.into_rewrite(&plan);
+    let text = match s.format {
+        DataFormat::Yaml => netfence::yaml::to_string(&fenced),
+        DataFormat::Json => serde_json::to_string_pretty(&fenced)?,
+    };
+    // The process ends right after writing: freeing a large tree first is wasted work.
+    std::mem::forget(fenced);
+    match &s.output {
+        Some(path) => {
+            write_atomically(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => emit(&text)?,
+    }
+    Ok(ExitStatus::Success)
+}

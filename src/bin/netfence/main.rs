@@ -1,0 +1,62 @@
+//! The `netfence` binary: parse the command line, resolve it into settings once, run one
+//! command, map the outcome to an exit code (0 success, 1 a check found something,
+//! 2 bad input, 3 engine or compose).
+
+mod args;
+mod commands;
+mod exit;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use exit::ExitStatus;
+use settings::*;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match dispatch(cli.command, &Process::current()) {
+        Ok(status) => status.code(),
+        Err(e) if exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netfence: error: {e:#}");
+            exit::error_code(&e)
+        }
+    }
+}
+
+fn dispatch(command: Command, p: &Process) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Rewrite(a) => commands::rewrite::run(RewriteSettings::resolve(a, p)?),
+        Command::Plan(a) => commands::plan::run(PlanSettings::resolve(a, p)?),
+        Command::Validate(a) => commands::validate::run(ValidateSettings::resolve(a, p)?),
+        Command::Schema => commands::schema::run(),
+        Command::Audit(a) => commands::audit::run(AuditSettings::resolve(a, p)?),
+        Command::Graph(a) => commands::graph::run(GraphSettings::resolve(a, p)?),
+        Command::Run(a) => commands::run::run(RunSettings::resolve(a, p)?),
+        Command::Down(a) => commands::down::run(DownSettings::resolve(a)?),
+        Command::Gc(a) => commands::gc::run(GcSettings::resolve(a)),
+        Command::Ensure(a) => commands::ensure::run(EnsureSettings::resolve(a, p)?),
+        Command::Reconcile(a) => commands::reconcile::run(ReconcileSettings::resolve(a, p)?),
+        Command::Verify(a) => commands::verify::run(VerifySettings::resolve(a, p)?),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NETFENCE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("netfence={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

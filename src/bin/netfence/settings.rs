@@ -1,0 +1,369 @@
+//! Raw arguments + the process environment → typed settings, once per command. The
+//! commands take only these: every rule about where a value comes from lives here.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use netfence::audit::Occupied;
+use netfence::input::{ComposeFiles, InputSpec};
+use netfence::plan::{Options, Target};
+use netfence::{Error, Project, Result, Scope};
+
+use crate::args::{
+    AuditArgs, AuditFormat, ColorChoice, DataFormat, DenyLevel, DownArgs, EnsureArgs, GcArgs,
+    GraphArgs, GraphFormat, InputArgs, PlanArgs, PlanFormat, ReconcileArgs, RewriteArgs, RunArgs,
+    TargetArg, ValidateArgs, VerifyArgs,
+};
+
+/// What every command may read from the process: its environment, its directory, and
+/// whether stdin is a terminal (then nothing is piped to it).
+pub struct Process {
+    pub environ: BTreeMap<String, String>,
+    pub working_dir: PathBuf,
+    pub stdin_is_terminal: bool,
+}
+
+impl Process {
+    pub fn current() -> Process {
+        Process {
+            environ: std::env::vars().collect(),
+            working_dir: std::env::current_dir().unwrap_or_default(),
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+        }
+    }
+}
+
+/// Compose input, policy, scope and project name: shared by every command that plans.
+#[derive(Debug, Clone)]
+pub struct InputSettings {
+    pub spec: InputSpec,
+    /// `--run-id`, `--env`, else `$NETFENCE_RUN_ID`; `None` leaves the choice to the
+    /// input's record, else a fresh random run id (see [`InputSettings::scope_for`]).
+    pub scope: Option<Scope>,
+    pub project_name: Option<String>,
+    pub environ: BTreeMap<String, String>,
+}
+
+impl InputSettings {
+    fn resolve(a: &InputArgs, p: &Process) -> Result<InputSettings> {
+        Ok(InputSettings {
+            spec: InputSpec {
+                files: ComposeFiles::resolve(&a.files, &p.environ, p.stdin_is_terminal),
+                policy: a.policy.clone(),
+                working_dir: p.working_dir.clone(),
+            },
+            scope: explicit_scope(a.run_id.as_deref(), a.env.as_deref(), &p.environ)?,
+            project_name: a.project_name.clone(),
+            environ: p.environ.clone(),
+        })
+    }
+
+    pub fn load(&self) -> Result<Project> {
+        self.spec.load()
+    }
+
+    /// The scope SPEC §2 chooses: explicit, else the input's record (`None`), else a
+    /// fresh run id, announced on stderr.
+    pub fn scope_for(&self, project: &Project) -> Option<Scope> {
+        if self.scope.is_some() || project.record.is_some() {
+            return self.scope.clone();
+        }
+        Some(announce(Scope::random_run()))
+    }
+
+    pub fn options(&self, project: &Project, target: Target) -> Options {
+        Options {
+            scope: self.scope_for(project),
+            project: self.project_name.clone(),
+            target,
+            environ: self.environ.clone(),
+            ..Options::default()
+        }
+    }
+}
+
+/// Says which random run id was chosen, so the user can find (and remove) it later.
+pub fn announce(scope: Scope) -> Scope {
+    eprintln!("netfence: scope {scope} (choose one with --run-id or NETFENCE_RUN_ID)");
+    scope
+}
+
+/// `--run-id`, `--env` (both checked by the parser), else `$NETFENCE_RUN_ID`.
+fn explicit_scope(
+    run_id: Option<&str>,
+    env: Option<&str>,
+    environ: &BTreeMap<String, String>,
+) -> Result<Option<Scope>> {
+    if let Some(id) = run_id {
+        return Ok(Some(Scope::Run(id.to_owned())));
+    }
+    if let Some(name) = env {
+        return Ok(Some(Scope::Env(name.to_owned())));
+    }
+    match environ.get("NETFENCE_RUN_ID").filter(|v| !v.is_empty()) {
+        Some(id) => netfence::scope::check_id(id)
+            .map(|id| Some(Scope::Run(id)))
+            .map_err(|m| Error::Usage(format!("NETFENCE_RUN_ID: {m}"))),
+        None => Ok(None),
+    }
+}
+
+fn target(t: TargetArg) -> Target {
+    match t {
+        TargetArg::Compose => Target::Compose,
+        TargetArg::Swarm => Target::Swarm,
+    }
+}
+
+pub struct RewriteSettings {
+    pub input: InputSettings,
+    pub output: Option<PathBuf>,
+    pub check: bool,
+    pub format: DataFormat,
+    pub target: Target,
+    pub no_project_name: bool,
+}
+
+impl RewriteSettings {
+    pub fn resolve(a: RewriteArgs, p: &Process) -> Result<Self> {
+        Ok(RewriteSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            output: a.output,
+            check: a.check,
+            format: a.format,
+            target: target(a.target),
+            no_project_name: a.no_project_name,
+        })
+    }
+}
+
+pub struct PlanSettings {
+    pub input: InputSettings,
+    pub format: PlanFormat,
+    pub target: Target,
+}
+
+impl PlanSettings {
+    pub fn resolve(a: PlanArgs, p: &Process) -> Result<Self> {
+        Ok(PlanSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            format: a.format,
+            target: target(a.target),
+        })
+    }
+}
+
+pub struct ValidateSettings {
+    pub input: InputSettings,
+    pub format: PlanFormat,
+}
+
+impl ValidateSettings {
+    pub fn resolve(a: ValidateArgs, p: &Process) -> Result<Self> {
+        Ok(ValidateSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            format: a.format,
+        })
+    }
+}
+
+pub struct AuditSettings {
+    pub input: InputSettings,
+    pub format: AuditFormat,
+    pub deny: Option<DenyLevel>,
+    pub occupied: Vec<Occupied>,
+    /// Ask the engine for the subnets in use (not with `--no-engine`).
+    pub ask_engine: bool,
+    pub colour: bool,
+}
+
+impl AuditSettings {
+    pub fn resolve(a: AuditArgs, p: &Process) -> Result<Self> {
+        let colour = match a.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && p.environ.get("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        };
+        Ok(AuditSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            format: a.format,
+            deny: a.deny,
+            occupied: a.occupied_subnets,
+            ask_engine: !a.no_engine,
+            colour,
+        })
+    }
+}
+
+pub struct GraphSettings {
+    pub input: InputSettings,
+    pub format: GraphFormat,
+    pub output: Option<PathBuf>,
+}
+
+impl GraphSettings {
+    pub fn resolve(a: GraphArgs, p: &Process) -> Result<Self> {
+        if a.format == GraphFormat::Png && a.output.is_none() && std::io::stdout().is_terminal() {
+            return Err(Error::Usage(
+                "PNG is binary: give -o FILE or redirect stdout".into(),
+            ));
+        }
+        Ok(GraphSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            format: a.format,
+            output: a.output,
+        })
+    }
+}
+
+pub struct RunSettings {
+    pub input: InputSettings,
+    pub run: netfence::engine::run::RunOptions,
+}
+
+impl RunSettings {
+    pub fn resolve(a: RunArgs, p: &Process) -> Result<Self> {
+        if a.input.env.is_some() {
+            return Err(Error::Usage(
+                "`run` brings up an ephemeral copy (a run scope); environments are for `rewrite`, `ensure` and `reconcile`: use --run-id or leave it out".into(),
+            ));
+        }
+        if a.cmd.is_empty() && !a.keep {
+            return Err(Error::Usage(
+                "give the command to run after `--`, e.g. `netfence run -f compose.yml -- pytest -x` (or --keep to only bring the stack up)".into(),
+            ));
+        }
+        let input = InputSettings::resolve(&a.input, p)?;
+        let base = match &input.scope {
+            Some(scope) => scope.id().to_owned(),
+            None => {
+                let id = Scope::random_run().id().to_owned();
+                eprintln!("netfence: run id {id} (choose one with --run-id or NETFENCE_RUN_ID)");
+                id
+            }
+        };
+        let run = netfence::engine::run::RunOptions::new(base, a.parallel)?;
+        Ok(RunSettings {
+            run: netfence::engine::run::RunOptions {
+                keep: a.keep,
+                timeout: a.timeout,
+                cmd: a.cmd,
+                project_name: input.project_name.clone(),
+                environ: input.environ.clone(),
+                ..run
+            },
+            input,
+        })
+    }
+}
+
+pub struct DownSettings {
+    pub scope: Scope,
+    /// Also the volumes of an environment (a run's always go).
+    pub volumes: bool,
+}
+
+impl DownSettings {
+    pub fn resolve(a: DownArgs) -> Result<Self> {
+        let scope = match (a.run_id, a.env) {
+            (Some(id), _) => Scope::Run(id),
+            (None, Some(name)) => Scope::Env(name),
+            (None, None) => return Err(Error::Usage("give --run-id ID or --env NAME".into())),
+        };
+        Ok(DownSettings {
+            scope,
+            volumes: a.volumes,
+        })
+    }
+}
+
+pub struct GcSettings {
+    pub older_than: Duration,
+    pub dry_run: bool,
+}
+
+impl GcSettings {
+    pub fn resolve(a: GcArgs) -> Self {
+        GcSettings {
+            older_than: a.older_than,
+            dry_run: a.dry_run,
+        }
+    }
+}
+
+pub struct EnsureSettings {
+    pub input: InputSettings,
+    pub recreate: bool,
+    pub target: Target,
+}
+
+impl EnsureSettings {
+    pub fn resolve(a: EnsureArgs, p: &Process) -> Result<Self> {
+        if a.input.env.is_none() {
+            return Err(Error::Usage(
+                "`ensure` creates the persistent networks of an environment: give --env NAME"
+                    .into(),
+            ));
+        }
+        Ok(EnsureSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            recreate: a.recreate,
+            target: target(a.target),
+        })
+    }
+}
+
+pub struct ReconcileSettings {
+    pub input: InputSettings,
+    pub project_name: String,
+    pub dry_run: bool,
+    pub strict: bool,
+    pub format: PlanFormat,
+}
+
+impl ReconcileSettings {
+    pub fn resolve(a: ReconcileArgs, p: &Process) -> Result<Self> {
+        let Some(project_name) = a.input.project_name.clone() else {
+            return Err(Error::Usage(
+                "`reconcile` needs the Compose project whose containers to fence: give -p PROJECT"
+                    .into(),
+            ));
+        };
+        Ok(ReconcileSettings {
+            input: InputSettings::resolve(&a.input, p)?,
+            project_name,
+            dry_run: a.dry_run,
+            strict: a.strict,
+            format: a.format,
+        })
+    }
+}
+
+pub struct VerifySettings {
+    pub input: InputSettings,
+    pub scope: Scope,
+    pub probe_image: Option<String>,
+    pub format: PlanFormat,
+}
+
+impl VerifySettings {
+    pub fn resolve(a: VerifyArgs, p: &Process) -> Result<Self> {
+        let input = InputSettings::resolve(&a.input, p)?;
+        let Some(scope) = input.scope.clone() else {
+            return Err(Error::Usage(
+                "verify needs a scope: give --run-id ID or --env NAME".into(),
+            ));
+        };
+        Ok(VerifySettings {
+            input,
+            scope,
+            probe_image: a.probe_image,
+            format: a.format,
+        })
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::Project;
+use crate::{Project, Scope};
 
 /// The compose files a command reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,11 +84,12 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
-    /// Reads, merges and unfences the compose input and finds its policy.
-    pub fn load(&self) -> Result<Project> {
+    /// Reads, merges and unfences the compose input and finds its policy, for input
+    /// fenced into `scope` when the caller knows it already (it decides trust).
+    pub fn load(&self, scope: Option<&Scope>) -> Result<Project> {
         let paths = self.files.paths()?;
         let input = crate::load::load(&paths, &mut std::io::stdin().lock())?;
-        Project::new(input, self.policy.as_deref(), &self.working_dir)
+        Project::for_scope(input, self.policy.as_deref(), &self.working_dir, scope)
     }
 }
 

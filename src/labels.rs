@@ -36,14 +36,18 @@ pub fn entries(labels: Option<&Value>) -> Vec<(String, String)> {
     }
 }
 
+/// A label's value as Compose reads it: of duplicates in a list, the last.
 pub fn get(labels: Option<&Value>, name: &str) -> Option<String> {
     entries(labels)
         .into_iter()
+        .rev()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 
 /// Sets a label in place, keeping list or map form; creates a mapping when absent.
+/// In a list every entry of the key goes: Compose keeps the last of duplicates, so one
+/// left behind would win over the value set here.
 pub fn set(parent: &mut Mapping, field: &str, name: &str, value: &str) {
     let slot = parent
         .entry(key(field))
@@ -54,10 +58,19 @@ pub fn set(parent: &mut Mapping, field: &str, name: &str, value: &str) {
     match crate::yaml::untag_mut(slot) {
         Value::Sequence(s) => {
             let item = key(&format!("{name}={value}"));
-            match s.iter_mut().find(|i| {
-                scalar_string(i).is_some_and(|t| t == name || t.starts_with(&format!("{name}=")))
-            }) {
-                Some(existing) => *existing = item,
+            let is_key = |i: &Value| scalar_string(i).is_some_and(|t| entry_key(&t) == name);
+            match s.iter().position(is_key) {
+                Some(first) => {
+                    s[first] = item;
+                    let mut i = first + 1;
+                    while i < s.len() {
+                        if is_key(&s[i]) {
+                            s.remove(i);
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
                 None => s.push(item),
             }
         }
@@ -72,6 +85,11 @@ pub fn set(parent: &mut Mapping, field: &str, name: &str, value: &str) {
     }
 }
 
+/// The key of a list entry `key=value` (or `key`), as Compose splits it.
+fn entry_key(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(k, _)| k)
+}
+
 /// Removes every label whose key satisfies `pred`; drops the field when it empties.
 pub fn remove_where(parent: &mut Mapping, field: &str, pred: impl Fn(&str) -> bool) {
     let Some(slot) = parent.get_mut(field) else {
@@ -79,11 +97,7 @@ pub fn remove_where(parent: &mut Mapping, field: &str, pred: impl Fn(&str) -> bo
     };
     let empty = match crate::yaml::untag_mut(slot) {
         Value::Sequence(s) => {
-            s.retain(|i| {
-                let t = scalar_string(i).unwrap_or_default();
-                let k = t.split_once('=').map(|(k, _)| k).unwrap_or(&t);
-                !pred(k)
-            });
+            s.retain(|i| !pred(entry_key(&scalar_string(i).unwrap_or_default())));
             s.is_empty()
         }
         Value::Mapping(m) => {
@@ -120,6 +134,17 @@ mod tests {
         let mut m = y("image: x");
         set(&mut m, "labels", "b", "2");
         assert_eq!(get(m.get("labels"), "b").as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn set_replaces_every_duplicate_of_a_key() {
+        let mut m = y("labels: [io.netfence.scope=env:staging, a=1, io.netfence.scope=env:staging, io.netfence.scope]");
+        set(&mut m, "labels", SCOPE, "env:prod");
+        assert_eq!(
+            m["labels"],
+            serde_yaml_ng::from_str::<Value>("[io.netfence.scope=env:prod, a=1]").unwrap()
+        );
+        assert_eq!(get(m.get("labels"), SCOPE).as_deref(), Some("env:prod"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod rewrite;
 pub mod sarif;
 pub mod scope;
 pub mod subnet;
+pub mod tenant;
 pub mod unfence;
 pub mod yaml;
 
@@ -45,6 +46,8 @@ pub struct Project {
     pub unfenced: Value,
     pub record: Option<unfence::Record>,
     pub policy: LoadedPolicy,
+    /// What the user should know about how the input was read (printed as warnings).
+    pub notes: Vec<String>,
 }
 
 impl Project {
@@ -54,16 +57,29 @@ impl Project {
         explicit_policy: Option<&Path>,
         working_dir: &Path,
     ) -> Result<Project> {
+        Self::for_scope(input, explicit_policy, working_dir, None)
+    }
+
+    /// [`Project::new`] for input fenced into `scope` (else the scope its record names):
+    /// in tenant mode the platform's policy outranks one embedded in the file.
+    pub fn for_scope(
+        input: load::ComposeInput,
+        explicit_policy: Option<&Path>,
+        working_dir: &Path,
+        scope: Option<&Scope>,
+    ) -> Result<Project> {
         let first = input.first_source().clone();
         let embedded_path = match &first {
             Source::File(p) => p.clone(),
             _ => "<stdin>".into(),
         };
         let embedded = input.value.get("x-netfence");
-        let policy = policy::discover(policy::Discovery {
+        let recorded = unfence::record(&input.value).and_then(|r| Scope::parse(&r.scope));
+        let (policy, note) = policy::discover(policy::Discovery {
             explicit: explicit_policy,
             embedded: embedded.map(|v| (embedded_path.as_path(), v)),
             working_dir: working_dir.to_path_buf(),
+            scope: scope.or(recorded.as_ref()),
         })?;
         let mut input = input;
         // Unfencing needs the original kept (for `--check`); plain input is moved, not
@@ -78,6 +94,7 @@ impl Project {
             unfenced,
             record,
             policy,
+            notes: note.into_iter().collect(),
         })
     }
 

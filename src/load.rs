@@ -33,6 +33,47 @@ impl ComposeInput {
     }
 }
 
+/// Reads one input whole, within [`MAX_INPUT_BYTES`](crate::yaml::MAX_INPUT_BYTES): the
+/// same bound for files, devices, FIFOs and stdin, so `-f /dev/zero` is refused rather
+/// than read until memory runs out.
+pub fn read_bounded(source: &Source, reader: &mut dyn Read) -> Result<String> {
+    let limit = crate::yaml::MAX_INPUT_BYTES;
+    let mut bytes = Vec::new();
+    reader
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Io {
+            path: source.clone(),
+            source: e,
+        })?;
+    if bytes.len() > limit {
+        return Err(Error::Yaml {
+            source_name: source.clone(),
+            line: None,
+            column: None,
+            message: format!(
+                "input goes on past {limit} bytes, the most netfence reads (a device or a stream that never ends?)"
+            ),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| Error::Yaml {
+        source_name: source.clone(),
+        line: None,
+        column: None,
+        message: format!("not UTF-8 text: {e}"),
+    })
+}
+
+/// [`read_bounded`] of a file by path.
+pub fn read_file(path: &Path) -> Result<String> {
+    let source = Source::File(path.to_path_buf());
+    let mut file = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: source.clone(),
+        source: e,
+    })?;
+    read_bounded(&source, &mut file)
+}
+
 pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
     let mut sources = Vec::new();
     let mut merged: Option<Value> = None;
@@ -43,22 +84,9 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
                 return Err(Error::Usage("`-f -` (stdin) can be given only once".into()));
             }
             stdin_used = true;
-            let mut text = String::new();
-            stdin
-                .take(crate::yaml::MAX_INPUT_BYTES as u64 + 1)
-                .read_to_string(&mut text)
-                .map_err(|e| Error::Io {
-                    path: Source::Stdin,
-                    source: e,
-                })?;
-            (Source::Stdin, text)
+            (Source::Stdin, read_bounded(&Source::Stdin, stdin)?)
         } else {
-            let source = Source::File(path.clone());
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-                path: source.clone(),
-                source: e,
-            })?;
-            (source, text)
+            (Source::File(path.clone()), read_file(path)?)
         };
         let value = parse_document(&source, &text)?;
         sources.push(source);
@@ -134,6 +162,14 @@ pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endless_input_is_refused_within_the_bound() {
+        let e = read_file(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("the most netfence reads"), "{e}");
+        let mut endless = std::io::repeat(b'a');
+        assert!(read_bounded(&Source::Stdin, &mut endless).is_err());
+    }
 
     #[test]
     fn top_level_must_be_a_mapping() {

@@ -166,6 +166,42 @@ pub struct Limits {
     pub max_networks: Option<u32>,
 }
 
+/// Trust (SPEC §2): whether the compose file is a tenant's, and what a tenant may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub allow: TenantAllow,
+}
+
+/// Escapes a platform grants its tenants (`tenant.allow`); each is refused otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAllow {
+    #[serde(default)]
+    pub host_network: bool,
+    #[serde(default)]
+    pub privileged: bool,
+    #[serde(default)]
+    pub docker_socket: bool,
+    #[serde(default)]
+    pub host_namespaces: bool,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub network_drivers: Vec<String>,
+    /// Names or globs (`*`, `?`).
+    #[serde(default)]
+    pub external_networks: Vec<String>,
+}
+
+impl Tenant {
+    fn is_unset(&self) -> bool {
+        *self == Tenant::default()
+    }
+}
+
 /// A policy as written. Every key is optional; `Resolved` values come from the accessors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -192,6 +228,9 @@ pub struct Policy {
     pub limits: Limits,
     #[serde(default)]
     pub labels: IndexMap<String, String>,
+    /// Left out of the digest while unset, so policies written before it keep theirs.
+    #[serde(default, skip_serializing_if = "Tenant::is_unset")]
+    pub tenant: Tenant,
     /// netfence's own record in its output; carried, never read as policy.
     #[serde(default, skip_serializing)]
     pub fenced: Option<Json>,
@@ -215,6 +254,11 @@ impl Policy {
 
     pub fn max_networks(&self) -> u32 {
         self.limits.max_networks.unwrap_or(DEFAULT_MAX_NETWORKS)
+    }
+
+    /// Is the compose file a tenant's (SPEC §2 Trust)? By default in env scope only.
+    pub fn tenant_mode(&self, scope: &crate::Scope) -> bool {
+        self.tenant.enabled.unwrap_or(scope.is_env())
     }
 
     /// A short, stable digest of the policy's meaning, recorded in rewritten output.
@@ -425,41 +469,73 @@ pub struct Discovery<'a> {
     pub explicit: Option<&'a Path>,
     pub embedded: Option<(&'a Path, &'a Value)>,
     pub working_dir: PathBuf,
+    /// The scope the input is fenced into, when known already: it decides whether the
+    /// file is a tenant's (SPEC §2 Trust), and a tenant's policy never outranks the
+    /// platform's.
+    pub scope: Option<&'a crate::Scope>,
 }
 
 pub const WORKING_DIR_FILE: &str = "netfence.yml";
 
-pub fn discover(d: Discovery<'_>) -> Result<LoadedPolicy> {
-    if let Some(path) = d.explicit {
-        let source = Source::File(path.to_owned());
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            path: source.clone(),
-            source: e,
-        })?;
-        let policy = Policy::from_text(&source, &text)?;
-        return Ok(LoadedPolicy { policy, source });
-    }
-    if let Some((path, value)) = d.embedded {
-        if is_policy_document(value) {
-            let source = Source::Embedded(path.to_owned());
+/// The policy found, with a note for the user when a tenant's embedded policy was
+/// passed over.
+pub fn discover(d: Discovery<'_>) -> Result<(LoadedPolicy, Option<String>)> {
+    let platform = match d.explicit {
+        Some(path) => Some(read_policy(path, Source::File(path.to_owned()))?),
+        None => {
+            let local = d.working_dir.join(WORKING_DIR_FILE);
+            let source = Source::File(PathBuf::from(WORKING_DIR_FILE));
+            local
+                .is_file()
+                .then(|| read_policy(&local, source))
+                .transpose()?
+        }
+    };
+    let tenant = match (d.scope, &platform) {
+        (None, _) => false,
+        (Some(scope), Some(p)) => p.policy.tenant_mode(scope),
+        (Some(scope), None) => Policy::default().tenant_mode(scope),
+    };
+    let embedded = d.embedded.filter(|(_, v)| is_policy_document(v));
+    let Some((path, value)) = embedded else {
+        return Ok((platform.unwrap_or_else(built_in), None));
+    };
+    let source = Source::Embedded(path.to_owned());
+    match platform {
+        Some(p) if tenant || d.explicit.is_some() => {
+            let note = tenant.then(|| {
+                format!(
+                    "{source} is ignored: the compose file is a tenant's (tenant mode), and the platform's policy {} decides",
+                    p.source
+                )
+            });
+            Ok((p, note))
+        }
+        _ => {
             let policy = Policy::from_value(&source, value)?;
-            return Ok(LoadedPolicy { policy, source });
+            if tenant && policy.tenant != Tenant::default() {
+                return Err(Error::policy(
+                    &source,
+                    "/tenant",
+                    "a tenant's embedded policy cannot set `tenant`: what a tenant may do is the platform's to say (its --policy or ./netfence.yml)",
+                ));
+            }
+            Ok((LoadedPolicy { policy, source }, None))
         }
     }
-    let local = d.working_dir.join(WORKING_DIR_FILE);
-    if local.is_file() {
-        let source = Source::File(PathBuf::from(WORKING_DIR_FILE));
-        let text = std::fs::read_to_string(&local).map_err(|e| Error::Io {
-            path: source.clone(),
-            source: e,
-        })?;
-        let policy = Policy::from_text(&source, &text)?;
-        return Ok(LoadedPolicy { policy, source });
-    }
-    Ok(LoadedPolicy {
+}
+
+fn read_policy(path: &Path, source: Source) -> Result<LoadedPolicy> {
+    let text = crate::load::read_file(path)?;
+    let policy = Policy::from_text(&source, &text)?;
+    Ok(LoadedPolicy { policy, source })
+}
+
+fn built_in() -> LoadedPolicy {
+    LoadedPolicy {
         policy: Policy::default(),
         source: Source::BuiltIn,
-    })
+    }
 }
 
 /// An `x-netfence:` key that holds only netfence's own `fenced` record is not a policy.
@@ -538,6 +614,74 @@ labels: { com.example.team: payments }
         let e = load("ports: random\n").unwrap_err().to_string();
         assert!(e.contains("at /ports"), "{e}");
         assert!(e.contains("ephemeral"), "{e}");
+    }
+
+    fn discover_in(
+        dir: &Path,
+        explicit: Option<&Path>,
+        embedded: &str,
+        scope: Option<&crate::Scope>,
+    ) -> Result<(LoadedPolicy, Option<String>)> {
+        let value: Value = serde_yaml_ng::from_str(embedded).unwrap();
+        discover(Discovery {
+            explicit,
+            embedded: Some((Path::new("compose.yml"), &value)),
+            working_dir: dir.to_path_buf(),
+            scope,
+        })
+    }
+
+    #[test]
+    fn in_tenant_mode_the_platforms_policy_outranks_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(WORKING_DIR_FILE), "prefix: platform\n").unwrap();
+        let prod = crate::Scope::Env("prod".into());
+        let (p, note) = discover_in(dir.path(), None, "prefix: tenant", Some(&prod)).unwrap();
+        assert_eq!(p.policy.prefix(), "platform");
+        assert!(note
+            .unwrap()
+            .contains("compose.yml (x-netfence) is ignored"));
+        // A run is the user's own stack: the file's policy comes first (SPEC §2 order).
+        let run = crate::Scope::Run("ci".into());
+        let (p, note) = discover_in(dir.path(), None, "prefix: tenant", Some(&run)).unwrap();
+        assert_eq!(p.policy.prefix(), "tenant");
+        assert_eq!(note, None);
+    }
+
+    #[test]
+    fn a_tenants_policy_cannot_grant_itself_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let prod = crate::Scope::Env("prod".into());
+        let e = discover_in(
+            dir.path(),
+            None,
+            "tenant: {allow: {host_network: true}}",
+            Some(&prod),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/tenant") && e.contains("platform"), "{e}");
+        let (p, _) = discover_in(dir.path(), None, "prefix: t", Some(&prod)).unwrap();
+        assert_eq!(
+            p.policy.prefix(),
+            "t",
+            "with no platform policy the file's is used"
+        );
+    }
+
+    #[test]
+    fn the_platform_can_turn_tenant_mode_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let platform = dir.path().join("p.yml");
+        std::fs::write(&platform, "tenant: {enabled: false}\n").unwrap();
+        let prod = crate::Scope::Env("prod".into());
+        let (p, note) =
+            discover_in(dir.path(), Some(&platform), "prefix: tenant", Some(&prod)).unwrap();
+        assert!(!p.policy.tenant_mode(&prod));
+        assert_eq!(
+            note, None,
+            "--policy wins without a word when the file is trusted"
+        );
     }
 
     #[test]

@@ -204,6 +204,7 @@ fn fenced_project(project: &Project, plan: &Plan) -> Project {
         unfenced,
         record,
         policy: project.policy.clone(),
+        notes: Vec::new(),
     }
 }
 
@@ -267,7 +268,6 @@ pub fn audit_str(
 pub fn read_inputs(
     paths: &[std::path::PathBuf],
 ) -> Result<(crate::load::ComposeInput, Vec<SourceText>)> {
-    use std::io::Read;
     let mut texts = Vec::new();
     let mut stdin_text = String::new();
     for p in paths {
@@ -278,21 +278,11 @@ pub fn read_inputs(
             {
                 continue;
             }
-            std::io::stdin()
-                .lock()
-                .take(crate::yaml::MAX_INPUT_BYTES as u64 + 1)
-                .read_to_string(&mut stdin_text)
-                .map_err(|e| crate::Error::Io {
-                    path: Source::Stdin,
-                    source: e,
-                })?;
+            stdin_text = crate::load::read_bounded(&Source::Stdin, &mut std::io::stdin().lock())?;
             texts.push(SourceText::new(&Source::Stdin, stdin_text.clone()));
         } else {
             let source = Source::File(p.clone());
-            let text = std::fs::read_to_string(p).map_err(|e| crate::Error::Io {
-                path: source.clone(),
-                source: e,
-            })?;
+            let text = crate::load::read_file(p)?;
             texts.push(SourceText::new(&source, text));
         }
     }

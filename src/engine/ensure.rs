@@ -61,12 +61,13 @@ pub fn persistent_networks(plan: &crate::Plan) -> Vec<NetworkPlan> {
 /// The compose input, or — with no compose files named — the policy alone: the
 /// persistent networks do not depend on the services, so an empty file stands in, and the
 /// policy's references to services are dropped (they would name unknown services).
-pub fn load_project(input: &InputSpec) -> crate::Result<Project> {
+pub fn load_project(input: &InputSpec, scope: Option<&crate::Scope>) -> crate::Result<Project> {
     if input.files.is_named() {
-        return input.load();
+        return input.load(scope);
     }
     let empty = crate::load::ComposeInput::from_str(Source::BuiltIn, "services: {}\n")?;
-    let mut project = Project::new(empty, input.policy.as_deref(), &input.working_dir)?;
+    let mut project =
+        Project::for_scope(empty, input.policy.as_deref(), &input.working_dir, scope)?;
     let p = &mut project.policy.policy;
     p.services.clear();
     p.environment.exclude.clear();

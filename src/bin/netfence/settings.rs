@@ -61,7 +61,9 @@ impl InputSettings {
     }
 
     pub fn load(&self) -> Result<Project> {
-        self.spec.load()
+        let project = self.spec.load(self.scope.as_ref())?;
+        warn_notes(&project);
+        Ok(project)
     }
 
     /// The scope SPEC §2 chooses: explicit, else the input's record (`None`), else a
@@ -81,6 +83,13 @@ impl InputSettings {
             environ: self.environ.clone(),
             ..Options::default()
         }
+    }
+}
+
+/// What loading found worth a warning (a tenant's embedded policy passed over).
+pub fn warn_notes(project: &Project) {
+    for note in &project.notes {
+        eprintln!("netfence: warning: {note}");
     }
 }
 

@@ -22,11 +22,13 @@ pub fn run(s: AuditSettings) -> anyhow::Result<ExitStatus> {
     }
     let paths = s.input.spec.files.paths()?;
     let (input, texts) = netfence::audit::read_inputs(&paths)?;
-    let project = Project::new(
+    let project = Project::for_scope(
         input,
         s.input.spec.policy.as_deref(),
         &s.input.spec.working_dir,
+        s.input.scope.as_ref(),
     )?;
+    crate::settings::warn_notes(&project);
     note_other_policy(&project);
     let opts = options(&s.input, &project);
     let report = netfence::audit::audit(&project, &opts, &texts, &occupied)?;

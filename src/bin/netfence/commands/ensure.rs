@@ -8,7 +8,8 @@ use crate::exit::ExitStatus;
 use crate::settings::EnsureSettings;
 
 pub fn run(s: EnsureSettings) -> anyhow::Result<ExitStatus> {
-    let project = ensure::load_project(&s.input.spec)?;
+    let project = ensure::load_project(&s.input.spec, s.input.scope.as_ref())?;
+    crate::settings::warn_notes(&project);
     let opts = s.input.options(&project, s.target);
     let plan = project.plan(&opts)?;
     let nets = ensure::persistent_networks(&plan);

@@ -1,7 +1,6 @@
 //! `netfence validate`: the policy against its schema and, when there is compose input,
 //! against the compose file; every problem with its JSON pointer.
 
-use anyhow::Context;
 use netfence::{Error, Source, Target};
 
 use super::emit;
@@ -50,8 +49,7 @@ pub fn run(s: ValidateSettings) -> anyhow::Result<ExitStatus> {
 /// Every schema violation of the policy file; when there is none, the first problem
 /// the policy's own checks find (CIDRs, templates).
 fn policy_problems(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = netfence::load::read_file(path)?;
     let src = Source::File(path.to_path_buf());
     let value = netfence::yaml::parse(&src, &text)?;
     let mut problems: Vec<(String, String)> = netfence::policy::validate_value(&value)

@@ -1,0 +1,238 @@
+//! Trust (SPEC §2): what a tenant's compose file may not do on a shared platform. Every
+//! way a file can reach past its own fence is found here, pure, from the file, the
+//! policy and what is known of the engine's networks. In tenant mode the plan refuses
+//! each one the policy does not grant; `audit` reports them in any mode.
+
+mod networks;
+mod paths;
+mod services;
+mod templates;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_yaml_ng::Value;
+
+use crate::policy::Policy;
+use crate::scope::Scope;
+use crate::unfence::Record;
+
+pub use templates::NamePattern;
+
+/// One way out of the fence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// An external network that is another scope's or another project's.
+    ForeignNetwork,
+    /// `network_mode`, `pid` or `ipc` joining a namespace outside the project.
+    ForeignNamespace,
+    /// `io.netfence.*` labels written by the file itself.
+    OwnLabels,
+    /// An `x-netfence` record naming another project or scope.
+    ForgedRecord,
+    HostNetwork,
+    Privileged,
+    DockerSocket,
+    HostNamespace,
+    Capability,
+    NetworkDriver,
+    ExternalNetwork,
+}
+
+impl Kind {
+    /// The `tenant.allow` key that grants it; `None` for what is always refused.
+    pub fn grant_key(self) -> Option<&'static str> {
+        match self {
+            Kind::HostNetwork => Some("host_network"),
+            Kind::Privileged => Some("privileged"),
+            Kind::DockerSocket => Some("docker_socket"),
+            Kind::HostNamespace => Some("host_namespaces"),
+            Kind::Capability => Some("capabilities"),
+            Kind::NetworkDriver => Some("network_drivers"),
+            Kind::ExternalNetwork => Some("external_networks"),
+            Kind::ForeignNetwork
+            | Kind::ForeignNamespace
+            | Kind::OwnLabels
+            | Kind::ForgedRecord => None,
+        }
+    }
+
+    /// Granted by naming the item in a list rather than by `true`.
+    fn is_list(self) -> bool {
+        matches!(
+            self,
+            Kind::Capability | Kind::NetworkDriver | Kind::ExternalNetwork
+        )
+    }
+}
+
+/// One escape found in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Escape {
+    pub kind: Kind,
+    /// `service api`, `network shared`, `volume data`, `x-netfence`.
+    pub subject: String,
+    /// Where in the file, as a path of keys: `services.api.network_mode`.
+    pub key: String,
+    /// What the file asks for and why that leaves the fence.
+    pub why: String,
+    /// What a list grant must name: the capability, driver or network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    /// The policy text that would grant it (`tenant.allow.host_network: true`), if any.
+    pub grant: Option<String>,
+    /// Whether the policy grants it already.
+    pub granted: bool,
+}
+
+impl Escape {
+    pub(crate) fn new(
+        kind: Kind,
+        subject: impl Into<String>,
+        key: impl Into<String>,
+        why: impl Into<String>,
+        item: Option<String>,
+    ) -> Escape {
+        let grant = kind.grant_key().map(|k| match &item {
+            Some(i) if kind.is_list() => format!("tenant.allow.{k}: [{i}]"),
+            _ => format!("tenant.allow.{k}: true"),
+        });
+        Escape {
+            kind,
+            subject: subject.into(),
+            key: key.into(),
+            why: why.into(),
+            item,
+            grant,
+            granted: false,
+        }
+    }
+
+    /// `service api: services.api.network_mode: why (grant with ...)`.
+    pub fn describe(&self) -> String {
+        let remedy = match &self.grant {
+            Some(g) => format!("; the platform's policy can allow it with `{g}`"),
+            None => "; no policy key allows it".into(),
+        };
+        format!("{}: `{}`: {}{remedy}", self.subject, self.key, self.why)
+    }
+}
+
+/// What the platform says about the deploy, beyond the file and the policy.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    /// The scope the platform deploys into.
+    pub scope: Option<&'a Scope>,
+    /// The project name as the platform gives it (`-p` or `COMPOSE_PROJECT_NAME`).
+    pub project: Option<&'a str>,
+    /// The names of the real networks the plan itself assigns (environment, proxy,
+    /// shared, and the file's own managed networks): joining those is the plan's doing.
+    pub assigned: Vec<String>,
+    /// Networks of the engine that netfence labels, when one is reachable.
+    pub known: &'a [KnownNetwork],
+    /// Patterns of names that netfence gives other scopes' and projects' networks.
+    pub foreign_patterns: Vec<NamePattern>,
+    /// For `${VAR}` in bind-mount sources, as Compose will resolve them.
+    pub environ: Option<&'a BTreeMap<String, String>>,
+    pub project_dir: Option<&'a Path>,
+    /// The input's own fencing record, if it had one.
+    pub record: Option<&'a Record>,
+}
+
+/// A network on the engine with netfence's labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownNetwork {
+    pub name: String,
+    /// `io.netfence.scope`, when set.
+    pub scope: Option<String>,
+    /// `io.netfence.project`, when set.
+    pub project: Option<String>,
+    /// `io.netfence.role`, when set.
+    pub role: Option<String>,
+}
+
+/// Every escape in `doc` (the unfenced compose document), in file order, each marked
+/// granted or not by `policy`.
+pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
+    let mut out = Vec::new();
+    networks::check(doc, ctx, &mut out);
+    services::check(doc, ctx, &mut out);
+    services::check_labels(doc, &mut out);
+    check_record(ctx, &mut out);
+    for e in &mut out {
+        e.granted = granted(e, policy);
+    }
+    out
+}
+
+/// The escapes tenant mode refuses: everything not granted.
+pub fn refused(escapes: &[Escape]) -> Vec<&Escape> {
+    escapes.iter().filter(|e| !e.granted).collect()
+}
+
+fn granted(e: &Escape, policy: &Policy) -> bool {
+    let allow = &policy.tenant.allow;
+    let item = e.item.as_deref().unwrap_or_default();
+    match e.kind {
+        Kind::HostNetwork => allow.host_network,
+        Kind::Privileged => allow.privileged,
+        Kind::DockerSocket => allow.docker_socket,
+        Kind::HostNamespace => allow.host_namespaces,
+        Kind::Capability => allow
+            .capabilities
+            .iter()
+            .any(|c| c == "ALL" || services::capability(c) == item),
+        Kind::NetworkDriver => allow
+            .network_drivers
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(item)),
+        Kind::ExternalNetwork => allow
+            .external_networks
+            .iter()
+            .any(|g| templates::glob_matches(g, item)),
+        _ => false,
+    }
+}
+
+/// A record (netfence's own, in `x-netfence.fenced`) that names another project or scope
+/// than the platform's would deploy the tenant over someone else's stack.
+fn check_record(ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let Some(record) = ctx.record else {
+        return;
+    };
+    let mut wrong = Vec::new();
+    if let Some(project) = ctx.project {
+        if crate::naming::project_name(&record.project) != crate::naming::project_name(project) {
+            wrong.push(format!(
+                "project `{}` (the platform's is `{project}`)",
+                record.project
+            ));
+        }
+    }
+    if let Some(scope) = ctx.scope {
+        if record.scope != scope.to_string() {
+            wrong.push(format!(
+                "scope `{}` (the platform's is `{scope}`)",
+                record.scope
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        return;
+    }
+    out.push(Escape::new(
+        Kind::ForgedRecord,
+        "x-netfence",
+        "x-netfence.fenced",
+        format!(
+            "the file carries a fencing record for {}: a tenant's file is fenced only into the platform's scope and project",
+            wrong.join(" and ")
+        ),
+        None,
+    ));
+}
+
+#[cfg(test)]
+mod tests;

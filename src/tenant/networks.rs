@@ -1,0 +1,84 @@
+//! Escapes through the file's `networks:`: joining a network outside the fence, or a
+//! driver that puts containers on the host's own network.
+
+use serde_yaml_ng::Value;
+
+use super::{Context, Escape, Kind};
+use crate::compose;
+use crate::yaml::{scalar_string, untag};
+
+/// Drivers that keep a network to the containers on it.
+const CONTAINED_DRIVERS: &[&str] = &["bridge", "overlay", "none"];
+
+pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let Some(nets) = compose::section(doc, "networks") else {
+        return;
+    };
+    for (k, v) in nets {
+        let Some(key) = scalar_string(k) else {
+            continue;
+        };
+        let decl = untag(v).as_mapping().cloned().unwrap_or_default();
+        let subject = format!("network {key}");
+        if compose::is_external(&decl) {
+            let name = compose::external_name(&key, &decl);
+            if ctx.assigned.contains(&name) {
+                continue;
+            }
+            let field = format!("networks.{key}.external");
+            out.push(match foreign(&name, ctx) {
+                Some(whose) => Escape::new(
+                    Kind::ForeignNetwork,
+                    subject,
+                    field,
+                    format!("external network `{name}` is {whose}: joining it reaches past this scope's fence"),
+                    None,
+                ),
+                None => Escape::new(
+                    Kind::ExternalNetwork,
+                    subject,
+                    field,
+                    format!("external network `{name}` is not one the policy assigns: every container on it can reach this project's"),
+                    Some(name),
+                ),
+            });
+            continue;
+        }
+        let Some(driver) = decl.get("driver").and_then(scalar_string) else {
+            continue;
+        };
+        if !CONTAINED_DRIVERS.contains(&driver.to_ascii_lowercase().as_str()) {
+            out.push(Escape::new(
+                Kind::NetworkDriver,
+                subject,
+                format!("networks.{key}.driver"),
+                format!("driver `{driver}` attaches containers to the host's own network (or a plugin netfence cannot judge), outside any bridge it fences"),
+                Some(driver),
+            ));
+        }
+    }
+}
+
+/// Whose the network is, when it is netfence's and not this deploy's: by the engine's
+/// labels when known, else by the names netfence gives other scopes' networks.
+pub(super) fn foreign(name: &str, ctx: &Context<'_>) -> Option<String> {
+    if let Some(k) = ctx.known.iter().find(|k| k.name == name) {
+        let role = k.role.as_deref().unwrap_or("managed");
+        return Some(match (&k.scope, &k.project) {
+            (Some(scope), Some(project)) => {
+                format!("the {role} network of project `{project}` in {scope}")
+            }
+            (Some(scope), None) => format!("the {role} network of {scope}"),
+            _ => format!("netfence's {role} network"),
+        });
+    }
+    ctx.foreign_patterns
+        .iter()
+        .find(|p| p.matches(name))
+        .map(|p| {
+            format!(
+                "named like netfence's {}s of other scopes and projects",
+                p.what
+            )
+        })
+}

@@ -1,0 +1,218 @@
+//! Escapes through services: the host's or another project's namespaces, privileges,
+//! the Docker socket, capabilities; and `io.netfence.*` labels a file writes itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml_ng::{Mapping, Value};
+
+use super::{paths, Context, Escape, Kind};
+use crate::compose;
+use crate::yaml::{is_truthy, scalar_string, untag};
+
+/// The capabilities Docker gives every container (moby's default set).
+const DEFAULT_CAPS: &[&str] = &[
+    "AUDIT_WRITE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "MKNOD",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_CHROOT",
+];
+
+/// A capability as Docker reads it: upper-case, without `CAP_`.
+pub(super) fn capability(name: &str) -> String {
+    let upper = name.trim().to_ascii_uppercase();
+    upper.strip_prefix("CAP_").unwrap_or(&upper).to_owned()
+}
+
+pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let services = compose::services_ref(doc);
+    let names: BTreeSet<&str> = services.iter().map(|(n, _)| n.as_str()).collect();
+    let container_names: BTreeSet<String> = services
+        .iter()
+        .filter_map(|(_, s)| s.get("container_name").and_then(scalar_string))
+        .collect();
+    let own = Own {
+        services: &names,
+        containers: &container_names,
+    };
+    for (name, svc) in &services {
+        namespaces(name, svc, &own, out);
+        if svc.get("privileged").is_some_and(is_truthy) {
+            out.push(Escape::new(
+                Kind::Privileged,
+                format!("service {name}"),
+                format!("services.{name}.privileged"),
+                "a privileged container can reconfigure the host's network and leave its namespace",
+                None,
+            ));
+        }
+        capabilities(name, svc, out);
+        socket(name, svc, ctx, out);
+    }
+}
+
+/// What belongs to the project: its services and the container names they declare.
+struct Own<'a> {
+    services: &'a BTreeSet<&'a str>,
+    containers: &'a BTreeSet<String>,
+}
+
+impl Own<'_> {
+    /// `service:X` or `container:X` outside the project, described.
+    fn outside(&self, mode: &str) -> Option<String> {
+        if let Some(s) = mode.strip_prefix("service:") {
+            return (!self.services.contains(s))
+                .then(|| format!("service `{s}`, which is not one of this project's"));
+        }
+        if let Some(c) = mode.strip_prefix("container:") {
+            return (!self.containers.contains(c))
+                .then(|| format!("container `{c}`, which is not one of this project's"));
+        }
+        None
+    }
+}
+
+fn namespaces(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>) {
+    let subject = format!("service {name}");
+    for field in ["network_mode", "pid", "ipc", "uts", "userns_mode"] {
+        let Some(mode) = svc.get(field).and_then(scalar_string) else {
+            continue;
+        };
+        let key = format!("services.{name}.{field}");
+        let (kind, why, item) = if mode == "host" && field == "network_mode" {
+            (Kind::HostNetwork, "the container uses the host's network stack: every port and interface of the host, no fence at all".to_owned(), None)
+        } else if mode == "host" {
+            (
+                Kind::HostNamespace,
+                format!("`{field}: host` shares the host's {field} namespace with the container"),
+                None,
+            )
+        } else if field == "network_mode" && matches!(mode.as_str(), "bridge" | "default") {
+            (Kind::ExternalNetwork, format!("`network_mode: {mode}` puts the container on Docker's default bridge, shared by every unfenced container of the host"), Some("bridge".to_owned()))
+        } else if let Some(whose) = own.outside(&mode) {
+            (
+                Kind::ForeignNamespace,
+                format!("`{field}: {mode}` joins the namespace of {whose}"),
+                None,
+            )
+        } else {
+            continue;
+        };
+        out.push(Escape::new(kind, subject.clone(), key, why, item));
+    }
+}
+
+fn capabilities(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
+    let Some(Value::Sequence(caps)) = svc.get("cap_add").map(untag) else {
+        return;
+    };
+    for (i, c) in caps.iter().filter_map(scalar_string).enumerate() {
+        let cap = capability(&c);
+        if DEFAULT_CAPS.contains(&cap.as_str()) {
+            continue;
+        }
+        let why = if cap == "ALL" {
+            "`cap_add: ALL` gives the container every capability, NET_ADMIN and SYS_ADMIN among them".to_owned()
+        } else {
+            format!("capability {cap} is beyond Docker's defaults (NET_ADMIN alone rewrites the container's routes and firewall)")
+        };
+        out.push(Escape::new(
+            Kind::Capability,
+            format!("service {name}"),
+            format!("services.{name}.cap_add[{i}]"),
+            why,
+            Some(cap),
+        ));
+    }
+}
+
+/// Bind mounts of the Docker socket: whoever holds it commands the engine, fences included.
+fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let Some(Value::Sequence(vols)) = svc.get("volumes").map(untag) else {
+        return;
+    };
+    let empty = BTreeMap::new();
+    let environ = ctx.environ.unwrap_or(&empty);
+    for (i, v) in vols.iter().enumerate() {
+        let Some(source) = bind_source(untag(v)) else {
+            continue;
+        };
+        let resolved = paths::resolve(&paths::interpolate(&source, environ), ctx.project_dir);
+        if paths::exposes_docker_socket(&resolved) {
+            out.push(Escape::new(
+                Kind::DockerSocket,
+                format!("service {name}"),
+                format!("services.{name}.volumes[{i}]"),
+                format!("bind mount of `{source}` (resolves to {}) gives the container the Docker API, which can undo every fence", resolved.display()),
+                None,
+            ));
+        }
+    }
+}
+
+/// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form.
+fn bind_source(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => {
+            let (source, _) = s.split_once(':')?;
+            let is_path = source.starts_with(['/', '.', '~', '$']) || source.contains('/');
+            is_path.then(|| source.to_owned())
+        }
+        Value::Mapping(m) => {
+            let bind = m.get("type").and_then(scalar_string).as_deref() == Some("bind");
+            bind.then(|| m.get("source").and_then(scalar_string))
+                .flatten()
+        }
+        _ => None,
+    }
+}
+
+/// `io.netfence.*` labels are netfence's word on who owns an object: a file that writes
+/// them could claim another scope's clean-up, or hide from it.
+pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
+    for (name, svc) in compose::services_ref(doc) {
+        let mut holders = vec![(format!("services.{name}.labels"), svc.get("labels"))];
+        if let Some(d) = svc.get("deploy").map(untag).and_then(Value::as_mapping) {
+            holders.push((format!("services.{name}.deploy.labels"), d.get("labels")));
+        }
+        for (key, labels) in holders {
+            own_labels(&format!("service {name}"), &key, labels, out);
+        }
+    }
+    for section in ["networks", "volumes"] {
+        let Some(items) = compose::section(doc, section) else {
+            continue;
+        };
+        let singular = section.trim_end_matches('s');
+        for (k, v) in items {
+            let (Some(key), Some(m)) = (scalar_string(k), untag(v).as_mapping()) else {
+                continue;
+            };
+            let field = format!("{section}.{key}.labels");
+            own_labels(&format!("{singular} {key}"), &field, m.get("labels"), out);
+        }
+    }
+}
+
+fn own_labels(subject: &str, key: &str, labels: Option<&Value>, out: &mut Vec<Escape>) {
+    for (label, value) in crate::labels::entries(labels) {
+        if label.starts_with(crate::labels::PREFIX) {
+            out.push(Escape::new(
+                Kind::OwnLabels,
+                subject,
+                key,
+                format!("label `{label}={value}` is netfence's own: ownership is netfence's to set, never the file's"),
+                None,
+            ));
+        }
+    }
+}

@@ -1,0 +1,212 @@
+use super::*;
+
+fn doc(text: &str) -> Value {
+    serde_yaml_ng::from_str(text).unwrap()
+}
+
+fn policy(text: &str) -> Policy {
+    Policy::from_text(&crate::Source::File("p.yml".into()), text).unwrap()
+}
+
+fn found(text: &str, ctx: &Context<'_>) -> Vec<Escape> {
+    escapes(&doc(text), &Policy::default(), ctx)
+}
+
+fn kinds(e: &[Escape]) -> Vec<Kind> {
+    e.iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn a_clean_file_has_no_escapes() {
+    let e = found(
+        "services:\n  web: {image: x, ports: ['8080:80'], volumes: ['./data:/data', 'db:/db']}\n  db: {image: y, network_mode: 'service:web'}\nvolumes: {db: {}}\n",
+        &Context::default(),
+    );
+    assert_eq!(e, vec![]);
+}
+
+#[test]
+fn host_and_foreign_namespaces() {
+    let e = found(
+        "services:\n  a: {network_mode: host}\n  b: {network_mode: 'container:victim-db'}\n  c: {network_mode: 'service:ghost', pid: host, ipc: 'container:x'}\n  d: {network_mode: bridge}\n",
+        &Context::default(),
+    );
+    assert_eq!(
+        kinds(&e),
+        [
+            Kind::HostNetwork,
+            Kind::ForeignNamespace,
+            Kind::ForeignNamespace,
+            Kind::HostNamespace,
+            Kind::ForeignNamespace,
+            Kind::ExternalNetwork,
+        ]
+    );
+    assert_eq!(
+        e[0].grant.as_deref(),
+        Some("tenant.allow.host_network: true")
+    );
+    assert_eq!(
+        e[1].grant, None,
+        "another project's namespace is never granted"
+    );
+    assert!(e[1].describe().contains("service b") && e[1].describe().contains("victim-db"));
+    assert_eq!(e[5].item.as_deref(), Some("bridge"));
+}
+
+#[test]
+fn a_container_of_the_project_itself_is_not_foreign() {
+    let e = found(
+        "services:\n  db: {container_name: app-db}\n  side: {network_mode: 'container:app-db'}\n",
+        &Context::default(),
+    );
+    assert_eq!(e, vec![]);
+}
+
+#[test]
+fn privileges_socket_and_capabilities() {
+    let e = found(
+        "services:\n  a:\n    privileged: true\n    cap_add: [CHOWN, cap_net_admin, ALL]\n    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n      - {type: bind, source: /run, target: /r}\n      - data:/data\n",
+        &Context::default(),
+    );
+    assert_eq!(
+        kinds(&e),
+        [
+            Kind::Privileged,
+            Kind::Capability,
+            Kind::Capability,
+            Kind::DockerSocket,
+            Kind::DockerSocket,
+        ]
+    );
+    assert_eq!(
+        e[1].grant.as_deref(),
+        Some("tenant.allow.capabilities: [NET_ADMIN]")
+    );
+    assert_eq!(e[1].key, "services.a.cap_add[1]");
+}
+
+#[test]
+fn a_socket_behind_a_variable_is_found_as_compose_will_resolve_it() {
+    let environ = BTreeMap::from([("SOCK".to_owned(), "/var/run/docker.sock".to_owned())]);
+    let ctx = Context {
+        environ: Some(&environ),
+        ..Context::default()
+    };
+    let e = found(
+        "services:\n  a: {volumes: ['${SOCK}:/s', '${NONE:-/run}:/r']}\n",
+        &ctx,
+    );
+    assert_eq!(kinds(&e), [Kind::DockerSocket, Kind::DockerSocket]);
+}
+
+#[test]
+fn external_networks_assigned_foreign_or_grantable() {
+    let env = crate::Scope::Env("prod".into());
+    let patterns =
+        vec![NamePattern::new("environment network", "{{ prefix }}-env-{{ env }}", "nf").unwrap()];
+    let known = vec![KnownNetwork {
+        name: "nf-prod-shop-backend".into(),
+        scope: Some("env:prod".into()),
+        project: Some("nf-prod-shop".into()),
+        role: None,
+    }];
+    let ctx = Context {
+        scope: Some(&env),
+        assigned: vec!["nf-env-prod".into(), "nf-proxy".into()],
+        known: &known,
+        foreign_patterns: patterns,
+        ..Context::default()
+    };
+    let e = found(
+        "networks:\n  mine: {external: true, name: nf-env-prod}\n  proxy: {external: true, name: nf-proxy}\n  theirs: {external: true, name: nf-env-staging}\n  shop: {external: {name: nf-prod-shop-backend}}\n  corp: {external: true, name: corp-vpn}\n  lan: {driver: macvlan}\n",
+        &ctx,
+    );
+    assert_eq!(
+        kinds(&e),
+        [
+            Kind::ForeignNetwork,
+            Kind::ForeignNetwork,
+            Kind::ExternalNetwork,
+            Kind::NetworkDriver
+        ]
+    );
+    assert!(e[0].why.contains("nf-env-staging"), "{}", e[0].why);
+    assert!(
+        e[1].why.contains("project `nf-prod-shop` in env:prod"),
+        "{}",
+        e[1].why
+    );
+    assert_eq!(
+        e[2].grant.as_deref(),
+        Some("tenant.allow.external_networks: [corp-vpn]")
+    );
+}
+
+#[test]
+fn own_labels_in_every_form_and_place() {
+    let e = found(
+        "services:\n  a:\n    labels: [io.netfence.scope=env:staging]\n    deploy: {labels: {io.netfence.managed: 'true'}}\nnetworks:\n  n: {labels: [io.netfence.project=victim]}\nvolumes:\n  v: {labels: {io.netfence.scope: 'env:staging', ok: x}}\n",
+        &Context::default(),
+    );
+    assert_eq!(kinds(&e), [Kind::OwnLabels; 4]);
+    assert_eq!(e[1].key, "services.a.deploy.labels");
+}
+
+#[test]
+fn a_record_of_another_project_or_scope_is_forged() {
+    let record = crate::unfence::Record {
+        scope: "env:staging".into(),
+        project: "victim".into(),
+        name: None,
+        policy: "sha256:0".into(),
+        version: "0".into(),
+        container_names: Default::default(),
+        ports: Default::default(),
+        networks: Default::default(),
+        ipam: Default::default(),
+    };
+    let prod = crate::Scope::Env("prod".into());
+    let ctx = Context {
+        scope: Some(&prod),
+        project: Some("shop"),
+        record: Some(&record),
+        ..Context::default()
+    };
+    let e = found("services: {}\n", &ctx);
+    assert_eq!(kinds(&e), [Kind::ForgedRecord]);
+    assert!(e[0].why.contains("project `victim`") && e[0].why.contains("scope `env:staging`"));
+    let ctx = Context {
+        scope: Some(&crate::Scope::Env("staging".into())),
+        project: Some("victim"),
+        record: Some(&record),
+        ..Context::default()
+    };
+    assert_eq!(found("services: {}\n", &ctx), vec![]);
+}
+
+#[test]
+fn grants_are_exact() {
+    let p = policy(
+        "tenant: {allow: {host_network: true, capabilities: [net_admin], network_drivers: [MACVLAN], external_networks: ['corp-*']}}\n",
+    );
+    let e = escapes(
+        &doc("services:\n  a: {network_mode: host, privileged: true, cap_add: [NET_ADMIN, SYS_ADMIN]}\nnetworks:\n  c: {external: true, name: corp-vpn}\n  d: {external: true, name: other}\n  l: {driver: macvlan}\n"),
+        &p,
+        &Context::default(),
+    );
+    let granted: Vec<(Kind, bool)> = e.iter().map(|e| (e.kind, e.granted)).collect();
+    assert_eq!(
+        granted,
+        [
+            (Kind::ExternalNetwork, true),
+            (Kind::ExternalNetwork, false),
+            (Kind::NetworkDriver, true),
+            (Kind::HostNetwork, true),
+            (Kind::Privileged, false),
+            (Kind::Capability, true),
+            (Kind::Capability, false),
+        ]
+    );
+    assert_eq!(refused(&e).len(), 3);
+}

@@ -6,6 +6,7 @@
 //! Rules read the input document as written (merged, anchors resolved); the plan tells
 //! which networks netfence itself named, so that netfence's own output audits clean.
 
+mod escapes;
 pub mod human;
 pub mod lines;
 mod rules;
@@ -128,7 +129,8 @@ pub fn audit(
         }
     }
     let plan = project.plan(&opts)?;
-    let drafts = rules::check(project.original(), project, &plan, occupied);
+    let mut drafts = rules::check(project.original(), project, &plan, occupied);
+    drafts.extend(escapes::check(project, &plan, &opts));
 
     // The same plan applied, then audited: what is gone was fixed by the rewrite.
     let fenced = fenced_project(project, &plan);
@@ -139,6 +141,7 @@ pub fn audit(
     let after_keys: std::collections::BTreeSet<String> = match fenced.plan(&after_opts) {
         Ok(after_plan) => rules::check(fenced.original(), &fenced, &after_plan, occupied)
             .into_iter()
+            .chain(escapes::check(&fenced, &after_plan, &after_opts))
             .map(|d| d.key)
             .collect(),
         // Cannot happen for a plan netfence made itself; if it does, claim nothing.

@@ -76,6 +76,9 @@ pub struct Escape {
     pub subject: String,
     /// Where in the file, as a path of keys: `services.api.network_mode`.
     pub key: String,
+    /// The same path, part by part (for line numbers).
+    #[serde(skip)]
+    pub path: Vec<Part>,
     /// What the file asks for and why that leaves the fence.
     pub why: String,
     /// What a list grant must name: the capability, driver or network.
@@ -91,7 +94,7 @@ impl Escape {
     pub(crate) fn new(
         kind: Kind,
         subject: impl Into<String>,
-        key: impl Into<String>,
+        path: Vec<Part>,
         why: impl Into<String>,
         item: Option<String>,
     ) -> Escape {
@@ -102,7 +105,8 @@ impl Escape {
         Escape {
             kind,
             subject: subject.into(),
-            key: key.into(),
+            key: dotted(&path),
+            path,
             why: why.into(),
             item,
             grant,
@@ -118,6 +122,35 @@ impl Escape {
         };
         format!("{}: `{}`: {}{remedy}", self.subject, self.key, self.why)
     }
+}
+
+/// One step of a path into the compose document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Key(String),
+    Index(usize),
+}
+
+/// `["services", "a", "cap_add"]` followed by an optional list index.
+pub(crate) fn path(keys: &[&str], index: Option<usize>) -> Vec<Part> {
+    let mut p: Vec<Part> = keys.iter().map(|k| Part::Key((*k).to_owned())).collect();
+    p.extend(index.map(Part::Index));
+    p
+}
+
+fn dotted(path: &[Part]) -> String {
+    let mut out = String::new();
+    for part in path {
+        match part {
+            Part::Key(k) if out.is_empty() => out.push_str(k),
+            Part::Key(k) => {
+                out.push('.');
+                out.push_str(k);
+            }
+            Part::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
 }
 
 /// What the platform says about the deploy, beyond the file and the policy.
@@ -151,6 +184,43 @@ pub struct KnownNetwork {
     pub project: Option<String>,
     /// `io.netfence.role`, when set.
     pub role: Option<String>,
+}
+
+/// Default naming templates (SPEC §2 Policy); the plan renders the same ones.
+pub const ENV_NETWORK_TEMPLATE: &str = "{{ prefix }}-env-{{ env }}";
+pub const PROXY_NETWORK_TEMPLATE: &str = "{{ prefix }}-proxy";
+pub const RUN_NETWORK_TEMPLATE: &str = "{{ prefix }}-{{ scope_id }}-{{ network }}";
+pub const ENV_NETWORK_OF_PROJECT_TEMPLATE: &str =
+    "{{ prefix }}-{{ scope_id }}-{{ project }}-{{ network }}";
+
+/// Patterns of the names the policy gives networks of any scope and project: what a
+/// file's external network must not be, unless the plan assigns it.
+pub fn foreign_patterns(policy: &Policy) -> Vec<NamePattern> {
+    let prefix = policy.prefix();
+    let mut templates: Vec<(&str, &str)> = vec![(
+        "environment network",
+        policy
+            .environment
+            .network
+            .as_deref()
+            .unwrap_or(ENV_NETWORK_TEMPLATE),
+    )];
+    let proxy = policy.proxy.as_ref().and_then(|p| p.network.as_deref());
+    templates.push(("proxy network", proxy.unwrap_or(PROXY_NETWORK_TEMPLATE)));
+    for shared in policy.shared.values() {
+        templates.push(("shared network", &shared.name));
+    }
+    match policy.naming.network.as_deref() {
+        Some(t) => templates.push(("network", t)),
+        None => {
+            templates.push(("network", RUN_NETWORK_TEMPLATE));
+            templates.push(("network", ENV_NETWORK_OF_PROJECT_TEMPLATE));
+        }
+    }
+    templates
+        .into_iter()
+        .filter_map(|(what, t)| NamePattern::new(what, t, prefix))
+        .collect()
 }
 
 /// Every escape in `doc` (the unfenced compose document), in file order, each marked
@@ -225,7 +295,7 @@ fn check_record(ctx: &Context<'_>, out: &mut Vec<Escape>) {
     out.push(Escape::new(
         Kind::ForgedRecord,
         "x-netfence",
-        "x-netfence.fenced",
+        path(&["x-netfence", "fenced"], None),
         format!(
             "the file carries a fencing record for {}: a tenant's file is fenced only into the platform's scope and project",
             wrong.join(" and ")

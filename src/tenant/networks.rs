@@ -25,7 +25,7 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             if ctx.assigned.contains(&name) {
                 continue;
             }
-            let field = format!("networks.{key}.external");
+            let field = super::path(&["networks", &key, "external"], None);
             out.push(match foreign(&name, ctx) {
                 Some(whose) => Escape::new(
                     Kind::ForeignNetwork,
@@ -51,7 +51,7 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             out.push(Escape::new(
                 Kind::NetworkDriver,
                 subject,
-                format!("networks.{key}.driver"),
+                super::path(&["networks", &key, "driver"], None),
                 format!("driver `{driver}` attaches containers to the host's own network (or a plugin netfence cannot judge), outside any bridge it fences"),
                 Some(driver),
             ));

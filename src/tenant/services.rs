@@ -50,7 +50,7 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             out.push(Escape::new(
                 Kind::Privileged,
                 format!("service {name}"),
-                format!("services.{name}.privileged"),
+                super::path(&["services", name, "privileged"], None),
                 "a privileged container can reconfigure the host's network and leave its namespace",
                 None,
             ));
@@ -87,7 +87,7 @@ fn namespaces(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>) {
         let Some(mode) = svc.get(field).and_then(scalar_string) else {
             continue;
         };
-        let key = format!("services.{name}.{field}");
+        let key = super::path(&["services", name, field], None);
         let (kind, why, item) = if mode == "host" && field == "network_mode" {
             (Kind::HostNetwork, "the container uses the host's network stack: every port and interface of the host, no fence at all".to_owned(), None)
         } else if mode == "host" {
@@ -128,7 +128,7 @@ fn capabilities(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
         out.push(Escape::new(
             Kind::Capability,
             format!("service {name}"),
-            format!("services.{name}.cap_add[{i}]"),
+            super::path(&["services", name, "cap_add"], Some(i)),
             why,
             Some(cap),
         ));
@@ -151,7 +151,7 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             out.push(Escape::new(
                 Kind::DockerSocket,
                 format!("service {name}"),
-                format!("services.{name}.volumes[{i}]"),
+                super::path(&["services", name, "volumes"], Some(i)),
                 format!("bind mount of `{source}` (resolves to {}) gives the container the Docker API, which can undo every fence", resolved.display()),
                 None,
             ));
@@ -180,9 +180,15 @@ fn bind_source(v: &Value) -> Option<String> {
 /// them could claim another scope's clean-up, or hide from it.
 pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
     for (name, svc) in compose::services_ref(doc) {
-        let mut holders = vec![(format!("services.{name}.labels"), svc.get("labels"))];
+        let mut holders = vec![(
+            super::path(&["services", &name, "labels"], None),
+            svc.get("labels"),
+        )];
         if let Some(d) = svc.get("deploy").map(untag).and_then(Value::as_mapping) {
-            holders.push((format!("services.{name}.deploy.labels"), d.get("labels")));
+            holders.push((
+                super::path(&["services", &name, "deploy", "labels"], None),
+                d.get("labels"),
+            ));
         }
         for (key, labels) in holders {
             own_labels(&format!("service {name}"), &key, labels, out);
@@ -197,19 +203,19 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
             let (Some(key), Some(m)) = (scalar_string(k), untag(v).as_mapping()) else {
                 continue;
             };
-            let field = format!("{section}.{key}.labels");
+            let field = super::path(&[section, &key, "labels"], None);
             own_labels(&format!("{singular} {key}"), &field, m.get("labels"), out);
         }
     }
 }
 
-fn own_labels(subject: &str, key: &str, labels: Option<&Value>, out: &mut Vec<Escape>) {
+fn own_labels(subject: &str, key: &[super::Part], labels: Option<&Value>, out: &mut Vec<Escape>) {
     for (label, value) in crate::labels::entries(labels) {
         if label.starts_with(crate::labels::PREFIX) {
             out.push(Escape::new(
                 Kind::OwnLabels,
                 subject,
-                key,
+                key.to_vec(),
                 format!("label `{label}={value}` is netfence's own: ownership is netfence's to set, never the file's"),
                 None,
             ));

@@ -1,0 +1,135 @@
+//! Audit rules for the ways out of a fence (SPEC §2 Trust), NF017–NF026: the escapes
+//! tenant mode refuses, reported in any mode. `network_mode: host` is NF013's.
+
+use super::lines::{key, Seg};
+use super::rules::{Draft, Rule};
+use super::Severity;
+use crate::plan::{Options, Plan, Role};
+use crate::tenant::{self, Context, Escape, Kind, Part};
+use crate::Project;
+
+macro_rules! rule {
+    ($id:ident, $name:literal, $severity:ident, $summary:literal, $description:literal, $fix:literal) => {
+        pub const $id: Rule = Rule {
+            id: stringify!($id),
+            name: $name,
+            severity: Severity::$severity,
+            summary: $summary,
+            description: $description,
+            fix: $fix,
+            rewrite: "No: in tenant mode (env scope by default) rewrite refuses the file instead; a platform's policy can grant it under `tenant.allow` where a key is named.",
+        };
+    };
+}
+
+rule!(NF017, "foreign-network", Error,
+    "An external network that is another scope's or another project's",
+    "The file joins a network netfence made for another environment, run or project (known by its labels on the engine, or by the policy's naming templates): its containers reach what that fence keeps in.",
+    "Remove the network; reach other projects through a `shared:` network of the policy or the environment network, as `<service>.<project>`.");
+rule!(NF018, "foreign-namespace", Error,
+    "A service joins the namespace of a container outside the project",
+    "`network_mode`, `pid` or `ipc` set to `container:X` or `service:X` of another project shares that container's network stack (or processes): its localhost is the other container's.",
+    "Use networks instead; share namespaces only between services of the same file.");
+rule!(NF019, "own-labels", Error,
+    "The file sets netfence's own `io.netfence.*` labels",
+    "Those labels say who owns an object: `down`, `gc` and `verify` act on them. A file that sets them can make another scope's clean-up take its containers, or hide its own.",
+    "Remove every `io.netfence.*` label: netfence sets them.");
+rule!(NF020, "forged-record", Error,
+    "The file carries a fencing record of another project or scope",
+    "netfence's output records the project and scope it was made for; re-fencing it into another would let the file pick whose stack it replaces.",
+    "Fence the original file, not another deploy's output.");
+rule!(NF021, "privileged", Warning,
+    "A service runs privileged",
+    "A privileged container holds every capability and the host's devices: it can change the host's network configuration and leave its own namespace.",
+    "Drop `privileged`; add only the capabilities the service needs.");
+rule!(NF022, "docker-socket", Error,
+    "A service mounts the Docker socket (or a directory that holds it)",
+    "Whoever reaches the Docker API commands the engine: it can start containers on any network, privileged, with the host's file system — no fence holds.",
+    "Remove the bind mount; a reverse proxy that needs the API should be the platform's, not a tenant's.");
+rule!(NF023, "host-namespace", Warning,
+    "A service shares a host namespace (pid, ipc, uts or userns_mode: host)",
+    "The container sees and can signal the host's processes (pid), reach its shared memory (ipc), or runs without user-namespace remapping.",
+    "Remove the setting.");
+rule!(NF024, "capability", Warning,
+    "A service adds a capability beyond Docker's defaults",
+    "NET_ADMIN rewrites the container's routes and firewall; SYS_ADMIN and ALL come close to privileged.",
+    "Remove `cap_add` entries the service does not need.");
+rule!(NF025, "network-driver", Warning,
+    "A network uses a driver that reaches past a bridge (macvlan, ipvlan, host, a plugin)",
+    "macvlan and ipvlan put containers directly on the host's LAN; no bridge netfence fences stands in between.",
+    "Use the bridge driver (overlay under Swarm).");
+rule!(NF026, "external-network", Note,
+    "A service joins an external network the policy does not assign",
+    "Every container on an external network can reach every other one on it, across projects: it is a way around the project's own fence.",
+    "Join only the networks the policy assigns (proxy, shared, environment), or have the platform grant the network under `tenant.allow.external_networks`.");
+
+fn rule_of(kind: Kind) -> Option<&'static Rule> {
+    Some(match kind {
+        Kind::ForeignNetwork => &NF017,
+        Kind::ForeignNamespace => &NF018,
+        Kind::OwnLabels => &NF019,
+        Kind::ForgedRecord => &NF020,
+        Kind::Privileged => &NF021,
+        Kind::DockerSocket => &NF022,
+        Kind::HostNamespace => &NF023,
+        Kind::Capability => &NF024,
+        Kind::NetworkDriver => &NF025,
+        Kind::ExternalNetwork => &NF026,
+        Kind::HostNetwork => return None,
+    })
+}
+
+/// The escapes of the project's input, as audit findings.
+pub(crate) fn check(project: &Project, plan: &Plan, opts: &Options) -> Vec<Draft> {
+    let patterns = tenant::foreign_patterns(&project.policy.policy);
+    let platform_project = opts
+        .project
+        .as_deref()
+        .or_else(|| opts.environ.get("COMPOSE_PROJECT_NAME").map(String::as_str));
+    let ctx = Context {
+        scope: Some(&plan.scope),
+        project: platform_project,
+        assigned: plan
+            .networks
+            .iter()
+            .filter(|n| n.role != Role::External)
+            .map(|n| n.name.clone())
+            .collect(),
+        known: &[],
+        foreign_patterns: patterns,
+        environ: Some(&opts.environ),
+        project_dir: Some(&project.input.project_dir),
+        record: project.record.as_ref(),
+    };
+    tenant::escapes(&project.unfenced, &project.policy.policy, &ctx)
+        .into_iter()
+        .filter_map(draft)
+        .collect()
+}
+
+fn draft(e: Escape) -> Option<Draft> {
+    let rule = rule_of(e.kind)?;
+    let path: Vec<Seg> = e
+        .path
+        .iter()
+        .map(|p| match p {
+            Part::Key(k) => key(k),
+            Part::Index(i) => Seg::Index(*i),
+        })
+        .collect();
+    let fix = e.grant.as_ref().map(|g| {
+        format!(
+            "{} On a shared platform, its policy can allow it with `{g}`.",
+            rule.fix
+        )
+    });
+    Some(Draft {
+        rule,
+        severity: None,
+        path,
+        subject: e.subject,
+        message: format!("`{}`: {}", e.key, e.why),
+        fix,
+        key: format!("{}|{}", rule.id, e.key),
+    })
+}

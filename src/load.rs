@@ -95,6 +95,20 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
             Some(base) => crate::merge::merge_files(base, value),
         }
     }
+    if merged.as_ref().is_none_or(is_empty) {
+        let read: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
+        return Err(Error::compose(
+            sources.first().unwrap_or(&Source::Stdin),
+            format!(
+                "empty compose file: nothing to fence (read {}); Compose refuses it too",
+                if read.is_empty() {
+                    "nothing".into()
+                } else {
+                    read.join(", ")
+                }
+            ),
+        ));
+    }
     let project_dir = paths
         .iter()
         .find(|p| *p != Path::new("-"))
@@ -107,6 +121,11 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
         value: merged.unwrap_or(Value::Mapping(Default::default())),
         project_dir,
     })
+}
+
+/// A document with no keys at all: an empty file, only comments, or `{}`.
+fn is_empty(v: &Value) -> bool {
+    v.as_mapping().is_some_and(|m| m.is_empty())
 }
 
 /// Parses one compose document and checks the shape netfence relies on.
@@ -162,6 +181,17 @@ pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_input_is_an_error_not_an_empty_plan() {
+        for text in ["", "# only a comment\n", "{}\n"] {
+            let e = load(&[PathBuf::from("-")], &mut text.as_bytes())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("empty compose file"), "{text:?}: {e}");
+        }
+        assert!(load(&[PathBuf::from("-")], &mut "services: {}\n".as_bytes()).is_ok());
+    }
 
     #[test]
     fn endless_input_is_refused_within_the_bound() {

@@ -50,7 +50,12 @@ impl InputSettings {
     fn resolve(a: &InputArgs, p: &Process) -> Result<InputSettings> {
         Ok(InputSettings {
             spec: InputSpec {
-                files: ComposeFiles::resolve(&a.files, &p.environ, p.stdin_is_terminal),
+                files: ComposeFiles::resolve(
+                    &a.files,
+                    &p.environ,
+                    &p.working_dir,
+                    p.stdin_is_terminal,
+                ),
                 policy: a.policy.clone(),
                 working_dir: p.working_dir.clone(),
             },
@@ -61,6 +66,9 @@ impl InputSettings {
     }
 
     pub fn load(&self) -> Result<Project> {
+        for w in self.spec.files.warnings() {
+            eprintln!("netfence: warning: {w}");
+        }
         let project = self.spec.load(self.scope.as_ref())?;
         warn_notes(&project);
         Ok(project)

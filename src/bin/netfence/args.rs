@@ -52,6 +52,26 @@ pub enum Command {
     /// Check a live scope against its plan: networks, attachments, pairs, names; with
     /// --probe-image, real DNS and TCP/ICMP from inside each container.
     Verify(VerifyArgs),
+    /// Print a completion script for a shell (bash, zsh, fish).
+    #[command(
+        after_help = "bash: netfence completions bash > /etc/bash_completion.d/netfence\n\
+zsh:  netfence completions zsh > \"${fpath[1]}/_netfence\"\n\
+fish: netfence completions fish > ~/.config/fish/completions/netfence.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Clone, Args)]

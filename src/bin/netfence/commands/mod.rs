@@ -2,6 +2,7 @@
 //! output rendered, an exit status out.
 
 pub mod audit;
+pub mod completions;
 pub mod down;
 pub mod ensure;
 pub mod gc;

@@ -217,7 +217,7 @@ fn docs_example_is_current() {
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
             doc, now,
-            "docs/{file} is stale: regenerate with `NETFENCE_BLESS=1 cargo test --test graph docs`"
+            "docs/{file} is stale: regenerate with `NETFENCE_BLESS=1 cargo test --test offline graph::docs`"
         );
     }
 }

@@ -1,7 +1,5 @@
 //! `netfence run` on a real engine: isolation of a 7-service stack, published ports, exit
-//! status, `down`. Needs Docker + Compose v2 (see tests/support).
-
-mod support;
+//! status, `down`. Needs Docker + Compose v2 (see support).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,7 +7,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn compose_file(dir: &Path) -> String {
     dir.join("compose.yml").to_string_lossy().into_owned()

@@ -1,13 +1,11 @@
 //! Faults on a real engine: signals during `up` and during CMD, SIGKILL then `gc`, and
 //! `gc` never touching what netfence does not own. Needs Docker + Compose v2.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 
 fn spawn_run(e2e: &E2e, dir: &Path, id: &str, cmd: &[&str]) -> Child {
     e2e.netfence()
@@ -164,6 +162,8 @@ fn a_second_signal_during_teardown_does_not_skip_it_silently() {
 
 #[test]
 fn sigkill_then_gc_leaves_nothing() {
+    // `gc --older-than 0s` would take other tests' kept runs: no other test meanwhile.
+    let _alone = alone();
     let Some(e2e) = E2e::start("kill9") else {
         return;
     };
@@ -191,6 +191,8 @@ fn sigkill_then_gc_leaves_nothing() {
 
 #[test]
 fn gc_spares_live_runs_unlabelled_decoys_and_persistent_networks() {
+    // `gc --older-than 0s` would take other tests' kept runs: no other test meanwhile.
+    let _alone = alone();
     let Some(e2e) = E2e::start("decoy") else {
         return;
     };

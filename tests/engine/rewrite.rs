@@ -1,9 +1,7 @@
 //! `rewrite` with a subnet pool on a live engine: subnets already in use there are
 //! avoided (SPEC §3 rule 4), and the stack's own networks do not count against it.
 
-mod support;
-
-use support::{docker, docker_ok, E2e};
+use crate::support::{docker, docker_ok, E2e};
 
 const POLICY: &str = "subnets: { pool: 10.214.8.0/23, prefix_length: 24 }\n";
 const COMPOSE: &str = "services:\n  app:\n    image: netfence-busybox:latest\n    networks: [back]\nnetworks:\n  back: {}\n";
@@ -38,7 +36,7 @@ fn rewrite_avoids_subnets_in_use_on_the_engine() {
             .arg(&compose)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", support::text(&out));
+        assert!(out.status.success(), "{}", crate::support::text(&out));
         String::from_utf8(out.stdout).unwrap()
     };
     // Without an engine the choice is the pool's deterministic one ...

@@ -1,13 +1,11 @@
 //! `netfence ensure` on a real engine: idempotent, one network per name when several run
 //! at once, the per-host limit, drift reported and `--recreate` reconnecting containers.
-//! Needs Docker + Compose v2 (see tests/support).
-
-mod support;
+//! Needs Docker + Compose v2 (see support).
 
 use std::process::Stdio;
 
-use support::platform::*;
-use support::*;
+use crate::support::platform::*;
+use crate::support::*;
 
 #[test]
 fn concurrent_ensures_leave_one_network_per_name() {

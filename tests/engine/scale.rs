@@ -1,11 +1,9 @@
 //! Scale on a real engine: ten concurrent `netfence run`s of the 7-service stack, and
 //! `--parallel`. Needs Docker + Compose v2.
 
-mod support;
-
 use std::process::Stdio;
 
-use support::*;
+use crate::support::*;
 
 /// CMD for each copy: service name and old container_name answer inside its own stack.
 /// Each probe gets a few tries: with seventy containers starting on two cores (and other
@@ -59,7 +57,7 @@ fn ten_concurrent_runs_all_pass_and_leave_nothing() {
     let left: Vec<String> = e2e
         .leftovers()
         .into_iter()
-        .filter(|l| !support::is_phantom_network(l))
+        .filter(|l| !crate::support::is_phantom_network(l))
         .collect();
     assert!(left.is_empty(), "{left:?}");
     // Nothing of any of them under any label either: no container of their projects.

@@ -1,14 +1,12 @@
 //! `netfence verify` on a real engine: a clean run verifies; a foreign network on one of
 //! its containers, or a foreign container on one of its networks, is named and exits 1;
 //! `--probe-image` finds same-network pairs reachable and another run's not. Needs Docker
-//! + Compose v2 (see tests/support).
-
-mod support;
+//! + Compose v2 (see support).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use support::*;
+use crate::support::*;
 
 /// A private copy of `fixtures/verify/three` (web ─ front ─ api ─ back(internal) ─ db):
 /// the directory (removed when dropped) and the compose file in it.

@@ -3,16 +3,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn netfence() -> Command {
-    let mut c = Command::cargo_bin("netfence").unwrap();
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NETFENCE_RUN_ID")
-        .env_remove("COMPOSE_FILE")
-        .env("NO_COLOR", "1");
-    c
-}
+use crate::binary::Netfence;
 
 /// NF007 against a real engine: a subnet inside the default bridge network's is in use.
 #[test]
@@ -43,13 +34,14 @@ fn live_engine_subnets_are_checked() {
         .unwrap_or_else(|e| panic!("{}: {e}", bad.display()))
         .replace("172.30.5.0/24", &inside.to_string());
     let run = |extra: &[&str]| -> serde_json::Value {
-        let o = netfence()
+        Netfence::new()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
             .args(["audit", "--format", "json"])
             .args(extra)
-            .write_stdin(compose.clone())
-            .output()
-            .unwrap();
-        serde_json::from_slice(&o.stdout).unwrap()
+            .stdin(compose.clone())
+            .run()
+            .json()
     };
     let nf007 = |v: &serde_json::Value| -> Vec<String> {
         v["findings"]

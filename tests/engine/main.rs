@@ -5,6 +5,8 @@
 //! Without an engine they print a loud SKIPPED line and pass; `NETFENCE_E2E=require` (CI)
 //! makes that a failure. scripts/provision-engine.sh sets one up.
 
+#[path = "../common/binary.rs"]
+mod binary;
 mod support;
 
 mod audit;

@@ -181,5 +181,5 @@ fn reconcile_fences_a_project_deployed_unfenced() {
             .copied()
             .collect::<Vec<_>>(),
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert_eq!(out.stdout().trim(), "[]");
 }

@@ -2,6 +2,9 @@
 //! `audit`, `graph`, `platform`), the rewrite rule fixtures, and properties of fencing
 //! over generated compose files.
 
+#[path = "../common/binary.rs"]
+mod binary;
+
 mod audit;
 mod cli;
 mod fixtures;

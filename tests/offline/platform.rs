@@ -1,68 +1,56 @@
 //! `ensure` and `reconcile` on bad input and without an engine: no engine needed.
 
-use std::process::Command;
+use crate::binary::Netfence;
 
-fn netfence(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_netfence"))
-        .args(args)
-        .env_remove("COMPOSE_FILE")
-        .env_remove("NETFENCE_RUN_ID")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// The binary, run in the repository (the fixture paths are relative to it).
+fn netfence() -> Netfence {
+    Netfence::new().current_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
 fn ensure_needs_an_environment() {
-    let (code, out, err) = netfence(&["ensure"]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(out.is_empty());
-    assert!(err.contains("give --env NAME"), "{err}");
-    let (code, _, err) = netfence(&["ensure", "--run-id", "r1"]);
-    assert_eq!(code, Some(2), "{err}");
+    netfence()
+        .arg("ensure")
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_has("give --env NAME");
+    netfence().args(["ensure", "--run-id", "r1"]).run().code(2);
 }
 
 #[test]
 fn ensure_checks_the_policy_before_the_engine() {
-    let (code, _, err) = netfence(&[
-        "ensure",
-        "--env",
-        "bad env",
-        "--policy",
-        "fixtures/platform/limits/policy.yml",
-    ]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("not a valid scope id"), "{err}");
+    netfence()
+        .args([
+            "ensure",
+            "--env",
+            "bad env",
+            "--policy",
+            "fixtures/platform/limits/policy.yml",
+        ])
+        .run()
+        .code(2)
+        .stderr_has("not a valid scope id");
 }
 
 #[test]
 fn reconcile_needs_a_project() {
-    let (code, out, err) =
-        netfence(&["reconcile", "-f", "fixtures/platform/reconcile/compose.yml"]);
-    assert_eq!(code, Some(2), "{err}");
-    assert!(out.is_empty());
-    assert!(err.contains("-p PROJECT"), "{err}");
+    netfence()
+        .args(["reconcile", "-f", "fixtures/platform/reconcile/compose.yml"])
+        .run()
+        .code(2)
+        .stdout_is("")
+        .stderr_has("-p PROJECT");
 }
 
 #[test]
 fn an_unreachable_engine_is_one_line_naming_where_netfence_looked() {
-    let out = Command::new(env!("CARGO_BIN_EXE_netfence"))
+    let out = netfence()
         .args(["ensure", "--env", "nowhere"])
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .env_remove("COMPOSE_FILE")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("DOCKER_HOST"), "{err}");
+        .run();
+    out.code(3).stderr_has("DOCKER_HOST");
+    let err = out.stderr();
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
@@ -78,28 +66,15 @@ fn plan_names_bare_names_two_projects_share_on_environment_and_shared_networks()
     std::fs::write(&policy, text.replace("@ID@", "t1")).unwrap();
     for project in ["shop", "blog"] {
         let file = format!("fixtures/platform/stacks/{project}.yml");
-        let (code, out, err) = netfence(&[
-            "plan",
-            "-f",
-            &file,
-            "--env",
-            "e1",
-            "-p",
-            project,
-            "--policy",
-            policy.to_str().unwrap(),
-        ]);
-        assert_eq!(code, Some(0), "{err}");
         // Both projects have a `db` on the environment network and on the shared one.
-        assert!(
-            out.contains(&format!(
+        netfence()
+            .args(["plan", "-f", &file, "--env", "e1", "-p", project, "--policy"])
+            .arg(&policy)
+            .run()
+            .success()
+            .stdout_has(&format!(
                 "network nf-env-e1: service `db` answers to its bare name on this network, which other projects share: if another project answers to `db` here, DNS picks one at random — use `db.{project}`"
-            )),
-            "{out}"
-        );
-        assert!(
-            out.contains("network nfp-t1-infra: service `db` answers to its bare name"),
-            "{out}"
-        );
+            ))
+            .stdout_has("network nfp-t1-infra: service `db` answers to its bare name");
     }
 }

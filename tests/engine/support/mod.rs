@@ -1,14 +1,14 @@
 //! Shared helpers for tests that need a real Docker engine and Compose v2.
 //!
 //! ```ignore
-//! mod support;
-//! use support::*;
+//! use crate::binary::Netfence;
+//! use crate::support::*;
 //!
 //! #[test]
 //! fn something_on_the_engine() {
 //!     let Some(e2e) = E2e::start("mytest") else { return };   // skips, or fails in CI
 //!     let dir = e2e.fixture("stack7");                         // private copy of fixtures/e2e/stack7
-//!     let out = e2e.netfence(&["run", "-f"]).arg(dir.path().join("compose.yml")) ...;
+//!     Netfence::new().args(["run", "-f"]).arg(dir.join("compose.yml")) ... .run().success();
 //!     assert!(e2e.leftovers().is_empty());                     // every object of the scope is gone
 //! }                                                            // drop: removes whatever is left
 //! ```
@@ -358,11 +358,6 @@ impl E2e {
         self.dirs.lock().unwrap().push(dir);
         dst
     }
-
-    /// The netfence binary with a clean environment for scope choice.
-    pub fn netfence(&self) -> Command {
-        netfence()
-    }
 }
 
 impl Drop for E2e {
@@ -371,15 +366,6 @@ impl Drop for E2e {
             remove_scope(s);
         }
     }
-}
-
-pub fn netfence() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_netfence"));
-    c.env_remove("NETFENCE_RUN_ID")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::null());
-    c
 }
 
 fn copy_dir(src: &Path, dst: &Path) {

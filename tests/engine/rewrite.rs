@@ -1,9 +1,8 @@
 //! `rewrite` with a subnet pool on a live engine: subnets already in use there are
 //! avoided (SPEC §3 rule 4), and the stack's own networks do not count against it.
 
-mod support;
-
-use support::{docker, docker_ok, E2e};
+use crate::binary::Netfence;
+use crate::support::{docker, docker_ok, E2e};
 
 const POLICY: &str = "subnets: { pool: 10.214.8.0/23, prefix_length: 24 }\n";
 const COMPOSE: &str = "services:\n  app:\n    image: netfence-busybox:latest\n    networks: [back]\nnetworks:\n  back: {}\n";
@@ -27,19 +26,18 @@ fn rewrite_avoids_subnets_in_use_on_the_engine() {
     let compose = dir.path().join("compose.yml");
     std::fs::write(&compose, COMPOSE).unwrap();
     let rewrite = |engine: bool| {
-        let mut c = e2e.netfence();
+        let mut netfence = Netfence::new();
         if !engine {
-            c.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+            netfence = netfence.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
         }
-        let out = c
+        netfence
             .args(["rewrite", "--run-id", &e2e.id, "--policy"])
             .arg(&policy)
             .arg("-f")
             .arg(&compose)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", support::text(&out));
-        String::from_utf8(out.stdout).unwrap()
+            .run()
+            .success()
+            .stdout()
     };
     // Without an engine the choice is the pool's deterministic one ...
     let chosen = subnet_of(&rewrite(false));

@@ -1,24 +1,19 @@
 //! Faults on a real engine: signals during `up` and during CMD, SIGKILL then `gc`, and
 //! `gc` never touching what netfence does not own. Needs Docker + Compose v2.
 
-mod support;
-
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use support::*;
+use crate::binary::{Netfence, Outcome, Running};
+use crate::support::*;
 
-fn spawn_run(e2e: &E2e, dir: &Path, id: &str, cmd: &[&str]) -> Child {
-    e2e.netfence()
+fn spawn_run(dir: &Path, id: &str, cmd: &[&str]) -> Running {
+    Netfence::new()
         .args(["run", "-f"])
         .arg(dir.join("compose.yml"))
         .args(["--run-id", id, "--timeout", "120s", "--"])
         .args(cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
 }
 
 fn kill(pid: u32, signal: &str) {
@@ -36,28 +31,24 @@ fn count(args: &[&str]) -> usize {
         .count()
 }
 
-fn wait_exit(child: Child, what: &str) -> std::process::Output {
-    let out = child.wait_with_output().unwrap();
-    eprintln!("{what}: {}", text(&out));
+fn wait_exit(child: Running, what: &str) -> Outcome {
+    let out = child.wait();
+    eprintln!("{what}: {out}");
     out
 }
 
 /// `gc --older-than 0s`, which must succeed, except for objects of other tests' runs
 /// that the engine refuses to remove (Docker 20.10 can keep a network with a stale
 /// endpoint after a failed container start; only a daemon restart frees it).
-fn gc(e2e: &E2e) -> std::process::Output {
-    let out = e2e
-        .netfence()
-        .args(["gc", "--older-than", "0s"])
-        .output()
-        .unwrap();
-    if out.status.code() != Some(0) {
-        let err = String::from_utf8_lossy(&out.stderr);
+fn gc(e2e: &E2e) -> Outcome {
+    let out = Netfence::new().args(["gc", "--older-than", "0s"]).run();
+    if out.status().code() != Some(0) {
+        let err = out.stderr();
         let ours = err
             .lines()
             .filter(|l| l.contains("error"))
             .any(|l| l.contains(&e2e.id) || !l.contains("has active endpoints"));
-        assert!(!ours, "gc failed on this test's objects: {}", text(&out));
+        assert!(!ours, "gc failed on this test's objects: {out}");
         eprintln!("gc could not remove another run's object (engine bug): {err}");
     }
     out
@@ -68,7 +59,7 @@ fn gc(e2e: &E2e) -> std::process::Output {
 fn signal_during_up(tag: &str, signal: &str, containers_first: bool, want: i32) {
     let Some(e2e) = E2e::start(tag) else { return };
     let dir = e2e.fixture("slow");
-    let child = spawn_run(&e2e, &dir, &e2e.id, &["true"]);
+    let child = spawn_run(&dir, &e2e.id, &["true"]);
     let filter = format!("label=io.netfence.scope=run:{}", e2e.id);
     wait_for(
         "the run to start creating things",
@@ -83,13 +74,9 @@ fn signal_during_up(tag: &str, signal: &str, containers_first: bool, want: i32) 
         },
     );
     kill(child.id(), signal);
-    let out = wait_exit(child, signal);
-    assert_eq!(out.status.code(), Some(want), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("tearing it down"),
-        "{}",
-        text(&out)
-    );
+    wait_exit(child, signal)
+        .code(want)
+        .stderr_has("tearing it down");
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }
 
@@ -109,20 +96,15 @@ fn signal_during_cmd(tag: &str, signal: &str, want: i32) {
     let dir = e2e.fixture("small");
     let mark = dir.join("cmd.pid");
     let script = format!("echo $$ > {}; exec sleep 60", mark.display());
-    let child = spawn_run(&e2e, &dir, &e2e.id, &["sh", "-c", &script]);
+    let child = spawn_run(&dir, &e2e.id, &["sh", "-c", &script]);
     wait_for("CMD to start", Duration::from_secs(60), || {
         std::fs::read_to_string(&mark)
             .ok()
             .filter(|s| s.ends_with('\n'))
     });
     kill(child.id(), signal);
-    let out = wait_exit(child, signal);
-    assert_eq!(
-        out.status.code(),
-        Some(want),
-        "CMD's status: {}",
-        text(&out)
-    );
+    // CMD's status.
+    wait_exit(child, signal).code(want);
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }
 
@@ -144,7 +126,7 @@ fn a_second_signal_during_teardown_does_not_skip_it_silently() {
     let dir = e2e.fixture("small");
     let mark = dir.join("cmd.pid");
     let script = format!("echo $$ > {}; exec sleep 60", mark.display());
-    let child = spawn_run(&e2e, &dir, &e2e.id, &["sh", "-c", &script]);
+    let child = spawn_run(&dir, &e2e.id, &["sh", "-c", &script]);
     wait_for("CMD to start", Duration::from_secs(60), || {
         std::fs::read_to_string(&mark)
             .ok()
@@ -153,8 +135,7 @@ fn a_second_signal_during_teardown_does_not_skip_it_silently() {
     kill(child.id(), "INT");
     std::thread::sleep(Duration::from_millis(300));
     kill(child.id(), "INT");
-    let out = wait_exit(child, "INT INT");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = wait_exit(child, "INT INT").stderr();
     assert!(
         err.contains("still tearing down") || e2e.leftovers().is_empty(),
         "either it says so, or tear-down had already finished: {err}"
@@ -164,13 +145,15 @@ fn a_second_signal_during_teardown_does_not_skip_it_silently() {
 
 #[test]
 fn sigkill_then_gc_leaves_nothing() {
+    // `gc --older-than 0s` would take other tests' kept runs: no other test meanwhile.
+    let _alone = alone();
     let Some(e2e) = E2e::start("kill9") else {
         return;
     };
     let dir = e2e.fixture("small");
     let mark = dir.join("cmd.pid");
     let script = format!("echo $$ > {}; exec sleep 60", mark.display());
-    let child = spawn_run(&e2e, &dir, &e2e.id, &["sh", "-c", &script]);
+    let child = spawn_run(&dir, &e2e.id, &["sh", "-c", &script]);
     let cmd_pid = wait_for("CMD to start", Duration::from_secs(60), || {
         std::fs::read_to_string(&mark)
             .ok()
@@ -180,17 +163,15 @@ fn sigkill_then_gc_leaves_nothing() {
     kill(cmd_pid, "KILL"); // the orphaned CMD, which holds netfence's stdout open
     let _ = wait_exit(child, "KILL");
     assert!(!e2e.leftovers().is_empty(), "SIGKILL leaves the stack up");
-    let out = gc(&e2e);
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        listed.contains(&format!("(run:{})", e2e.id)),
-        "gc names what it removed: {listed}"
-    );
+    // gc names what it removed.
+    gc(&e2e).stdout_has(&format!("(run:{})", e2e.id));
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }
 
 #[test]
 fn gc_spares_live_runs_unlabelled_decoys_and_persistent_networks() {
+    // `gc --older-than 0s` would take other tests' kept runs: no other test meanwhile.
+    let _alone = alone();
     let Some(e2e) = E2e::start("decoy") else {
         return;
     };
@@ -255,24 +236,18 @@ fn gc_spares_live_runs_unlabelled_decoys_and_persistent_networks() {
     let dir = e2e.fixture("small");
     let mark = dir.join("cmd.pid");
     let script = format!("echo $$ > {}; exec sleep 60", mark.display());
-    let child = spawn_run(&e2e, &dir, &e2e.id, &["sh", "-c", &script]);
+    let child = spawn_run(&dir, &e2e.id, &["sh", "-c", &script]);
     wait_for("CMD to start", Duration::from_secs(60), || {
         std::fs::read_to_string(&mark)
             .ok()
             .filter(|s| s.ends_with('\n'))
     });
 
-    let dry = e2e
-        .netfence()
+    Netfence::new()
         .args(["gc", "--older-than", "0s", "--dry-run"])
-        .output()
-        .unwrap();
-    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
-    assert!(
-        String::from_utf8_lossy(&dry.stdout).contains(&format!("would remove network nf-{dead}-x")),
-        "{}",
-        text(&dry)
-    );
+        .run()
+        .success()
+        .stdout_has(&format!("would remove network nf-{dead}-x"));
     assert!(
         !leftovers_of(&format!("run:{dead}")).is_empty(),
         "--dry-run removes nothing"
@@ -291,11 +266,7 @@ fn gc_spares_live_runs_unlabelled_decoys_and_persistent_networks() {
         ("decoy network", vec!["network", "inspect", decoy.as_str()]),
         ("proxy network", vec!["network", "inspect", proxy.as_str()]),
     ] {
-        assert!(
-            docker(&args).status.success(),
-            "{what} survives gc: {}",
-            text(&out)
-        );
+        assert!(docker(&args).status.success(), "{what} survives gc: {out}");
     }
     assert_eq!(
         docker_ok(&["inspect", "-f", "{{.State.Running}}", &decoy]),
@@ -307,7 +278,6 @@ fn gc_spares_live_runs_unlabelled_decoys_and_persistent_networks() {
         "the live run is not collected"
     );
     kill(child.id(), "TERM");
-    let out = wait_exit(child, "TERM");
-    assert_eq!(out.status.code(), Some(143), "{}", text(&out));
+    wait_exit(child, "TERM").code(143);
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }

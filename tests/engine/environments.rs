@@ -1,13 +1,11 @@
 //! Platform mode on a real engine: environments, proxy isolation, shared networks.
 //! `rewrite --env` output deployed with plain `docker compose up -d` after `ensure`.
-//! Needs Docker + Compose v2 (see tests/support).
-
-mod support;
+//! Needs Docker + Compose v2 (see support).
 
 use std::path::Path;
 
-use support::platform::*;
-use support::*;
+use crate::support::platform::*;
+use crate::support::*;
 
 /// `ensure`, then `rewrite --env ENV -p PROJECT` and a plain `docker compose up -d` of
 /// the output; the Compose project name is the one the output carries.

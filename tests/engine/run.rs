@@ -1,7 +1,5 @@
 //! `netfence run` on a real engine: isolation of a 7-service stack, published ports, exit
-//! status, `down`. Needs Docker + Compose v2 (see tests/support).
-
-mod support;
+//! status, `down`. Needs Docker + Compose v2 (see support).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -9,7 +7,8 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
-use support::*;
+use crate::binary::Netfence;
+use crate::support::*;
 
 fn compose_file(dir: &Path) -> String {
     dir.join("compose.yml").to_string_lossy().into_owned()
@@ -17,10 +16,9 @@ fn compose_file(dir: &Path) -> String {
 
 /// Brings a stack up with `--keep`, records what CMD saw in `env.txt`; returns the
 /// exported variables.
-fn keep_up(e2e: &E2e, dir: &Path, run_id: &str) -> BTreeMap<String, String> {
+fn keep_up(dir: &Path, run_id: &str) -> BTreeMap<String, String> {
     let env_file = dir.join(format!("env-{run_id}.txt"));
-    let out = e2e
-        .netfence()
+    Netfence::new()
         .args([
             "run",
             "-f",
@@ -36,14 +34,10 @@ fn keep_up(e2e: &E2e, dir: &Path, run_id: &str) -> BTreeMap<String, String> {
             "env | grep ^NETFENCE_ > \"$0\"",
             env_file.to_str().unwrap(),
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!("netfence down --run-id {run_id}")),
-        "--keep says how to remove it: {stderr}"
-    );
+        .run()
+        .success()
+        // --keep says how to remove it.
+        .stderr_has(&format!("netfence down --run-id {run_id}"));
     std::fs::read_to_string(&env_file)
         .unwrap()
         .lines()
@@ -52,13 +46,11 @@ fn keep_up(e2e: &E2e, dir: &Path, run_id: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn down(e2e: &E2e, run_id: &str) {
-    let out = e2e
-        .netfence()
+fn down(run_id: &str) {
+    Netfence::new()
         .args(["down", "--run-id", run_id])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        .run()
+        .success();
     assert!(leftovers_of(&format!("run:{run_id}")).is_empty());
 }
 
@@ -138,8 +130,8 @@ fn two_runs_at_once_are_isolated_from_each_other() {
     let dir = e2e.fixture("stack7");
     let (a_id, b_id) = (e2e.run_id("a"), e2e.run_id("b"));
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| keep_up(&e2e, &dir, &a_id));
-        let b = s.spawn(|| keep_up(&e2e, &dir, &b_id));
+        let a = s.spawn(|| keep_up(&dir, &a_id));
+        let b = s.spawn(|| keep_up(&dir, &b_id));
         (a.join().unwrap(), b.join().unwrap())
     });
     let (ia, ib) = (run_info(&a), run_info(&b));
@@ -269,8 +261,8 @@ fn two_runs_at_once_are_isolated_from_each_other() {
         ]),
         "true"
     );
-    down(&e2e, &a_id);
-    down(&e2e, &b_id);
+    down(&a_id);
+    down(&b_id);
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
     assert!(
         !Path::new(&a["NETFENCE_RUN_INFO"]).exists(),
@@ -285,7 +277,7 @@ fn published_ports_are_ephemeral_exported_and_reachable() {
     };
     let dir = e2e.fixture("stack7");
     let id = e2e.id.clone();
-    let env = keep_up(&e2e, &dir, &id);
+    let env = keep_up(&dir, &id);
     let info = run_info(&env);
     assert_eq!(env["NETFENCE_RUN_ID"], id);
     for (var, service, port, fixed, answer) in [
@@ -321,7 +313,7 @@ fn published_ports_are_ephemeral_exported_and_reachable() {
     }
     assert_eq!(info["run_id"], id.as_str());
     assert_eq!(info["services"].as_object().unwrap().len(), 7);
-    down(&e2e, &id);
+    down(&id);
 }
 
 #[test]
@@ -332,8 +324,7 @@ fn cmd_exit_status_comes_back_unchanged() {
     let dir = e2e.fixture("small");
     for (cmd, want) in [("exit 0", 0), ("exit 7", 7), ("kill -TERM $$", 143)] {
         let id = e2e.run_id(&want.to_string());
-        let out = e2e
-            .netfence()
+        Netfence::new()
             .args([
                 "run",
                 "-f",
@@ -345,9 +336,8 @@ fn cmd_exit_status_comes_back_unchanged() {
                 "-c",
                 cmd,
             ])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(want), "`{cmd}`: {}", text(&out));
+            .run()
+            .code(want);
         assert!(
             leftovers_of(&format!("run:{id}")).is_empty(),
             "{cmd}: nothing left"
@@ -367,8 +357,7 @@ fn a_service_that_cannot_start_shows_its_log_and_leaves_nothing() {
         return;
     };
     let dir = e2e.fixture("broken");
-    let out = e2e
-        .netfence()
+    Netfence::new()
         .args([
             "run",
             "-f",
@@ -380,15 +369,11 @@ fn a_service_that_cannot_start_shows_its_log_and_leaves_nothing() {
             "--",
             "true",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`broken` exited with status 3"), "{err}");
-    assert!(
-        err.contains("fatal: DATABASE_URL is not set"),
-        "its log is shown: {err}"
-    );
+        .run()
+        .code(3)
+        .stderr_has("`broken` exited with status 3")
+        // Its log is shown.
+        .stderr_has("fatal: DATABASE_URL is not set");
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }
 
@@ -402,13 +387,12 @@ fn an_unreachable_engine_is_one_line_and_exit_3() {
         vec!["down", "--run-id", "nothing"],
         vec!["gc"],
     ] {
-        let out = netfence()
+        let out = Netfence::new()
             .args(&args)
             .env("DOCKER_HOST", "unix:///nonexistent/netfence-test.sock")
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", text(&out));
-        let err = String::from_utf8_lossy(&out.stderr);
+            .run();
+        out.code(3);
+        let err = out.stderr();
         let lines: Vec<&str> = err
             .lines()
             .filter(|l| !l.starts_with("netfence: run id"))
@@ -424,18 +408,16 @@ fn an_unreachable_engine_is_one_line_and_exit_3() {
 
 #[test]
 fn bad_run_arguments_are_exit_2() {
-    let out = netfence().args(["run", "--run-id", "x"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "no CMD: {}", text(&out));
-    let out = netfence()
+    // No CMD.
+    Netfence::new().args(["run", "--run-id", "x"]).run().code(2);
+    Netfence::new()
         .args(["run", "--timeout", "soon", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let out = netfence()
+        .run()
+        .code(2);
+    Netfence::new()
         .args(["gc", "--older-than", "yesterday"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        .run()
+        .code(2);
 }
 
 #[test]
@@ -469,25 +451,24 @@ fn down_env_removes_by_labels_and_keeps_volumes_unless_asked() {
     docker_ok(&run);
     assert_eq!(leftovers_of(&scope).len(), 3);
 
-    let out = netfence().args(["down", "--env", &env]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    Netfence::new()
+        .args(["down", "--env", &env])
+        .run()
+        .success();
     assert_eq!(
         leftovers_of(&scope),
         vec![format!("volume {vol}")],
         "volumes kept"
     );
-    let out = netfence()
+    Netfence::new()
         .args(["down", "--env", &env, "--volumes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        .run()
+        .success();
     assert!(leftovers_of(&scope).is_empty());
-    let out = netfence().args(["down", "--env", &env]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "nothing left is fine: {}",
-        text(&out)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing of"));
+    // Nothing left is fine.
+    Netfence::new()
+        .args(["down", "--env", &env])
+        .run()
+        .success()
+        .stderr_has("nothing of");
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use netfence::plan::Role;
 use netfence::{fence_str, Options, Scope};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 
 #[derive(Debug, Clone)]
 struct Svc {
@@ -139,7 +140,15 @@ fn sharing(s: &Stack) -> BTreeSet<(usize, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // Past failures are kept beside this file, in properties.proptest-regressions (the
+    // default would look for a proptest-regressions/ directory beside tests/offline/,
+    // which holds a main.rs).
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(200)
+    })]
 
     #[test]
     fn fencing_is_idempotent_and_rescopes_cleanly(s in stack()) {

@@ -1,14 +1,12 @@
 //! `netfence verify` on a real engine: a clean run verifies; a foreign network on one of
 //! its containers, or a foreign container on one of its networks, is named and exits 1;
 //! `--probe-image` finds same-network pairs reachable and another run's not. Needs Docker
-//! + Compose v2 (see tests/support).
-
-mod support;
+//! + Compose v2 (see support).
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use support::*;
+use crate::binary::{Netfence, Outcome};
+use crate::support::*;
 
 /// A private copy of `fixtures/verify/three` (web ─ front ─ api ─ back(internal) ─ db):
 /// the directory (removed when dropped) and the compose file in it.
@@ -32,26 +30,26 @@ fn turn() -> std::sync::MutexGuard<'static, ()> {
     ENGINE_TURN.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn keep_up(e2e: &E2e, file: &Path, run_id: &str) {
-    let out = e2e
-        .netfence()
+fn keep_up(file: &Path, run_id: &str) {
+    Netfence::new()
         .args(["run", "-f", file.to_str().unwrap(), "--run-id", run_id])
         .args(["--keep", "--", "true"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        .run()
+        .success();
 }
 
-fn verify(e2e: &E2e, run_id: &str, extra: &[&str]) -> Output {
-    e2e.netfence()
+fn verify(run_id: &str, extra: &[&str]) -> Outcome {
+    Netfence::new()
         .args(["verify", "--run-id", run_id])
         .args(extra)
-        .output()
-        .unwrap()
+        .run()
 }
 
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON: {e}\n{}", text(out)))
+fn down(run_id: &str) {
+    Netfence::new()
+        .args(["down", "--run-id", run_id])
+        .run()
+        .success();
 }
 
 #[test]
@@ -61,23 +59,18 @@ fn a_clean_run_verifies_and_foreign_attachments_are_named() {
     let (_dir, file) = three();
     let f = file.to_str().unwrap();
     let id = e2e.id.clone();
-    keep_up(&e2e, &file, &id);
+    keep_up(&file, &id);
     let project = format!("nf-{id}-three");
     let front = format!("nf-{id}-front");
 
     // Clean: from the plan (-f) and from the labels alone.
-    let out = verify(&e2e, &id, &["-f", f]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert!(table.contains("as planned"), "{table}");
-    assert!(table.contains("exists, internal"), "{table}");
-    assert!(
-        table.contains("api, three-api"),
-        "old container_name kept as alias: {table}"
-    );
-    let out = verify(&e2e, &id, &["--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let report = json(&out);
+    verify(&id, &["-f", f])
+        .success()
+        .stdout_has("as planned")
+        .stdout_has("exists, internal")
+        // The old container_name is kept as an alias.
+        .stdout_has("api, three-api");
+    let report = verify(&id, &["--format", "json"]).success().json();
     assert_eq!(report["ok"], true);
     let pair = |r: &serde_json::Value, subject: &str| {
         r["rows"]
@@ -107,9 +100,7 @@ fn a_clean_run_verifies_and_foreign_attachments_are_named() {
     let web = format!("{project}-web-1");
     docker_ok(&["network", "connect", &foreign_net, &web]);
     for args in [vec!["-f", f], vec![]] {
-        let out = verify(&e2e, &id, &args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = verify(&id, &args).code(1).stderr();
         assert!(
             err.lines()
                 .any(|l| l.contains("attachments web") && l.contains(&foreign_net)),
@@ -117,8 +108,8 @@ fn a_clean_run_verifies_and_foreign_attachments_are_named() {
         );
     }
     docker_ok(&["network", "disconnect", &foreign_net, &web]);
-    let out = verify(&e2e, &id, &["-f", f]);
-    assert_eq!(out.status.code(), Some(0), "clean again: {}", text(&out));
+    // Clean again.
+    verify(&id, &["-f", f]).success();
 
     // A container that is not of the run, on one of its networks, answering to `web`.
     let stranger = format!("nf-{foreign_scope}-stranger");
@@ -137,9 +128,7 @@ fn a_clean_run_verifies_and_foreign_attachments_are_named() {
         "sleep",
         "300",
     ]);
-    let out = verify(&e2e, &id, &["-f", f]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = verify(&id, &["-f", f]).code(1).stderr();
     assert!(
         err.lines()
             .any(|l| l.contains(&format!("members {front}")) && l.contains(&stranger)),
@@ -152,23 +141,11 @@ fn a_clean_run_verifies_and_foreign_attachments_are_named() {
     );
     docker(&["rm", "-f", &stranger]);
 
-    // Bad input and an unknown scope.
-    let out = e2e.netfence().args(["verify"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "no scope: {}", text(&out));
-    let out = verify(&e2e, &format!("{id}-nothing"), &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "a scope with nothing on the engine: {}",
-        text(&out)
-    );
+    // Bad input (no scope) and a scope with nothing on the engine.
+    Netfence::new().arg("verify").run().code(2);
+    verify(&format!("{id}-nothing"), &[]).code(1);
 
-    let out = e2e
-        .netfence()
-        .args(["down", "--run-id", &id])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    down(&id);
 }
 
 #[test]
@@ -180,8 +157,8 @@ fn probes_reach_same_network_pairs_and_not_another_run() {
     let (_dir, file) = three();
     let (a, b) = (e2e.run_id("a"), e2e.run_id("b"));
     std::thread::scope(|s| {
-        s.spawn(|| keep_up(&e2e, &file, &a));
-        s.spawn(|| keep_up(&e2e, &file, &b));
+        s.spawn(|| keep_up(&file, &a));
+        s.spawn(|| keep_up(&file, &b));
     });
     let args = [
         "-f",
@@ -191,9 +168,9 @@ fn probes_reach_same_network_pairs_and_not_another_run() {
         "--format",
         "json",
     ];
-    let out = verify(&e2e, &a, &args);
-    let report = json(&out);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = verify(&a, &args);
+    let report = out.json();
+    out.success();
     let rows: Vec<&serde_json::Value> = report["rows"]
         .as_array()
         .unwrap()
@@ -268,12 +245,7 @@ fn probes_reach_same_network_pairs_and_not_another_run() {
         "{rows:#?}"
     );
     for id in [&a, &b] {
-        let out = e2e
-            .netfence()
-            .args(["down", "--run-id", id])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        down(id);
     }
     assert!(
         e2e.leftovers().is_empty(),

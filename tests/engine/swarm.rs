@@ -1,16 +1,14 @@
 //! `rewrite --target swarm` on a single-node swarm: the output deploys with
 //! `docker stack deploy`, services on one overlay reach each other, the proxy label sits
-//! under `deploy.labels`; the stack is removed afterwards. Needs Docker (see tests/support).
+//! under `deploy.labels`; the stack is removed afterwards. Needs Docker (see support).
 //!
 //! The swarm is initialised only when the engine is not in one, and left only then. This
 //! kernel has no IPVS, so the fixture's services use DNS round-robin, not a virtual IP.
 
-mod support;
-
 use std::time::Duration;
 
-use support::platform::*;
-use support::*;
+use crate::support::platform::*;
+use crate::support::*;
 
 /// A swarm for the test's lifetime; serialised across test processes by a lock
 /// directory, so that one test never leaves a swarm another is still using.
@@ -68,6 +66,8 @@ impl Drop for Swarm {
 
 #[test]
 fn swarm_output_deploys_as_a_stack() {
+    // Swarm mode is the whole engine's: no other test runs meanwhile (see `alone`).
+    let _alone = alone();
     let Some(p) = Platform::start("pfswarm") else {
         return;
     };

@@ -1,19 +1,9 @@
 //! The binary as a user drives it: input, arguments, expected output and exit status.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
-use predicates::prelude::*;
-
-fn netfence() -> Command {
-    let mut c = Command::cargo_bin("netfence").unwrap();
-    c.env_remove("NETFENCE_RUN_ID")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME");
-    c
-}
+use crate::binary::Netfence;
 
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
@@ -29,85 +19,80 @@ const STACK: &str = "services:\n  db:\n    image: postgres\n    container_name: 
 
 #[test]
 fn rewrite_reads_stdin_and_prints_fenced_yaml() {
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "t1", "-p", "demo"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .stdout(predicate::str::contains("name: nf-t1-demo"))
-        .stdout(predicate::str::contains("- fixed-db"))
-        .stdout(predicate::str::contains("\n    container_name:").not())
-        .stdout(predicate::str::contains("'5432'"));
+        .stdout_has("name: nf-t1-demo")
+        .stdout_has("- fixed-db")
+        .stdout_lacks("\n    container_name:")
+        .stdout_has("'5432'");
 }
 
 #[test]
 fn random_scope_is_announced_on_stderr() {
-    netfence()
+    Netfence::new()
         .args(["rewrite", "-p", "demo"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .stderr(predicate::str::contains("netfence: scope run:"));
+        .stderr_has("netfence: scope run:");
 }
 
 #[test]
 fn compose_file_variable_is_read() {
     let d = tmp();
     write(d.path(), "compose.yml", STACK);
-    netfence()
+    Netfence::new()
         .current_dir(d.path())
         .env("COMPOSE_FILE", "compose.yml")
         .args(["rewrite", "--run-id", "t2"])
-        .assert()
+        .run()
         .success()
-        .stdout(predicate::str::contains("nf-t2-default"));
+        .stdout_has("nf-t2-default");
 }
 
 #[test]
 fn netfence_run_id_variable_sets_the_scope() {
-    netfence()
+    Netfence::new()
         .env("NETFENCE_RUN_ID", "fromenv")
         .args(["rewrite", "-p", "demo"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .stdout(predicate::str::contains("scope: run:fromenv"));
+        .stdout_has("scope: run:fromenv");
 }
 
 #[test]
 fn output_file_is_written_and_check_passes_on_it() {
     let d = tmp();
     let f = write(d.path(), "compose.yml", STACK);
-    netfence()
-        .args(["rewrite", "--env", "staging", "-f"])
-        .arg(&f)
-        .arg("-o")
-        .arg(&f)
-        .assert()
-        .success()
-        .stdout("");
+    let rewrite_in_place = || {
+        Netfence::new()
+            .args(["rewrite", "--env", "staging", "-f"])
+            .arg(&f)
+            .arg("-o")
+            .arg(&f)
+            .run()
+    };
+    rewrite_in_place().success().stdout_is("");
     let first = std::fs::read_to_string(&f).unwrap();
     assert!(first.contains("scope: env:staging"));
     // The pre-deploy hook runs on every deploy: the second run changes nothing.
-    netfence()
-        .args(["rewrite", "--env", "staging", "-f"])
-        .arg(&f)
-        .arg("-o")
-        .arg(&f)
-        .assert()
-        .success();
+    rewrite_in_place().success();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), first);
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--check", "-f"])
         .arg(&f)
-        .assert()
+        .run()
         .code(0);
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--check", "--env", "prod", "-f"])
         .arg(&f)
-        .assert()
+        .run()
         .code(1)
-        .stderr(predicate::str::contains("not fenced"));
+        .stderr_has("not fenced");
     // No temp files are left beside the output.
     let names: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()
@@ -120,48 +105,40 @@ fn output_file_is_written_and_check_passes_on_it() {
 fn check_fails_on_an_unfenced_file() {
     let d = tmp();
     let f = write(d.path(), "compose.yml", STACK);
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--check", "--run-id", "x", "-f"])
         .arg(&f)
-        .assert()
+        .run()
         .code(1);
 }
 
 #[test]
 fn json_format_is_json() {
-    let out = netfence()
+    let v = Netfence::new()
         .args(["rewrite", "--run-id", "j", "--format", "json", "-p", "p"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        .json();
     assert_eq!(v["name"], "nf-j-p");
 }
 
 #[test]
 fn plan_prints_a_table_and_json() {
-    netfence()
+    Netfence::new()
         .args(["plan", "--run-id", "t3", "-p", "demo"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .stdout(predicate::str::contains("NETWORK"))
-        .stdout(predicate::str::contains("nf-t3-default"))
-        .stdout(predicate::str::contains(
-            "container_name `fixed-db` removed",
-        ));
-    let out = netfence()
+        .stdout_has("NETWORK")
+        .stdout_has("nf-t3-default")
+        .stdout_has("container_name `fixed-db` removed");
+    let v = Netfence::new()
         .args(["plan", "--run-id", "t3", "-p", "demo", "--format", "json"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .get_output()
-        .stdout
-        .clone();
-    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        .json();
     assert_eq!(v["project_name"], "nf-t3-demo");
     assert_eq!(v["networks"][0]["name"], "nf-t3-default");
     assert_eq!(v["services"][0]["attachments"][0]["aliases"][0], "fixed-db");
@@ -173,14 +150,7 @@ fn schema_is_the_shipped_file() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/netfence-policy.schema.json"),
     )
     .unwrap();
-    let out = netfence()
-        .arg("schema")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let a: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let a = Netfence::new().arg("schema").run().success().json();
     let b: serde_json::Value = serde_json::from_str(&shipped).unwrap();
     assert_eq!(a, b);
 }
@@ -193,39 +163,37 @@ fn validate_lists_every_problem_with_its_pointer() {
         "policy.yml",
         "prefx: x\nports: sometimes\nsubnets: {pool: 10.0.0.0/8, prefix_lenght: 24}\n",
     );
-    netfence()
+    Netfence::new()
         .args(["validate", "--policy"])
         .arg(&p)
-        .write_stdin("")
-        .assert()
+        .stdin("")
+        .run()
         .code(2)
-        .stderr(predicate::str::contains(
-            "/prefx: unknown key `prefx`: did you mean `prefix`?",
-        ))
-        .stderr(predicate::str::contains("/ports:"))
-        .stderr(predicate::str::contains("/subnets/prefix_lenght"));
+        .stderr_has("/prefx: unknown key `prefx`: did you mean `prefix`?")
+        .stderr_has("/ports:")
+        .stderr_has("/subnets/prefix_lenght");
     let good = write(d.path(), "good.yml", "subnets: {pool: 10.0.0.0/8}\n");
-    netfence()
+    Netfence::new()
         .args(["validate", "--policy"])
         .arg(&good)
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .stderr(predicate::str::contains("valid"));
+        .stderr_has("valid");
 }
 
 #[test]
 fn validate_checks_the_policy_against_the_compose_file() {
     let d = tmp();
     let p = write(d.path(), "policy.yml", "services:\n  dbb: {aliases: [x]}\n");
-    netfence()
+    Netfence::new()
         .args(["validate", "--policy"])
         .arg(&p)
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("/services/dbb"))
-        .stderr(predicate::str::contains("did you mean `db`?"));
+        .stderr_has("/services/dbb")
+        .stderr_has("did you mean `db`?");
 }
 
 // ---- bad input: message and exit code 2 ---------------------------------------------------
@@ -238,12 +206,12 @@ fn malformed_yaml_names_file_line_and_column() {
         "broken.yml",
         "services:\n  db:\n    image: [postgres\n    ports: x\n",
     );
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "-f"])
         .arg(&f)
-        .assert()
+        .run()
         .code(2)
-        .stderr(predicate::str::is_match(r"broken\.yml:\d+:\d+: ").unwrap());
+        .stderr_matches(r"broken\.yml:\d+:\d+: ");
 }
 
 #[test]
@@ -257,13 +225,13 @@ fn alias_bomb_is_refused_quickly() {
     }
     s.push_str("services:\n  app:\n    image: x\n    command: *a9\n");
     let start = Instant::now();
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x"])
-        .write_stdin(s)
+        .stdin(s)
         .timeout(Duration::from_secs(60))
-        .assert()
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("alias"));
+        .stderr_has("alias");
     // Generous: this bounds runaway expansion, it is not a speed test.
     assert!(start.elapsed() < Duration::from_secs(30));
 }
@@ -271,42 +239,40 @@ fn alias_bomb_is_refused_quickly() {
 #[test]
 fn deep_nesting_is_refused() {
     let s = format!("services: {}{}\n", "[".repeat(500), "]".repeat(500));
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x"])
-        .write_stdin(s)
-        .assert()
+        .stdin(s)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("<stdin>"));
+        .stderr_has("<stdin>");
 }
 
 #[test]
 fn unknown_policy_key_is_refused_with_did_you_mean() {
     let d = tmp();
     let p = write(d.path(), "p.yml", "container_names: strip\n");
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains(
-            "p.yml: policy at /container_names: unknown key",
-        ))
-        .stderr(predicate::str::contains("did you mean `container_name`?"));
+        .stderr_has("p.yml: policy at /container_names: unknown key")
+        .stderr_has("did you mean `container_name`?");
 }
 
 #[test]
 fn invalid_cidr_is_refused() {
     let d = tmp();
     let p = write(d.path(), "p.yml", "subnets: {pool: 10.213.0.0/33}\n");
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("/subnets/pool"))
-        .stderr(predicate::str::contains("not a CIDR"));
+        .stderr_has("/subnets/pool")
+        .stderr_has("not a CIDR");
 }
 
 #[test]
@@ -319,14 +285,14 @@ fn pool_too_small_says_needed_and_available() {
     );
     let compose =
         "services:\n  a: {image: x, networks: [n1, n2, n3]}\nnetworks: {n1: {}, n2: {}, n3: {}}\n";
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(compose)
-        .assert()
+        .stdin(compose)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("holds 2 subnets"))
-        .stderr(predicate::str::contains("needs 3"));
+        .stderr_has("holds 2 subnets")
+        .stderr_has("needs 3");
 }
 
 #[test]
@@ -337,24 +303,24 @@ fn unknown_service_or_network_in_policy_lists_valid_names() {
         "p.yml",
         "services:\n  db: {networks: [backend]}\n",
     );
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("/services/db/networks/0"))
-        .stderr(predicate::str::contains("unknown network `backend`"))
-        .stderr(predicate::str::contains("`default`"));
+        .stderr_has("/services/db/networks/0")
+        .stderr_has("unknown network `backend`")
+        .stderr_has("`default`");
     let p = write(d.path(), "p2.yml", "proxy: {services: [web]}\n");
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("unknown service `web`"))
-        .stderr(predicate::str::contains("`db`"));
+        .stderr_has("unknown service `web`")
+        .stderr_has("`db`");
 }
 
 #[test]
@@ -366,13 +332,13 @@ fn overlapping_explicit_subnets_are_refused() {
         "networks:\n  a: {subnet: 10.1.0.0/16}\n  b: {subnet: 10.1.2.0/24}\n",
     );
     let compose = "services:\n  s: {image: x, networks: [a, b]}\nnetworks: {a: {}, b: {}}\n";
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(compose)
-        .assert()
+        .stdin(compose)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("overlap"));
+        .stderr_has("overlap");
 }
 
 #[test]
@@ -380,71 +346,69 @@ fn colliding_network_names_are_refused() {
     let d = tmp();
     let p = write(d.path(), "p.yml", "naming: {network: 'fixed'}\n");
     let compose = "services:\n  s: {image: x, networks: [a, b]}\nnetworks: {a: {}, b: {}}\n";
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
-        .write_stdin(compose)
-        .assert()
+        .stdin(compose)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("would both be named `fixed`"));
+        .stderr_has("would both be named `fixed`");
 }
 
 #[test]
 fn undeclared_network_reference_is_refused() {
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x"])
-        .write_stdin("services:\n  s: {image: x, networks: [ghost]}\n")
-        .assert()
+        .stdin("services:\n  s: {image: x, networks: [ghost]}\n")
+        .run()
         .code(2)
-        .stderr(predicate::str::contains(
-            "network `ghost`, which is not declared",
-        ));
+        .stderr_has("network `ghost`, which is not declared");
 }
 
 #[test]
 fn bad_scope_id_and_missing_file_are_usage_errors() {
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "a b"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("not a valid scope id"));
-    netfence()
+        .stderr_has("not a valid scope id");
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "-f", "/no/such/compose.yml"])
-        .assert()
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("/no/such/compose.yml"));
+        .stderr_has("/no/such/compose.yml");
 }
 
 #[test]
 fn non_mapping_compose_is_refused() {
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x"])
-        .write_stdin("- just\n- a list\n")
-        .assert()
+        .stdin("- just\n- a list\n")
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("mapping at the top level"));
+        .stderr_has("mapping at the top level");
 }
 
 #[test]
 fn policy_is_found_in_x_netfence_then_netfence_yml() {
     let d = tmp();
     write(d.path(), "netfence.yml", "prefix: local\n");
-    netfence()
+    Netfence::new()
         .current_dir(d.path())
         .args(["rewrite", "--run-id", "x", "-p", "p"])
-        .write_stdin(STACK)
-        .assert()
+        .stdin(STACK)
+        .run()
         .success()
-        .stdout(predicate::str::contains("name: local-x-p"));
-    netfence()
+        .stdout_has("name: local-x-p");
+    Netfence::new()
         .current_dir(d.path())
         .args(["rewrite", "--run-id", "x", "-p", "p"])
-        .write_stdin(format!("x-netfence:\n  prefix: embedded\n{STACK}"))
-        .assert()
+        .stdin(format!("x-netfence:\n  prefix: embedded\n{STACK}"))
+        .run()
         .success()
-        .stdout(predicate::str::contains("name: embedded-x-p"))
-        .stdout(predicate::str::contains("prefix: embedded"));
+        .stdout_has("name: embedded-x-p")
+        .stdout_has("prefix: embedded");
 }
 
 #[test]
@@ -458,25 +422,15 @@ fn broken_pipe_ends_quietly() {
     }
     let d = tmp();
     let f = write(d.path(), "big.yml", &s);
-    let bin = assert_cmd::cargo::cargo_bin("netfence");
-    let mut child = std::process::Command::new(bin)
+    let mut child = Netfence::new()
         .args(["rewrite", "--run-id", "x", "-f"])
         .arg(&f)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
+        .spawn();
+    let mut out = child.take_stdout();
     let mut first = [0u8; 16];
     std::io::Read::read_exact(&mut out, &mut first).unwrap();
     drop(out);
-    let result = child.wait_with_output().unwrap();
-    assert!(result.status.success(), "status {:?}", result.status);
-    assert!(
-        result.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    child.wait().success().stderr_is("");
 }
 
 #[test]
@@ -492,24 +446,23 @@ fn two_files_merge_like_compose() {
         "b.yml",
         "services:\n  app: {ports: ['443:443'], container_name: app1}\n",
     );
-    netfence()
+    Netfence::new()
         .args(["rewrite", "--run-id", "x", "-f"])
         .arg(&a)
         .arg("-f")
         .arg(&b)
-        .assert()
+        .run()
         .success()
-        .stdout(predicate::str::contains("- '80'\n    - '443'"))
-        .stdout(predicate::str::contains("- app1"));
+        .stdout_has("- '80'\n    - '443'")
+        .stdout_has("- app1");
 }
 
 #[test]
 fn stdin_once_only() {
-    let mut c = netfence();
-    c.args(["rewrite", "--run-id", "x", "-f", "-", "-f", "-"])
-        .write_stdin(STACK);
-    c.assert()
+    Netfence::new()
+        .args(["rewrite", "--run-id", "x", "-f", "-", "-f", "-"])
+        .stdin(STACK)
+        .run()
         .code(2)
-        .stderr(predicate::str::contains("only once"));
-    let _ = std::io::stdout().flush();
+        .stderr_has("only once");
 }

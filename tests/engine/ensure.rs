@@ -1,13 +1,10 @@
 //! `netfence ensure` on a real engine: idempotent, one network per name when several run
 //! at once, the per-host limit, drift reported and `--recreate` reconnecting containers.
-//! Needs Docker + Compose v2 (see tests/support).
+//! Needs Docker + Compose v2 (see support).
 
-mod support;
-
-use std::process::Stdio;
-
-use support::platform::*;
-use support::*;
+use crate::binary::{Netfence, Running};
+use crate::support::platform::*;
+use crate::support::*;
 
 #[test]
 fn concurrent_ensures_leave_one_network_per_name() {
@@ -27,23 +24,16 @@ fn concurrent_ensures_leave_one_network_per_name() {
     // Eight at once, released together: the engine alone would make duplicates.
     let children: Vec<_> = (0..8)
         .map(|_| {
-            netfence()
+            Netfence::new()
                 .current_dir(&dir)
                 .args(["ensure", "--env", &env, "--policy", "policy-traefik.yml"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
                 .spawn()
-                .unwrap()
         })
         .collect();
-    let outputs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outputs: Vec<_> = children.into_iter().map(Running::wait).collect();
     let mut report = String::new();
     for o in &outputs {
-        assert_eq!(o.status.code(), Some(0), "{}", text(o));
-        report.push_str(&String::from_utf8_lossy(&o.stdout));
+        report.push_str(&o.success().stdout());
     }
     for n in &names {
         assert_eq!(networks_named(n).len(), 1, "exactly one network named {n}");
@@ -83,16 +73,14 @@ fn past_the_network_limit_ensure_refuses_and_creates_nothing() {
     p.netfence_ok(&dir, &["ensure", "--env", &first]);
     // ...so a limit of one is already reached.
     let second = p.env("lb");
-    let out = p.netfence_in(
+    // A clear error.
+    p.netfence_in(
         &dir,
         &["ensure", "--env", &second, "--policy", "policy.yml"],
-    );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("limits.max_networks is 1") && err.contains("nothing was created"),
-        "clear error: {err}"
-    );
+    )
+    .code(3)
+    .stderr_has("limits.max_networks is 1")
+    .stderr_has("nothing was created");
     assert!(
         networks_named(&format!("nf-env-{second}")).is_empty(),
         "nothing created"
@@ -142,18 +130,11 @@ fn a_drifted_network_is_reported_and_recreate_reconnects_its_containers() {
         "600",
     ]);
 
-    let out = p.netfence_in(&dir, &["ensure", "--env", &env]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "drift is reported: {}",
-        text(&out)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("differs") && stdout.contains("internal: live true, plan false"),
-        "{stdout}"
-    );
+    // Drift is reported.
+    p.netfence_in(&dir, &["ensure", "--env", &env])
+        .code(1)
+        .stdout_has("differs")
+        .stdout_has("internal: live true, plan false");
     assert_eq!(inspect(&name)["Internal"], true, "left as it was");
 
     let stdout = p.netfence_ok(&dir, &["ensure", "--env", &env, "--recreate"]);

@@ -5,11 +5,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
+use crate::binary::{Netfence, Outcome};
 
 pub struct Platform {
     pub e2e: E2e,
@@ -82,19 +82,12 @@ impl Platform {
 
     /// `netfence ARGS…` run in `dir`; must exit 0. Its stdout.
     pub fn netfence_ok(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.netfence_in(dir, args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "netfence {}: {}",
-            args.join(" "),
-            text(&out)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.netfence_in(dir, args).success().stdout()
     }
 
-    pub fn netfence_in(&self, dir: &Path, args: &[&str]) -> Output {
-        netfence().current_dir(dir).args(args).output().unwrap()
+    /// `netfence ARGS…` run in `dir`.
+    pub fn netfence_in(&self, dir: &Path, args: &[&str]) -> Outcome {
+        Netfence::new().current_dir(dir).args(args).run()
     }
 
     /// `docker compose -f FILE [-p P] up -d` in `dir`; must succeed.

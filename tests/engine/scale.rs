@@ -1,11 +1,8 @@
 //! Scale on a real engine: ten concurrent `netfence run`s of the 7-service stack, and
 //! `--parallel`. Needs Docker + Compose v2.
 
-mod support;
-
-use std::process::Stdio;
-
-use support::*;
+use crate::binary::{Netfence, Running};
+use crate::support::*;
 
 /// CMD for each copy: service name and old container_name answer inside its own stack.
 /// Each probe gets a few tries: with seventy containers starting on two cores (and other
@@ -30,25 +27,19 @@ fn ten_concurrent_runs_all_pass_and_leave_nothing() {
     let children: Vec<_> = ids
         .iter()
         .map(|id| {
-            e2e.netfence()
+            Netfence::new()
                 .args(["run", "-f"])
                 .arg(dir.join("compose.yml"))
                 .args(["--run-id", id, "--timeout", "300s", "--", "sh", "-c", CHECK])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
                 .spawn()
-                .unwrap()
         })
         .collect();
-    let outs: Vec<_> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
+    let outs: Vec<_> = children.into_iter().map(Running::wait).collect();
     let failed: Vec<String> = ids
         .iter()
         .zip(&outs)
-        .filter(|(_, o)| !o.status.success())
-        .map(|(id, o)| format!("run {id}: {}", text(o)))
+        .filter(|(_, o)| !o.status().success())
+        .map(|(id, o)| format!("run {id}: {o}"))
         .collect();
     assert!(
         failed.is_empty(),
@@ -59,7 +50,7 @@ fn ten_concurrent_runs_all_pass_and_leave_nothing() {
     let left: Vec<String> = e2e
         .leftovers()
         .into_iter()
-        .filter(|l| !support::is_phantom_network(l))
+        .filter(|l| !is_phantom_network(l))
         .collect();
     assert!(left.is_empty(), "{left:?}");
     // Nothing of any of them under any label either: no container of their projects.
@@ -76,8 +67,8 @@ fn parallel_copies_get_an_index_and_a_summary() {
     for i in 0..3 {
         e2e.guard(&format!("run:{}-{i}", e2e.id));
     }
-    let out = e2e
-        .netfence()
+    // Non-zero when a copy failed, and a summary of them all.
+    let out = Netfence::new()
         .args(["run", "-f"])
         .arg(dir.join("compose.yml"))
         .args(["--run-id", &e2e.id, "--parallel", "3", "--"])
@@ -87,22 +78,14 @@ fn parallel_copies_get_an_index_and_a_summary() {
             "test \"$NETFENCE_RUN_ID\" = \"$0-$NETFENCE_INDEX\" && exit $NETFENCE_INDEX",
             &e2e.id,
         ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "non-zero when a copy failed: {}",
-        text(&out)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+        .run();
+    out.code(1);
     for (i, verdict) in [
         (0, "ok, exit 0"),
         (1, "FAILED, exit 1"),
         (2, "FAILED, exit 2"),
     ] {
-        let line = format!("copy {i} (run:{}-{i}): {verdict}", e2e.id);
-        assert!(err.contains(&line), "summary has `{line}`: {err}");
+        out.stderr_has(&format!("copy {i} (run:{}-{i}): {verdict}", e2e.id));
     }
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }

@@ -1,15 +1,13 @@
 //! `netfence reconcile` on a real engine: a project a platform deployed from the unfenced
 //! file (every service on the platform's flat network) is fenced afterwards; its
 //! attachments then equal the plan, `--strict` takes it off the flat network, and a
-//! second run has nothing to do. Needs Docker + Compose v2 (see tests/support).
-
-mod support;
+//! second run has nothing to do. Needs Docker + Compose v2 (see support).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use support::platform::*;
-use support::*;
+use crate::support::platform::*;
+use crate::support::*;
 
 /// The plan's attachments: service → {real network name}.
 fn planned(p: &Platform, dir: &Path, base: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
@@ -183,5 +181,5 @@ fn reconcile_fences_a_project_deployed_unfenced() {
             .copied()
             .collect::<Vec<_>>(),
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert_eq!(out.stdout().trim(), "[]");
 }

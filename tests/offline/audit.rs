@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+use crate::binary::{Netfence, Outcome};
 use netfence::audit::{self, Occupied, Report, Severity, RULES};
 use netfence::{Options, Scope};
 
@@ -144,13 +144,8 @@ fn rule_ids_are_unique_and_ordered() {
 
 // ---- the binary: formats, exit codes ---------------------------------------------------
 
-fn netfence() -> Command {
-    let mut c = Command::cargo_bin("netfence").unwrap();
-    c.current_dir(root())
-        .env_remove("NETFENCE_RUN_ID")
-        .env_remove("COMPOSE_FILE")
-        .env("NO_COLOR", "1");
-    c
+fn netfence() -> Netfence {
+    Netfence::new().current_dir(root()).env("NO_COLOR", "1")
 }
 
 /// Three files merged: findings are placed in the file (and line) that holds them.
@@ -160,50 +155,38 @@ const MERGED: &[&str] = &[
     "fixtures/audit/NF006/bad.yml",
 ];
 
-fn audit_cli(extra: &[&str]) -> std::process::Output {
-    let mut c = netfence();
-    c.args(["audit", "--no-engine"]);
-    for f in MERGED {
-        c.args(["-f", f]);
-    }
-    c.args(extra).output().unwrap()
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
+fn audit_cli(extra: &[&str]) -> Outcome {
+    netfence()
+        .args(["audit", "--no-engine"])
+        .args(MERGED.iter().flat_map(|f| ["-f", f]))
+        .args(extra)
+        .run()
 }
 
 #[test]
 fn human_output_is_grouped_per_file() {
-    let o = audit_cli(&["--color", "never"]);
-    assert_eq!(o.status.code(), Some(0), "{o:?}");
-    let text = stdout(&o);
+    let text = audit_cli(&["--color", "never"]).success().stdout();
     assert!(!text.contains('\x1b'), "no colour when not asked");
     insta::assert_snapshot!("human", text);
 }
 
 #[test]
 fn colour_is_used_only_when_asked() {
-    let o = audit_cli(&["--color", "always"]);
-    assert!(stdout(&o).contains("\x1b[1;31merror"), "{}", stdout(&o));
+    audit_cli(&["--color", "always"]).stdout_has("\x1b[1;31merror");
     // Not a terminal: no colour by default.
-    assert!(!stdout(&audit_cli(&[])).contains('\x1b'));
+    audit_cli(&[]).stdout_lacks("\x1b");
 }
 
 #[test]
 fn json_output() {
-    let o = audit_cli(&["--format", "json"]);
-    assert_eq!(o.status.code(), Some(0));
-    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut v = audit_cli(&["--format", "json"]).success().json();
     v["tool"]["version"] = "[version]".into();
     insta::assert_json_snapshot!("json", v);
 }
 
 #[test]
 fn sarif_output() {
-    let o = audit_cli(&["--format", "sarif"]);
-    assert_eq!(o.status.code(), Some(0));
-    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut v = audit_cli(&["--format", "sarif"]).success().json();
     v["runs"][0]["tool"]["driver"]["version"] = "[version]".into();
     v["runs"][0]["tool"]["driver"]["semanticVersion"] = "[version]".into();
     insta::assert_json_snapshot!("sarif", v);
@@ -212,8 +195,7 @@ fn sarif_output() {
 /// What GitHub code scanning requires of an upload (and what it shows).
 #[test]
 fn sarif_has_what_code_scanning_requires() {
-    let o = audit_cli(&["--format", "sarif"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = audit_cli(&["--format", "sarif"]).json();
     assert_eq!(v["version"], "2.1.0");
     assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
     let runs = v["runs"].as_array().unwrap();
@@ -258,46 +240,41 @@ fn sarif_has_what_code_scanning_requires() {
 
 #[test]
 fn deny_sets_the_exit_code() {
-    let f = "fixtures/audit/NF001/bad.yml"; // warnings only
-    let code = |args: &[&str]| {
+    let audit = |args: &[&str]| {
         netfence()
             .args(["audit", "--no-engine", "-f"])
             .args(args)
-            .output()
-            .unwrap()
-            .status
-            .code()
+            .run()
     };
-    assert_eq!(code(&[f]), Some(0));
-    assert_eq!(code(&[f, "--deny", "warn"]), Some(1));
-    assert_eq!(code(&[f, "--deny", "error"]), Some(0));
+    let f = "fixtures/audit/NF001/bad.yml"; // warnings only
+    audit(&[f]).code(0);
+    audit(&[f, "--deny", "warn"]).code(1);
+    audit(&[f, "--deny", "error"]).code(0);
     let e = "fixtures/audit/NF002/bad.yml"; // has an error
-    assert_eq!(code(&[e, "--deny", "error"]), Some(1));
+    audit(&[e, "--deny", "error"]).code(1);
     let n = "fixtures/audit/NF010/bad.yml"; // a note only
-    assert_eq!(code(&[n, "--deny", "warn"]), Some(0));
+    audit(&[n, "--deny", "warn"]).code(0);
     let clean = "fixtures/audit/NF001/good.yml";
-    assert_eq!(code(&[clean, "--deny", "warn"]), Some(0));
+    audit(&[clean, "--deny", "warn"]).code(0);
 }
 
 #[test]
 fn bad_input_exits_2() {
-    let o = netfence()
+    netfence()
         .args(["audit", "-f", "fixtures/audit/NF007/bad.yml"])
         .args(["--occupied-subnet", "not-a-cidr"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--occupied-subnet"));
-    let o = netfence()
+        .run()
+        .code(2)
+        .stderr_has("--occupied-subnet");
+    netfence()
         .args(["audit", "-f", "no/such/file.yml"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+        .run()
+        .code(2);
 }
 
 #[test]
 fn occupied_subnets_come_from_the_command_line() {
-    let o = netfence()
+    let v = netfence()
         .args([
             "audit",
             "-f",
@@ -306,9 +283,8 @@ fn occupied_subnets_come_from_the_command_line() {
             "json",
         ])
         .args(["--occupied-subnet", "corp-vpn=172.30.0.0/16"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        .run()
+        .json();
     let nf007: Vec<_> = v["findings"]
         .as_array()
         .unwrap()
@@ -322,12 +298,11 @@ fn occupied_subnets_come_from_the_command_line() {
 
 #[test]
 fn stdin_is_audited_with_lines() {
-    let o = netfence()
+    let v = netfence()
         .args(["audit", "--no-engine", "--format", "json"])
-        .write_stdin(read(&fixture_dir("NF013").join("bad.yml")))
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        .stdin(read(&fixture_dir("NF013").join("bad.yml")))
+        .run()
+        .json();
     let f = &v["findings"][0];
     assert_eq!(f["file"], "<stdin>");
     assert_eq!(f["rule"], "NF013");
@@ -473,7 +448,7 @@ fn env_scope_output_has_only_notes_about_the_environment_network() {
 // ---- the corpus ----------------------------------------------------------------------------
 
 const BEGIN: &str =
-    "<!-- corpus-counts:begin (generated by `NETFENCE_BLESS=1 cargo test --test audit docs`) -->";
+    "<!-- corpus-counts:begin (generated by `NETFENCE_BLESS=1 cargo test --test offline audit::docs`) -->";
 const END: &str = "<!-- corpus-counts:end -->";
 
 fn corpus_files(dir: &Path) -> Vec<PathBuf> {
@@ -631,7 +606,7 @@ fn check_section(begin: &str, end: &str, wanted: &str) {
     } else {
         panic!(
             "docs/AUDIT.md section `{begin}` is stale; regenerate with \
-             `NETFENCE_BLESS=1 cargo test --test audit docs`. Wanted:\n{wanted}"
+             `NETFENCE_BLESS=1 cargo test --test offline audit::docs`. Wanted:\n{wanted}"
         );
     }
 }
@@ -654,7 +629,7 @@ fn docs_corpus_counts_are_current() {
 }
 
 const RULES_BEGIN: &str =
-    "<!-- rules:begin (generated from src/audit/rules.rs by `NETFENCE_BLESS=1 cargo test --test audit docs`) -->";
+    "<!-- rules:begin (generated from src/audit/rules.rs by `NETFENCE_BLESS=1 cargo test --test offline audit::docs`) -->";
 const RULES_END: &str = "<!-- rules:end -->";
 
 #[test]
@@ -690,88 +665,25 @@ fn rewrite_piped_into_audit_passes_deny_warn() {
             "--run-id",
             "ci-7",
         ])
-        .output()
-        .unwrap();
-    assert!(fenced.status.success());
-    let o = netfence()
+        .run()
+        .success()
+        .stdout();
+    netfence()
         .args(["audit", "--no-engine", "--deny", "warn"])
-        .write_stdin(fenced.stdout.clone())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(
-        stdout(&o).contains("<stdin>: no findings"),
-        "{}",
-        stdout(&o)
-    );
-    assert!(
-        o.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+        .stdin(fenced.clone())
+        .run()
+        .code(0)
+        .stdout_has("<stdin>: no findings")
+        .stderr_is("");
 
     // Audited with another policy than it was fenced with: said on stderr.
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yml");
     std::fs::write(&policy, LOOPBACK_POLICY).unwrap();
-    let o = netfence()
+    netfence()
         .args(["audit", "--no-engine", "--policy"])
         .arg(&policy)
-        .write_stdin(fenced.stdout)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("was fenced with policy"), "{err}");
-}
-
-/// NF007 against a real engine: a subnet inside the default bridge network's is in use.
-#[test]
-fn live_engine_subnets_are_checked() {
-    let bridge = std::process::Command::new("docker")
-        .args(["network", "inspect", "bridge", "-f"])
-        .arg("{{(index .IPAM.Config 0).Subnet}}")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<ipnet::Ipv4Net>().ok());
-    let Some(bridge) = bridge else {
-        let msg = "!!! live_engine_subnets_are_checked: no Docker engine: SKIPPED !!!";
-        if std::env::var("NETFENCE_E2E").as_deref() == Ok("require") {
-            panic!("{msg} (NETFENCE_E2E=require)");
-        }
-        eprintln!("{msg}");
-        return;
-    };
-    let inside = bridge
-        .subnets(bridge.prefix_len().max(24))
-        .unwrap()
-        .nth(1)
-        .unwrap();
-    let compose =
-        read(&fixture_dir("NF007").join("bad.yml")).replace("172.30.5.0/24", &inside.to_string());
-    let run = |extra: &[&str]| -> serde_json::Value {
-        let o = netfence()
-            .args(["audit", "--format", "json"])
-            .args(extra)
-            .write_stdin(compose.clone())
-            .output()
-            .unwrap();
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
-    let nf007 = |v: &serde_json::Value| -> Vec<String> {
-        v["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["rule"] == "NF007")
-            .map(|f| f["message"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let live = nf007(&run(&[]));
-    assert!(
-        live.iter().any(|m| m.contains("network `bridge`")),
-        "expected an overlap with the engine's bridge network ({bridge}): {live:?}"
-    );
-    assert!(nf007(&run(&["--no-engine"])).is_empty());
+        .stdin(fenced)
+        .run()
+        .stderr_has("was fenced with policy");
 }

@@ -1,28 +1,32 @@
 //! Shared helpers for tests that need a real Docker engine and Compose v2.
 //!
 //! ```ignore
-//! mod support;
-//! use support::*;
+//! use crate::binary::Netfence;
+//! use crate::support::*;
 //!
 //! #[test]
 //! fn something_on_the_engine() {
 //!     let Some(e2e) = E2e::start("mytest") else { return };   // skips, or fails in CI
 //!     let dir = e2e.fixture("stack7");                         // private copy of fixtures/e2e/stack7
-//!     let out = e2e.netfence(&["run", "-f"]).arg(dir.path().join("compose.yml")) ...;
+//!     Netfence::new().args(["run", "-f"]).arg(dir.join("compose.yml")) ... .run().success();
 //!     assert!(e2e.leftovers().is_empty());                     // every object of the scope is gone
 //! }                                                            // drop: removes whatever is left
 //! ```
 //!
 //! `NETFENCE_E2E=require` (CI) turns "no engine" into a test failure; otherwise such
 //! tests print a loud SKIPPED line and pass.
+//!
+//! The engine tests share one process, and all share the engine, each with its own ids
+//! and labels. The few that act on the whole engine run [`alone`].
 #![allow(dead_code)]
 
 pub mod platform;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// The local test image (SPEC §7): busybox with its applet links, no registry needed.
@@ -247,25 +251,73 @@ pub fn remove_scope(scope: &str) {
     }
 }
 
+/// Engine tests take turns on the engine through this lock: each [`E2e`] holds a shared
+/// turn for the length of its test, and a test that acts on the whole engine takes it
+/// whole with [`alone`].
+static ENGINE: RwLock<()> = RwLock::new(());
+
+thread_local! {
+    /// Whether this thread's test holds the engine [`alone`]: its own [`E2e::start`] then
+    /// takes no shared turn (it would wait for itself).
+    static ALONE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The whole engine, for one test: waits until the other engine tests of this process
+/// have finished, and holds new ones back until it is dropped. For the tests that act on
+/// more than their own objects:
+///
+/// - `gc --older-than 0s` removes every run scope whose owner process is gone, and other
+///   tests leave such scopes up on purpose for a while (`run --keep`, networks they create
+///   and label by hand): it would remove them under those tests, and could fail on an
+///   object that another test is removing at the same moment.
+/// - The Swarm test makes the engine a swarm manager and leaves the swarm again, which
+///   creates and removes engine-wide networks (`ingress`, `docker_gwbridge`).
+///
+/// As separate test binaries, these never ran beside another test of the suite; they
+/// still do not. Take it first thing in the test, before [`E2e::start`]: the local that
+/// holds it is then dropped last, after the test's clean-up.
+pub fn alone() -> Alone {
+    let guard = ENGINE.write().unwrap_or_else(PoisonError::into_inner);
+    ALONE.with(|a| a.set(true));
+    Alone { _guard: guard }
+}
+
+pub struct Alone {
+    _guard: RwLockWriteGuard<'static, ()>,
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        ALONE.with(|a| a.set(false));
+    }
+}
+
 /// One engine test: its run ids, and a guard that removes everything labelled with
 /// their scopes when the test ends, passed or failed.
 pub struct E2e {
     pub id: String,
     scopes: Mutex<Vec<String>>,
     dirs: Mutex<Vec<tempfile::TempDir>>,
+    /// A shared turn on the engine (none when the test has it [`alone`]); released after
+    /// the clean-up in `drop`.
+    _turn: Option<RwLockReadGuard<'static, ()>>,
 }
 
 impl E2e {
     /// `None` (after a loud SKIPPED line) when there is no engine and it is not required.
+    /// Waits while a test has the engine [`alone`].
     pub fn start(tag: &str) -> Option<E2e> {
         if !engine_ready() {
             return None;
         }
+        let turn =
+            (!ALONE.with(Cell::get)).then(|| ENGINE.read().unwrap_or_else(PoisonError::into_inner));
         let id = unique_id(tag);
         Some(E2e {
             scopes: Mutex::new(vec![format!("run:{id}")]),
             id,
             dirs: Mutex::new(Vec::new()),
+            _turn: turn,
         })
     }
 
@@ -306,11 +358,6 @@ impl E2e {
         self.dirs.lock().unwrap().push(dir);
         dst
     }
-
-    /// The netfence binary with a clean environment for scope choice.
-    pub fn netfence(&self) -> Command {
-        netfence()
-    }
 }
 
 impl Drop for E2e {
@@ -319,15 +366,6 @@ impl Drop for E2e {
             remove_scope(s);
         }
     }
-}
-
-pub fn netfence() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_netfence"));
-    c.env_remove("NETFENCE_RUN_ID")
-        .env_remove("COMPOSE_FILE")
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::null());
-    c
 }
 
 fn copy_dir(src: &Path, dst: &Path) {

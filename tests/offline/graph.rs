@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use assert_cmd::Command;
+use crate::binary::Netfence;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,28 +21,19 @@ const EXAMPLE: &[&str] = &[
     "staging",
 ];
 
-fn netfence() -> Command {
-    let mut c = Command::cargo_bin("netfence").unwrap();
-    c.current_dir(root())
-        .env_remove("NETFENCE_RUN_ID")
-        .env_remove("COMPOSE_FILE")
-        .env_remove(netfence::graph::DOT_ENV);
-    c
+fn netfence() -> Netfence {
+    Netfence::new()
+        .current_dir(root())
+        .env_remove(netfence::graph::DOT_ENV)
 }
 
 fn graph(format: &str) -> String {
-    let o = netfence()
+    netfence()
         .args(EXAMPLE)
         .args(["--format", format])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+        .run()
+        .success()
+        .stdout()
 }
 
 /// Graphviz present? With NETFENCE_E2E=require its absence fails the test; otherwise the
@@ -162,7 +153,7 @@ fn svg_and_png_come_from_graphviz() {
         .args(EXAMPLE)
         .args(["--format", "png", "-o"])
         .arg(&png)
-        .assert()
+        .run()
         .success();
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
@@ -170,25 +161,21 @@ fn svg_and_png_come_from_graphviz() {
 
 #[test]
 fn missing_graphviz_is_a_clear_error_with_exit_3() {
-    let o = netfence()
+    netfence()
         .args(EXAMPLE)
         .args(["--format", "svg"])
         .env(netfence::graph::DOT_ENV, "/nonexistent/bin/dot")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(3));
-    assert!(o.stdout.is_empty());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("Graphviz") && err.contains("--format mermaid"),
-        "{err}"
-    );
+        .run()
+        .code(3)
+        .stdout_is("")
+        .stderr_has("Graphviz")
+        .stderr_has("--format mermaid");
     // Text formats never need Graphviz.
     netfence()
         .args(EXAMPLE)
         .args(["--format", "dot"])
         .env(netfence::graph::DOT_ENV, "/nonexistent/bin/dot")
-        .assert()
+        .run()
         .success();
 }
 
@@ -209,7 +196,7 @@ fn docs_example_is_current() {
                 netfence()
                     .args(EXAMPLE)
                     .args(["--format", "svg", "-o", "docs/graph-example.svg"])
-                    .assert()
+                    .run()
                     .success();
             }
             continue;
@@ -217,7 +204,7 @@ fn docs_example_is_current() {
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(
             doc, now,
-            "docs/{file} is stale: regenerate with `NETFENCE_BLESS=1 cargo test --test graph docs`"
+            "docs/{file} is stale: regenerate with `NETFENCE_BLESS=1 cargo test --test offline graph::docs`"
         );
     }
 }

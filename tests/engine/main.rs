@@ -1,0 +1,21 @@
+//! The tests that need a Docker engine and Compose v2: `run`, `down`, `gc` and `verify`
+//! (isolation, published ports, signals, scale), `rewrite` and `audit` against the
+//! engine's subnets, and platform mode (`ensure`, environments, `reconcile`, Swarm).
+//!
+//! Without an engine they print a loud SKIPPED line and pass; `NETFENCE_E2E=require` (CI)
+//! makes that a failure. scripts/provision-engine.sh sets one up.
+
+#[path = "../common/binary.rs"]
+mod binary;
+mod support;
+
+mod audit;
+mod ensure;
+mod environments;
+mod faults;
+mod reconcile;
+mod rewrite;
+mod run;
+mod scale;
+mod swarm;
+mod verify;

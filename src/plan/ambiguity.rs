@@ -84,3 +84,116 @@ fn shared_names(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::Attachment;
+
+    fn net(key: &str, role: Role) -> NetworkPlan {
+        NetworkPlan {
+            key: key.into(),
+            name: format!("real-{key}"),
+            role,
+            driver: None,
+            internal: false,
+            attachable: false,
+            enable_ipv6: false,
+            subnet: None,
+            gateway: None,
+            labels: Default::default(),
+            driver_opts: Default::default(),
+            original_name: None,
+            original_subnet: None,
+            subnet6: None,
+            original_subnet6: None,
+        }
+    }
+
+    fn svc(name: &str, on: &[(&str, &[&str])]) -> ServicePlan {
+        ServicePlan {
+            name: name.into(),
+            fenced: true,
+            network_mode: None,
+            public: false,
+            attachments: on
+                .iter()
+                .map(|(n, aliases)| Attachment {
+                    network: n.to_string(),
+                    aliases: aliases.iter().map(|s| s.to_string()).collect(),
+                    ipv4_address: None,
+                    ipv6_address: None,
+                })
+                .collect(),
+            container_name: None,
+            ports: vec![],
+            proxy_labels: vec![],
+            rewrite_networks: false,
+            written_networks: None,
+            written_ports: None,
+        }
+    }
+
+    fn warnings(networks: &[NetworkPlan], services: &[ServicePlan]) -> Vec<String> {
+        World::new("services: {}", "").run(|ctx| {
+            warn(ctx, "shop", networks, services);
+            ctx.warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.subject, w.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn one_name_for_two_services_on_a_network_is_named() {
+        let w = warnings(
+            &[net("back", Role::Managed)],
+            &[
+                svc("db", &[("back", &["store"])]),
+                svc("cache", &[("back", &["store"])]),
+            ],
+        );
+        assert_eq!(
+            w,
+            ["network real-back: name `store` resolves to several services (db, cache): DNS answers at random"]
+        );
+    }
+
+    #[test]
+    fn distinct_names_inside_the_stack_are_fine() {
+        let w = warnings(
+            &[net("back", Role::Managed)],
+            &[
+                svc("db", &[("back", &["pg"])]),
+                svc("api", &[("back", &[])]),
+            ],
+        );
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn bare_names_on_the_environment_network_get_the_scoped_name_as_a_hint() {
+        let w = warnings(
+            &[net("netfence-env", Role::Environment)],
+            &[svc("db", &[("netfence-env", &["db.shop"])])],
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("service `db` answers to its bare name"),
+            "{w:?}"
+        );
+        assert!(w[0].ends_with("— use `db.shop`"), "{w:?}");
+    }
+
+    #[test]
+    fn aliases_on_an_external_network_are_named_without_a_hint() {
+        let w = warnings(
+            &[net("edge", Role::External)],
+            &[svc("web", &[("edge", &["www"])])],
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[1].contains("service `web` answers to `www`"), "{w:?}");
+        assert!(!w[1].contains("use `"), "{w:?}");
+    }
+}

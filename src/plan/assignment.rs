@@ -171,3 +171,130 @@ fn written_attachments(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::written;
+
+    /// Each service with its networks.
+    type Networks = Vec<(String, Vec<String>)>;
+
+    /// The networks and the changes after assignment, or the error.
+    fn assigned(compose: &str, policy: &str) -> Result<(Networks, Vec<String>)> {
+        let w = World::new(compose, policy);
+        w.run(|ctx| {
+            let written = written::read(ctx)?;
+            let drafts = assign(ctx, &written)?;
+            let nets = drafts
+                .iter()
+                .map(|d| {
+                    let n = d.attachments.iter().map(|a| a.network.clone()).collect();
+                    (d.name.clone(), n)
+                })
+                .collect();
+            Ok((nets, ctx.changes.iter().map(|c| c.change.clone()).collect()))
+        })
+    }
+
+    fn networks(compose: &str, policy: &str) -> Networks {
+        assigned(compose, policy).unwrap().0
+    }
+
+    #[test]
+    fn a_service_without_networks_is_on_the_implicit_default() {
+        let n = networks("services: {web: {}}", "");
+        assert_eq!(n, [("web".to_owned(), vec!["default".to_owned()])]);
+    }
+
+    #[test]
+    fn network_mode_services_get_no_networks() {
+        let n = networks(
+            "services: {vpn: {network_mode: host}, app: {network_mode: 'service:vpn'}}",
+            "",
+        );
+        assert!(n.iter().all(|(_, nets)| nets.is_empty()), "{n:?}");
+    }
+
+    #[test]
+    fn extends_in_the_same_file_brings_the_base_networks() {
+        let n = networks(
+            "services:\n  base: {networks: [back]}\n  api: {extends: base}\nnetworks: {back: {}}",
+            "",
+        );
+        assert_eq!(n[1].1, ["back"]);
+    }
+
+    #[test]
+    fn an_extends_cycle_falls_back_to_the_default_network() {
+        let n = networks("services:\n  a: {extends: b}\n  b: {extends: a}", "");
+        assert_eq!(n[0].1, ["default"]);
+    }
+
+    #[test]
+    fn the_policy_sets_networks_and_keeps_what_was_written_for_them() {
+        let compose = "services:\n  api:\n    networks:\n      front: {aliases: [www], ipv4_address: 172.20.0.5}\nnetworks: {front: {}, back: {}}";
+        let w = World::new(compose, "services: { api: { networks: [back, front] } }");
+        w.run(|ctx| {
+            let written = written::read(ctx).unwrap();
+            let drafts = assign(ctx, &written).unwrap();
+            let a = &drafts[0].attachments;
+            assert_eq!(a[0], Attachment::written("back", None));
+            assert_eq!(a[1].aliases, ["www"]);
+            assert_eq!(a[1].ipv4_address.as_deref(), Some("172.20.0.5"));
+            assert_eq!(drafts[0].as_written.len(), 1, "the written form is kept");
+            assert_eq!(ctx.changes[0].change, "networks `front` → `back`, `front`");
+        });
+    }
+
+    #[test]
+    fn the_same_networks_from_the_policy_record_no_change() {
+        let (_, changes) = assigned(
+            "services: {api: {networks: [back]}}\nnetworks: {back: {}}",
+            "services: { api: { networks: [back] } }",
+        )
+        .unwrap();
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+
+    #[test]
+    fn the_policy_cannot_give_a_network_mode_service_networks() {
+        let e = assigned(
+            "services: {vpn: {network_mode: host}}",
+            "services: { vpn: { networks: [default] } }",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("/services/vpn/networks"), "{e}");
+        assert!(e.contains("has `network_mode`"), "{e}");
+    }
+
+    #[test]
+    fn an_undeclared_network_is_an_error_that_lists_the_declared_ones() {
+        let e = assigned(
+            "services: {api: {networks: [front, back]}}\nnetworks: {front: {}}",
+            "",
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("network `back`, which is not declared"), "{e}");
+        assert!(e.contains("(declared: `front`)"), "{e}");
+    }
+
+    #[test]
+    fn attachment_settings_are_read_from_either_form() {
+        let compose = "services:\n  a: {networks: [x]}\n  b:\n    networks:\n      x: {aliases: [bee], ipv6_address: 'fd00::5'}\nnetworks: {x: {}}";
+        let w = World::new(compose, "");
+        w.run(|ctx| {
+            let drafts = assign(ctx, &written::read(ctx).unwrap()).unwrap();
+            assert_eq!(drafts[0].attachments, [Attachment::written("x", None)]);
+            let b = &drafts[1].attachments[0];
+            assert_eq!(b.aliases, ["bee"]);
+            assert_eq!(b.ipv6_address.as_deref(), Some("fd00::5"));
+            assert_eq!(b.ipv4_address, None);
+        });
+    }
+}

@@ -120,3 +120,80 @@ pub(super) fn push_unique(v: &mut Vec<String>, s: &str) {
         v.push(s.to_owned());
     }
 }
+
+/// Small worlds for the stages' tests: a compose file, a policy and options, planned
+/// stage by stage.
+#[cfg(test)]
+pub(super) mod testing {
+    use std::path::PathBuf;
+
+    use serde_yaml_ng::Value;
+
+    use super::Ctx;
+    use crate::error::Source;
+    use crate::load::ComposeInput;
+    use crate::plan::{Inputs, Options, Target};
+    use crate::policy::Policy;
+    use crate::scope::Scope;
+
+    pub struct World {
+        pub doc: Value,
+        pub policy: Policy,
+        pub opts: Options,
+        source: Source,
+        policy_source: Source,
+        dir: PathBuf,
+    }
+
+    impl World {
+        /// A run-scoped world (`run:r1`, project `shop`); `policy` may be empty.
+        pub fn new(compose: &str, policy: &str) -> World {
+            let source = Source::File("compose.yml".into());
+            let doc = ComposeInput::from_str(source.clone(), compose)
+                .expect("test compose parses")
+                .value;
+            let policy_source = Source::File("policy.yml".into());
+            let policy = if policy.trim().is_empty() {
+                Policy::default()
+            } else {
+                Policy::from_text(&policy_source, policy).expect("test policy is valid")
+            };
+            World {
+                doc,
+                policy,
+                opts: Options {
+                    scope: Some(Scope::Run("r1".into())),
+                    project: Some("shop".into()),
+                    ..Options::default()
+                },
+                source,
+                policy_source,
+                dir: PathBuf::from("/nowhere/checkout"),
+            }
+        }
+
+        pub fn env(mut self, name: &str) -> World {
+            self.opts.scope = Some(Scope::Env(name.into()));
+            self
+        }
+
+        pub fn swarm(mut self) -> World {
+            self.opts.target = Target::Swarm;
+            self
+        }
+
+        /// Runs `f` with a fresh context over this world.
+        pub fn run<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> T) -> T {
+            let inputs = Inputs {
+                doc: &self.doc,
+                record: None,
+                source: &self.source,
+                project_dir: &self.dir,
+                policy: &self.policy,
+                policy_source: &self.policy_source,
+            };
+            let mut ctx = Ctx::new(&inputs, &self.opts);
+            f(&mut ctx)
+        }
+    }
+}

@@ -67,3 +67,60 @@ pub(super) fn network(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::{assignment, written};
+
+    const COMPOSE: &str = "services: {api: {}, db: {}, cache: {}, vpn: {network_mode: host}}";
+
+    fn env(w: &World) -> Result<(Vec<NetworkPlan>, Vec<Join>)> {
+        w.run(|ctx| {
+            let id = crate::plan::project::identify(ctx)?;
+            let drafts = assignment::assign(ctx, &written::read(ctx)?)?;
+            let (mut nets, mut joins) = (Vec::new(), Vec::new());
+            network(ctx, &id, &drafts, &mut nets, &mut joins)?;
+            Ok((nets, joins))
+        })
+    }
+
+    #[test]
+    fn a_run_has_no_environment_network() {
+        let (nets, joins) = env(&World::new(COMPOSE, "")).unwrap();
+        assert!(nets.is_empty() && joins.is_empty());
+    }
+
+    #[test]
+    fn every_fenced_service_joins_as_service_dot_project() {
+        let w = World::new(COMPOSE, "").env("staging");
+        let (nets, joins) = env(&w).unwrap();
+        assert_eq!(nets[0].name, "nf-env-staging");
+        assert_eq!(nets[0].key, ENV_KEY);
+        let joined: Vec<(&str, &str)> = joins
+            .iter()
+            .map(|j| (j.service.as_str(), j.aliases[0].as_str()))
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                ("api", "api.shop"),
+                ("db", "db.shop"),
+                ("cache", "cache.shop")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_policy_keeps_services_off_the_environment_network() {
+        let w = World::new(
+            COMPOSE,
+            "environment: { exclude: [db] }\nservices: { cache: { environment: false } }",
+        )
+        .env("staging");
+        let (_, joins) = env(&w).unwrap();
+        let joined: Vec<&str> = joins.iter().map(|j| j.service.as_str()).collect();
+        assert_eq!(joined, ["api"]);
+    }
+}

@@ -380,3 +380,53 @@ pub fn role_name(role: Role) -> &'static str {
         Role::Environment => "environment",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    fn planned(w: &World) -> Plan {
+        w.run(|ctx| plan(ctx.inputs, ctx.opts)).unwrap()
+    }
+
+    #[test]
+    fn changes_read_stage_by_stage_and_a_services_own_stay_together() {
+        let w = World::new(
+            "services:\n  db:\n    container_name: pg\n    ports: ['5432:5432']\n    networks:\n      back: {ipv4_address: 172.20.0.5}\n  web:\n    ports: ['80:80']\nnetworks:\n  back:\n    ipam: {config: [{subnet: 172.20.0.0/16}]}\nvolumes:\n  data: {name: pgdata}",
+            "",
+        );
+        let p = planned(&w);
+        let got: Vec<(&str, &str)> = p
+            .changes
+            .iter()
+            .map(|c| (c.subject.as_str(), c.change.split(' ').next().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("network default", "made"),
+                ("network back", "subnet"),
+                ("service db", "container_name"),
+                ("service db", "ipv4_address"),
+                ("service db", "ports"),
+                ("service web", "ports"),
+                ("volume data", "name"),
+            ]
+        );
+    }
+
+    #[test]
+    fn networks_is_rewritten_only_when_the_attachments_change() {
+        let w = World::new(
+            "services:\n  db: {container_name: pg}\n  web: {networks: [default]}",
+            "",
+        );
+        let p = planned(&w);
+        assert!(
+            p.service("db").unwrap().rewrite_networks,
+            "pg became an alias"
+        );
+        assert!(!p.service("web").unwrap().rewrite_networks);
+    }
+}

@@ -201,3 +201,127 @@ pub(super) fn check(ctx: &Ctx<'_>, networks: &[NetworkPlan]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::assignment;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::written;
+
+    /// The networks and the change list, or the error.
+    fn planned(w: &World) -> Result<(Vec<NetworkPlan>, Vec<String>)> {
+        w.run(|ctx| {
+            let id = crate::plan::project::identify(ctx)?;
+            let written = written::read(ctx)?;
+            let drafts = assignment::assign(ctx, &written)?;
+            let nets = plan(ctx, &id, &written, &drafts)?;
+            check(ctx, &nets)?;
+            let changes = ctx
+                .changes
+                .iter()
+                .map(|c| format!("{}: {}", c.subject, c.change))
+                .collect();
+            Ok((nets, changes))
+        })
+    }
+
+    #[test]
+    fn a_fixed_network_name_is_replaced_and_kept_in_a_label() {
+        let w = World::new(
+            "services: {db: {networks: [data]}}\nnetworks: {data: {name: prod-data}}",
+            "",
+        );
+        let (nets, changes) = planned(&w).unwrap();
+        assert_eq!(nets[0].name, "nf-r1-data");
+        assert_eq!(nets[0].original_name.as_deref(), Some("prod-data"));
+        assert_eq!(nets[0].labels[labels::ORIGINAL_NAME], "prod-data");
+        assert_eq!(nets[0].labels[labels::NETWORK], "data");
+        assert_eq!(changes, ["network data: name `prod-data` → `nf-r1-data`"]);
+    }
+
+    #[test]
+    fn environments_put_the_project_in_the_name() {
+        let w = World::new("services: {db: {}}", "").env("staging");
+        let (nets, _) = planned(&w).unwrap();
+        assert_eq!(nets[0].name, "nf-staging-shop-default");
+        assert_eq!(nets[0].labels[labels::SCOPE], "env:staging");
+    }
+
+    #[test]
+    fn the_implicit_default_is_made_explicit_only_when_used() {
+        let w = World::new("services: {db: {}}", "");
+        let (nets, changes) = planned(&w).unwrap();
+        assert_eq!(nets[0].key, "default");
+        assert_eq!(changes, ["network default: made explicit"]);
+
+        let w = World::new(
+            "services: {db: {networks: [data]}}\nnetworks: {data: {}}",
+            "",
+        );
+        let (nets, changes) = planned(&w).unwrap();
+        assert_eq!(nets.len(), 1);
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+
+    #[test]
+    fn names_are_sanitised_to_what_docker_accepts() {
+        let w = World::new(
+            "services: {db: {networks: [Data_Net]}}\nnetworks: {Data_Net: {}}",
+            "naming: { network: \"{{ prefix }}/{{ network }}\" }",
+        );
+        let (nets, _) = planned(&w).unwrap();
+        assert_eq!(nets[0].name, "nf-data_net");
+    }
+
+    #[test]
+    fn two_logical_networks_never_map_to_one_name() {
+        let w = World::new(
+            "services: {db: {networks: [a, b]}}\nnetworks: {a: {}, b: {}}",
+            "naming: { network: \"{{ prefix }}-same\" }",
+        );
+        let e = planned(&w).err().unwrap().to_string();
+        assert!(
+            e.contains("networks `a` and `b` would both be named `nf-same`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn external_networks_are_left_as_they_are() {
+        let w = World::new(
+            "services: {db: {networks: [edge]}}\nnetworks: {edge: {external: true, name: traefik}}",
+            "",
+        );
+        let (nets, changes) = planned(&w).unwrap();
+        assert_eq!(nets[0].role, Role::External);
+        assert_eq!(nets[0].name, "traefik");
+        assert!(nets[0].labels.is_empty());
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+
+    #[test]
+    fn policy_settings_win_and_a_new_internal_flag_is_reported() {
+        let w = World::new(
+            "services: {db: {networks: [data]}}\nnetworks: {data: {driver: macvlan}}",
+            "networks: { data: { internal: true, driver: bridge, labels: { tier: data } } }\nlabels: { team: pay }",
+        );
+        let (nets, changes) = planned(&w).unwrap();
+        assert!(nets[0].internal);
+        assert_eq!(nets[0].driver.as_deref(), Some("bridge"));
+        let keys: Vec<&str> = nets[0].labels.keys().map(String::as_str).collect();
+        assert_eq!(keys[..2], ["tier", "team"]);
+        assert_eq!(changes, ["network data: internal: true"]);
+    }
+
+    #[test]
+    fn more_managed_networks_than_the_limit_is_an_error() {
+        let w = World::new(
+            "services: {db: {networks: [a, b, c]}}\nnetworks: {a: {}, b: {}, c: {}}",
+            "limits: { max_networks: 2 }",
+        );
+        let e = planned(&w).err().unwrap().to_string();
+        assert!(e.contains("/limits/max_networks"), "{e}");
+        assert!(e.contains("needs 3 managed networks"), "{e}");
+    }
+}

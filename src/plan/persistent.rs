@@ -80,3 +80,80 @@ pub(super) fn join(attachments: &mut Vec<Attachment>, joins: &[Join], service: &
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    fn attachment(network: &str, aliases: &[&str]) -> Attachment {
+        Attachment {
+            network: network.into(),
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            ipv4_address: None,
+            ipv6_address: None,
+        }
+    }
+
+    fn joining(service: &str, network: &str, aliases: &[&str]) -> Join {
+        Join {
+            service: service.into(),
+            network: network.into(),
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_join_adds_the_network_with_only_its_own_aliases() {
+        let mut a = vec![attachment("default", &["old-name"])];
+        let joins = [
+            joining("api", "netfence-env", &["api.shop"]),
+            joining("web", "netfence-proxy", &[]),
+        ];
+        join(&mut a, &joins, "api");
+        assert_eq!(
+            a,
+            [
+                attachment("default", &["old-name"]),
+                attachment("netfence-env", &["api.shop"])
+            ]
+        );
+    }
+
+    #[test]
+    fn joining_a_network_already_attached_merges_aliases_once() {
+        let mut a = vec![attachment("edge", &["x"])];
+        let joins = [joining("api", "edge", &["x", "y"])];
+        join(&mut a, &joins, "api");
+        assert_eq!(a, [attachment("edge", &["x", "y"])]);
+    }
+
+    #[test]
+    fn only_the_environment_network_carries_the_scope() {
+        let w = World::new("services: {web: {}}", "").env("prod");
+        let id = w.run(|ctx| crate::plan::project::identify(ctx)).unwrap();
+        let labels = IndexMap::from([("team".to_owned(), "pay".to_owned())]);
+        let env = network(
+            "netfence-env",
+            "nf-env-prod",
+            Role::Environment,
+            false,
+            &id,
+            &labels,
+        );
+        assert_eq!(env.labels[labels::SCOPE], "env:prod");
+        assert_eq!(env.labels["team"], "pay");
+        let proxy = network(
+            "netfence-proxy",
+            "nf-proxy",
+            Role::Proxy,
+            true,
+            &id,
+            &labels,
+        );
+        assert!(!proxy.labels.contains_key(labels::SCOPE));
+        assert_eq!(proxy.labels[labels::ROLE], "proxy");
+        assert_eq!(proxy.driver.as_deref(), Some("overlay"));
+        assert!(proxy.attachable);
+    }
+}

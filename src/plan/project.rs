@@ -96,3 +96,67 @@ fn original_project(inputs: &Inputs<'_>, opts: &Options) -> String {
         .unwrap_or_default();
     naming::project_name(&dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    fn identity(w: &World) -> Identity {
+        w.run(|ctx| identify(ctx)).unwrap()
+    }
+
+    #[test]
+    fn the_scoped_project_name_joins_prefix_scope_and_project() {
+        let id = identity(&World::new("services: {web: {}}", ""));
+        assert_eq!(id.project, "shop");
+        assert_eq!(id.project_name, "nf-r1-shop");
+        assert_eq!(id.scope.to_string(), "run:r1");
+    }
+
+    #[test]
+    fn without_p_the_name_key_then_the_directory_names_the_project() {
+        let mut w = World::new("name: Billing\nservices: {web: {}}", "");
+        w.opts.project = None;
+        assert_eq!(identity(&w).project, "billing");
+
+        let mut w = World::new("name: ${NAME}\nservices: {web: {}}", "");
+        w.opts.project = None;
+        assert_eq!(
+            identity(&w).project,
+            "checkout",
+            "an uninterpolated name is unknown"
+        );
+    }
+
+    #[test]
+    fn compose_project_name_beats_the_name_key() {
+        let mut w = World::new("name: billing\nservices: {web: {}}", "");
+        w.opts.project = None;
+        w.opts
+            .environ
+            .insert("COMPOSE_PROJECT_NAME".into(), "ledger".into());
+        assert_eq!(identity(&w).project, "ledger");
+    }
+
+    #[test]
+    fn a_bad_project_template_points_at_naming_project() {
+        let w = World::new("services: {web: {}}", "naming: { project: \"{{ nope }}\" }");
+        let e = w.run(|ctx| identify(ctx)).err().unwrap().to_string();
+        assert!(e.contains("/naming/project"), "{e}");
+    }
+
+    #[test]
+    fn policy_labels_come_first_and_cannot_override_ownership() {
+        let w = World::new(
+            "services: {web: {}}",
+            "labels: { com.example.team: payments, io.netfence.scope: forged }",
+        );
+        let id = identity(&w);
+        let keys: Vec<&str> = id.owned_labels.keys().map(String::as_str).collect();
+        assert_eq!(keys[0], "com.example.team");
+        assert_eq!(id.owned_labels[labels::SCOPE], "run:r1");
+        assert_eq!(id.ownership[labels::PROJECT], "nf-r1-shop");
+        assert_eq!(id.ownership[labels::MANAGED], "true");
+    }
+}

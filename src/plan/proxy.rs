@@ -143,3 +143,121 @@ pub(super) fn labels(
     }
     labels
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::{assignment, networks, project, written};
+
+    const COMPOSE: &str = "services:\n  web: {labels: [traefik.enable=true]}\n  api: {labels: {traefik.enable: 'false'}}\n  worker: {}";
+
+    #[derive(Debug)]
+    struct Proxied {
+        networks: Vec<NetworkPlan>,
+        /// (service, network key) for each join.
+        joins: Vec<(String, String)>,
+        /// Per service, the proxy labels to set.
+        labels: Vec<Vec<(String, String)>>,
+        public: Vec<bool>,
+        changes: Vec<String>,
+        warnings: Vec<String>,
+    }
+
+    fn proxied(w: &World) -> Proxied {
+        w.run(|ctx| {
+            let id = project::identify(ctx).unwrap();
+            let written = written::read(ctx).unwrap();
+            let drafts = assignment::assign(ctx, &written).unwrap();
+            let mut nets = networks::plan(ctx, &id, &written, &drafts).unwrap();
+            let mut joins = Vec::new();
+            let name = network(ctx, &id, &drafts, &mut nets, &mut joins).unwrap();
+            let labels = drafts
+                .iter()
+                .map(|d| labels(ctx, d, name.as_deref(), &written, &nets))
+                .collect();
+            Proxied {
+                joins: joins.into_iter().map(|j| (j.service, j.network)).collect(),
+                labels,
+                public: drafts.iter().map(|d| d.public).collect(),
+                networks: nets,
+                changes: ctx.changes.iter().map(|c| c.change.clone()).collect(),
+                warnings: ctx.warnings.iter().map(|w| w.message.clone()).collect(),
+            }
+        })
+    }
+
+    fn pair(label: &str, value: &str) -> Vec<(String, String)> {
+        vec![(label.to_owned(), value.to_owned())]
+    }
+
+    #[test]
+    fn only_public_services_join_the_proxy_and_get_its_label() {
+        let p = proxied(&World::new(COMPOSE, "proxy: {}"));
+        assert_eq!(p.public, [true, false, false]);
+        assert_eq!(p.joins, [("web".to_owned(), PROXY_KEY.to_owned())]);
+        let proxy = p.networks.iter().find(|n| n.key == PROXY_KEY).unwrap();
+        assert_eq!((proxy.name.as_str(), proxy.role), ("nf-proxy", Role::Proxy));
+        assert_eq!(p.labels[0], pair("traefik.docker.network", "nf-proxy"));
+        assert!(p.labels[1].is_empty() && p.labels[2].is_empty());
+        assert!(p
+            .changes
+            .contains(&"joins the proxy network `nf-proxy`".to_owned()));
+    }
+
+    #[test]
+    fn without_a_proxy_in_the_policy_nobody_joins() {
+        let p = proxied(&World::new(COMPOSE, ""));
+        assert!(p.joins.is_empty());
+        assert!(p.labels.iter().all(Vec::is_empty));
+        assert!(p.networks.iter().all(|n| n.role != Role::Proxy));
+    }
+
+    #[test]
+    fn the_policy_can_name_the_public_services() {
+        let p = proxied(&World::new(
+            COMPOSE,
+            "proxy: { services: [api] }\nservices: { worker: { public: true } }",
+        ));
+        assert_eq!(p.public, [false, true, true]);
+    }
+
+    #[test]
+    fn a_proxy_network_declared_external_is_that_key_and_private_services_on_it_are_named() {
+        let compose = "services:\n  web: {labels: [traefik.enable=true], networks: [edge]}\n  api: {networks: [edge]}\nnetworks:\n  edge: {external: true, name: traefik-public}";
+        let p = proxied(&World::new(compose, "proxy: { network: traefik-public }"));
+        assert_eq!(p.networks.len(), 1, "{:?}", p.networks);
+        assert_eq!(p.networks[0].key, "edge");
+        assert_eq!(p.networks[0].role, Role::Proxy);
+        assert!(p.joins.is_empty(), "web is already on it");
+        assert_eq!(p.warnings.len(), 1);
+        assert!(
+            p.warnings[0].starts_with("is on the proxy network `traefik-public` but not public")
+        );
+    }
+
+    #[test]
+    fn the_label_follows_the_provider_and_target() {
+        let p = proxied(&World::new(
+            COMPOSE,
+            "proxy: { network: caddy, provider: caddy }",
+        ));
+        assert_eq!(p.labels[0], pair("caddy_ingress_network", "caddy"));
+        let p = proxied(&World::new(COMPOSE, "proxy: { traefik_version: v3 }").swarm());
+        assert_eq!(p.labels[0], pair("traefik.swarm.network", "nf-proxy"));
+        let p = proxied(&World::new(COMPOSE, "proxy: { traefik_version: v2 }").swarm());
+        assert_eq!(p.labels[0], pair("traefik.docker.network", "nf-proxy"));
+    }
+
+    #[test]
+    fn a_label_naming_a_logical_key_gets_the_real_name_in_every_mode() {
+        let compose = "services:\n  web:\n    labels: {traefik.docker.network: front}\n    networks: [front]\n  api:\n    labels: {traefik.docker.network: elsewhere}\nnetworks: {front: {}}";
+        let p = proxied(&World::new(compose, ""));
+        assert_eq!(p.labels[0], pair("traefik.docker.network", "nf-r1-front"));
+        assert!(p.labels[1].is_empty(), "not a key of the file");
+        assert_eq!(
+            p.changes.last().unwrap(),
+            "label traefik.docker.network: `front` → `nf-r1-front`"
+        );
+    }
+}

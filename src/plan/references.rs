@@ -84,3 +84,58 @@ fn hint(name: &str, candidates: &[String]) -> String {
         .map(|b| format!(" (did you mean `{b}`?)"))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::written;
+
+    const COMPOSE: &str = "services: {web: {}, worker: {}}\nnetworks: {front: {}, back: {}}";
+
+    fn error(policy: &str) -> Option<String> {
+        let w = World::new(COMPOSE, policy);
+        w.run(|ctx| check(ctx, &written::read(ctx).unwrap()).err())
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn known_names_pass() {
+        assert_eq!(
+            error("services: { web: { networks: [front, default] } }\nnetworks: { back: { internal: true } }"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_misspelt_service_gets_a_guess_and_the_valid_names() {
+        let e = error("services: { wroker: { aliases: [x] } }").unwrap();
+        assert!(e.contains("policy at /services/wroker"), "{e}");
+        assert!(e.contains("did you mean `worker`?"), "{e}");
+        assert!(e.contains("the compose file has `web`, `worker`"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_network_lists_the_implicit_default_too() {
+        let e = error("services: { web: { networks: [front, bakc] } }").unwrap();
+        assert!(e.contains("/services/web/networks/1"), "{e}");
+        assert!(e.contains("did you mean `back`?"), "{e}");
+        assert!(e.contains("`front`, `back`, `default`"), "{e}");
+    }
+
+    #[test]
+    fn shared_members_are_pointed_at_by_position_or_by_name() {
+        let e = error("shared: { infra: { name: infra, services: [web, wrker] } }").unwrap();
+        assert!(e.contains("/shared/infra/services/1"), "{e}");
+        let e = error("shared: { infra: { name: infra, services: { wrker: [w] } } }").unwrap();
+        assert!(e.contains("/shared/infra/services/wrker"), "{e}");
+    }
+
+    #[test]
+    fn proxy_and_environment_lists_are_checked() {
+        let e = error("proxy: { services: [api] }").unwrap();
+        assert!(e.contains("/proxy/services/0"), "{e}");
+        let e = error("environment: { exclude: [web, db] }").unwrap();
+        assert!(e.contains("/environment/exclude/1"), "{e}");
+    }
+}

@@ -54,3 +54,59 @@ pub(super) fn networks(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::{assignment, written};
+
+    const COMPOSE: &str = "services: {api: {}, metrics: {}, vpn: {network_mode: host}}";
+
+    fn shared(policy: &str) -> Result<(Vec<NetworkPlan>, Vec<Join>, Vec<String>)> {
+        let w = World::new(COMPOSE, policy);
+        w.run(|ctx| {
+            let id = crate::plan::project::identify(ctx)?;
+            let drafts = assignment::assign(ctx, &written::read(ctx)?)?;
+            let (mut nets, mut joins) = (Vec::new(), Vec::new());
+            networks(ctx, &id, &drafts, &mut nets, &mut joins)?;
+            let changes = ctx.changes.iter().map(|c| c.change.clone()).collect();
+            Ok((nets, joins, changes))
+        })
+    }
+
+    #[test]
+    fn members_join_with_their_aliases_under_a_reserved_key() {
+        let (nets, joins, changes) = shared(
+            "shared:\n  infra: { name: \"{{ prefix }}-shared-{{ network }}\", services: { metrics: [shop-metrics] } }",
+        )
+        .unwrap();
+        assert_eq!(nets[0].key, "netfence-shared-infra");
+        assert_eq!(nets[0].name, "nf-shared-infra");
+        assert_eq!(nets[0].role, Role::Shared);
+        assert_eq!(joins.len(), 1);
+        assert_eq!(joins[0].service, "metrics");
+        assert_eq!(joins[0].aliases, ["shop-metrics"]);
+        assert_eq!(changes, ["joins shared network `nf-shared-infra`"]);
+    }
+
+    #[test]
+    fn a_shared_name_docker_would_refuse_is_an_error_not_a_silent_rename() {
+        let e = shared("shared: { infra: { name: \"-infra net\", services: [api] } }")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/shared/infra/name"), "{e}");
+        assert!(e.contains("not a name Docker accepts"), "{e}");
+    }
+
+    #[test]
+    fn a_network_mode_service_cannot_join() {
+        let e = shared("shared: { infra: { name: infra, services: [api, vpn] } }")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("/shared/infra/services"), "{e}");
+        assert!(e.contains("service `vpn` has `network_mode`"), "{e}");
+    }
+}

@@ -307,3 +307,192 @@ fn first_gateway(decl: &Mapping) -> Option<IpAddr> {
         .and_then(scalar_string)
         .and_then(|g| g.parse::<IpAddr>().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::{assignment, networks, project, written};
+
+    struct Allocated {
+        networks: Vec<NetworkPlan>,
+        /// Each service's attachments after its static addresses moved.
+        attachments: Vec<Vec<Attachment>>,
+        changes: Vec<String>,
+        ipam: BTreeMap<String, Value>,
+    }
+
+    fn allocated(w: &World) -> Result<Allocated> {
+        w.run(|ctx| {
+            let id = project::identify(ctx)?;
+            let written = written::read(ctx)?;
+            let drafts = assignment::assign(ctx, &written)?;
+            let mut nets = networks::plan(ctx, &id, &written, &drafts)?;
+            let moved = allocate(ctx, &id.scope, &written, &drafts, &mut nets)?;
+            let mut attachments = Vec::new();
+            for d in &drafts {
+                let mut a = d.attachments.clone();
+                for a in &mut a {
+                    move_addresses(ctx, &d.name, a, &moved)?;
+                }
+                attachments.push(a);
+            }
+            Ok(Allocated {
+                ipam: written_ipam(&written, &nets),
+                networks: nets,
+                attachments,
+                changes: ctx
+                    .changes
+                    .iter()
+                    .map(|c| format!("{}: {}", c.subject, c.change))
+                    .collect(),
+            })
+        })
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    /// The address at `offset` in an IPv4 subnet.
+    fn host(subnet: IpNet, offset: u32) -> IpAddr {
+        let IpAddr::V4(base) = subnet.network() else {
+            panic!("{subnet} is not IPv4")
+        };
+        IpAddr::V4((u32::from(base) + offset).into())
+    }
+
+    fn has_change(changes: &[String], prefix: &str) {
+        assert!(
+            changes.iter().any(|c| c.starts_with(prefix)),
+            "no change starting {prefix:?} in {changes:?}"
+        );
+    }
+
+    const FIXED: &str = "services:\n  dns:\n    networks:\n      back: {ipv4_address: 172.20.0.53}\n  web: {networks: [back, front]}\nnetworks:\n  back:\n    ipam: {config: [{subnet: 172.20.0.0/16, gateway: 172.20.0.1}]}\n  front:\n    ipam: {config: [{subnet: 172.21.0.0/16}]}\n  edge: {external: true}";
+
+    #[test]
+    fn a_run_without_a_pool_drops_fixed_subnets() {
+        let compose = "services: {web: {networks: [front]}}\nnetworks:\n  front:\n    ipam: {config: [{subnet: 172.21.0.0/16}]}";
+        let a = allocated(&World::new(compose, "")).unwrap();
+        assert_eq!(a.networks[0].subnet, None);
+        assert_eq!(a.changes, ["network front: subnet 172.21.0.0/16 dropped"]);
+        assert!(
+            a.ipam.contains_key("front"),
+            "the record keeps the ipam written"
+        );
+    }
+
+    #[test]
+    fn an_environment_without_a_pool_keeps_its_subnets() {
+        let a = allocated(&World::new(FIXED, "").env("prod")).unwrap();
+        assert_eq!(a.networks[0].subnet, Some(net("172.20.0.0/16")));
+        assert_eq!(a.networks[1].subnet, Some(net("172.21.0.0/16")));
+        assert!(a.changes.is_empty(), "{:?}", a.changes);
+        assert!(a.ipam.is_empty());
+    }
+
+    #[test]
+    fn a_pool_gives_each_managed_network_its_own_subnet_every_time() {
+        let w = World::new(FIXED, "subnets: { pool: 10.50.0.0/16 }");
+        let a = allocated(&w).unwrap();
+        let (back, front) = (a.networks[0].subnet.unwrap(), a.networks[1].subnet.unwrap());
+        assert!(net("10.50.0.0/16").contains(&back) && net("10.50.0.0/16").contains(&front));
+        assert_eq!(back.prefix_len(), 24);
+        assert_ne!(back, front);
+        assert_eq!(a.networks[2].subnet, None, "external networks are not ours");
+        assert_eq!(allocated(&w).unwrap().networks[0].subnet, Some(back));
+    }
+
+    #[test]
+    fn a_static_address_moves_with_its_subnet_at_the_same_offset() {
+        let a = allocated(&World::new(FIXED, "subnets: { pool: 10.50.0.0/16 }")).unwrap();
+        let back = a.networks[0].subnet.unwrap();
+        let expected = host(back, 53).to_string();
+        assert_eq!(
+            a.attachments[0][0].ipv4_address.as_deref(),
+            Some(&*expected)
+        );
+        assert_eq!(a.networks[0].gateway, Some(host(back, 1)));
+        let moved = format!("service dns: ipv4_address 172.20.0.53 → {expected} on back");
+        assert!(a.changes.contains(&moved), "{:?}", a.changes);
+    }
+
+    #[test]
+    fn static_addresses_without_a_pool_take_a_subnet_from_the_fallback() {
+        let a = allocated(&World::new(FIXED, "")).unwrap();
+        let back = a.networks[0].subnet.unwrap();
+        assert!(net(FALLBACK_POOL).contains(&back), "{back}");
+        assert_eq!(a.networks[1].subnet, None, "no static address there");
+        has_change(&a.changes, "network back: subnet 172.20.0.0/16 → 10.213.");
+    }
+
+    #[test]
+    fn a_pool_too_small_says_needed_and_available() {
+        let e = allocated(&World::new(
+            "services: {a: {networks: [x, y, z]}}\nnetworks: {x: {}, y: {}, z: {}}",
+            "subnets: { pool: 10.0.0.0/24, prefix_length: 25 }",
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("policy at /subnets"), "{e}");
+        assert!(e.contains("holds 2 subnets of /25"), "{e}");
+        assert!(e.contains("needs 3"), "{e}");
+    }
+
+    #[test]
+    fn policy_subnets_are_honoured_and_may_not_overlap() {
+        let a = allocated(&World::new(
+            FIXED,
+            "networks: { front: { subnet: 10.9.0.0/24 } }",
+        ))
+        .unwrap();
+        assert_eq!(a.networks[1].subnet, Some(net("10.9.0.0/24")));
+        has_change(
+            &a.changes,
+            "network front: subnet 172.21.0.0/16 → 10.9.0.0/24",
+        );
+
+        let e = allocated(&World::new(
+            FIXED,
+            "networks: { front: { subnet: 10.9.0.0/16 }, back: { subnet: 10.9.1.0/24 } }",
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("policy at /networks"), "{e}");
+        assert!(e.contains("overlap"), "{e}");
+    }
+
+    #[test]
+    fn an_address_that_cannot_keep_its_offset_names_service_and_network() {
+        let e = allocated(&World::new(
+            FIXED,
+            "subnets: { pool: 10.50.0.0/16, prefix_length: 28 }",
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("service `dns` network `back`"), "{e}");
+        assert!(e.contains("does not fit"), "{e}");
+    }
+
+    #[test]
+    fn a_run_gets_a_ula_for_a_fixed_ipv6_subnet_an_environment_keeps_it() {
+        let compose = "services:\n  web:\n    networks:\n      v6: {ipv6_address: 'fd00:1::10'}\nnetworks:\n  v6:\n    enable_ipv6: true\n    ipam: {config: [{subnet: 'fd00:1::/64'}]}";
+        let a = allocated(&World::new(compose, "")).unwrap();
+        let new = a.networks[0].subnet6.unwrap();
+        assert!(net(FALLBACK_POOL6).contains(&new), "{new}");
+        let addr = a.attachments[0][0].ipv6_address.clone().unwrap();
+        assert!(new.contains(&addr.parse::<IpAddr>().unwrap()), "{addr}");
+        assert!(addr.ends_with("::10"), "{addr}");
+
+        let a = allocated(&World::new(compose, "").env("prod")).unwrap();
+        assert_eq!(a.networks[0].subnet6, Some(net("fd00:1::/64")));
+        assert_eq!(
+            a.attachments[0][0].ipv6_address.as_deref(),
+            Some("fd00:1::10")
+        );
+    }
+}

@@ -66,3 +66,80 @@ pub(super) fn note_moved_labels(ctx: &mut Ctx<'_>, service: &str, svc: &Mapping)
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    fn value(yaml: &str) -> Value {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn host_ips_are_dropped_in_either_syntax() {
+        assert_eq!(port(&value("'127.0.0.1::80'")), Some(value("'80'")));
+        assert_eq!(
+            port(&value("{target: 80, host_ip: 127.0.0.1}")),
+            Some(value("{target: 80}"))
+        );
+        assert_eq!(port(&value("'8080:80'")), None, "nothing to drop");
+    }
+
+    #[test]
+    fn loopback_means_ephemeral_on_the_mesh() {
+        assert_eq!(ports_mode(PortsMode::Loopback), PortsMode::Ephemeral);
+        assert_eq!(ports_mode(PortsMode::Keep), PortsMode::Keep);
+    }
+
+    #[test]
+    fn an_overlay_is_attachable_and_encrypted_when_asked() {
+        let w = World::new("services: {}", "").swarm();
+        let mut net = NetworkPlan {
+            key: "back".into(),
+            name: "nf-r1-back".into(),
+            role: super::super::Role::Managed,
+            driver: None,
+            internal: false,
+            attachable: false,
+            enable_ipv6: false,
+            subnet: None,
+            gateway: None,
+            labels: Default::default(),
+            driver_opts: Default::default(),
+            original_name: None,
+            original_subnet: None,
+            subnet6: None,
+            original_subnet6: None,
+        };
+        let settings = NetworkSettings {
+            encrypted: Some(true),
+            ..Default::default()
+        };
+        let changes = w.run(|ctx| {
+            overlay(ctx, &mut net, &settings);
+            overlay(ctx, &mut net, &settings);
+            ctx.changes.len()
+        });
+        assert_eq!(net.driver.as_deref(), Some("overlay"));
+        assert!(net.attachable);
+        assert!(net.driver_opts.contains_key("encrypted"));
+        assert_eq!(changes, 1, "an overlay already is one");
+    }
+
+    #[test]
+    fn container_proxy_labels_are_noted_only_for_swarm() {
+        let svc: Mapping = value("{labels: [traefik.enable=true]}")
+            .as_mapping()
+            .cloned()
+            .unwrap();
+        let count = |w: World| {
+            w.run(|ctx| {
+                note_moved_labels(ctx, "web", &svc);
+                ctx.changes.len()
+            })
+        };
+        assert_eq!(count(World::new("services: {}", "").swarm()), 1);
+        assert_eq!(count(World::new("services: {}", "")), 0);
+    }
+}

@@ -43,3 +43,37 @@ pub(super) fn plan(ctx: &mut Ctx<'_>, id: &Identity) -> Vec<VolumePlan> {
     }
     volumes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    const COMPOSE: &str = "services: {db: {}}\nvolumes:\n  data: {name: pgdata}\n  cache:\n  shared: {external: true}";
+
+    fn planned(w: &World) -> (Vec<VolumePlan>, usize) {
+        w.run(|ctx| {
+            let id = crate::plan::project::identify(ctx).unwrap();
+            (plan(ctx, &id), ctx.changes.len())
+        })
+    }
+
+    #[test]
+    fn a_run_drops_a_fixed_volume_name_and_labels_every_declared_volume() {
+        let (v, changes) = planned(&World::new(COMPOSE, ""));
+        let keys: Vec<&str> = v.iter().map(|v| v.key.as_str()).collect();
+        assert_eq!(keys, ["data", "cache"], "external volumes are not ours");
+        assert_eq!(v[0].dropped_name.as_deref(), Some("pgdata"));
+        assert_eq!(v[0].labels[labels::ORIGINAL_NAME], "pgdata");
+        assert_eq!(v[1].labels[labels::SCOPE], "run:r1");
+        assert_eq!(changes, 1);
+    }
+
+    #[test]
+    fn an_environment_keeps_the_name() {
+        let (v, changes) = planned(&World::new(COMPOSE, "").env("prod"));
+        assert_eq!(v[0].dropped_name, None);
+        assert!(!v[0].labels.contains_key(labels::ORIGINAL_NAME));
+        assert_eq!(changes, 0);
+    }
+}

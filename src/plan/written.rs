@@ -54,3 +54,28 @@ pub(super) fn read<'a>(ctx: &Ctx<'a>) -> Result<Written<'a>> {
         network_keys,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    #[test]
+    fn a_network_key_with_the_reserved_prefix_is_refused() {
+        let w = World::new("services: {web: {}}\nnetworks: {netfence-proxy: {}}", "");
+        let e = w.run(|ctx| read(ctx).err()).unwrap().to_string();
+        assert!(e.contains("`netfence-proxy`"), "{e}");
+        assert!(e.contains("reserves"), "{e}");
+    }
+
+    #[test]
+    fn the_implicit_default_is_a_valid_key_once() {
+        let w = World::new("services: {web: {}}\nnetworks: {back: ~}", "");
+        let keys = w.run(|ctx| read(ctx).unwrap().network_keys);
+        assert_eq!(keys, ["back", "default"]);
+
+        let w = World::new("services: {web: {}}\nnetworks: {default: {}, back: {}}", "");
+        let keys = w.run(|ctx| read(ctx).unwrap().network_keys);
+        assert_eq!(keys, ["default", "back"]);
+    }
+}

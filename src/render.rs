@@ -14,8 +14,23 @@ pub fn table(plan: &Plan) -> String {
         plan.policy_source, plan.policy_digest
     );
     let _ = writeln!(out);
-    let rows: Vec<[String; 5]> = plan
-        .networks
+    table_rows(
+        &mut out,
+        ["NETWORK", "NAME", "ROLE", "SUBNET", "FLAGS"],
+        &network_rows(plan),
+    );
+    let _ = writeln!(out);
+    table_rows(
+        &mut out,
+        ["SERVICE", "NETWORKS", "ALIASES", ""],
+        &service_rows(plan),
+    );
+    changes_and_warnings(&mut out, plan);
+    out
+}
+
+fn network_rows(plan: &Plan) -> Vec<[String; 5]> {
+    plan.networks
         .iter()
         .map(|n| {
             let mut flags = Vec::new();
@@ -38,15 +53,11 @@ pub fn table(plan: &Plan) -> String {
                 flags.join(","),
             ]
         })
-        .collect();
-    table_rows(
-        &mut out,
-        ["NETWORK", "NAME", "ROLE", "SUBNET", "FLAGS"],
-        &rows,
-    );
-    let _ = writeln!(out);
-    let rows: Vec<[String; 4]> = plan
-        .services
+        .collect()
+}
+
+fn service_rows(plan: &Plan) -> Vec<[String; 4]> {
+    plan.services
         .iter()
         .map(|s| {
             let nets = if let Some(mode) = &s.network_mode {
@@ -88,8 +99,10 @@ pub fn table(plan: &Plan) -> String {
                 },
             ]
         })
-        .collect();
-    table_rows(&mut out, ["SERVICE", "NETWORKS", "ALIASES", ""], &rows);
+        .collect()
+}
+
+fn changes_and_warnings(out: &mut String, plan: &Plan) {
     if !plan.changes.is_empty() {
         let _ = writeln!(out, "\nchanges:");
         for c in &plan.changes {
@@ -106,7 +119,6 @@ pub fn table(plan: &Plan) -> String {
             let _ = writeln!(out, "  {}: {}", w.subject, w.message);
         }
     }
-    out
 }
 
 fn table_rows<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {

@@ -24,83 +24,11 @@ pub fn apply_owned(plan: &Plan, mut doc: Value) -> Value {
     } else {
         insert_at(top, 0, key("name"), key(&plan.project_name));
     }
-
-    if let Some(Value::Mapping(services)) = top.get_mut("services").map(untag_mut) {
-        for sp in &plan.services {
-            let Some(slot) = services.get_mut(sp.name.as_str()) else {
-                continue;
-            };
-            if slot.is_null() {
-                *slot = Value::Mapping(Mapping::new());
-            }
-            if let Some(svc) = untag_mut(slot).as_mapping_mut() {
-                apply_service(plan, sp, svc);
-            }
-        }
-    }
-
+    apply_services(plan, top);
     if plan.networks.iter().any(|n| n.role != Role::External) {
-        if !top.contains_key("networks") {
-            // Before an `x-netfence:` key, where the record will be: the same place
-            // whether or not the input already carried one.
-            let at = top
-                .keys()
-                .position(|k| k.as_str() == Some("x-netfence"))
-                .unwrap_or(top.len());
-            insert_at(top, at, key("networks"), Value::Mapping(Mapping::new()));
-        }
-        let nets = top
-            .entry(key("networks"))
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
-        if nets.is_null() {
-            *nets = Value::Mapping(Mapping::new());
-        }
-        if let Some(nets) = untag_mut(nets).as_mapping_mut() {
-            for np in &plan.networks {
-                match np.role {
-                    Role::External => {}
-                    Role::Managed => {
-                        let slot = nets
-                            .entry(key(&np.key))
-                            .or_insert_with(|| Value::Mapping(Mapping::new()));
-                        if slot.is_null() {
-                            *slot = Value::Mapping(Mapping::new());
-                        }
-                        if let Some(m) = untag_mut(slot).as_mapping_mut() {
-                            apply_network(plan, np, m);
-                        }
-                    }
-                    // A proxy network the file already declares (external) stays as written.
-                    _ if nets.contains_key(np.key.as_str()) => {}
-                    _ => {
-                        let mut m = Mapping::new();
-                        m.insert(key("name"), key(&np.name));
-                        m.insert(key("external"), Value::Bool(true));
-                        nets.insert(key(&np.key), Value::Mapping(m));
-                    }
-                }
-            }
-        }
+        apply_networks(plan, top);
     }
-
-    if let Some(Value::Mapping(vols)) = top.get_mut("volumes").map(untag_mut) {
-        for vp in &plan.volumes {
-            let Some(slot) = vols.get_mut(vp.key.as_str()) else {
-                continue;
-            };
-            if slot.is_null() {
-                *slot = Value::Mapping(Mapping::new());
-            }
-            if let Some(m) = untag_mut(slot).as_mapping_mut() {
-                if vp.dropped_name.is_some() {
-                    m.shift_remove("name");
-                }
-                for (k, v) in &vp.labels {
-                    labels::set(m, "labels", k, v);
-                }
-            }
-        }
-    }
+    apply_volumes(plan, top);
 
     let record = serde_yaml_ng::to_value(plan.record()).unwrap_or(Value::Null);
     let ext = top
@@ -113,6 +41,81 @@ pub fn apply_owned(plan: &Plan, mut doc: Value) -> Value {
         m.insert(key("fenced"), record);
     }
     doc
+}
+
+/// A slot to edit as a mapping: a null one (`web:` with nothing under it) becomes empty.
+fn mapping_slot(slot: &mut Value) -> Option<&mut Mapping> {
+    if slot.is_null() {
+        *slot = Value::Mapping(Mapping::new());
+    }
+    untag_mut(slot).as_mapping_mut()
+}
+
+fn apply_services(plan: &Plan, top: &mut Mapping) {
+    let Some(Value::Mapping(services)) = top.get_mut("services").map(untag_mut) else {
+        return;
+    };
+    for sp in &plan.services {
+        if let Some(svc) = services.get_mut(sp.name.as_str()).and_then(mapping_slot) {
+            apply_service(plan, sp, svc);
+        }
+    }
+}
+
+fn apply_networks(plan: &Plan, top: &mut Mapping) {
+    if !top.contains_key("networks") {
+        // Before an `x-netfence:` key, where the record will be: the same place
+        // whether or not the input already carried one.
+        let at = top
+            .keys()
+            .position(|k| k.as_str() == Some("x-netfence"))
+            .unwrap_or(top.len());
+        insert_at(top, at, key("networks"), Value::Mapping(Mapping::new()));
+    }
+    let nets = top
+        .entry(key("networks"))
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    let Some(nets) = mapping_slot(nets) else {
+        return;
+    };
+    for np in &plan.networks {
+        match np.role {
+            Role::External => {}
+            Role::Managed => {
+                let slot = nets
+                    .entry(key(&np.key))
+                    .or_insert_with(|| Value::Mapping(Mapping::new()));
+                if let Some(m) = mapping_slot(slot) {
+                    apply_network(plan, np, m);
+                }
+            }
+            // A proxy network the file already declares (external) stays as written.
+            _ if nets.contains_key(np.key.as_str()) => {}
+            _ => {
+                let mut m = Mapping::new();
+                m.insert(key("name"), key(&np.name));
+                m.insert(key("external"), Value::Bool(true));
+                nets.insert(key(&np.key), Value::Mapping(m));
+            }
+        }
+    }
+}
+
+fn apply_volumes(plan: &Plan, top: &mut Mapping) {
+    let Some(Value::Mapping(vols)) = top.get_mut("volumes").map(untag_mut) else {
+        return;
+    };
+    for vp in &plan.volumes {
+        let Some(m) = vols.get_mut(vp.key.as_str()).and_then(mapping_slot) else {
+            continue;
+        };
+        if vp.dropped_name.is_some() {
+            m.shift_remove("name");
+        }
+        for (k, v) in &vp.labels {
+            labels::set(m, "labels", k, v);
+        }
+    }
 }
 
 fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {

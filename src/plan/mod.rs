@@ -1,0 +1,432 @@
+//! The plan: the pure result of compose + policy + scope. Every command is a view of it:
+//! `rewrite` applies it to the YAML, `plan` prints it, `run`/`ensure`/`reconcile` apply
+//! it to an engine, `audit` and `verify` judge against it.
+//!
+//! [`plan()`] is a sequence of stages, one per rule of SPEC §3 (or a tight pair), each in
+//! the file named after its rule. Each stage reads what the earlier ones decided, and
+//! their order is the order of the plan's change list and warnings, which users see.
+
+mod ambiguity;
+mod assignment;
+mod container_name;
+mod ctx;
+mod environment;
+mod networks;
+mod persistent;
+mod ports;
+mod project;
+mod proxy;
+mod references;
+mod shared;
+mod subnets;
+mod swarm;
+mod volumes;
+mod written;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use indexmap::IndexMap;
+use ipnet::IpNet;
+use serde::Serialize;
+use serde_yaml_ng::Value;
+
+use crate::error::{Result, Source};
+use crate::policy::{ContainerNameMode, Policy, PortsMode};
+use crate::scope::Scope;
+use crate::unfence::Record;
+
+use assignment::Draft;
+use ctx::Ctx;
+use persistent::Join;
+use subnets::Moved;
+use written::Written;
+
+pub const PROXY_KEY: &str = "netfence-proxy";
+pub const ENV_KEY: &str = "netfence-env";
+pub const SHARED_KEY_PREFIX: &str = "netfence-shared-";
+
+/// Used only for networks that need a subnet (static addresses) when the policy has no
+/// pool: Docker refuses static addresses on networks without a configured subnet.
+pub const FALLBACK_POOL: &str = "10.213.0.0/16";
+/// Where runs take IPv6 subnets from (a unique-local range).
+pub const FALLBACK_POOL6: &str = "fd6e:6600::/48";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    #[default]
+    Compose,
+    Swarm,
+}
+
+/// What the caller decides; everything else comes from the files and the policy.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub scope: Option<Scope>,
+    /// `-p`: overrides every other source of the project name.
+    pub project: Option<String>,
+    pub target: Target,
+    /// Leave out the top-level `name:` (`--no-project-name`).
+    pub no_project_name: bool,
+    /// The process environment, for templates (`environ`) and `COMPOSE_PROJECT_NAME`.
+    pub environ: BTreeMap<String, String>,
+    /// Subnets in use on the engine, which allocation avoids.
+    pub occupied: Vec<IpNet>,
+    /// Emit managed networks as `external` (they are created by `run` beforehand).
+    pub managed_external: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A network of the file, fenced: scoped name, ownership labels.
+    Managed,
+    /// Declared `external` in the file: left as it is.
+    External,
+    Proxy,
+    Shared,
+    Environment,
+}
+
+impl Role {
+    /// Networks that live beyond one scope and are created by `run`/`ensure` when missing.
+    pub fn is_persistent(self) -> bool {
+        matches!(self, Role::Proxy | Role::Shared | Role::Environment)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkPlan {
+    /// The logical key in the output's `networks:`.
+    pub key: String,
+    /// The real Docker name.
+    pub name: String,
+    pub role: Role,
+    pub driver: Option<String>,
+    pub internal: bool,
+    pub attachable: bool,
+    pub enable_ipv6: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<IpNet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    /// Labels netfence puts on the network (ownership and policy labels).
+    pub labels: IndexMap<String, String>,
+    pub driver_opts: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_name: Option<String>,
+    /// The input's subnet, when the plan moved or dropped it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_subnet: Option<String>,
+    /// The IPv6 subnet, when the network has one netfence must set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<IpNet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_subnet6: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attachment {
+    pub network: String,
+    pub aliases: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PortChange {
+    pub before: Value,
+    pub after: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServicePlan {
+    pub name: String,
+    /// False for `network_mode` services: they are never given networks.
+    pub fenced: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    pub public: bool,
+    pub attachments: Vec<Attachment>,
+    /// The `container_name` removed from the service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    pub ports: Vec<PortChange>,
+    /// Proxy network labels to set: (label, real network name).
+    pub proxy_labels: Vec<(String, String)>,
+    /// Whether `networks:` must be written (attachments differ from the input's).
+    #[serde(skip)]
+    pub rewrite_networks: bool,
+    /// The `networks:` value as written, kept for the record.
+    #[serde(skip)]
+    pub(crate) written_networks: Option<Value>,
+    /// The `ports:` value as written, kept for the record.
+    #[serde(skip)]
+    pub(crate) written_ports: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VolumePlan {
+    pub key: String,
+    pub labels: IndexMap<String, String>,
+    /// A fixed `name:` dropped in run scope (parallel runs would share the data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub subject: String,
+    pub change: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub scope: Scope,
+    /// The project name before scoping.
+    pub project: String,
+    /// The scoped project name Compose runs the stack under.
+    pub project_name: String,
+    pub target: Target,
+    pub policy_source: String,
+    pub policy_digest: String,
+    pub container_name_mode: ContainerNameMode,
+    pub ports_mode: PortsMode,
+    pub ownership: IndexMap<String, String>,
+    /// The policy's extra labels, set wherever ownership labels are.
+    pub labels: IndexMap<String, String>,
+    pub networks: Vec<NetworkPlan>,
+    pub services: Vec<ServicePlan>,
+    pub volumes: Vec<VolumePlan>,
+    pub changes: Vec<Change>,
+    pub warnings: Vec<Warning>,
+    #[serde(skip)]
+    pub(crate) original_top_name: Option<String>,
+    /// `ipam:` values as written, of the managed networks whose subnets the plan changes.
+    #[serde(skip)]
+    pub(crate) written_ipam: BTreeMap<String, Value>,
+    #[serde(skip)]
+    pub(crate) no_project_name: bool,
+    #[serde(skip)]
+    pub(crate) managed_external: bool,
+}
+
+impl Plan {
+    pub fn network(&self, key: &str) -> Option<&NetworkPlan> {
+        self.networks.iter().find(|n| n.key == key)
+    }
+
+    pub fn service(&self, name: &str) -> Option<&ServicePlan> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    pub fn record(&self) -> Record {
+        Record {
+            scope: self.scope.to_string(),
+            project: self.project.clone(),
+            name: self.original_top_name.clone(),
+            policy: self.policy_digest.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            container_names: self
+                .services
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), s.container_name.clone()?)))
+                .collect(),
+            ports: self
+                .services
+                .iter()
+                .filter(|s| !s.ports.is_empty())
+                .filter_map(|s| Some((s.name.clone(), s.written_ports.clone()?)))
+                .collect(),
+            networks: self
+                .services
+                .iter()
+                .filter(|s| s.rewrite_networks)
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.written_networks.clone().unwrap_or(Value::Null),
+                    )
+                })
+                .collect(),
+            ipam: self.written_ipam.clone(),
+        }
+    }
+}
+
+/// Everything the planner reads.
+pub struct Inputs<'a> {
+    /// The unfenced document (see `unfence`).
+    pub doc: &'a Value,
+    pub record: Option<&'a Record>,
+    pub source: &'a Source,
+    pub project_dir: &'a std::path::Path,
+    pub policy: &'a Policy,
+    pub policy_source: &'a Source,
+}
+
+/// Plans the fence for one compose file, policy and scope.
+pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
+    let mut ctx = Ctx::new(inputs, opts);
+    let id = project::identify(&ctx)?;
+    let written = written::read(&ctx)?;
+    references::check(&ctx, &written)?;
+    let drafts = assignment::assign(&mut ctx, &written)?;
+
+    let mut networks = networks::plan(&mut ctx, &id, &written, &drafts)?;
+    let moved = subnets::allocate(&mut ctx, &id.scope, &written, &drafts, &mut networks)?;
+    let mut joins = Vec::new();
+    let proxy = proxy::network(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
+    shared::networks(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
+    environment::network(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
+    networks::check(&ctx, &networks)?;
+
+    let ports_mode = ports::mode(&ctx, &id.scope);
+    let topology = Topology {
+        written: &written,
+        networks: &networks,
+        moved,
+        joins,
+        proxy,
+        ports_mode,
+    };
+    let services = drafts
+        .into_iter()
+        .map(|d| service(&mut ctx, &topology, d))
+        .collect::<Result<Vec<_>>>()?;
+    let volumes = volumes::plan(&mut ctx, &id);
+    ambiguity::warn(&mut ctx, &id.project, &networks, &services);
+    let written_ipam = subnets::written_ipam(&written, &networks);
+
+    Ok(Plan {
+        scope: id.scope,
+        project: id.project,
+        project_name: id.project_name,
+        target: opts.target,
+        policy_source: inputs.policy_source.to_string(),
+        policy_digest: inputs.policy.digest(),
+        container_name_mode: inputs.policy.container_name_mode(),
+        ports_mode,
+        ownership: id.ownership,
+        labels: inputs.policy.labels.clone(),
+        networks,
+        services,
+        volumes,
+        changes: ctx.changes,
+        warnings: ctx.warnings,
+        written_ipam,
+        original_top_name: id.original_top_name,
+        no_project_name: opts.no_project_name || opts.target == Target::Swarm,
+        managed_external: opts.managed_external,
+    })
+}
+
+/// What each service's edits read once the networks are planned.
+struct Topology<'a> {
+    written: &'a Written<'a>,
+    networks: &'a [NetworkPlan],
+    moved: Moved,
+    joins: Vec<Join>,
+    /// The proxy network's real name, when the policy has a proxy.
+    proxy: Option<String>,
+    ports_mode: PortsMode,
+}
+
+/// One service's edits, in the order its changes are recorded: container_name, aliases
+/// and static addresses, the networks it joins, ports, proxy labels.
+fn service(ctx: &mut Ctx<'_>, t: &Topology<'_>, d: Draft<'_>) -> Result<ServicePlan> {
+    let mut attachments = d.attachments.clone();
+    let container_name = container_name::apply(ctx, &d, &mut attachments);
+    for a in &mut attachments {
+        assignment::add_policy_aliases(ctx, &d.name, a);
+        subnets::move_addresses(ctx, &d.name, a, &t.moved)?;
+    }
+    persistent::join(&mut attachments, &t.joins, &d.name);
+    let rewrite_networks = d.network_mode.is_none() && attachments != d.as_written;
+    let ports = ports::plan(ctx, &d.name, d.svc, t.ports_mode);
+    swarm::note_moved_labels(ctx, &d.name, d.svc);
+    let proxy_labels = proxy::labels(ctx, &d, t.proxy.as_deref(), t.written, t.networks);
+    Ok(ServicePlan {
+        fenced: d.network_mode.is_none(),
+        public: d.public && t.proxy.is_some(),
+        attachments,
+        container_name,
+        ports,
+        proxy_labels,
+        rewrite_networks,
+        written_networks: d.svc.get("networks").cloned(),
+        written_ports: d.svc.get("ports").cloned(),
+        name: d.name,
+        network_mode: d.network_mode,
+    })
+}
+
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Managed => "managed",
+        Role::External => "external",
+        Role::Proxy => "proxy",
+        Role::Shared => "shared",
+        Role::Environment => "environment",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+
+    fn planned(w: &World) -> Plan {
+        w.run(|ctx| plan(ctx.inputs, ctx.opts)).unwrap()
+    }
+
+    #[test]
+    fn changes_read_stage_by_stage_and_a_services_own_stay_together() {
+        let w = World::new(
+            "services:\n  db:\n    container_name: pg\n    ports: ['5432:5432']\n    networks:\n      back: {ipv4_address: 172.20.0.5}\n  web:\n    ports: ['80:80']\nnetworks:\n  back:\n    ipam: {config: [{subnet: 172.20.0.0/16}]}\nvolumes:\n  data: {name: pgdata}",
+            "",
+        );
+        let p = planned(&w);
+        let got: Vec<(&str, &str)> = p
+            .changes
+            .iter()
+            .map(|c| (c.subject.as_str(), c.change.split(' ').next().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("network default", "made"),
+                ("network back", "subnet"),
+                ("service db", "container_name"),
+                ("service db", "ipv4_address"),
+                ("service db", "ports"),
+                ("service web", "ports"),
+                ("volume data", "name"),
+            ]
+        );
+    }
+
+    #[test]
+    fn networks_is_rewritten_only_when_the_attachments_change() {
+        let w = World::new(
+            "services:\n  db: {container_name: pg}\n  web: {networks: [default]}",
+            "",
+        );
+        let p = planned(&w);
+        assert!(
+            p.service("db").unwrap().rewrite_networks,
+            "pg became an alias"
+        );
+        assert!(!p.service("web").unwrap().rewrite_networks);
+    }
+}

@@ -1,0 +1,498 @@
+//! Rule 4 (SPEC §3): subnets. Without a pool, a run drops fixed subnets and Docker
+//! allocates; with one, every managed network gets a deterministic, non-overlapping
+//! subnet. Static addresses move into the new subnet at the same host offset.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde_yaml_ng::{Mapping, Value};
+
+use crate::compose;
+use crate::error::Result;
+use crate::policy::parse_cidr;
+use crate::scope::Scope;
+use crate::subnet::{self, AllocError, Pool, Request};
+use crate::yaml::scalar_string;
+
+use super::assignment::Draft;
+use super::ctx::Ctx;
+use super::written::Written;
+use super::{Attachment, NetworkPlan, Role, FALLBACK_POOL, FALLBACK_POOL6};
+
+/// Where each network's subnets moved, `(old, new)`, IPv4 before IPv6: the static
+/// addresses on it follow.
+pub(super) type Moved = BTreeMap<String, Vec<(Option<IpNet>, IpNet)>>;
+
+/// The subnets the IPv4 pool must hand out, and the network each is for.
+struct Requests {
+    list: Vec<Request>,
+    network: Vec<usize>,
+}
+
+pub(super) fn allocate(
+    ctx: &mut Ctx<'_>,
+    scope: &Scope,
+    written: &Written<'_>,
+    drafts: &[Draft<'_>],
+    networks: &mut [NetworkPlan],
+) -> Result<Moved> {
+    let pool = match &ctx.policy().subnets {
+        Some(s) => Some(Pool {
+            net: parse_cidr(&s.pool).map_err(|m| ctx.policy_err("/subnets/pool", m))?,
+            prefix_len: s.prefix_length.unwrap_or(24),
+        }),
+        None => None,
+    };
+    // Docker refuses static addresses on a network without a configured subnet.
+    let static_nets: BTreeSet<&str> = drafts
+        .iter()
+        .flat_map(|d| &d.attachments)
+        .filter(|a| a.ipv4_address.is_some() || a.ipv6_address.is_some())
+        .map(|a| a.network.as_str())
+        .collect();
+    let requests = requests(ctx, scope, pool, &static_nets, networks)?;
+    let mut moved = Moved::new();
+    ipv4(
+        ctx,
+        pool,
+        !static_nets.is_empty(),
+        &requests,
+        written,
+        networks,
+        &mut moved,
+    )?;
+    ipv6(ctx, scope, networks, &mut moved)?;
+    Ok(moved)
+}
+
+/// Which managed networks need a subnet from the allocator; the others keep the input's
+/// (environments without a pool) or leave it to Docker (runs).
+fn requests(
+    ctx: &mut Ctx<'_>,
+    scope: &Scope,
+    pool: Option<Pool>,
+    static_nets: &BTreeSet<&str>,
+    networks: &mut [NetworkPlan],
+) -> Result<Requests> {
+    let mut requests = Requests {
+        list: Vec::new(),
+        network: Vec::new(),
+    };
+    let keep_input = pool.is_none() && scope.is_env();
+    for (i, n) in networks.iter_mut().enumerate() {
+        if n.role != Role::Managed {
+            continue;
+        }
+        let fixed = match ctx
+            .policy()
+            .networks
+            .get(&n.key)
+            .and_then(|s| s.subnet.as_deref())
+        {
+            Some(s) => Some(
+                parse_cidr(s)
+                    .map_err(|m| ctx.policy_err(format!("/networks/{}/subnet", n.key), m))?,
+            ),
+            None => None,
+        };
+        let input_subnet = n.original_subnet.as_deref().and_then(|s| s.parse().ok());
+        if keep_input && fixed.is_none() && input_subnet.is_some() {
+            n.subnet = input_subnet;
+            continue;
+        }
+        let needs = fixed.is_some()
+            || pool.is_some()
+            || (static_nets.contains(n.key.as_str()) && !keep_input);
+        if needs {
+            requests.list.push(Request {
+                seed: n.name.clone(),
+                fixed,
+            });
+            requests.network.push(i);
+        } else if let Some(orig) = &n.original_subnet {
+            ctx.change(
+                format!("network {}", n.key),
+                format!("subnet {orig} dropped"),
+                "a fixed subnet collides across copies; Docker allocates one (set subnets.pool to choose)",
+            );
+        }
+    }
+    Ok(requests)
+}
+
+fn ipv4(
+    ctx: &mut Ctx<'_>,
+    pool: Option<Pool>,
+    any_static: bool,
+    requests: &Requests,
+    written: &Written<'_>,
+    networks: &mut [NetworkPlan],
+    moved: &mut Moved,
+) -> Result<()> {
+    let any_pooled = requests.list.iter().any(|r| r.fixed.is_none());
+    let effective_pool = match (pool, any_pooled) {
+        (Some(p), _) => Some(p),
+        (None, true) => Some(Pool {
+            net: FALLBACK_POOL.parse().expect("constant CIDR"),
+            prefix_len: 24,
+        }),
+        (None, false) => None,
+    };
+    let allocated = subnet::allocate(effective_pool, &requests.list, &ctx.opts.occupied).map_err(
+        |e| match e {
+            AllocError::Exhausted { .. } | AllocError::BadPrefix { .. } if pool.is_some() => {
+                ctx.policy_err("/subnets", e.to_string())
+            }
+            AllocError::Overlap { .. } => ctx.policy_err("/networks", e.to_string()),
+            other => ctx.compose_err(other.to_string()),
+        },
+    )?;
+    for ((request, &i), new) in requests.list.iter().zip(&requests.network).zip(allocated) {
+        let Some(new) = new else { continue };
+        let n = &mut networks[i];
+        n.subnet = Some(new);
+        let old: Option<IpNet> = n.original_subnet.as_deref().and_then(|s| s.parse().ok());
+        if let Some(gw) = written.networks.get(&n.key).and_then(first_gateway) {
+            n.gateway = subnet::move_address(gw, old.as_ref(), &new).ok();
+        }
+        let why = if pool.is_none() && any_static && request.fixed.is_none() {
+            format!("services have static addresses here, which need a configured subnet; taken from {FALLBACK_POOL}")
+        } else if request.fixed.is_some() {
+            "policy networks.subnet".to_owned()
+        } else {
+            "allocated from the policy's subnet pool".to_owned()
+        };
+        let was = n.original_subnet.clone().unwrap_or_else(|| "(none)".into());
+        ctx.change(
+            format!("network {}", n.key),
+            format!("subnet {was} → {new}"),
+            why,
+        );
+        moved.entry(n.key.clone()).or_default().push((old, new));
+    }
+    Ok(())
+}
+
+/// IPv6: a fixed subnet collides across copies like an IPv4 one, but Docker has no IPv6
+/// pool to fall back on unless the daemon is configured with one, so a run gets a
+/// deterministic ULA /64 instead. Environments keep theirs.
+fn ipv6(
+    ctx: &mut Ctx<'_>,
+    scope: &Scope,
+    networks: &mut [NetworkPlan],
+    moved: &mut Moved,
+) -> Result<()> {
+    let v6_idx: Vec<usize> = (0..networks.len())
+        .filter(|&i| networks[i].role == Role::Managed && networks[i].original_subnet6.is_some())
+        .collect();
+    if scope.is_env() {
+        for &i in &v6_idx {
+            let n = &mut networks[i];
+            n.subnet6 = n.original_subnet6.as_deref().and_then(|s| s.parse().ok());
+        }
+        return Ok(());
+    }
+    if v6_idx.is_empty() {
+        return Ok(());
+    }
+    let reqs: Vec<Request> = v6_idx
+        .iter()
+        .map(|&i| Request {
+            seed: networks[i].name.clone(),
+            fixed: None,
+        })
+        .collect();
+    let pool6 = Pool {
+        net: FALLBACK_POOL6.parse().expect("constant CIDR"),
+        prefix_len: 64,
+    };
+    let got = subnet::allocate(Some(pool6), &reqs, &ctx.opts.occupied)
+        .map_err(|e| ctx.compose_err(e.to_string()))?;
+    for (&i, new) in v6_idx.iter().zip(got) {
+        let Some(new) = new else { continue };
+        let n = &mut networks[i];
+        n.subnet6 = Some(new);
+        let old: Option<IpNet> = n.original_subnet6.as_deref().and_then(|s| s.parse().ok());
+        ctx.change(
+            format!("network {}", n.key),
+            format!(
+                "subnet {} → {new}",
+                n.original_subnet6.as_deref().unwrap_or("(none)")
+            ),
+            "a fixed IPv6 subnet collides across copies; a run gets a deterministic ULA /64",
+        );
+        moved.entry(n.key.clone()).or_default().push((old, new));
+    }
+    Ok(())
+}
+
+/// Moves an attachment's static addresses along with its network's subnets.
+pub(super) fn move_addresses(
+    ctx: &mut Ctx<'_>,
+    service: &str,
+    a: &mut Attachment,
+    moved: &Moved,
+) -> Result<()> {
+    for (old, new) in moved.get(&a.network).into_iter().flatten() {
+        for (field, addr) in [
+            ("ipv4_address", &mut a.ipv4_address),
+            ("ipv6_address", &mut a.ipv6_address),
+        ] {
+            // An address that does not parse (`${IP}`) is the user's to keep.
+            let Some(ip) = addr.as_deref().and_then(|t| t.parse::<IpAddr>().ok()) else {
+                continue;
+            };
+            if ip.is_ipv4() != new.addr().is_ipv4() {
+                continue;
+            }
+            let moved_ip = subnet::move_address(ip, old.as_ref(), new).map_err(|m| {
+                ctx.compose_err(format!("service `{service}` network `{}`: {m}", a.network))
+            })?;
+            if moved_ip != ip {
+                ctx.change(
+                    format!("service {service}"),
+                    format!("{field} {ip} → {moved_ip} on {}", a.network),
+                    "static addresses move with their network's subnet",
+                );
+            }
+            *addr = Some(moved_ip.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// `ipam:` as written, of the managed networks whose subnets the plan changes: the
+/// record keeps them so another scope can fence the original again.
+pub(super) fn written_ipam(
+    written: &Written<'_>,
+    networks: &[NetworkPlan],
+) -> BTreeMap<String, Value> {
+    networks
+        .iter()
+        .filter(|n| n.role == Role::Managed)
+        .filter(|n| {
+            let v4_same = n.subnet.map(|s| s.to_string()) == n.original_subnet;
+            let v6_same = n.subnet6.map(|s| s.to_string()) == n.original_subnet6;
+            !(v4_same && v6_same)
+        })
+        .map(|n| {
+            let ipam = written
+                .networks
+                .get(&n.key)
+                .and_then(|d| d.get("ipam"))
+                .cloned();
+            (n.key.clone(), ipam.unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+/// The first subnet of one family in a network's `ipam.config`, as written. A subnet
+/// that does not parse (`${SUBNET}`) counts as IPv4.
+pub(super) fn first_subnet(decl: &Mapping, v6: bool) -> Option<String> {
+    compose::ipam_subnets(decl).into_iter().find(|s| {
+        s.parse::<IpNet>()
+            .map(|n| n.addr().is_ipv6())
+            .unwrap_or(false)
+            == v6
+    })
+}
+
+fn first_gateway(decl: &Mapping) -> Option<IpAddr> {
+    decl.get("ipam")
+        .and_then(|i| i.get("config"))
+        .and_then(Value::as_sequence)
+        .and_then(|c| c.first())
+        .and_then(|c| c.get("gateway"))
+        .and_then(scalar_string)
+        .and_then(|g| g.parse::<IpAddr>().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::ctx::testing::World;
+    use crate::plan::{assignment, networks, project, written};
+
+    struct Allocated {
+        networks: Vec<NetworkPlan>,
+        /// Each service's attachments after its static addresses moved.
+        attachments: Vec<Vec<Attachment>>,
+        changes: Vec<String>,
+        ipam: BTreeMap<String, Value>,
+    }
+
+    fn allocated(w: &World) -> Result<Allocated> {
+        w.run(|ctx| {
+            let id = project::identify(ctx)?;
+            let written = written::read(ctx)?;
+            let drafts = assignment::assign(ctx, &written)?;
+            let mut nets = networks::plan(ctx, &id, &written, &drafts)?;
+            let moved = allocate(ctx, &id.scope, &written, &drafts, &mut nets)?;
+            let mut attachments = Vec::new();
+            for d in &drafts {
+                let mut a = d.attachments.clone();
+                for a in &mut a {
+                    move_addresses(ctx, &d.name, a, &moved)?;
+                }
+                attachments.push(a);
+            }
+            Ok(Allocated {
+                ipam: written_ipam(&written, &nets),
+                networks: nets,
+                attachments,
+                changes: ctx
+                    .changes
+                    .iter()
+                    .map(|c| format!("{}: {}", c.subject, c.change))
+                    .collect(),
+            })
+        })
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    /// The address at `offset` in an IPv4 subnet.
+    fn host(subnet: IpNet, offset: u32) -> IpAddr {
+        let IpAddr::V4(base) = subnet.network() else {
+            panic!("{subnet} is not IPv4")
+        };
+        IpAddr::V4((u32::from(base) + offset).into())
+    }
+
+    fn has_change(changes: &[String], prefix: &str) {
+        assert!(
+            changes.iter().any(|c| c.starts_with(prefix)),
+            "no change starting {prefix:?} in {changes:?}"
+        );
+    }
+
+    const FIXED: &str = "services:\n  dns:\n    networks:\n      back: {ipv4_address: 172.20.0.53}\n  web: {networks: [back, front]}\nnetworks:\n  back:\n    ipam: {config: [{subnet: 172.20.0.0/16, gateway: 172.20.0.1}]}\n  front:\n    ipam: {config: [{subnet: 172.21.0.0/16}]}\n  edge: {external: true}";
+
+    #[test]
+    fn a_run_without_a_pool_drops_fixed_subnets() {
+        let compose = "services: {web: {networks: [front]}}\nnetworks:\n  front:\n    ipam: {config: [{subnet: 172.21.0.0/16}]}";
+        let a = allocated(&World::new(compose, "")).unwrap();
+        assert_eq!(a.networks[0].subnet, None);
+        assert_eq!(a.changes, ["network front: subnet 172.21.0.0/16 dropped"]);
+        assert!(
+            a.ipam.contains_key("front"),
+            "the record keeps the ipam written"
+        );
+    }
+
+    #[test]
+    fn an_environment_without_a_pool_keeps_its_subnets() {
+        let a = allocated(&World::new(FIXED, "").env("prod")).unwrap();
+        assert_eq!(a.networks[0].subnet, Some(net("172.20.0.0/16")));
+        assert_eq!(a.networks[1].subnet, Some(net("172.21.0.0/16")));
+        assert!(a.changes.is_empty(), "{:?}", a.changes);
+        assert!(a.ipam.is_empty());
+    }
+
+    #[test]
+    fn a_pool_gives_each_managed_network_its_own_subnet_every_time() {
+        let w = World::new(FIXED, "subnets: { pool: 10.50.0.0/16 }");
+        let a = allocated(&w).unwrap();
+        let (back, front) = (a.networks[0].subnet.unwrap(), a.networks[1].subnet.unwrap());
+        assert!(net("10.50.0.0/16").contains(&back) && net("10.50.0.0/16").contains(&front));
+        assert_eq!(back.prefix_len(), 24);
+        assert_ne!(back, front);
+        assert_eq!(a.networks[2].subnet, None, "external networks are not ours");
+        assert_eq!(allocated(&w).unwrap().networks[0].subnet, Some(back));
+    }
+
+    #[test]
+    fn a_static_address_moves_with_its_subnet_at_the_same_offset() {
+        let a = allocated(&World::new(FIXED, "subnets: { pool: 10.50.0.0/16 }")).unwrap();
+        let back = a.networks[0].subnet.unwrap();
+        let expected = host(back, 53).to_string();
+        assert_eq!(
+            a.attachments[0][0].ipv4_address.as_deref(),
+            Some(&*expected)
+        );
+        assert_eq!(a.networks[0].gateway, Some(host(back, 1)));
+        let moved = format!("service dns: ipv4_address 172.20.0.53 → {expected} on back");
+        assert!(a.changes.contains(&moved), "{:?}", a.changes);
+    }
+
+    #[test]
+    fn static_addresses_without_a_pool_take_a_subnet_from_the_fallback() {
+        let a = allocated(&World::new(FIXED, "")).unwrap();
+        let back = a.networks[0].subnet.unwrap();
+        assert!(net(FALLBACK_POOL).contains(&back), "{back}");
+        assert_eq!(a.networks[1].subnet, None, "no static address there");
+        has_change(&a.changes, "network back: subnet 172.20.0.0/16 → 10.213.");
+    }
+
+    #[test]
+    fn a_pool_too_small_says_needed_and_available() {
+        let e = allocated(&World::new(
+            "services: {a: {networks: [x, y, z]}}\nnetworks: {x: {}, y: {}, z: {}}",
+            "subnets: { pool: 10.0.0.0/24, prefix_length: 25 }",
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("policy at /subnets"), "{e}");
+        assert!(e.contains("holds 2 subnets of /25"), "{e}");
+        assert!(e.contains("needs 3"), "{e}");
+    }
+
+    #[test]
+    fn policy_subnets_are_honoured_and_may_not_overlap() {
+        let a = allocated(&World::new(
+            FIXED,
+            "networks: { front: { subnet: 10.9.0.0/24 } }",
+        ))
+        .unwrap();
+        assert_eq!(a.networks[1].subnet, Some(net("10.9.0.0/24")));
+        has_change(
+            &a.changes,
+            "network front: subnet 172.21.0.0/16 → 10.9.0.0/24",
+        );
+
+        let e = allocated(&World::new(
+            FIXED,
+            "networks: { front: { subnet: 10.9.0.0/16 }, back: { subnet: 10.9.1.0/24 } }",
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("policy at /networks"), "{e}");
+        assert!(e.contains("overlap"), "{e}");
+    }
+
+    #[test]
+    fn an_address_that_cannot_keep_its_offset_names_service_and_network() {
+        let e = allocated(&World::new(
+            FIXED,
+            "subnets: { pool: 10.50.0.0/16, prefix_length: 28 }",
+        ))
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("service `dns` network `back`"), "{e}");
+        assert!(e.contains("does not fit"), "{e}");
+    }
+
+    #[test]
+    fn a_run_gets_a_ula_for_a_fixed_ipv6_subnet_an_environment_keeps_it() {
+        let compose = "services:\n  web:\n    networks:\n      v6: {ipv6_address: 'fd00:1::10'}\nnetworks:\n  v6:\n    enable_ipv6: true\n    ipam: {config: [{subnet: 'fd00:1::/64'}]}";
+        let a = allocated(&World::new(compose, "")).unwrap();
+        let new = a.networks[0].subnet6.unwrap();
+        assert!(net(FALLBACK_POOL6).contains(&new), "{new}");
+        let addr = a.attachments[0][0].ipv6_address.clone().unwrap();
+        assert!(new.contains(&addr.parse::<IpAddr>().unwrap()), "{addr}");
+        assert!(addr.ends_with("::10"), "{addr}");
+
+        let a = allocated(&World::new(compose, "").env("prod")).unwrap();
+        assert_eq!(a.networks[0].subnet6, Some(net("fd00:1::/64")));
+        assert_eq!(
+            a.attachments[0][0].ipv6_address.as_deref(),
+            Some("fd00:1::10")
+        );
+    }
+}

@@ -47,6 +47,16 @@ pub enum Error {
         pointer: String,
         message: String,
     },
+    /// In tenant mode, the file reaches past its fence (SPEC §2 Trust): every refusal
+    /// names the service or network, the key, why, and the policy key that grants it.
+    #[error(
+        "{source_name}: refused in tenant mode (the compose file is a tenant's; SPEC Trust):{}",
+        bullets(refusals)
+    )]
+    Tenant {
+        source_name: Source,
+        refusals: Vec<String>,
+    },
     /// The command line asks for something impossible.
     #[error("{0}")]
     Usage(String),
@@ -67,6 +77,10 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
         (Some(l), None) => format!(":{l}"),
         _ => String::new(),
     }
+}
+
+fn bullets(items: &[String]) -> String {
+    items.iter().map(|i| format!("\n  - {i}")).collect()
 }
 
 fn pointer_suffix(pointer: &str) -> String {

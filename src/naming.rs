@@ -11,6 +11,16 @@ use crate::scope::Scope;
 /// Docker accepts longer names, but 63 keeps a name usable as a DNS label too.
 pub const MAX_NAME_LEN: usize = 63;
 
+/// The default naming templates (SPEC §2 Policy), for networks that the policy names
+/// no template for.
+pub const RUN_NETWORK_TEMPLATE: &str = "{{ prefix }}-{{ scope_id }}-{{ network }}";
+/// Environments of several projects share a host for good: their networks carry the
+/// project too.
+pub const ENV_NETWORK_OF_PROJECT_TEMPLATE: &str =
+    "{{ prefix }}-{{ scope_id }}-{{ project }}-{{ network }}";
+pub const ENV_NETWORK_TEMPLATE: &str = "{{ prefix }}-env-{{ env }}";
+pub const PROXY_NETWORK_TEMPLATE: &str = "{{ prefix }}-proxy";
+
 /// The variables a naming template sees.
 #[derive(Debug, Clone, Serialize)]
 pub struct Vars<'a> {

@@ -71,8 +71,19 @@ impl<'a> Ctx<'a> {
             self.policy().prefix(),
             &id.scope,
             &id.project,
-            &self.opts.environ,
+            self.template_environ(),
         )
+    }
+
+    /// The process environment as the policy's templates see it: empty for a policy
+    /// embedded in the compose file, which must not read the platform's environment
+    /// into names (SPEC §2 Policy).
+    pub fn template_environ(&self) -> &'a std::collections::BTreeMap<String, String> {
+        static NONE: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        match self.inputs.policy_source {
+            crate::Source::Embedded(_) => &NONE,
+            _ => &self.opts.environ,
+        }
     }
 
     pub fn render(&self, template: &str, vars: &Vars<'_>, pointer: &str) -> Result<String> {

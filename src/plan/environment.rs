@@ -26,16 +26,17 @@ pub(super) fn network(
     let template = env
         .network
         .clone()
-        .unwrap_or_else(|| "{{ prefix }}-env-{{ env }}".into());
+        .unwrap_or_else(|| crate::naming::ENV_NETWORK_TEMPLATE.into());
     let name = ctx.external_name(&template, &ctx.vars(id), "/environment/network")?;
-    networks.push(persistent::network(
+    let key = persistent::adopt_or_add(
+        networks,
         ENV_KEY,
         &name,
         Role::Environment,
         ctx.swarm(),
         id,
         &policy.labels,
-    ));
+    );
     let alias_template = env
         .alias
         .clone()
@@ -56,7 +57,7 @@ pub(super) fn network(
         )?;
         joins.push(Join {
             service: d.name.clone(),
-            network: ENV_KEY.to_owned(),
+            network: key.clone(),
             aliases: vec![alias],
         });
     }

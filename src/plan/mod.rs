@@ -20,6 +20,7 @@ mod references;
 mod shared;
 mod subnets;
 mod swarm;
+mod trust;
 mod volumes;
 mod written;
 
@@ -75,6 +76,9 @@ pub struct Options {
     pub occupied: Vec<IpNet>,
     /// Emit managed networks as `external` (they are created by `run` beforehand).
     pub managed_external: bool,
+    /// netfence's networks on the engine, when one answers: tenant mode knows another
+    /// scope's network by them.
+    pub known_networks: Vec<crate::tenant::KnownNetwork>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -281,7 +285,8 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     let id = project::identify(&ctx)?;
     let written = written::read(&ctx)?;
     references::check(&ctx, &written)?;
-    let drafts = assignment::assign(&mut ctx, &written)?;
+    let mut drafts = assignment::assign(&mut ctx, &written)?;
+    proxy::keep_private_off(&mut ctx, &id, &written, &mut drafts)?;
 
     let mut networks = networks::plan(&mut ctx, &id, &written, &drafts)?;
     let moved = subnets::allocate(&mut ctx, &id.scope, &written, &drafts, &mut networks)?;
@@ -290,6 +295,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     shared::networks(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
     environment::network(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
     networks::check(&ctx, &networks)?;
+    trust::enforce(&ctx, &id, &networks)?;
 
     let ports_mode = ports::mode(&ctx, &id.scope);
     let topology = Topology {

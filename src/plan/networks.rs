@@ -31,9 +31,9 @@ pub(super) fn plan(
         // Environments of several projects share a host for good, so their networks
         // carry the project too.
         if id.scope.is_env() {
-            "{{ prefix }}-{{ scope_id }}-{{ project }}-{{ network }}".into()
+            crate::naming::ENV_NETWORK_OF_PROJECT_TEMPLATE.into()
         } else {
-            "{{ prefix }}-{{ scope_id }}-{{ network }}".into()
+            crate::naming::RUN_NETWORK_TEMPLATE.into()
         }
     });
     let empty = Mapping::new();

@@ -18,6 +18,37 @@ pub(super) struct Join {
     pub aliases: Vec<String>,
 }
 
+/// Adds the cross-scope network `name` under `key` and returns the key services join it
+/// by. A file that already declares a network of that name as external (the usual way
+/// to join a proxy's or an environment's network by hand) has that key become it, rather
+/// than a second key for one name.
+pub(super) fn adopt_or_add(
+    networks: &mut Vec<NetworkPlan>,
+    key: &str,
+    name: &str,
+    role: Role,
+    swarm: bool,
+    id: &Identity,
+    policy_labels: &IndexMap<String, String>,
+) -> String {
+    let declared = networks
+        .iter()
+        .position(|n| n.role == Role::External && n.name == name);
+    match declared {
+        Some(i) => {
+            let key = networks[i].key.clone();
+            let mut p = network(&key, name, role, swarm, id, policy_labels);
+            p.driver = networks[i].driver.clone().or(p.driver);
+            networks[i] = p;
+            key
+        }
+        None => {
+            networks.push(network(key, name, role, swarm, id, policy_labels));
+            key.to_owned()
+        }
+    }
+}
+
 /// A cross-scope network. It carries no run's scope, so no run's clean-up removes it; the
 /// environment network belongs to its environment, and `down --env` removes it.
 pub(super) fn network(

@@ -41,7 +41,7 @@ pub(super) fn identify(ctx: &Ctx<'_>) -> Result<Identity> {
         .project
         .clone()
         .unwrap_or_else(|| "{{ prefix }}-{{ scope_id }}-{{ project }}".into());
-    let vars = Vars::new(policy.prefix(), &scope, &project, &opts.environ);
+    let vars = Vars::new(policy.prefix(), &scope, &project, ctx.template_environ());
     let project_name = naming::project_name(&ctx.render(&template, &vars, "/naming/project")?);
 
     let mut ownership = IndexMap::new();
@@ -68,20 +68,24 @@ pub(super) fn identify(ctx: &Ctx<'_>) -> Result<Identity> {
     })
 }
 
+/// The project name the caller gives: `-p`, else `COMPOSE_PROJECT_NAME`. It outranks
+/// anything the file says, its fencing record included (SPEC §2 Trust).
+pub(super) fn given_project(opts: &Options) -> Option<&str> {
+    opts.project.as_deref().or_else(|| {
+        opts.environ
+            .get("COMPOSE_PROJECT_NAME")
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
+    })
+}
+
 /// The project name as Compose would choose it, before scoping.
 fn original_project(inputs: &Inputs<'_>, opts: &Options) -> String {
-    if let Some(p) = &opts.project {
+    if let Some(p) = given_project(opts) {
         return naming::project_name(p);
     }
     if let Some(r) = inputs.record {
         return r.project.clone();
-    }
-    if let Some(p) = opts
-        .environ
-        .get("COMPOSE_PROJECT_NAME")
-        .filter(|p| !p.is_empty())
-    {
-        return naming::project_name(p);
     }
     if let Some(n) = inputs.doc.get("name").and_then(scalar_string) {
         // Compose would interpolate it; netfence never does, so it cannot know the name.

@@ -28,6 +28,56 @@ pub(super) fn is_public(policy: &Policy, name: &str, svc: &Mapping) -> bool {
     }
 }
 
+/// The proxy network's real name, when the policy has a proxy.
+fn real_name(ctx: &Ctx<'_>, id: &Identity) -> Result<Option<String>> {
+    let Some(proxy) = &ctx.policy().proxy else {
+        return Ok(None);
+    };
+    let template = proxy
+        .network
+        .clone()
+        .unwrap_or_else(|| crate::naming::PROXY_NETWORK_TEMPLATE.into());
+    ctx.external_name(&template, &ctx.vars(id), "/proxy/network")
+        .map(Some)
+}
+
+/// No service but a public one joins the proxy network, not even one whose file declares
+/// it (SPEC §3 rule 7): every public service of every project is on it. A service left
+/// with no network at all is on its project's default network, as Compose would put it.
+pub(super) fn keep_private_off(
+    ctx: &mut Ctx<'_>,
+    id: &Identity,
+    written: &Written<'_>,
+    drafts: &mut [Draft<'_>],
+) -> Result<()> {
+    let Some(name) = real_name(ctx, id)? else {
+        return Ok(());
+    };
+    let declared: Vec<&String> = written
+        .networks
+        .iter()
+        .filter(|(k, decl)| compose::is_external(decl) && compose::external_name(k, decl) == name)
+        .map(|(k, _)| k)
+        .collect();
+    for d in drafts.iter_mut().filter(|d| !d.public) {
+        let before = d.attachments.len();
+        d.attachments.retain(|a| !declared.contains(&&a.network));
+        if d.attachments.len() == before {
+            continue;
+        }
+        if d.attachments.is_empty() {
+            d.attachments
+                .push(super::Attachment::written(compose::DEFAULT_NETWORK, None));
+        }
+        ctx.change(
+            format!("service {}", d.name),
+            format!("leaves the proxy network `{name}`"),
+            "not public: only services the proxy routes to join its network",
+        );
+    }
+    Ok(())
+}
+
 /// Plans the proxy network, when the policy has one, and the public services' joins.
 /// Returns its real name.
 pub(super) fn network(
@@ -37,41 +87,25 @@ pub(super) fn network(
     networks: &mut Vec<NetworkPlan>,
     joins: &mut Vec<Join>,
 ) -> Result<Option<String>> {
-    let Some(proxy) = &ctx.policy().proxy else {
+    let Some(name) = real_name(ctx, id)? else {
         return Ok(None);
     };
-    let template = proxy
-        .network
-        .clone()
-        .unwrap_or_else(|| "{{ prefix }}-proxy".into());
-    let name = ctx.external_name(&template, &ctx.vars(id), "/proxy/network")?;
-    let swarm = ctx.swarm();
-    let labels = &ctx.policy().labels;
-    // The usual Traefik setup declares the proxy's network as external in the file:
-    // that key is then the proxy network, rather than a second key for one name.
-    let declared = networks
-        .iter()
-        .position(|n| n.role == Role::External && n.name == name);
-    let key = match declared {
-        Some(i) => {
-            let key = networks[i].key.clone();
-            let mut p = persistent::network(&key, &name, Role::Proxy, swarm, id, labels);
-            p.driver = networks[i].driver.clone().or(p.driver);
-            networks[i] = p;
-            key
-        }
-        None => {
-            let p = persistent::network(PROXY_KEY, &name, Role::Proxy, swarm, id, labels);
-            networks.push(p);
-            PROXY_KEY.to_owned()
-        }
-    };
+    // The usual Traefik setup declares the proxy's network as external in the file.
+    let key = persistent::adopt_or_add(
+        networks,
+        PROXY_KEY,
+        &name,
+        Role::Proxy,
+        ctx.swarm(),
+        id,
+        &ctx.policy().labels,
+    );
     join_public(ctx, drafts, &key, &name, joins);
     Ok(Some(name))
 }
 
-/// Public services join the proxy network; a private one already on it is named, since
-/// every public service of other projects can reach it there.
+/// Public services join the proxy network (private ones are kept off it already, see
+/// [`keep_private_off`]).
 fn join_public(
     ctx: &mut Ctx<'_>,
     drafts: &[Draft<'_>],
@@ -93,16 +127,6 @@ fn join_public(
             format!("joins the proxy network `{name}`"),
             "public: routed by the reverse proxy",
         );
-    }
-    for d in drafts.iter().filter(|d| !d.public) {
-        if d.attachments.iter().any(|a| a.network == key) {
-            ctx.warn(
-                format!("service {}", d.name),
-                format!(
-                    "is on the proxy network `{name}` but not public: the proxy (and every public service of other projects) can reach it; remove it from `{key}` or mark it public"
-                ),
-            );
-        }
     }
 }
 
@@ -168,7 +192,8 @@ mod tests {
         w.run(|ctx| {
             let id = project::identify(ctx).unwrap();
             let written = written::read(ctx).unwrap();
-            let drafts = assignment::assign(ctx, &written).unwrap();
+            let mut drafts = assignment::assign(ctx, &written).unwrap();
+            keep_private_off(ctx, &id, &written, &mut drafts).unwrap();
             let mut nets = networks::plan(ctx, &id, &written, &drafts).unwrap();
             let mut joins = Vec::new();
             let name = network(ctx, &id, &drafts, &mut nets, &mut joins).unwrap();
@@ -223,17 +248,18 @@ mod tests {
     }
 
     #[test]
-    fn a_proxy_network_declared_external_is_that_key_and_private_services_on_it_are_named() {
+    fn a_proxy_network_declared_external_is_that_key_and_only_public_services_stay_on_it() {
         let compose = "services:\n  web: {labels: [traefik.enable=true], networks: [edge]}\n  api: {networks: [edge]}\nnetworks:\n  edge: {external: true, name: traefik-public}";
         let p = proxied(&World::new(compose, "proxy: { network: traefik-public }"));
-        assert_eq!(p.networks.len(), 1, "{:?}", p.networks);
-        assert_eq!(p.networks[0].key, "edge");
-        assert_eq!(p.networks[0].role, Role::Proxy);
+        let keys: Vec<(&str, Role)> = p
+            .networks
+            .iter()
+            .map(|n| (n.key.as_str(), n.role))
+            .collect();
+        assert_eq!(keys, [("edge", Role::Proxy), ("default", Role::Managed)]);
         assert!(p.joins.is_empty(), "web is already on it");
-        assert_eq!(p.warnings.len(), 1);
-        assert!(
-            p.warnings[0].starts_with("is on the proxy network `traefik-public` but not public")
-        );
+        assert_eq!(p.changes[0], "leaves the proxy network `traefik-public`");
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 
     #[test]
@@ -259,5 +285,42 @@ mod tests {
             p.changes.last().unwrap(),
             "label traefik.docker.network: `front` → `nf-r1-front`"
         );
+    }
+
+    #[test]
+    fn a_private_service_that_declares_the_proxy_network_leaves_it() {
+        let w = World::new(
+            "services:\n  web: {labels: [traefik.enable=true], networks: [edge]}\n  db: {networks: [edge, back]}\n  cache: {networks: [edge]}\nnetworks:\n  edge: {external: true, name: nf-proxy}\n  back: {}\n",
+            "proxy: {}",
+        );
+        let p = proxied(&w);
+        let on_edge: Vec<&str> = w.run(|ctx| {
+            let id = project::identify(ctx).unwrap();
+            let written = written::read(ctx).unwrap();
+            let mut drafts = assignment::assign(ctx, &written).unwrap();
+            keep_private_off(ctx, &id, &written, &mut drafts).unwrap();
+            drafts
+                .iter()
+                .map(|d| {
+                    let keys: Vec<&str> =
+                        d.attachments.iter().map(|a| a.network.as_str()).collect();
+                    match (d.name.as_str(), keys.as_slice()) {
+                        ("web", ["edge"]) => "web on edge",
+                        ("db", ["back"]) => "db off edge",
+                        ("cache", ["default"]) => "cache on default",
+                        _ => "unexpected",
+                    }
+                })
+                .collect()
+        });
+        assert_eq!(on_edge, ["web on edge", "db off edge", "cache on default"]);
+        assert!(
+            p.changes
+                .iter()
+                .any(|c| c == "leaves the proxy network `nf-proxy`"),
+            "{:?}",
+            p.changes
+        );
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
     }
 }

@@ -21,15 +21,15 @@ pub(super) fn networks(
     for (k, sh) in &policy.shared {
         let pointer = format!("/shared/{}/name", escape_pointer(k));
         let name = ctx.external_name(&sh.name, &ctx.vars(id).network(k), &pointer)?;
-        let key = format!("{SHARED_KEY_PREFIX}{k}");
-        networks.push(persistent::network(
-            &key,
+        let key = persistent::adopt_or_add(
+            networks,
+            &format!("{SHARED_KEY_PREFIX}{k}"),
             &name,
             Role::Shared,
             ctx.swarm(),
             id,
             &policy.labels,
-        ));
+        );
         for (svc, aliases) in sh.services.members() {
             if drafts
                 .iter()

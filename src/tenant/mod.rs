@@ -14,6 +14,10 @@ use std::path::Path;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
+use crate::naming::{
+    ENV_NETWORK_OF_PROJECT_TEMPLATE, ENV_NETWORK_TEMPLATE, PROXY_NETWORK_TEMPLATE,
+    RUN_NETWORK_TEMPLATE,
+};
 use crate::policy::Policy;
 use crate::scope::Scope;
 use crate::unfence::Record;
@@ -185,13 +189,6 @@ pub struct KnownNetwork {
     /// `io.netfence.role`, when set.
     pub role: Option<String>,
 }
-
-/// Default naming templates (SPEC §2 Policy); the plan renders the same ones.
-pub const ENV_NETWORK_TEMPLATE: &str = "{{ prefix }}-env-{{ env }}";
-pub const PROXY_NETWORK_TEMPLATE: &str = "{{ prefix }}-proxy";
-pub const RUN_NETWORK_TEMPLATE: &str = "{{ prefix }}-{{ scope_id }}-{{ network }}";
-pub const ENV_NETWORK_OF_PROJECT_TEMPLATE: &str =
-    "{{ prefix }}-{{ scope_id }}-{{ project }}-{{ network }}";
 
 /// Patterns of the names the policy gives networks of any scope and project: what a
 /// file's external network must not be, unless the plan assigns it.

@@ -508,3 +508,311 @@ pub async fn apply(engine: &Engine, steps: &[Step], limit: u32) -> EngineResult<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Options;
+    use crate::Scope;
+
+    /// A stack deployed by a platform from the unfenced file, fenced afterwards into
+    /// environment `production` as project `shop`.
+    const COMPOSE: &str = "services:\n  web: {image: x, networks: [front, back]}\n  db: {image: x, networks: [back]}\nnetworks:\n  front: {}\n  back: {}\n";
+
+    fn plan() -> Plan {
+        let opts = Options {
+            scope: Some(Scope::Env("production".into())),
+            project: Some("shop".into()),
+            ..Options::default()
+        };
+        crate::fence_str(COMPOSE, None, &opts).unwrap().0
+    }
+
+    fn net(id: &str, name: &str, labels: &[(&str, &str)]) -> LiveNetwork {
+        LiveNetwork {
+            id: id.into(),
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Compose's own networks of project `shop`, and the environment's network.
+    fn networks() -> Vec<LiveNetwork> {
+        vec![
+            net(
+                "f1",
+                "shop_front",
+                &[(compose::PROJECT, "shop"), (compose::NETWORK, "front")],
+            ),
+            net(
+                "b1",
+                "shop_back",
+                &[(compose::PROJECT, "shop"), (compose::NETWORK, "back")],
+            ),
+            net(
+                "e1",
+                "nf-env-production",
+                &[(labels::MANAGED, "true"), (labels::ROLE, "environment")],
+            ),
+            net("c1", "coolify", &[]),
+        ]
+    }
+
+    /// A running container of `shop`: (network name, network id, aliases) per attachment.
+    fn container(service: &str, nets: &[(&str, &str, &[&str])]) -> Container {
+        let name = format!("shop-{service}-1");
+        Container {
+            id: format!("{name}-id"),
+            labels: [(compose::PROJECT, "shop"), (compose::SERVICE, service)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            running: true,
+            networks: nets
+                .iter()
+                .map(|(n, id, aliases)| {
+                    let ep = crate::engine::docker::Endpoint {
+                        network_id: id.to_string(),
+                        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                        ..Default::default()
+                    };
+                    (n.to_string(), ep)
+                })
+                .collect(),
+            name,
+            ..Default::default()
+        }
+    }
+
+    fn fenced_web() -> Container {
+        container(
+            "web",
+            &[
+                ("shop_front", "f1", &["web", "shop-web-1"]),
+                ("shop_back", "b1", &["web"]),
+                ("nf-env-production", "e1", &["web.shop"]),
+            ],
+        )
+    }
+
+    fn fenced_db() -> Container {
+        container(
+            "db",
+            &[
+                ("shop_back", "b1", &["db"]),
+                ("nf-env-production", "e1", &["db.shop"]),
+            ],
+        )
+    }
+
+    /// `action container network [aliases] id`, one line per step.
+    fn lines(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{:?} {} {} {:?} {}",
+                    s.action,
+                    s.container.as_deref().unwrap_or("-"),
+                    s.network,
+                    s.aliases,
+                    s.network_id.as_deref().unwrap_or("-")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_container_missing_from_a_planned_network_is_connected_with_the_plans_aliases() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![container(
+                "web",
+                &[
+                    ("shop_front", "f1", &["web"]),
+                    ("shop_back", "b1", &["web"]),
+                ],
+            )],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            lines(&steps),
+            vec![r#"Connect shop-web-1 nf-env-production ["web.shop"] e1"#]
+        );
+        assert_eq!(steps[0].container_id, "shop-web-1-id");
+    }
+
+    #[test]
+    fn a_missing_environment_network_is_created_once_then_joined_by_each_container() {
+        let observed = Observed {
+            networks: networks().into_iter().filter(|n| n.id != "e1").collect(),
+            containers: vec![
+                container("db", &[("shop_back", "b1", &["db"])]),
+                container(
+                    "web",
+                    &[
+                        ("shop_front", "f1", &["web"]),
+                        ("shop_back", "b1", &["web"]),
+                    ],
+                ),
+            ],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            lines(&steps),
+            vec![
+                "Create - nf-env-production [] -",
+                r#"Connect shop-db-1 nf-env-production ["db.shop"] -"#,
+                r#"Connect shop-web-1 nf-env-production ["web.shop"] -"#,
+            ]
+        );
+        assert_eq!(
+            steps[0].reason,
+            "environment network of the plan is missing"
+        );
+        assert_eq!(
+            steps[0].plan.as_ref().map(|p| p.role),
+            Some(Role::Environment)
+        );
+    }
+
+    #[test]
+    fn a_second_reconcile_of_a_matching_project_has_no_steps() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![fenced_db(), fenced_web()],
+        };
+        assert!(steps(&plan(), &observed, false, &[]).is_empty());
+        assert!(steps(&plan(), &observed, true, &["coolify".to_owned()]).is_empty());
+    }
+
+    #[test]
+    fn strict_disconnects_from_the_policys_flat_networks_after_every_connect() {
+        let web = container(
+            "web",
+            &[
+                ("shop_front", "f1", &["web"]),
+                ("shop_back", "b1", &["web"]),
+                ("coolify", "c1", &["web"]),
+            ],
+        );
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![web],
+        };
+        let flat = ["coolify".to_owned()];
+        // Without --strict the platform's flat network is the platform's business.
+        assert_eq!(steps(&plan(), &observed, false, &flat).len(), 1);
+        let steps = steps(&plan(), &observed, true, &flat);
+        assert_eq!(
+            lines(&steps),
+            vec![
+                r#"Connect shop-web-1 nf-env-production ["web.shop"] e1"#,
+                "Disconnect shop-web-1 coolify [] c1",
+            ]
+        );
+        assert_eq!(
+            steps[1].reason,
+            "flat network (policy flat_networks, --strict)"
+        );
+    }
+
+    #[test]
+    fn missing_aliases_are_fixed_by_reconnecting() {
+        let mut web = fenced_web();
+        web.networks
+            .get_mut("nf-env-production")
+            .unwrap()
+            .aliases
+            .clear();
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![fenced_db(), web],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            lines(&steps),
+            vec![
+                "Disconnect shop-web-1 nf-env-production [] e1",
+                r#"Connect shop-web-1 nf-env-production ["web.shop"] e1"#,
+            ]
+        );
+        assert!(steps[0].reason.starts_with("aliases `web.shop` missing"));
+    }
+
+    #[test]
+    fn a_project_network_the_plan_does_not_give_the_service_is_left() {
+        let mut db = fenced_db();
+        db.networks.insert(
+            "shop_front".into(),
+            crate::engine::docker::Endpoint {
+                network_id: "f1".into(),
+                ..Default::default()
+            },
+        );
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![db],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(lines(&steps), vec!["Disconnect shop-db-1 shop_front [] f1"]);
+        assert_eq!(
+            steps[0].reason,
+            "the plan does not attach `db` to the project's network `front`"
+        );
+    }
+
+    #[test]
+    fn unknown_services_and_an_empty_project_are_warned_about_not_touched() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![container("cron", &[("shop_back", "b1", &[])])],
+        };
+        assert!(steps(&plan(), &observed, false, &[]).is_empty());
+        assert_eq!(
+            warnings(&plan(), &observed, false, &[]),
+            vec![Warning::Log(
+                "shop-cron-1: service `cron` is not in the compose file; left as it is".into()
+            )]
+        );
+        let nothing = Observed {
+            networks: networks(),
+            containers: Vec::new(),
+        };
+        assert_eq!(
+            warnings(&plan(), &nothing, false, &[]),
+            vec![Warning::Log(
+                "no running containers of project nf-production-shop or shop (Compose label com.docker.compose.project)".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn steps_print_for_people_and_serialise_without_engine_ids() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![container("db", &[("shop_back", "b1", &["db"])])],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            describe(&steps[0]),
+            "connect    shop-db-1                nf-env-production  [db.shop]  # environment network: the environment's projects reach it as <service>.<project>"
+        );
+        let json = serde_json::to_value(&steps).unwrap();
+        assert_eq!(
+            json[0],
+            serde_json::json!({
+                "action": "connect",
+                "container": "shop-db-1",
+                "service": "db",
+                "network": "nf-env-production",
+                "aliases": ["db.shop"],
+                "reason": "environment network: the environment's projects reach it as <service>.<project>",
+            })
+        );
+    }
+}

@@ -329,6 +329,7 @@ fn compare_names(ours: &[Ctr], others: &[Ctr], nets: &BTreeMap<String, Net>, row
 mod tests {
     use super::super::testing::*;
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn a_foreign_member_and_a_shared_name_are_differences() {
@@ -390,5 +391,160 @@ mod tests {
         assert_eq!(rows[0].expected, "isolated");
         assert_eq!(rows[0].observed, "via front");
         assert!(!rows[0].ok);
+    }
+
+    #[test]
+    fn an_internal_network_that_is_not_internal_live_is_a_difference() {
+        let scope = Scope::Run("a".into());
+        let expected = planned(&scope);
+        let mut observed = clean(&scope);
+        observed.nets.get_mut("nf-a-back").unwrap().internal = false;
+        assert_eq!(
+            differences(&scope, &expected, &observed),
+            vec!["network nf-a-back: expected exists, internal, observed exists, not internal"]
+        );
+    }
+
+    #[test]
+    fn a_clean_scope_has_no_differences_and_a_network_of_another_scope_has_one() {
+        let scope = Scope::Run("a".into());
+        let expected = planned(&scope);
+        let mut observed = clean(&scope);
+        assert_eq!(
+            differences(&scope, &expected, &observed),
+            Vec::<String>::new()
+        );
+        observed
+            .nets
+            .get_mut("nf-a-front")
+            .unwrap()
+            .labels
+            .insert(labels::SCOPE.into(), "run:b".into());
+        assert_eq!(
+            differences(&scope, &expected, &observed),
+            vec!["network nf-a-front: expected exists, not internal, observed exists, not internal, not labelled run:a"]
+        );
+    }
+
+    #[test]
+    fn a_foreign_network_on_one_of_our_containers_breaks_attachments_and_pairs_stay_judged() {
+        let scope = Scope::Run("a".into());
+        let expected = planned(&scope);
+        let mut observed = clean(&scope);
+        // db joins the front network: it is attached where the plan does not put it,
+        // and web and db now share a network the plan keeps them apart on.
+        let front_ip = (Some("10.0.0.4".parse().unwrap()), vec!["db".to_owned()]);
+        observed.ours[0]
+            .endpoints
+            .insert("nf-a-front".into(), front_ip);
+        let mut got = differences(&scope, &expected, &observed);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                "attachments db (a-db-1): expected nf-a-back, observed nf-a-back, nf-a-front",
+                "pair db ↔ web: expected via nf-a-back, observed via nf-a-back, nf-a-front",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_planned_service_without_a_container_and_a_missing_alias_are_named() {
+        let scope = Scope::Run("a".into());
+        let expected = planned(&scope);
+        let mut observed = clean(&scope);
+        observed.ours.retain(|c| c.holder == "web");
+        observed
+            .ours
+            .iter_mut()
+            .for_each(|c| c.endpoints.get_mut("nf-a-back").unwrap().1.clear());
+        let got = differences(&scope, &expected, &observed);
+        assert!(
+            got.contains(
+                &"attachments service db: expected nf-a-back, observed no container".into()
+            ),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(
+                &"aliases web (a-web-1) on nf-a-back: expected web, observed missing web".into()
+            ),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn a_one_shot_job_that_finished_is_fine_and_a_crashed_one_is_not() {
+        let scope = Scope::Run("a".into());
+        let expected = planned(&scope);
+        let mut observed = clean(&scope);
+        let attachments = |observed: &Observed| -> Vec<String> {
+            differences(&scope, &expected, observed)
+                .into_iter()
+                .filter(|d| d.starts_with("attachments"))
+                .collect()
+        };
+        observed.ours[0].running = false;
+        assert_eq!(attachments(&observed), Vec::<String>::new());
+        observed.ours[0].exit_code = 2;
+        assert_eq!(
+            attachments(&observed),
+            vec!["attachments db (a-db-1): expected running, observed not running (exit 2)"]
+        );
+    }
+
+    #[test]
+    fn a_mistyped_scope_is_not_a_pass() {
+        let scope = Scope::Run("typo".into());
+        let expected = super::super::expectations(&scope, None, &BTreeSet::new());
+        assert_eq!(
+            differences(&scope, &expected, &Observed::default()),
+            vec![
+                "scope run:typo: expected containers and networks on the engine, observed nothing"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_plan_a_container_may_join_its_own_projects_networks_and_cross_scope_ones() {
+        let scope = Scope::Env("production".into());
+        let label = |project: &str| {
+            HashMap::from([
+                (labels::SCOPE.to_owned(), "env:production".to_owned()),
+                (labels::PROJECT.to_owned(), project.to_owned()),
+            ])
+        };
+        let mut web = ctr("shop-web-1", "web", &[("shop-net", "10.0.0.2", &[])]);
+        web.labels = label("shop");
+        let mut nets = BTreeMap::new();
+        nets.insert(
+            "shop-net".to_owned(),
+            Net {
+                labels: label("shop"),
+                ..Net::default()
+            },
+        );
+        nets.insert(
+            "blog-net".to_owned(),
+            Net {
+                labels: label("blog"),
+                ..Net::default()
+            },
+        );
+        let mut env = Net::default();
+        env.labels.insert(labels::ROLE.into(), "environment".into());
+        nets.insert("nf-env-production".to_owned(), env);
+        web.endpoints
+            .insert("nf-env-production".into(), (None, Vec::new()));
+        let expected = Expected::default();
+        let want = wanted(&expected, std::slice::from_ref(&web), &nets, &scope);
+        assert_eq!(
+            want["web"],
+            BTreeSet::from(["nf-env-production".to_owned(), "shop-net".to_owned()])
+        );
+        // Another project's network of the same environment is not this one's.
+        web.endpoints.insert("blog-net".into(), (None, Vec::new()));
+        let want = wanted(&expected, std::slice::from_ref(&web), &nets, &scope);
+        assert!(!want["web"].contains("blog-net"));
     }
 }

@@ -310,6 +310,7 @@ pub fn table(r: &Report) -> String {
 #[cfg(test)]
 mod testing {
     use super::*;
+    use crate::plan::Options;
 
     pub fn ctr(name: &str, holder: &str, nets: &[(&str, &str, &[&str])]) -> Ctr {
         Ctr {
@@ -343,5 +344,49 @@ mod testing {
             labels,
             members: members.iter().map(|c| c.id.clone()).collect(),
         }
+    }
+
+    /// Run `a` of a stack where `web` is on `front` and `back` (internal), `db` on `back`.
+    pub fn planned(scope: &Scope) -> Expected {
+        let compose = "services:\n  web: {image: x, networks: [front, back]}\n  db: {image: x, networks: [back]}\nnetworks:\n  front: {}\n  back: {internal: true}\n";
+        let opts = Options {
+            scope: Some(scope.clone()),
+            project: Some("shop".into()),
+            ..Options::default()
+        };
+        let plan = crate::fence_str(compose, None, &opts).unwrap().0;
+        let scope_nets = BTreeSet::from(["nf-a-back".to_owned(), "nf-a-front".to_owned()]);
+        expectations(scope, Some(&plan), &scope_nets)
+    }
+
+    /// The engine as [`planned`] promises it.
+    pub fn clean(scope: &Scope) -> Observed {
+        let db = ctr("a-db-1", "db", &[("nf-a-back", "10.0.1.3", &["db"])]);
+        let web = ctr(
+            "a-web-1",
+            "web",
+            &[
+                ("nf-a-back", "10.0.1.2", &["web"]),
+                ("nf-a-front", "10.0.0.2", &["web"]),
+            ],
+        );
+        let mut back = net(&scope.to_string(), &[&db, &web]);
+        back.internal = true;
+        let front = net(&scope.to_string(), &[&web]);
+        Observed {
+            scope_networks: BTreeSet::from(["nf-a-back".to_owned(), "nf-a-front".to_owned()]),
+            nets: BTreeMap::from([
+                ("nf-a-back".to_owned(), back),
+                ("nf-a-front".to_owned(), front),
+            ]),
+            ours: vec![db, web],
+            others: Vec::new(),
+        }
+    }
+
+    /// The report's differences for this picture (probes aside).
+    pub fn differences(scope: &Scope, expected: &Expected, observed: &Observed) -> Vec<String> {
+        let rows = compare::rows(scope, expected, observed);
+        report(scope, String::new(), rows).differences
     }
 }

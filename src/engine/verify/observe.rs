@@ -187,3 +187,78 @@ async fn inspect_all(engine: &Engine, ids: &[String]) -> EngineResult<Vec<Ctr>> 
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::ctr;
+    use super::*;
+
+    fn of(project: &str, service: &str) -> Ctr {
+        let name = format!("{project}-{service}-1");
+        let mut c = ctr(&name, &name, &[]);
+        c.labels.insert(compose::PROJECT.into(), project.into());
+        c.labels.insert(compose::SERVICE.into(), service.into());
+        c
+    }
+
+    fn holders(cs: &[Ctr]) -> Vec<&str> {
+        cs.iter().map(|c| c.holder.as_str()).collect()
+    }
+
+    #[test]
+    fn with_a_plan_only_its_projects_containers_are_ours() {
+        let expected = Expected {
+            project: Some("nf-production-shop".into()),
+            ..Expected::default()
+        };
+        let (ours, others) = split(
+            &expected,
+            vec![
+                of("nf-production-blog", "web"),
+                of("nf-production-shop", "web"),
+            ],
+        );
+        assert_eq!(holders(&ours), vec!["web"]);
+        assert_eq!(holders(&others), vec!["nf-production-blog-web-1"]);
+    }
+
+    #[test]
+    fn without_a_plan_several_projects_are_told_apart_by_project() {
+        let expected = Expected::default();
+        let (ours, others) = split(&expected, vec![of("blog", "web"), of("shop", "web")]);
+        assert_eq!(holders(&ours), vec!["blog/web", "shop/web"]);
+        assert!(others.is_empty());
+        let (ours, _) = split(&expected, vec![of("shop", "db"), of("shop", "web")]);
+        assert_eq!(holders(&ours), vec!["db", "web"]);
+    }
+
+    #[test]
+    fn outsiders_to_probe_are_copies_of_the_same_stack_first_then_the_newest() {
+        let summary =
+            |id: &str, scope: &str, project: &str, service: &str, created: i64| ContainerSummary {
+                id: id.into(),
+                labels: [
+                    (labels::SCOPE, scope),
+                    (compose::PROJECT, project),
+                    (compose::SERVICE, service),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+                created: Some(created),
+                ..ContainerSummary::default()
+            };
+        let mut probe = summary("probe", "run:b", "nf-b-shop", "web", 9);
+        probe.labels.insert(labels::ROLE.into(), "probe".into());
+        let managed = vec![
+            summary("mine", "run:a", "nf-a-shop", "web", 9),
+            summary("old-copy", "run:b", "nf-b-shop", "db", 1),
+            summary("new-other", "run:c", "nf-c-blog", "cms", 8),
+            summary("same-service", "run:c", "nf-c-blog", "web", 2),
+            probe,
+        ];
+        let ours = vec![of("nf-a-shop", "web")];
+        let ranked = rank_outsiders(&Scope::Run("a".into()), &ours, managed, Some("shop"));
+        assert_eq!(ranked, vec!["old-copy", "same-service", "new-other"]);
+    }
+}

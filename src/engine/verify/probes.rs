@@ -326,3 +326,216 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    /// Each check of a clean run `a`, as `subject: must`.
+    fn checks(observed: &Observed) -> Vec<String> {
+        let scope = Scope::Run("a".into());
+        let want =
+            super::super::compare::wanted(&planned(&scope), &observed.ours, &observed.nets, &scope);
+        let reach = Reach {
+            want: &want,
+            nets: &observed.nets,
+        };
+        plan_probes(&observed.ours, &observed.others, &reach)
+            .into_iter()
+            .flat_map(|(_, checks)| checks)
+            .map(|p| {
+                let must = match p.check {
+                    Check::Dns { must_resolve, .. } => format!("resolve {must_resolve}"),
+                    Check::Tcp { must_answer, .. } | Check::Ping { must_answer, .. } => {
+                        format!("answer {must_answer}")
+                    }
+                };
+                format!("{}: {must} {}", p.subject, ips(&p.expected))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_container_must_reach_exactly_what_it_shares_by_plan() {
+        let scope = Scope::Run("a".into());
+        assert_eq!(
+            checks(&clean(&scope)),
+            vec![
+                "db → name `a-db-1` (db): resolve true 10.0.1.3",
+                "db → name `a-web-1` (web): resolve true 10.0.1.2",
+                "db → name `db` (db): resolve true 10.0.1.3",
+                "db → name `web` (web): resolve true 10.0.1.2",
+                "db → web ping 10.0.1.2 on nf-a-back: answer true —",
+                // The front network is web's alone: db must not get there.
+                "db → web ping 10.0.0.2 on nf-a-front: answer false —",
+                "web → name `a-db-1` (db): resolve true 10.0.1.3",
+                "web → name `a-web-1` (web): resolve true 10.0.0.2, 10.0.1.2",
+                "web → name `db` (db): resolve true 10.0.1.3",
+                "web → name `web` (web): resolve true 10.0.0.2, 10.0.1.2",
+                "web → db ping 10.0.1.3 on nf-a-back: answer true —",
+            ]
+        );
+    }
+
+    #[test]
+    fn another_scopes_container_is_reachable_only_over_a_cross_scope_network() {
+        let scope = Scope::Run("a".into());
+        let mut observed = clean(&scope);
+        let mut stranger = ctr(
+            "b-web-1",
+            "container b-web-1",
+            &[("nf-a-front", "10.0.0.9", &[])],
+        );
+        stranger.tcp_ports = vec![80];
+        observed.others.push(stranger);
+        let about_stranger: Vec<String> = checks(&observed)
+            .into_iter()
+            .filter(|c| c.starts_with("web") && c.contains("b-web-1"))
+            .collect();
+        assert_eq!(
+            about_stranger,
+            vec![
+                "web → name `b-web-1` (container b-web-1): resolve false —",
+                "web → container b-web-1 tcp 10.0.0.9:80 on nf-a-front: answer false —",
+            ]
+        );
+        // The same container on the proxy network is a peer there.
+        let mut proxy = net("", &[]);
+        proxy.labels.insert(labels::ROLE.into(), "proxy".into());
+        observed.nets.insert("nf-proxy".into(), proxy);
+        for c in observed.ours.iter_mut().chain(observed.others.iter_mut()) {
+            let ip = if c.holder == "web" {
+                "10.9.0.2"
+            } else {
+                "10.9.0.9"
+            };
+            if c.holder != "db" {
+                c.endpoints
+                    .insert("nf-proxy".into(), (Some(ip.parse().unwrap()), Vec::new()));
+            }
+        }
+        let mut want =
+            super::super::compare::wanted(&planned(&scope), &observed.ours, &observed.nets, &scope);
+        want.get_mut("web").unwrap().insert("nf-proxy".into());
+        let reach = Reach {
+            want: &want,
+            nets: &observed.nets,
+        };
+        let web = &observed.ours[1];
+        let stranger = &observed.others[0];
+        assert!(reach.planned(&want["web"], stranger, "nf-proxy"));
+        assert!(!reach.planned(&want["web"], stranger, "nf-a-front"));
+        assert!(!reach.planned(&want["db"], web, "nf-a-front"));
+    }
+
+    fn probe(check: Check, expected: &[&str], recorded: &[&str]) -> Probe {
+        let set = |v: &[&str]| v.iter().map(|i| i.parse().unwrap()).collect();
+        Probe {
+            subject: "s".into(),
+            check,
+            expected: set(expected),
+            recorded: set(recorded),
+        }
+    }
+
+    fn dns(must_resolve: bool) -> Check {
+        Check::Dns {
+            name: "db".into(),
+            must_resolve,
+        }
+    }
+
+    fn tcp(must_answer: bool) -> Check {
+        Check::Tcp {
+            ip: "10.0.1.3".parse().unwrap(),
+            port: 5432,
+            must_answer,
+        }
+    }
+
+    fn judged(p: Probe, seen: Seen) -> (String, bool) {
+        let r = probe_row(p, seen);
+        (r.observed, r.ok)
+    }
+
+    #[test]
+    fn what_a_probe_saw_is_judged_against_the_plan() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let planned = || probe(dns(true), &["10.0.1.3"], &["10.0.1.3"]);
+        // DNS may leave one holder out, never add one.
+        assert_eq!(
+            judged(planned(), Seen::Resolved(vec![ip("10.0.1.3")])),
+            ("resolves to 10.0.1.3".into(), true)
+        );
+        assert_eq!(
+            judged(
+                planned(),
+                Seen::Resolved(vec![ip("10.0.1.3"), ip("10.0.2.7")])
+            ),
+            ("resolves to 10.0.1.3, 10.0.2.7".into(), false)
+        );
+        assert_eq!(
+            judged(planned(), Seen::NotResolved),
+            ("does not resolve".into(), false)
+        );
+        assert_eq!(
+            judged(probe(dns(false), &[], &[]), Seen::NotResolved),
+            ("does not resolve".into(), true)
+        );
+        // A name not looked up is judged by the engine's records.
+        let skipped = Seen::Skipped("internal only".into());
+        assert_eq!(
+            judged(probe(dns(false), &[], &["10.0.2.7"]), skipped),
+            (
+                "engine records: resolves to 10.0.2.7 (not probed: internal only)".into(),
+                false
+            )
+        );
+        assert_eq!(
+            judged(probe(tcp(true), &[], &[]), Seen::NoAnswer),
+            ("no answer".into(), false)
+        );
+        assert_eq!(
+            judged(probe(tcp(false), &[], &[]), Seen::Answered),
+            ("answers".into(), false)
+        );
+        assert_eq!(
+            judged(probe(tcp(false), &[], &[]), Seen::NoAnswer),
+            ("no answer".into(), true)
+        );
+        // A target that went away proves nothing either way.
+        assert_eq!(
+            judged(probe(tcp(true), &[], &[]), Seen::Skipped("gone".into())),
+            ("not probed: gone".into(), true)
+        );
+    }
+
+    #[test]
+    fn traffic_goes_only_to_networks_the_engine_has() {
+        let checks = vec![
+            probe(tcp(true), &[], &[]),
+            probe(
+                Check::Ping {
+                    ip: "192.0.2.1".parse().unwrap(),
+                    must_answer: false,
+                },
+                &[],
+                &[],
+            ),
+            probe(dns(true), &[], &[]),
+        ];
+        let live: Vec<IpNet> = vec!["10.0.1.0/24".parse().unwrap()];
+        let sent = on_engine(&checks, &live);
+        assert_eq!(sent, vec![0, 2]);
+        let got = vec![Seen::Answered, Seen::NotResolved];
+        let seen = settle(&checks, &sent, got.clone(), &live);
+        assert_eq!(seen[0], Seen::Answered);
+        assert!(matches!(&seen[1], Seen::Skipped(why) if why.contains("no longer on this engine")));
+        assert_eq!(seen[2], Seen::NotResolved);
+        // The network went away while the probe ran: the answer is not judged.
+        let seen = settle(&checks, &sent, got, &[]);
+        assert!(matches!(&seen[0], Seen::Skipped(why) if why.contains("went away")));
+        assert_eq!(seen[2], Seen::NotResolved);
+    }
+}

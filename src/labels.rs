@@ -15,6 +15,20 @@ pub const OWNER: &str = "io.netfence.owner";
 pub const ROLE: &str = "io.netfence.role";
 pub const PREFIX: &str = "io.netfence.";
 
+/// The labels Docker Compose puts on what it creates: how netfence finds a project's
+/// containers and networks on the engine without its file.
+pub mod compose {
+    pub const PROJECT: &str = "com.docker.compose.project";
+    pub const SERVICE: &str = "com.docker.compose.service";
+    /// On networks: the logical key the network stands for.
+    pub const NETWORK: &str = "com.docker.compose.network";
+    /// The project's compose files, comma-separated absolute paths.
+    pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+    pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+    /// `True` on one-off containers (`docker compose run`).
+    pub const ONEOFF: &str = "com.docker.compose.oneoff";
+}
+
 /// All labels as (key, value) pairs, in written order.
 pub fn entries(labels: Option<&Value>) -> Vec<(String, String)> {
     match labels.map(crate::yaml::untag) {

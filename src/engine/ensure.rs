@@ -10,11 +10,10 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{EndpointIpamConfig, EndpointSettings, Network, NetworkInspect};
-use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
 use serde::Serialize;
 
-use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use super::docker::{done_if_gone, found, EndpointConfig, FixedAddress, LiveNetwork};
+use super::{Engine, EngineError, EngineResult};
 use crate::error::Source;
 use crate::input::InputSpec;
 use crate::labels;
@@ -110,28 +109,10 @@ pub fn describe(r: &Ensured) -> String {
     }
 }
 
-/// Every network on the engine (one call; labels included).
-pub async fn all_networks(engine: &Engine) -> EngineResult<Vec<Network>> {
-    engine
-        .docker
-        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
-        .await
-        .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))
-}
-
 /// How many networks on the engine carry `io.netfence.managed=true`.
 pub async fn managed_count(engine: &Engine) -> EngineResult<usize> {
-    let filter = Engine::label_filter(&[format!("{}=true", labels::MANAGED)]);
-    let nets = engine
-        .docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::default()
-                .filters(&filter)
-                .build(),
-        ))
-        .await
-        .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
-    Ok(nets.len())
+    let managed = [format!("{}=true", labels::MANAGED)];
+    Ok(engine.networks_labelled(&managed).await?.len())
 }
 
 /// Refuses, before anything is created, when creating `missing` would take the engine
@@ -164,7 +145,7 @@ pub async fn ensure_networks(
     recreate: bool,
     limit: u32,
 ) -> EngineResult<Vec<Ensured>> {
-    let mut live: Vec<Option<NetworkInspect>> = Vec::new();
+    let mut live: Vec<Option<LiveNetwork>> = Vec::new();
     for np in nets {
         live.push(live_network(engine, &np.name).await?);
     }
@@ -218,30 +199,17 @@ pub async fn ensure_networks(
     Ok(out)
 }
 
-fn owned(live: &NetworkInspect) -> bool {
-    live.labels
-        .as_ref()
-        .and_then(|l| l.get(labels::MANAGED))
-        .is_some_and(|v| v == "true")
+fn owned(live: &LiveNetwork) -> bool {
+    live.label(labels::MANAGED) == Some("true")
 }
 
 /// The network of this name (after settling duplicates), inspected.
-pub async fn live_network(engine: &Engine, name: &str) -> EngineResult<Option<NetworkInspect>> {
+pub async fn live_network(engine: &Engine, name: &str) -> EngineResult<Option<LiveNetwork>> {
     let Some(id) = settle_duplicates(engine, name).await? else {
         return Ok(None);
     };
-    match engine
-        .docker
-        .inspect_network(&id, None::<InspectNetworkOptions>)
-        .await
-    {
-        Ok(n) => Ok(Some(n)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(EngineError(format!(
-            "inspecting network {name}: {}",
-            api_message(&e)
-        ))),
-    }
+    found(engine.inspect_network(&id).await)
+        .map_err(|e| EngineError(format!("inspecting network {name}: {e}")))
 }
 
 /// Creates a persistent network unless one of its name exists; afterwards exactly one of
@@ -261,13 +229,10 @@ pub async fn create_raw(engine: &Engine, np: &NetworkPlan) -> EngineResult<Strin
     let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
     labels.insert(labels::CREATED.to_owned(), super::now_rfc3339());
     let subnets: Vec<ipnet::IpNet> = [np.subnet, np.subnet6].into_iter().flatten().collect();
-    let req = super::network::create_request(np, &subnets, labels);
     engine
-        .docker
-        .create_network(req)
+        .create_network(np, &subnets, labels)
         .await
-        .map(|r| r.id)
-        .map_err(|e| EngineError(format!("creating network {}: {}", np.name, api_message(&e))))
+        .map_err(|e| EngineError(format!("creating network {}: {e}", np.name)))
 }
 
 /// Removes all but one network named `name`; returns the id of the one kept.
@@ -282,27 +247,15 @@ pub async fn settle_duplicates(engine: &Engine, name: &str) -> EngineResult<Opti
     }
     let mut ranked = Vec::new();
     for id in &ids {
-        match engine
-            .docker
-            .inspect_network(id, None::<InspectNetworkOptions>)
-            .await
-        {
-            Ok(n) => {
-                let empty = n.containers.as_ref().is_none_or(|c| c.is_empty());
-                let created = n
-                    .created
-                    .as_deref()
-                    .map(created_key)
-                    .unwrap_or((i64::MAX, 0));
-                ranked.push((empty, created, id.clone()));
-            }
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(EngineError(format!(
-                    "inspecting network {name}: {}",
-                    api_message(&e)
-                )))
-            }
+        let inspected = found(engine.inspect_network(id).await)
+            .map_err(|e| EngineError(format!("inspecting network {name}: {e}")))?;
+        if let Some(n) = inspected {
+            let created = n
+                .created
+                .as_deref()
+                .map(created_key)
+                .unwrap_or((i64::MAX, 0));
+            ranked.push((n.containers.is_empty(), created, id.clone()));
         }
     }
     ranked.sort();
@@ -315,13 +268,8 @@ pub async fn settle_duplicates(engine: &Engine, name: &str) -> EngineResult<Opti
             continue;
         }
         tracing::info!("network {name}: removing duplicate {id} (keeping {keep})");
-        match engine.docker.remove_network(id).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => tracing::warn!(
-                "network {name}: removing duplicate {id}: {}",
-                api_message(&e)
-            ),
+        if let Err(e) = done_if_gone(engine.remove_network(id).await) {
+            tracing::warn!("network {name}: removing duplicate {id}: {e}");
         }
     }
     Ok(Some(keep))
@@ -369,15 +317,14 @@ pub fn created_key(s: &str) -> (i64, u32) {
 
 /// How a live network differs from the plan: driver, internal, attachable, IPv6,
 /// subnet, and (for networks netfence owns) the plan's labels.
-pub fn differences(np: &NetworkPlan, live: &NetworkInspect) -> Vec<String> {
+pub fn differences(np: &NetworkPlan, live: &LiveNetwork) -> Vec<String> {
     let mut out = Vec::new();
     let want_driver = np.driver.clone().unwrap_or_else(|| "bridge".into());
-    let live_driver = live.driver.clone().unwrap_or_default();
-    if want_driver != live_driver {
+    let live_driver = &live.driver;
+    if want_driver != *live_driver {
         out.push(format!("driver: live {live_driver}, plan {want_driver}"));
     }
-    let flag = |name: &str, live: Option<bool>, plan: bool, out: &mut Vec<String>| {
-        let live = live.unwrap_or(false);
+    let flag = |name: &str, live: bool, plan: bool, out: &mut Vec<String>| {
         if live != plan {
             out.push(format!("{name}: live {live}, plan {plan}"));
         }
@@ -389,12 +336,7 @@ pub fn differences(np: &NetworkPlan, live: &NetworkInspect) -> Vec<String> {
         flag("attachable", live.attachable, np.attachable, &mut out);
     }
     flag("enable_ipv6", live.enable_ipv6, np.enable_ipv6, &mut out);
-    let live_subnets: Vec<String> = live
-        .ipam
-        .iter()
-        .flat_map(|i| i.config.iter().flatten())
-        .filter_map(|c| c.subnet.clone())
-        .collect();
+    let live_subnets = &live.subnets;
     for want in [np.subnet, np.subnet6].into_iter().flatten() {
         if !live_subnets.iter().any(|s| *s == want.to_string()) {
             out.push(format!(
@@ -408,9 +350,8 @@ pub fn differences(np: &NetworkPlan, live: &NetworkInspect) -> Vec<String> {
         }
     }
     if owned(live) {
-        let live_labels = live.labels.clone().unwrap_or_default();
         for (k, v) in &np.labels {
-            match live_labels.get(k) {
+            match live.labels.get(k) {
                 Some(l) if l == v => {}
                 Some(l) => out.push(format!("label {k}: live `{l}`, plan `{v}`")),
                 None => out.push(format!("label {k}: missing, plan `{v}`")),
@@ -426,82 +367,85 @@ pub fn differences(np: &NetworkPlan, live: &NetworkInspect) -> Vec<String> {
 async fn replace(
     engine: &Engine,
     np: &NetworkPlan,
-    live: &NetworkInspect,
+    live: &LiveNetwork,
 ) -> EngineResult<Vec<String>> {
-    let id = live.id.clone().unwrap_or_else(|| np.name.clone());
-    let mut attached: Vec<(String, String, EndpointSettings)> = Vec::new();
-    let mut containers: Vec<(&String, &bollard::models::EndpointResource)> =
-        live.containers.iter().flatten().collect();
-    containers.sort_by(|a, b| a.1.name.cmp(&b.1.name));
-    for (cid, res) in containers {
-        let name = res.name.clone().unwrap_or_else(|| cid.clone());
-        let inspect = engine
-            .docker
-            .inspect_container(
-                cid,
-                None::<bollard::query_parameters::InspectContainerOptions>,
-            )
-            .await
-            .map_err(|e| {
-                EngineError(format!("inspecting container {name}: {}", api_message(&e)))
-            })?;
-        let ep = inspect
-            .network_settings
-            .and_then(|s| s.networks)
-            .and_then(|mut n| n.remove(&np.name))
-            .unwrap_or_default();
-        let short: String = cid.chars().take(12).collect();
-        let aliases: Vec<String> = ep
-            .aliases
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|a| *a != short)
-            .collect();
-        let endpoint = EndpointSettings {
-            aliases: (!aliases.is_empty()).then_some(aliases),
-            ipam_config: ep.ipam_config.clone().filter(|c| {
-                c.ipv4_address.as_deref().is_some_and(|a| !a.is_empty())
-                    || c.ipv6_address.as_deref().is_some_and(|a| !a.is_empty())
-            }),
-            ..Default::default()
-        };
-        attached.push((cid.clone(), name, endpoint));
-    }
-    for (cid, name, _) in &attached {
+    let id = if live.id.is_empty() {
+        np.name.clone()
+    } else {
+        live.id.clone()
+    };
+    let attached = attachments(engine, np, live).await?;
+    for a in &attached {
         engine
-            .docker
-            .disconnect_network(
-                &id,
-                bollard::models::NetworkDisconnectRequest {
-                    container: cid.clone(),
-                    force: Some(true),
-                },
-            )
+            .disconnect_network(&id, &a.id, true)
             .await
-            .map_err(|e| {
-                EngineError(format!(
-                    "disconnecting {name} from {}: {}",
-                    np.name,
-                    api_message(&e)
-                ))
-            })?;
+            .map_err(|e| EngineError(format!("disconnecting {} from {}: {e}", a.name, np.name)))?;
     }
-    engine.remove_network(&id).await?;
+    done_if_gone(engine.remove_network(&id).await)
+        .map_err(|e| EngineError(format!("removing network {id}: {e}")))?;
     create_raw(engine, np).await?;
     let new_id = settle_duplicates(engine, &np.name)
         .await?
         .unwrap_or_else(|| np.name.clone());
+    reconnect(engine, np, &new_id, attached).await
+}
+
+/// A container attached to a network, and how to attach it again.
+struct Attached {
+    id: String,
+    name: String,
+    endpoint: EndpointConfig,
+}
+
+/// The containers on a live network, by name, each with its aliases there (less the
+/// short id the engine adds by itself) and its static address.
+async fn attachments(
+    engine: &Engine,
+    np: &NetworkPlan,
+    live: &LiveNetwork,
+) -> EngineResult<Vec<Attached>> {
+    let mut members: Vec<(&String, &String)> = live.containers.iter().collect();
+    members.sort_by(|a, b| a.1.cmp(b.1));
+    let mut out = Vec::new();
+    for (cid, name) in members {
+        let name = if name.is_empty() { cid } else { name };
+        let inspect = engine
+            .inspect_container(cid)
+            .await
+            .map_err(|e| EngineError(format!("inspecting container {name}: {e}")))?;
+        let ep = inspect.networks.get(&np.name).cloned().unwrap_or_default();
+        let short: String = cid.chars().take(12).collect();
+        out.push(Attached {
+            id: cid.clone(),
+            name: name.clone(),
+            endpoint: EndpointConfig {
+                aliases: ep.aliases.into_iter().filter(|a| *a != short).collect(),
+                fixed: ep.fixed,
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Connects each container to the new network; a static address that does not fit it
+/// is dropped (with a warning) rather than the container left off.
+async fn reconnect(
+    engine: &Engine,
+    np: &NetworkPlan,
+    network: &str,
+    attached: Vec<Attached>,
+) -> EngineResult<Vec<String>> {
     let mut done = Vec::new();
     let mut failed = Vec::new();
-    for (cid, name, endpoint) in attached {
-        match connect(engine, &new_id, &cid, endpoint.clone()).await {
+    for Attached { id, name, endpoint } in attached {
+        match connect(engine, network, &id, &endpoint).await {
             Ok(()) => done.push(name),
-            Err(first) if endpoint.ipam_config.is_some() => {
-                // The static address may not fit the new subnet: keep the aliases.
-                let mut plain = endpoint;
-                plain.ipam_config = None;
-                match connect(engine, &new_id, &cid, plain).await {
+            Err(first) if endpoint.fixed.is_some() => {
+                let plain = EndpointConfig {
+                    fixed: None,
+                    ..endpoint
+                };
+                match connect(engine, network, &id, &plain).await {
                     Ok(()) => {
                         tracing::warn!("{name}: static address dropped on {}: {first}", np.name);
                         done.push(name)
@@ -527,46 +471,24 @@ pub async fn connect(
     engine: &Engine,
     network: &str,
     container: &str,
-    endpoint: EndpointSettings,
+    endpoint: &EndpointConfig,
 ) -> Result<(), String> {
-    match engine
-        .docker
-        .connect_network(
-            network,
-            bollard::models::NetworkConnectRequest {
-                container: container.to_owned(),
-                endpoint_config: Some(endpoint),
-            },
-        )
-        .await
-    {
+    match engine.connect_network(network, container, endpoint).await {
         Ok(()) => Ok(()),
-        Err(e) => {
-            let msg = api_message(&e);
-            if msg.contains("already exists in network") {
-                Ok(())
-            } else {
-                Err(msg)
-            }
-        }
+        Err(e) if e.message().contains("already exists in network") => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 /// An endpoint with these aliases and, when given, a static address.
-pub fn endpoint(aliases: &[String], ipv4: Option<&str>) -> EndpointSettings {
-    EndpointSettings {
-        aliases: (!aliases.is_empty()).then(|| aliases.to_vec()),
-        ipam_config: ipv4.map(|a| EndpointIpamConfig {
-            ipv4_address: Some(a.to_owned()),
+pub fn endpoint(aliases: &[String], ipv4: Option<&str>) -> EndpointConfig {
+    EndpointConfig {
+        aliases: aliases.to_vec(),
+        fixed: ipv4.map(|a| FixedAddress {
+            ipv4: Some(a.to_owned()),
             ..Default::default()
         }),
-        ..Default::default()
     }
-}
-
-/// Labels of a live network (empty when it has none).
-pub fn network_labels(n: &Network) -> HashMap<String, String> {
-    n.labels.clone().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -597,17 +519,15 @@ mod tests {
         }
     }
 
-    fn live(driver: &str, labels: &[(&str, &str)]) -> NetworkInspect {
-        NetworkInspect {
-            driver: Some(driver.into()),
-            internal: Some(false),
-            attachable: Some(driver == "overlay"),
-            labels: Some(
-                labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
+    fn live(driver: &str, labels: &[(&str, &str)]) -> LiveNetwork {
+        LiveNetwork {
+            driver: driver.into(),
+            internal: false,
+            attachable: driver == "overlay",
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Default::default()
         }
     }
@@ -624,10 +544,10 @@ mod tests {
     #[test]
     fn a_platforms_attachable_bridge_is_not_drift() {
         let mut l = live("bridge", &[]);
-        l.attachable = Some(true);
+        l.attachable = true;
         assert!(differences(&planned("bridge"), &l).is_empty());
         let mut l = live("overlay", &[]);
-        l.attachable = Some(false);
+        l.attachable = false;
         assert_eq!(
             differences(&planned("overlay"), &l),
             vec!["attachable: live false, plan true"]
@@ -640,7 +560,7 @@ mod tests {
             "bridge",
             &[(labels::MANAGED, "true"), (labels::ROLE, "shared")],
         );
-        l.internal = Some(true);
+        l.internal = true;
         assert_eq!(
             differences(&planned("bridge"), &l),
             vec![

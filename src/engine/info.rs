@@ -3,11 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use super::{api_message, Engine, EngineError, EngineResult};
+use super::docker::{self, Container};
+use super::{Engine, EngineError, EngineResult};
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, Serialize)]
@@ -64,93 +64,13 @@ pub async fn collect(
     subnets: &HashMap<String, Option<String>>,
     index: Option<usize>,
 ) -> EngineResult<RunInfo> {
-    let mut f = HashMap::new();
-    f.insert(
-        "label".to_owned(),
-        vec![format!("com.docker.compose.project={}", plan.project_name)],
-    );
-    let list = engine
-        .docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&f)
-                .build(),
-        ))
-        .await
-        .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
-    let inspected = join_all(list.iter().filter_map(|c| c.id.clone()).map(|id| {
-        let docker = engine.docker.clone();
-        async move { docker.inspect_container(&id, None).await }
-    }))
-    .await;
+    let list = engine.project_containers(&plan.project_name, true).await?;
+    let inspected = join_all(list.iter().map(|c| engine.inspect_container(&c.id))).await;
     let mut services: BTreeMap<String, Vec<ContainerInfo>> = BTreeMap::new();
     for c in inspected {
-        let c =
-            c.map_err(|e| EngineError(format!("inspecting a container: {}", api_message(&e))))?;
-        let labels = c
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        let service = labels
-            .get("com.docker.compose.service")
-            .cloned()
-            .unwrap_or_default();
-        let ns = c.network_settings.clone().unwrap_or_default();
-        let networks = ns
-            .networks
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, ep)| {
-                let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
-                (
-                    name,
-                    Endpoint {
-                        ip: nonempty(ep.ip_address),
-                        ipv6: nonempty(ep.global_ipv6_address),
-                        aliases: ep.aliases.unwrap_or_default(),
-                    },
-                )
-            })
-            .collect();
-        let mut ports = Vec::new();
-        for (key, bindings) in ns.ports.unwrap_or_default() {
-            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
-            let Ok(container_port) = port.parse::<u16>() else {
-                continue;
-            };
-            for b in bindings.unwrap_or_default() {
-                let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse().ok()) else {
-                    continue;
-                };
-                let host_ip = b.host_ip.unwrap_or_default();
-                ports.push(Published {
-                    container_port,
-                    protocol: proto.to_owned(),
-                    address: address(&host_ip, host_port),
-                    host_ip,
-                    host_port,
-                });
-            }
-        }
-        ports.sort_by(|a, b| {
-            (a.container_port, &a.protocol, a.host_ip.contains(':')).cmp(&(
-                b.container_port,
-                &b.protocol,
-                b.host_ip.contains(':'),
-            ))
-        });
-        services.entry(service).or_default().push(ContainerInfo {
-            name: c
-                .name
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_owned(),
-            id: c.id.unwrap_or_default(),
-            networks,
-            ports,
-        });
+        let c = c.map_err(|e| EngineError(format!("inspecting a container: {e}")))?;
+        let service = c.service().unwrap_or_default().to_owned();
+        services.entry(service).or_default().push(container_info(c));
     }
     for v in services.values_mut() {
         v.sort_by(|a, b| a.name.cmp(&b.name));
@@ -160,23 +80,71 @@ pub async fn collect(
         scope: plan.scope.to_string(),
         project: plan.project_name.clone(),
         index,
-        networks: plan
-            .networks
-            .iter()
-            .map(|n| NetworkInfo {
-                key: n.key.clone(),
-                name: n.name.clone(),
-                role: n.role,
-                internal: n.internal,
-                subnet: subnets
-                    .get(&n.name)
-                    .cloned()
-                    .flatten()
-                    .or_else(|| n.subnet.map(|s| s.to_string())),
-            })
-            .collect(),
+        networks: network_infos(plan, subnets),
         services,
     })
+}
+
+fn container_info(c: Container) -> ContainerInfo {
+    let networks = c
+        .networks
+        .into_iter()
+        .map(|(name, ep)| (name, Endpoint::from(ep)))
+        .collect();
+    let mut ports: Vec<Published> = c.published.into_iter().map(Published::from).collect();
+    ports.sort_by(|a, b| {
+        (a.container_port, &a.protocol, a.host_ip.contains(':')).cmp(&(
+            b.container_port,
+            &b.protocol,
+            b.host_ip.contains(':'),
+        ))
+    });
+    ContainerInfo {
+        name: c.name,
+        id: c.id,
+        networks,
+        ports,
+    }
+}
+
+impl From<docker::Endpoint> for Endpoint {
+    fn from(ep: docker::Endpoint) -> Endpoint {
+        Endpoint {
+            ip: ep.ip,
+            ipv6: ep.ipv6,
+            aliases: ep.aliases,
+        }
+    }
+}
+
+impl From<docker::Binding> for Published {
+    fn from(b: docker::Binding) -> Published {
+        Published {
+            container_port: b.container_port,
+            address: address(&b.host_ip, b.host_port),
+            protocol: b.protocol,
+            host_ip: b.host_ip,
+            host_port: b.host_port,
+        }
+    }
+}
+
+/// The plan's networks with the subnet each one got (`subnets`: what `run` created).
+fn network_infos(plan: &Plan, subnets: &HashMap<String, Option<String>>) -> Vec<NetworkInfo> {
+    plan.networks
+        .iter()
+        .map(|n| NetworkInfo {
+            key: n.key.clone(),
+            name: n.name.clone(),
+            role: n.role,
+            internal: n.internal,
+            subnet: subnets
+                .get(&n.name)
+                .cloned()
+                .flatten()
+                .or_else(|| n.subnet.map(|s| s.to_string())),
+        })
+        .collect()
 }
 
 /// Where to connect from this machine: a wildcard binding is reached on loopback.

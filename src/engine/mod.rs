@@ -1,11 +1,14 @@
-//! Everything that talks to a live Docker engine: `run`, `down` and `gc`.
+//! Everything that talks to a live Docker engine: `run`, `down`, `gc`, `ensure`,
+//! `reconcile` and `verify`.
 //!
-//! The engine is reached through bollard (it honours `DOCKER_HOST`, else the default
-//! socket); Compose is invoked as a program (`docker compose`, else `docker-compose`).
+//! The engine is reached through one facade, [`docker`] (bollard underneath: it honours
+//! `DOCKER_HOST`, else the default socket); Compose is invoked as a program
+//! (`docker compose`, else `docker-compose`).
 //! The plan stays the single source: this module only applies it and cleans up after it,
 //! always by ownership labels (SPEC §2), never by name patterns.
 
 pub mod compose;
+pub mod docker;
 pub mod down;
 pub mod ensure;
 pub mod gc;
@@ -20,10 +23,7 @@ pub mod sweep;
 pub mod verify;
 pub mod wait;
 
-use std::collections::HashMap;
-use std::time::Duration;
-
-use bollard::Docker;
+pub use docker::Engine;
 
 /// The engine or Compose failed: exit code 3 (SPEC §4).
 #[derive(Debug, thiserror::Error)]
@@ -43,42 +43,6 @@ pub fn engine_location() -> String {
     match std::env::var("DOCKER_HOST") {
         Ok(h) if !h.is_empty() => format!("{h} (from DOCKER_HOST)"),
         _ => "unix:///var/run/docker.sock (DOCKER_HOST is not set)".to_owned(),
-    }
-}
-
-/// A connected engine: the API version negotiated, reachability checked.
-#[derive(Clone)]
-pub struct Engine {
-    pub docker: Docker,
-}
-
-impl Engine {
-    /// Connects and pings. An unreachable engine is one line naming where we looked.
-    pub async fn connect() -> EngineResult<Engine> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            EngineError(format!(
-                "cannot reach the Docker engine at {}: {e}",
-                engine_location()
-            ))
-        };
-        let docker = Docker::connect_with_defaults()
-            .map_err(|e| unreachable(&e))?
-            .with_timeout(Duration::from_secs(120));
-        // Engines older than bollard's default API version answer "client version too
-        // new" to everything: settle on the highest version both sides speak.
-        let docker = docker
-            .negotiate_version()
-            .await
-            .map_err(|e| unreachable(&e))?;
-        docker.ping().await.map_err(|e| unreachable(&e))?;
-        Ok(Engine { docker })
-    }
-
-    /// A `filters` map for list calls: each `label=value` pair must match.
-    pub fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
-        let mut f = HashMap::new();
-        f.insert("label".to_owned(), labels.to_vec());
-        f
     }
 }
 
@@ -103,25 +67,6 @@ pub fn runtime() -> EngineResult<tokio::runtime::Runtime> {
 /// way into the async engine API.
 pub fn block_on<T>(f: impl std::future::Future<Output = crate::Result<T>>) -> crate::Result<T> {
     runtime()?.block_on(f)
-}
-
-/// Text of a bollard error without its Debug noise: the engine's own message if any.
-pub fn api_message(e: &bollard::errors::Error) -> String {
-    match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Is this a 404 from the engine (the object is already gone)?
-pub fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
 }
 
 /// Current time as RFC 3339 (UTC, seconds): the `io.netfence.created` label.

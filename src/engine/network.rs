@@ -4,11 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest};
-use bollard::query_parameters::ListNetworksOptionsBuilder;
 use ipnet::IpNet;
 
-use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use super::{Engine, EngineError, EngineResult};
 use crate::audit::Occupied;
 use crate::labels;
 use crate::plan::NetworkPlan;
@@ -38,19 +36,15 @@ pub fn subnets_if_reachable() -> Option<Vec<Occupied>> {
 impl Engine {
     /// Every IPv4/IPv6 subnet configured on the engine's networks, with its network.
     pub async fn subnets_in_use(&self) -> EngineResult<Vec<Occupied>> {
-        let nets = self
-            .docker
-            .list_networks(None)
-            .await
-            .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
-        Ok(nets
-            .iter()
+        Ok(self
+            .networks()
+            .await?
+            .into_iter()
             .flat_map(|n| {
-                let name = n.name.clone().unwrap_or_default();
-                n.ipam
-                    .iter()
-                    .flat_map(|i| i.config.iter().flatten())
-                    .filter_map(|c| c.subnet.as_deref()?.parse::<IpNet>().ok())
+                let name = n.name;
+                n.subnets
+                    .into_iter()
+                    .filter_map(|s| s.parse::<IpNet>().ok())
                     .map(move |subnet| Occupied {
                         subnet,
                         network: name.clone(),
@@ -69,28 +63,10 @@ impl Engine {
             .collect())
     }
 
-    /// Names of networks with exactly this name (the API filter matches substrings).
-    pub async fn networks_named(&self, name: &str) -> EngineResult<Vec<String>> {
-        let mut f = HashMap::new();
-        f.insert("name", vec![name]);
-        let nets = self
-            .docker
-            .list_networks(Some(
-                ListNetworksOptionsBuilder::default().filters(&f).build(),
-            ))
-            .await
-            .map_err(|e| EngineError(format!("listing networks: {}", api_message(&e))))?;
-        Ok(nets
-            .into_iter()
-            .filter(|n| n.name.as_deref() == Some(name))
-            .filter_map(|n| n.id)
-            .collect())
-    }
-
     /// Creates one network of the plan. `extra` labels (owner, creation time) are added
     /// to the plan's. When the engine refuses the subnet as overlapping, the next free one
     /// from `pool` is tried. Returns the subnet actually used.
-    pub async fn create_network(
+    pub async fn create_managed(
         &self,
         np: &NetworkPlan,
         extra: &[(String, String)],
@@ -104,11 +80,10 @@ impl Engine {
                 labels.insert(k.clone(), v.clone());
             }
             let subnets: Vec<IpNet> = subnet.into_iter().collect();
-            let req = create_request(np, &subnets, labels);
-            match self.docker.create_network(req).await {
+            match self.create_network(np, &subnets, labels).await {
                 Ok(_) => return Ok(subnet),
                 Err(e) => {
-                    let msg = api_message(&e);
+                    let msg = e.message();
                     let overlap = msg.contains("overlaps") || msg.contains("Pool overlaps");
                     match (overlap, subnet, pool) {
                         (true, Some(s), Some(pool)) => {
@@ -145,34 +120,22 @@ impl Engine {
             return Ok(false);
         }
         let created = vec![(labels::CREATED.to_owned(), super::now_rfc3339())];
-        self.create_network(np, &created, None).await?;
+        self.create_managed(np, &created, None).await?;
         let ids = self.networks_named(&np.name).await?;
         if ids.len() > 1 {
             // Docker allows duplicate names (a known race): keep the oldest.
             let mut dated = Vec::new();
             for id in &ids {
-                if let Ok(n) = self.docker.inspect_network(id, None).await {
+                if let Ok(n) = self.inspect_network(id).await {
                     dated.push((n.created.unwrap_or_default(), id.clone()));
                 }
             }
             dated.sort();
             for (_, id) in dated.iter().skip(1) {
-                let _ = self.docker.remove_network(id).await;
+                let _ = self.remove_network(id).await;
             }
         }
         Ok(true)
-    }
-
-    /// Removes a network; one already gone is fine.
-    pub async fn remove_network(&self, id_or_name: &str) -> EngineResult<()> {
-        match self.docker.remove_network(id_or_name).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(EngineError(format!(
-                "removing network {id_or_name}: {}",
-                api_message(&e)
-            ))),
-        }
     }
 }
 
@@ -217,38 +180,4 @@ pub fn assign_subnets(
         networks[i].subnet = got[slot];
     }
     Ok(())
-}
-
-/// The create request for a planned network with these subnets (one per address
-/// family): shared by `run` and `ensure`, so both create networks alike.
-pub fn create_request(
-    np: &NetworkPlan,
-    subnets: &[IpNet],
-    labels: HashMap<String, String>,
-) -> NetworkCreateRequest {
-    let ipam = (!subnets.is_empty()).then(|| Ipam {
-        driver: Some("default".into()),
-        config: Some(
-            subnets
-                .iter()
-                .map(|s| IpamConfig {
-                    subnet: Some(s.to_string()),
-                    gateway: np.gateway.filter(|g| s.contains(g)).map(|g| g.to_string()),
-                    ..Default::default()
-                })
-                .collect(),
-        ),
-        options: None,
-    });
-    NetworkCreateRequest {
-        name: np.name.clone(),
-        driver: Some(np.driver.clone().unwrap_or_else(|| "bridge".into())),
-        internal: Some(np.internal),
-        attachable: Some(np.attachable),
-        enable_ipv6: np.enable_ipv6.then_some(true),
-        ipam,
-        options: (!np.driver_opts.is_empty()).then(|| np.driver_opts.clone().into_iter().collect()),
-        labels: Some(labels),
-        ..Default::default()
-    }
 }

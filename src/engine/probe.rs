@@ -15,15 +15,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
-};
 use futures_util::StreamExt;
 
-use super::{api_message, Engine, EngineError, EngineResult};
+use super::docker::ContainerSpec;
+use super::{Engine, EngineError, EngineResult};
 use crate::labels;
 
 /// How long one probe container may take before it is killed.
@@ -189,101 +184,45 @@ pub async fn run(
     probe_labels.insert(labels::ROLE.to_owned(), "probe".to_owned());
     probe_labels.insert(labels::CREATED.to_owned(), super::now_rfc3339());
     probe_labels.insert(labels::OWNER.to_owned(), super::owner::current());
-    let body = ContainerCreateBody {
-        image: Some(image.to_owned()),
-        entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
-        cmd: Some(vec![script(checks, isolated)]),
-        labels: Some(probe_labels),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        network_disabled: None,
-        host_config: Some(HostConfig {
-            network_mode: Some(format!("container:{container}")),
-            auto_remove: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let spec = ContainerSpec {
+        image: image.to_owned(),
+        entrypoint: vec!["/bin/sh".into(), "-c".into()],
+        cmd: vec![script(checks, isolated)],
+        labels: probe_labels,
+        network_mode: Some(format!("container:{container}")),
+        auto_remove: true,
     };
-    let created = engine
-        .docker
-        .create_container(Some(CreateContainerOptionsBuilder::default().build()), body)
+    let id = engine
+        .create_container(&spec)
         .await
-        .map_err(|e| {
-            EngineError(format!(
-                "starting a probe ({image}) for {container}: {}",
-                api_message(&e)
-            ))
-        })?;
-    let id = created.id;
+        .map_err(|e| EngineError(format!("starting a probe ({image}) for {container}: {e}")))?;
     let result = attach_and_collect(engine, &id).await;
     if result.is_err() {
         // Auto-remove covers a probe that ran; one that never started needs this.
-        let _ = engine
-            .docker
-            .remove_container(
-                &id,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
+        let _ = engine.remove_container(&id, false).await;
     }
     // Auto-removal runs after the output ends: wait for it, so a `down` right after
     // `verify` does not meet a probe that is still being removed.
-    let mut removed = engine.docker.wait_container(
-        &id,
-        Some(
-            WaitContainerOptionsBuilder::default()
-                .condition("removed")
-                .build(),
-        ),
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(15), removed.next()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(15), engine.until_removed(&id)).await;
     let output =
         result.map_err(|m| EngineError(format!("probe ({image}) for {container}: {m}")))?;
     Ok(parse(checks, &output))
 }
 
 async fn attach_and_collect(engine: &Engine, id: &str) -> Result<String, String> {
-    let attached = engine
-        .docker
-        .attach_container(
-            id,
-            Some(
-                AttachContainerOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .stream(true)
-                    .logs(true)
-                    .build(),
-            ),
-        )
-        .await
-        .map_err(|e| api_message(&e))?;
+    let mut output = engine.attach(id).await.map_err(|e| e.to_string())?;
     engine
-        .docker
-        .start_container(id, None)
+        .start_container(id)
         .await
-        .map_err(|e| api_message(&e))?;
-    let mut output = attached.output;
+        .map_err(|e| e.to_string())?;
     let mut text = String::new();
     let read = async {
-        while let Some(item) = output.next().await {
-            match item {
-                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::StdErr { message }) => {
-                    text.push_str(&String::from_utf8_lossy(&message))
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&chunk);
         }
     };
     if tokio::time::timeout(PROBE_DEADLINE, read).await.is_err() {
-        let _ = engine
-            .docker
-            .remove_container(
-                id,
-                Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-            )
-            .await;
+        let _ = engine.remove_container(id, false).await;
         return Err(format!("no result within {}s", PROBE_DEADLINE.as_secs()));
     }
     Ok(text)

@@ -13,18 +13,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use bollard::models::{ContainerInspectResponse, Network};
-use bollard::query_parameters::{InspectContainerOptions, ListContainersOptionsBuilder};
 use serde::Serialize;
 
-use super::ensure::{self, all_networks, network_labels};
-use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
-use crate::labels;
-use crate::plan::{role_name, NetworkPlan, Plan, Role};
-
-const COMPOSE_PROJECT: &str = "com.docker.compose.project";
-const COMPOSE_SERVICE: &str = "com.docker.compose.service";
-const COMPOSE_NETWORK: &str = "com.docker.compose.network";
+use super::docker::{done_if_gone, found, Container, LiveNetwork};
+use super::{ensure, Engine, EngineError, EngineResult};
+use crate::labels::{self, compose};
+use crate::plan::{role_name, Attachment, NetworkPlan, Plan, Role, ServicePlan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,281 +70,318 @@ pub fn describe(s: &Step) -> String {
     )
 }
 
-/// A network of the engine, as far as reconcile cares.
-#[derive(Debug, Clone)]
-struct Live {
-    id: String,
-    name: String,
-    labels: HashMap<String, String>,
+/// What reconcile reads from the engine.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// Every network on the engine.
+    pub networks: Vec<LiveNetwork>,
+    /// The project's running containers, inspected, by name.
+    pub containers: Vec<Container>,
 }
 
-impl Live {
-    fn of(n: &Network) -> Live {
-        Live {
-            id: n.id.clone().unwrap_or_default(),
-            name: n.name.clone().unwrap_or_default(),
-            labels: network_labels(n),
-        }
-    }
-
-    fn label(&self, k: &str) -> Option<&str> {
-        self.labels.get(k).map(String::as_str)
-    }
+/// Something reconcile tells the user instead of doing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// A diagnostic line.
+    Log(String),
+    /// A line on stderr, `netfence: warning: …`, whatever the verbosity.
+    Loud(String),
 }
 
-/// Where a logical network of the plan lives on the engine, or that it must be created.
-#[derive(Debug, Clone)]
-enum Target {
-    Live(Live),
-    Missing(Box<NetworkPlan>),
-    /// Declared external and not there: Compose could not have started the project.
-    Absent,
-}
-
-/// The steps that make the project's running containers match the plan.
+/// The steps that make the project's running containers match the plan: the engine
+/// read, the warnings given, the steps decided.
 pub async fn compute(
     engine: &Engine,
     plan: &Plan,
     strict: bool,
     flat: &[String],
 ) -> EngineResult<Vec<Step>> {
-    let projects: BTreeSet<String> = [plan.project.clone(), plan.project_name.clone()]
+    let observed = observe(engine, plan).await?;
+    for w in warnings(plan, &observed, strict, flat) {
+        match w {
+            Warning::Log(m) => tracing::warn!("{m}"),
+            Warning::Loud(m) => eprintln!("netfence: warning: {m}"),
+        }
+    }
+    Ok(steps(plan, &observed, strict, flat))
+}
+
+/// The project names a plan's containers may run under: as given, and as scoped.
+fn projects(plan: &Plan) -> BTreeSet<String> {
+    [plan.project.clone(), plan.project_name.clone()]
         .into_iter()
-        .collect();
-    let networks: Vec<Live> = all_networks(engine).await?.iter().map(Live::of).collect();
-    let ours = |n: &Live| {
-        n.label(COMPOSE_PROJECT)
-            .is_some_and(|p| projects.contains(p))
-    };
+        .collect()
+}
 
-    // ---- each logical network's counterpart -----------------------------------------------
-    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
-    for np in &plan.networks {
-        let by_name = || {
-            let mut same: Vec<&Live> = networks.iter().filter(|n| n.name == np.name).collect();
-            same.sort_by(|a, b| a.id.cmp(&b.id));
-            same.first().map(|n| (*n).clone())
-        };
-        let target = match np.role {
-            Role::Managed => networks
-                .iter()
-                .filter(|n| ours(n) && n.label(COMPOSE_NETWORK) == Some(np.key.as_str()))
-                .min_by(|a, b| a.id.cmp(&b.id))
-                .cloned()
-                .or_else(by_name)
-                .map_or_else(|| Target::Missing(Box::new(np.clone())), Target::Live),
-            Role::External => by_name().map_or(Target::Absent, Target::Live),
-            _ => by_name().map_or_else(|| Target::Missing(Box::new(np.clone())), Target::Live),
-        };
-        targets.insert(np.key.clone(), target);
+/// Every network, and the running containers of the plan's project.
+pub async fn observe(engine: &Engine, plan: &Plan) -> EngineResult<Observed> {
+    let networks = engine.networks().await?;
+    let mut ids = Vec::new();
+    for p in projects(plan) {
+        let list = engine.project_containers(&p, false).await?;
+        ids.extend(list.into_iter().map(|c| c.id));
     }
-
-    let mut steps = Vec::new();
-    let mut creating = BTreeSet::new();
-
-    // ---- containers ---------------------------------------------------------------------
     let mut containers = Vec::new();
-    for p in &projects {
-        let f = Engine::label_filter(&[format!("{COMPOSE_PROJECT}={p}")]);
-        let list = engine
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default().filters(&f).build(),
-            ))
-            .await
-            .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
-        containers.extend(list.into_iter().filter_map(|c| c.id));
+    for id in ids {
+        // One that stopped meanwhile is not reconciled.
+        let inspected = found(engine.inspect_container(&id).await)
+            .map_err(|e| EngineError(format!("inspecting container {id}: {e}")))?;
+        containers.extend(inspected);
     }
-    if containers.is_empty() {
-        tracing::warn!(
-            "no running containers of project {} (Compose label {COMPOSE_PROJECT})",
-            projects.iter().cloned().collect::<Vec<_>>().join(" or ")
-        );
-    }
-    let mut inspected: Vec<ContainerInspectResponse> = Vec::new();
-    for id in containers {
-        match engine
-            .docker
-            .inspect_container(&id, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(c) => inspected.push(c),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => {
-                return Err(EngineError(format!(
-                    "inspecting container {id}: {}",
-                    api_message(&e)
-                )))
-            }
-        }
-    }
-    inspected.sort_by(|a, b| a.name.cmp(&b.name));
+    containers.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Observed {
+        networks,
+        containers,
+    })
+}
 
-    let mut disconnects = Vec::new();
-    for c in &inspected {
-        let cid = c.id.clone().unwrap_or_default();
-        let cname = c
-            .name
-            .clone()
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_owned();
-        let clabels = c
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        let Some(service) = clabels.get(COMPOSE_SERVICE).cloned() else {
-            continue;
+/// Where a logical network of the plan lives on the engine, or that it must be created.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    Live(&'a LiveNetwork),
+    Missing(&'a NetworkPlan),
+    /// Declared external and not there: Compose could not have started the project.
+    Absent,
+}
+
+/// The plan and the engine's networks, matched up.
+struct Context<'a> {
+    plan: &'a Plan,
+    networks: &'a [LiveNetwork],
+    projects: BTreeSet<String>,
+    /// Logical key → where it is on the engine.
+    targets: BTreeMap<&'a str, Target<'a>>,
+    strict: bool,
+    flat: &'a [String],
+}
+
+impl<'a> Context<'a> {
+    fn new(plan: &'a Plan, observed: &'a Observed, strict: bool, flat: &'a [String]) -> Self {
+        let mut cx = Context {
+            plan,
+            networks: &observed.networks,
+            projects: projects(plan),
+            targets: BTreeMap::new(),
+            strict,
+            flat,
         };
-        let Some(sp) = plan.service(&service) else {
-            tracing::warn!(
-                "{cname}: service `{service}` is not in the compose file; left as it is"
-            );
-            continue;
-        };
-        if !sp.fenced {
-            continue;
-        }
-        let attached: BTreeMap<String, (String, Vec<String>)> = c
-            .network_settings
-            .as_ref()
-            .and_then(|s| s.networks.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, ep)| {
-                (
-                    ep.network_id.clone().unwrap_or_default(),
-                    (name, ep.aliases.unwrap_or_default()),
-                )
-            })
+        cx.targets = plan
+            .networks
+            .iter()
+            .map(|np| (np.key.as_str(), cx.target(np)))
             .collect();
-        let step = |action, network: &str, aliases: Vec<String>, reason: String| Step {
-            action,
-            container: Some(cname.clone()),
-            service: Some(service.clone()),
-            network: network.to_owned(),
-            aliases,
-            reason,
-            container_id: cid.clone(),
-            network_id: None,
-            plan: None,
+        cx
+    }
+
+    /// A network Compose made for the plan's project.
+    fn ours(&self, n: &LiveNetwork) -> bool {
+        n.label(compose::PROJECT)
+            .is_some_and(|p| self.projects.contains(p))
+    }
+
+    /// A managed network is the project's own one for its key (Compose's labels say
+    /// which), else the one of its planned name; others go by name alone. Of several
+    /// of one name, the lowest id: every reconcile picks the same.
+    fn target(&self, np: &'a NetworkPlan) -> Target<'a> {
+        let by_name = || {
+            self.networks
+                .iter()
+                .filter(|n| n.name == np.name)
+                .min_by(|a, b| a.id.cmp(&b.id))
         };
-
-        let mut wanted: BTreeSet<String> = BTreeSet::new();
-        for a in &sp.attachments {
-            let Some(np) = plan.network(&a.network) else {
-                continue;
-            };
-            if strict && np.role == Role::External && flat.contains(&np.name) {
-                // --strict wins over a flat network the file itself declares.
-                continue;
-            }
-            let mut aliases = a.aliases.clone();
-            if np.role == Role::Managed && !aliases.contains(&service) {
-                // What Compose gives every service on its project's networks.
-                aliases.insert(0, service.clone());
-            }
-            let why = reason_for(np, &service);
-            match &targets[&a.network] {
-                Target::Absent => {
-                    tracing::warn!(
-                        "{cname}: external network {} does not exist; not connected",
-                        np.name
-                    );
-                }
-                Target::Missing(np) => {
-                    if creating.insert(np.name.clone()) {
-                        steps.push(Step {
-                            action: Action::Create,
-                            container: None,
-                            service: None,
-                            network: np.name.clone(),
-                            aliases: Vec::new(),
-                            reason: format!(
-                                "{} network of the plan is missing",
-                                role_name(np.role)
-                            ),
-                            container_id: String::new(),
-                            network_id: None,
-                            plan: Some((**np).clone()),
-                        });
-                    }
-                    steps.push(step(Action::Connect, &np.name, aliases, why));
-                }
-                Target::Live(live) => {
-                    wanted.insert(live.id.clone());
-                    match attached.get(&live.id) {
-                        None => {
-                            let mut s = step(Action::Connect, &live.name, aliases, why);
-                            s.network_id = Some(live.id.clone());
-                            steps.push(s);
-                        }
-                        Some((_, have)) => {
-                            let missing: Vec<&String> = aliases
-                                .iter()
-                                .filter(|al| !have.contains(al) && **al != cname)
-                                .collect();
-                            if !missing.is_empty() {
-                                let list: Vec<String> =
-                                    missing.iter().map(|s| format!("`{s}`")).collect();
-                                let mut d = step(
-                                    Action::Disconnect,
-                                    &live.name,
-                                    Vec::new(),
-                                    format!(
-                                        "aliases {} missing: reconnect (an endpoint's aliases cannot change in place)",
-                                        list.join(", ")
-                                    ),
-                                );
-                                d.network_id = Some(live.id.clone());
-                                let mut s = step(Action::Connect, &live.name, aliases, why);
-                                s.network_id = Some(live.id.clone());
-                                steps.push(d);
-                                steps.push(s);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if sp.public {
-            warn_proxy_label(plan, sp, &cname, &clabels);
-        }
-
-        for (nid, (nname, _)) in &attached {
-            if wanted.contains(nid) {
-                continue;
-            }
-            let live = networks.iter().find(|n| n.id == *nid);
-            let managed = live.is_some_and(|n| n.label(labels::MANAGED) == Some("true"));
-            let project_net = live.is_some_and(&ours);
-            let reason = if project_net {
-                Some(format!(
-                    "the plan does not attach `{service}` to the project's network `{}`",
-                    live.and_then(|n| n.label(COMPOSE_NETWORK)).unwrap_or("?")
-                ))
-            } else if managed {
-                Some(format!(
-                    "netfence {} network the plan does not give `{service}`",
-                    live.and_then(|n| n.label(labels::ROLE))
-                        .unwrap_or("managed")
-                ))
-            } else if strict && flat.iter().any(|f| f == nname) {
-                Some("flat network (policy flat_networks, --strict)".to_owned())
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                let mut d = step(Action::Disconnect, nname, Vec::new(), reason);
-                d.network_id = Some(nid.clone());
-                disconnects.push(d);
-            }
+        let live = match np.role {
+            Role::Managed => self
+                .networks
+                .iter()
+                .filter(|n| self.ours(n) && n.label(compose::NETWORK) == Some(np.key.as_str()))
+                .min_by(|a, b| a.id.cmp(&b.id))
+                .or_else(by_name),
+            _ => by_name(),
+        };
+        match (live, np.role) {
+            (Some(n), _) => Target::Live(n),
+            (None, Role::External) => Target::Absent,
+            (None, _) => Target::Missing(np),
         }
     }
-    // Connect everything first: a container is never left without a network mid-way.
+
+    /// The project's containers netfence fences, with their service's plan.
+    fn fenced(
+        &self,
+        observed: &'a Observed,
+    ) -> impl Iterator<Item = (&'a Container, &'a str, &'a ServicePlan)> + '_ {
+        observed.containers.iter().filter_map(|c| {
+            let service = c.service()?;
+            let sp = self.plan.service(service)?;
+            sp.fenced.then_some((c, service, sp))
+        })
+    }
+
+    /// The planned attachments a container should have, each with its network's plan.
+    fn attachments(
+        &self,
+        sp: &'a ServicePlan,
+    ) -> impl Iterator<Item = (&'a Attachment, &'a NetworkPlan)> + '_ {
+        sp.attachments.iter().filter_map(|a| {
+            let np = self.plan.network(&a.network)?;
+            // --strict wins over a flat network the file itself declares.
+            let flat = self.strict && np.role == Role::External && self.flat.contains(&np.name);
+            (!flat).then_some((a, np))
+        })
+    }
+}
+
+/// The steps that make the observed containers match the plan (pure: the engine was
+/// read before). Connects and creates come first, in container order, then every
+/// disconnect: a container is never left without a network mid-way.
+pub fn steps(plan: &Plan, observed: &Observed, strict: bool, flat: &[String]) -> Vec<Step> {
+    let cx = Context::new(plan, observed, strict, flat);
+    let mut steps = Vec::new();
+    let mut disconnects = Vec::new();
+    let mut creating = BTreeSet::new();
+    for (c, service, sp) in cx.fenced(observed) {
+        let mut wanted = BTreeSet::new();
+        for (a, np) in cx.attachments(sp) {
+            steps.extend(attach(&cx, c, service, a, np, &mut creating, &mut wanted));
+        }
+        disconnects.extend(strays(&cx, c, service, &wanted));
+    }
     steps.extend(disconnects);
-    Ok(steps)
+    steps
+}
+
+/// A step about one container, for people (names) and for the engine (ids).
+fn step(c: &Container, service: &str, action: Action, network: &str, reason: String) -> Step {
+    Step {
+        action,
+        container: Some(c.name.clone()),
+        service: Some(service.to_owned()),
+        network: network.to_owned(),
+        aliases: Vec::new(),
+        reason,
+        container_id: c.id.clone(),
+        network_id: None,
+        plan: None,
+    }
+}
+
+/// What one planned attachment needs: nothing, a connect (after creating a missing
+/// network once), or a reconnect when aliases are missing. `wanted` collects the live
+/// networks the container should be on.
+fn attach<'a>(
+    cx: &Context<'a>,
+    c: &Container,
+    service: &str,
+    a: &Attachment,
+    np: &NetworkPlan,
+    creating: &mut BTreeSet<String>,
+    wanted: &mut BTreeSet<&'a str>,
+) -> Vec<Step> {
+    let mut aliases = a.aliases.clone();
+    if np.role == Role::Managed && !aliases.contains(&service.to_owned()) {
+        // What Compose gives every service on its project's networks.
+        aliases.insert(0, service.to_owned());
+    }
+    let connect = |network: &str, id: Option<&str>| Step {
+        aliases: aliases.clone(),
+        network_id: id.map(str::to_owned),
+        ..step(
+            c,
+            service,
+            Action::Connect,
+            network,
+            reason_for(np, service),
+        )
+    };
+    match cx.targets[a.network.as_str()] {
+        Target::Absent => Vec::new(),
+        Target::Missing(np) => {
+            let mut out = Vec::new();
+            if creating.insert(np.name.clone()) {
+                out.push(create(np));
+            }
+            out.push(connect(&np.name, None));
+            out
+        }
+        Target::Live(live) => {
+            wanted.insert(&live.id);
+            let have = c.networks.values().find(|e| e.network_id == live.id);
+            let Some(have) = have else {
+                return vec![connect(&live.name, Some(&live.id))];
+            };
+            let missing: Vec<String> = aliases
+                .iter()
+                .filter(|al| !have.aliases.contains(al) && **al != c.name)
+                .map(|al| format!("`{al}`"))
+                .collect();
+            if missing.is_empty() {
+                return Vec::new();
+            }
+            let reason = format!(
+                "aliases {} missing: reconnect (an endpoint's aliases cannot change in place)",
+                missing.join(", ")
+            );
+            let disconnect = Step {
+                network_id: Some(live.id.clone()),
+                ..step(c, service, Action::Disconnect, &live.name, reason)
+            };
+            vec![disconnect, connect(&live.name, Some(&live.id))]
+        }
+    }
+}
+
+fn create(np: &NetworkPlan) -> Step {
+    Step {
+        action: Action::Create,
+        container: None,
+        service: None,
+        network: np.name.clone(),
+        aliases: Vec::new(),
+        reason: format!("{} network of the plan is missing", role_name(np.role)),
+        container_id: String::new(),
+        network_id: None,
+        plan: Some(np.clone()),
+    }
+}
+
+/// Disconnects from networks the plan does not give the container: the project's own,
+/// netfence's, and with --strict the policy's flat ones. Anything else it is on is the
+/// platform's business.
+fn strays(cx: &Context, c: &Container, service: &str, wanted: &BTreeSet<&str>) -> Vec<Step> {
+    // By network id, as the engine keys a container's endpoints.
+    let attached: BTreeMap<&str, &str> = c
+        .networks
+        .iter()
+        .map(|(name, ep)| (ep.network_id.as_str(), name.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for (nid, nname) in attached {
+        if wanted.contains(nid) {
+            continue;
+        }
+        let live = cx.networks.iter().find(|n| n.id == nid);
+        let reason = if live.is_some_and(|n| cx.ours(n)) {
+            format!(
+                "the plan does not attach `{service}` to the project's network `{}`",
+                live.and_then(|n| n.label(compose::NETWORK)).unwrap_or("?")
+            )
+        } else if live.is_some_and(|n| n.label(labels::MANAGED) == Some("true")) {
+            format!(
+                "netfence {} network the plan does not give `{service}`",
+                live.and_then(|n| n.label(labels::ROLE))
+                    .unwrap_or("managed")
+            )
+        } else if cx.strict && cx.flat.iter().any(|f| f == nname) {
+            "flat network (policy flat_networks, --strict)".to_owned()
+        } else {
+            continue;
+        };
+        out.push(Step {
+            network_id: Some(nid.to_owned()),
+            ..step(c, service, Action::Disconnect, nname, reason)
+        });
+    }
+    out
 }
 
 fn reason_for(np: &NetworkPlan, service: &str) -> String {
@@ -366,27 +397,69 @@ fn reason_for(np: &NetworkPlan, service: &str) -> String {
     }
 }
 
-/// Labels cannot change on a running container: say so when the proxy label is wrong.
-fn warn_proxy_label(
-    plan: &Plan,
-    sp: &crate::plan::ServicePlan,
-    cname: &str,
-    have: &HashMap<String, String>,
-) {
-    for (label, value) in &sp.proxy_labels {
-        if plan.target == crate::plan::Target::Swarm {
+/// What reconcile should say about the observed state besides its steps, in the order
+/// it meets it: no containers at all, a service the file does not know, an external
+/// network that does not exist, a proxy label a running container cannot get.
+pub fn warnings(plan: &Plan, observed: &Observed, strict: bool, flat: &[String]) -> Vec<Warning> {
+    let cx = Context::new(plan, observed, strict, flat);
+    let mut out = Vec::new();
+    if observed.containers.is_empty() {
+        out.push(Warning::Log(format!(
+            "no running containers of project {} (Compose label {})",
+            cx.projects.iter().cloned().collect::<Vec<_>>().join(" or "),
+            compose::PROJECT
+        )));
+    }
+    for c in &observed.containers {
+        let Some(service) = c.service() else {
+            continue;
+        };
+        let Some(sp) = plan.service(service) else {
+            out.push(Warning::Log(format!(
+                "{}: service `{service}` is not in the compose file; left as it is",
+                c.name
+            )));
+            continue;
+        };
+        if !sp.fenced {
             continue;
         }
-        if have.get(label) != Some(value) {
-            eprintln!(
-                "netfence: warning: {cname}: label {label}={value} is {} — labels cannot change on a running container; deploy the rewritten file so the proxy routes over {value}",
+        for (a, np) in cx.attachments(sp) {
+            if let Target::Absent = cx.targets[a.network.as_str()] {
+                out.push(Warning::Log(format!(
+                    "{}: external network {} does not exist; not connected",
+                    c.name, np.name
+                )));
+            }
+        }
+        if sp.public {
+            out.extend(proxy_label_warnings(plan, sp, c).map(Warning::Loud));
+        }
+    }
+    out
+}
+
+/// Labels cannot change on a running container: say so when the proxy label is wrong.
+fn proxy_label_warnings<'a>(
+    plan: &'a Plan,
+    sp: &'a ServicePlan,
+    c: &'a Container,
+) -> impl Iterator<Item = String> + 'a {
+    let have: &HashMap<String, String> = &c.labels;
+    sp.proxy_labels
+        .iter()
+        .filter(move |_| plan.target != crate::plan::Target::Swarm)
+        .filter(move |(label, value)| have.get(label) != Some(value))
+        .map(move |(label, value)| {
+            format!(
+                "{}: label {label}={value} is {} — labels cannot change on a running container; deploy the rewritten file so the proxy routes over {value}",
+                c.name,
                 match have.get(label) {
                     Some(v) => format!("`{v}`"),
                     None => "missing".to_owned(),
                 }
-            );
-        }
-    }
+            )
+        })
 }
 
 /// Applies the steps in order. Stops at the first failure, saying what was done.
@@ -417,39 +490,329 @@ pub async fn apply(engine: &Engine, steps: &[Step], limit: u32) -> EngineResult<
                     .clone()
                     .or_else(|| created.get(&s.network).cloned())
                     .unwrap_or_else(|| s.network.clone());
-                ensure::connect(
-                    engine,
-                    &net,
-                    &s.container_id,
-                    ensure::endpoint(&s.aliases, None),
-                )
-                .await
-                .map_err(fail)?;
+                let endpoint = ensure::endpoint(&s.aliases, None);
+                ensure::connect(engine, &net, &s.container_id, &endpoint)
+                    .await
+                    .map_err(fail)?;
             }
             Action::Disconnect => {
-                let net = s.network_id.clone().unwrap_or_else(|| s.network.clone());
-                match engine
-                    .docker
-                    .disconnect_network(
-                        &net,
-                        bollard::models::NetworkDisconnectRequest {
-                            container: s.container_id.clone(),
-                            force: Some(false),
-                        },
-                    )
-                    .await
-                {
-                    Ok(()) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => {
-                        let m = api_message(&e);
-                        if !m.contains("is not connected") {
-                            return Err(fail(m));
-                        }
+                let net = s.network_id.as_deref().unwrap_or(&s.network);
+                match done_if_gone(engine.disconnect_network(net, &s.container_id, false).await) {
+                    Err(e) if !e.message().contains("is not connected") => {
+                        return Err(fail(e.to_string()))
                     }
+                    _ => {}
                 }
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Options;
+    use crate::Scope;
+
+    /// A stack deployed by a platform from the unfenced file, fenced afterwards into
+    /// environment `production` as project `shop`.
+    const COMPOSE: &str = "services:\n  web: {image: x, networks: [front, back]}\n  db: {image: x, networks: [back]}\nnetworks:\n  front: {}\n  back: {}\n";
+
+    fn plan() -> Plan {
+        let opts = Options {
+            scope: Some(Scope::Env("production".into())),
+            project: Some("shop".into()),
+            ..Options::default()
+        };
+        crate::fence_str(COMPOSE, None, &opts).unwrap().0
+    }
+
+    fn net(id: &str, name: &str, labels: &[(&str, &str)]) -> LiveNetwork {
+        LiveNetwork {
+            id: id.into(),
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Compose's own networks of project `shop`, and the environment's network.
+    fn networks() -> Vec<LiveNetwork> {
+        vec![
+            net(
+                "f1",
+                "shop_front",
+                &[(compose::PROJECT, "shop"), (compose::NETWORK, "front")],
+            ),
+            net(
+                "b1",
+                "shop_back",
+                &[(compose::PROJECT, "shop"), (compose::NETWORK, "back")],
+            ),
+            net(
+                "e1",
+                "nf-env-production",
+                &[(labels::MANAGED, "true"), (labels::ROLE, "environment")],
+            ),
+            net("c1", "coolify", &[]),
+        ]
+    }
+
+    /// A running container of `shop`: (network name, network id, aliases) per attachment.
+    fn container(service: &str, nets: &[(&str, &str, &[&str])]) -> Container {
+        let name = format!("shop-{service}-1");
+        Container {
+            id: format!("{name}-id"),
+            labels: [(compose::PROJECT, "shop"), (compose::SERVICE, service)]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            running: true,
+            networks: nets
+                .iter()
+                .map(|(n, id, aliases)| {
+                    let ep = crate::engine::docker::Endpoint {
+                        network_id: id.to_string(),
+                        aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                        ..Default::default()
+                    };
+                    (n.to_string(), ep)
+                })
+                .collect(),
+            name,
+            ..Default::default()
+        }
+    }
+
+    fn fenced_web() -> Container {
+        container(
+            "web",
+            &[
+                ("shop_front", "f1", &["web", "shop-web-1"]),
+                ("shop_back", "b1", &["web"]),
+                ("nf-env-production", "e1", &["web.shop"]),
+            ],
+        )
+    }
+
+    fn fenced_db() -> Container {
+        container(
+            "db",
+            &[
+                ("shop_back", "b1", &["db"]),
+                ("nf-env-production", "e1", &["db.shop"]),
+            ],
+        )
+    }
+
+    /// `action container network [aliases] id`, one line per step.
+    fn lines(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "{:?} {} {} {:?} {}",
+                    s.action,
+                    s.container.as_deref().unwrap_or("-"),
+                    s.network,
+                    s.aliases,
+                    s.network_id.as_deref().unwrap_or("-")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_container_missing_from_a_planned_network_is_connected_with_the_plans_aliases() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![container(
+                "web",
+                &[
+                    ("shop_front", "f1", &["web"]),
+                    ("shop_back", "b1", &["web"]),
+                ],
+            )],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            lines(&steps),
+            vec![r#"Connect shop-web-1 nf-env-production ["web.shop"] e1"#]
+        );
+        assert_eq!(steps[0].container_id, "shop-web-1-id");
+    }
+
+    #[test]
+    fn a_missing_environment_network_is_created_once_then_joined_by_each_container() {
+        let observed = Observed {
+            networks: networks().into_iter().filter(|n| n.id != "e1").collect(),
+            containers: vec![
+                container("db", &[("shop_back", "b1", &["db"])]),
+                container(
+                    "web",
+                    &[
+                        ("shop_front", "f1", &["web"]),
+                        ("shop_back", "b1", &["web"]),
+                    ],
+                ),
+            ],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            lines(&steps),
+            vec![
+                "Create - nf-env-production [] -",
+                r#"Connect shop-db-1 nf-env-production ["db.shop"] -"#,
+                r#"Connect shop-web-1 nf-env-production ["web.shop"] -"#,
+            ]
+        );
+        assert_eq!(
+            steps[0].reason,
+            "environment network of the plan is missing"
+        );
+        assert_eq!(
+            steps[0].plan.as_ref().map(|p| p.role),
+            Some(Role::Environment)
+        );
+    }
+
+    #[test]
+    fn a_second_reconcile_of_a_matching_project_has_no_steps() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![fenced_db(), fenced_web()],
+        };
+        assert!(steps(&plan(), &observed, false, &[]).is_empty());
+        assert!(steps(&plan(), &observed, true, &["coolify".to_owned()]).is_empty());
+    }
+
+    #[test]
+    fn strict_disconnects_from_the_policys_flat_networks_after_every_connect() {
+        let web = container(
+            "web",
+            &[
+                ("shop_front", "f1", &["web"]),
+                ("shop_back", "b1", &["web"]),
+                ("coolify", "c1", &["web"]),
+            ],
+        );
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![web],
+        };
+        let flat = ["coolify".to_owned()];
+        // Without --strict the platform's flat network is the platform's business.
+        assert_eq!(steps(&plan(), &observed, false, &flat).len(), 1);
+        let steps = steps(&plan(), &observed, true, &flat);
+        assert_eq!(
+            lines(&steps),
+            vec![
+                r#"Connect shop-web-1 nf-env-production ["web.shop"] e1"#,
+                "Disconnect shop-web-1 coolify [] c1",
+            ]
+        );
+        assert_eq!(
+            steps[1].reason,
+            "flat network (policy flat_networks, --strict)"
+        );
+    }
+
+    #[test]
+    fn missing_aliases_are_fixed_by_reconnecting() {
+        let mut web = fenced_web();
+        web.networks
+            .get_mut("nf-env-production")
+            .unwrap()
+            .aliases
+            .clear();
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![fenced_db(), web],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            lines(&steps),
+            vec![
+                "Disconnect shop-web-1 nf-env-production [] e1",
+                r#"Connect shop-web-1 nf-env-production ["web.shop"] e1"#,
+            ]
+        );
+        assert!(steps[0].reason.starts_with("aliases `web.shop` missing"));
+    }
+
+    #[test]
+    fn a_project_network_the_plan_does_not_give_the_service_is_left() {
+        let mut db = fenced_db();
+        db.networks.insert(
+            "shop_front".into(),
+            crate::engine::docker::Endpoint {
+                network_id: "f1".into(),
+                ..Default::default()
+            },
+        );
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![db],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(lines(&steps), vec!["Disconnect shop-db-1 shop_front [] f1"]);
+        assert_eq!(
+            steps[0].reason,
+            "the plan does not attach `db` to the project's network `front`"
+        );
+    }
+
+    #[test]
+    fn unknown_services_and_an_empty_project_are_warned_about_not_touched() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![container("cron", &[("shop_back", "b1", &[])])],
+        };
+        assert!(steps(&plan(), &observed, false, &[]).is_empty());
+        assert_eq!(
+            warnings(&plan(), &observed, false, &[]),
+            vec![Warning::Log(
+                "shop-cron-1: service `cron` is not in the compose file; left as it is".into()
+            )]
+        );
+        let nothing = Observed {
+            networks: networks(),
+            containers: Vec::new(),
+        };
+        assert_eq!(
+            warnings(&plan(), &nothing, false, &[]),
+            vec![Warning::Log(
+                "no running containers of project nf-production-shop or shop (Compose label com.docker.compose.project)".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn steps_print_for_people_and_serialise_without_engine_ids() {
+        let observed = Observed {
+            networks: networks(),
+            containers: vec![container("db", &[("shop_back", "b1", &["db"])])],
+        };
+        let steps = steps(&plan(), &observed, false, &[]);
+        assert_eq!(
+            describe(&steps[0]),
+            "connect    shop-db-1                nf-env-production  [db.shop]  # environment network: the environment's projects reach it as <service>.<project>"
+        );
+        let json = serde_json::to_value(&steps).unwrap();
+        assert_eq!(
+            json[0],
+            serde_json::json!({
+                "action": "connect",
+                "container": "shop-db-1",
+                "service": "db",
+                "network": "nf-env-production",
+                "aliases": ["db.shop"],
+                "reason": "environment network: the environment's projects reach it as <service>.<project>",
+            })
+        );
+    }
 }

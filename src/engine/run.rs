@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use ipnet::IpNet;
 use serde_yaml_ng::Value;
 
@@ -17,10 +16,10 @@ use super::compose::{self, Compose};
 use super::info::{self, RunInfo};
 use super::network::{assign_subnets, next_subnet};
 use super::signals::{self, Interrupts, Received};
-use super::sweep::describe;
+use super::sweep::{describe, Kind, Object};
 use super::{owner, scope_filter, wait, Engine, EngineError};
 use crate::error::Error;
-use crate::plan::{Options, Role, FALLBACK_POOL};
+use crate::plan::{NetworkPlan, Options, Plan, Role, FALLBACK_POOL};
 use crate::subnet::Pool;
 use crate::{labels, Project, Scope};
 
@@ -184,15 +183,56 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         Some(i) => format!("run {} (copy {i})", scope.id()),
         None => format!("run {}", scope.id()),
     };
+    let (mut status, mut error) = up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
+    if sh.opts.keep {
+        if fp.compose_file.is_some() {
+            eprintln!(
+                "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
+                fp.project_name,
+                scope.id(),
+                fp.info_dir
+                    .as_ref()
+                    .map(|d| format!(" (run info: {})", d.join("run-info.json").display()))
+                    .unwrap_or_default()
+            );
+        }
+    } else {
+        match guarded_teardown(sh, &scope, &fp, &mut ints, &label).await {
+            Ok(()) => {}
+            Err(TeardownFailed::Abandoned(sig)) => status = sig.exit_status(),
+            Err(TeardownFailed::Incomplete(e)) => {
+                eprintln!("netfence: {label}: tear-down incomplete: {e}");
+                if status == 0 {
+                    status = 3;
+                }
+                error.get_or_insert(e);
+            }
+        }
+    }
+    Outcome {
+        status,
+        error,
+        elapsed: started.elapsed(),
+    }
+}
 
-    // ---- bring it up (a signal abandons this and goes straight to tear-down) ----------
+/// Brings the copy up and runs CMD against it: the status so far, and what went wrong
+/// in netfence's part. A signal while starting abandons the start for tear-down.
+async fn up_and_cmd(
+    sh: &Shared,
+    scope: &Scope,
+    index: Option<usize>,
+    fp: &mut Footprint,
+    ints: &mut Interrupts,
+    label: &str,
+) -> (u8, Option<String>) {
     let setup_result = tokio::select! {
-        r = setup(sh, &scope, index, &mut fp) => Ok(r),
-        sig = signals::next(&mut ints) => Err(sig),
+        r = setup(sh, scope, index, fp) => Ok(r),
+        sig = signals::next(ints) => Err(sig),
     };
-    let (mut status, mut error) = match setup_result {
+    match setup_result {
         Ok(Ok(ready)) => {
-            let (code, err) = match run_cmd(sh, &ready, &mut ints).await {
+            let (code, err) = match run_cmd(sh, &ready, ints).await {
                 Ok(code) => (code, None),
                 Err(e) => (127, Some(e)),
             };
@@ -220,55 +260,43 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
                 Some(format!("interrupted by {}", sig.name())),
             )
         }
-    };
+    }
+}
 
-    // ---- tear down ---------------------------------------------------------------------
-    if sh.opts.keep {
-        if fp.compose_file.is_some() {
-            eprintln!(
-                "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
-                fp.project_name,
-                scope.id(),
-                fp.info_dir
-                    .as_ref()
-                    .map(|d| format!(" (run info: {})", d.join("run-info.json").display()))
-                    .unwrap_or_default()
-            );
-        }
-    } else {
-        let td = teardown(sh, &scope, &fp);
-        tokio::pin!(td);
-        let mut warned = false;
-        let result = loop {
-            tokio::select! {
-                r = &mut td => break Some(r),
-                sig = signals::next(&mut ints) => {
-                    if !warned {
-                        warned = true;
-                        eprintln!("netfence: {label}: still tearing down ({} again abandons the tear-down)", sig.name());
-                    } else {
-                        eprintln!(
-                            "netfence: {label}: tear-down ABANDONED on a second {}; remove what is left with `netfence down --run-id {}` (or `netfence gc`)",
-                            sig.name(), scope.id()
-                        );
-                        status = sig.exit_status();
-                        break None;
-                    }
+enum TeardownFailed {
+    /// A second signal stopped it half way.
+    Abandoned(Received),
+    Incomplete(String),
+}
+
+/// Tears the copy down. A first signal meanwhile is only acknowledged: the user may
+/// not know a tear-down is under way. A second one abandons it.
+async fn guarded_teardown(
+    sh: &Shared,
+    scope: &Scope,
+    fp: &Footprint,
+    ints: &mut Interrupts,
+    label: &str,
+) -> Result<(), TeardownFailed> {
+    let td = teardown(sh, scope, fp);
+    tokio::pin!(td);
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            r = &mut td => return r.map_err(TeardownFailed::Incomplete),
+            sig = signals::next(ints) => {
+                if !warned {
+                    warned = true;
+                    eprintln!("netfence: {label}: still tearing down ({} again abandons the tear-down)", sig.name());
+                } else {
+                    eprintln!(
+                        "netfence: {label}: tear-down ABANDONED on a second {}; remove what is left with `netfence down --run-id {}` (or `netfence gc`)",
+                        sig.name(), scope.id()
+                    );
+                    return Err(TeardownFailed::Abandoned(sig));
                 }
             }
-        };
-        if let Some(Err(e)) = result {
-            eprintln!("netfence: {label}: tear-down incomplete: {e}");
-            if status == 0 {
-                status = 3;
-            }
-            error.get_or_insert(e);
         }
-    }
-    Outcome {
-        status,
-        error,
-        elapsed: started.elapsed(),
     }
 }
 
@@ -286,103 +314,13 @@ async fn setup(
     let t0 = Instant::now();
     let deadline = t0 + sh.opts.timeout;
     let engine = &sh.engine;
-    let mut occupied = engine.occupied_subnets().await.map_err(|e| e.0)?;
-    occupied.extend(sh.claimed.lock().map(|c| c.clone()).unwrap_or_default());
-    let mut plan = sh
-        .project
-        .plan(&options(&sh.opts, scope, occupied.clone()))
-        .map_err(|e| e.to_string())?;
+    let (mut plan, occupied) = plan_copy(sh, scope).await?;
     fp.project_name = plan.project_name.clone();
-    let pool = pool_of(&sh.project);
-    assign_subnets(&mut plan.networks, pool, &occupied).map_err(|e| e.0)?;
-
-    // ---- networks -------------------------------------------------------------------------
-    let extra = vec![
-        (labels::OWNER.to_owned(), sh.owner.clone()),
-        (labels::CREATED.to_owned(), super::now_rfc3339()),
-    ];
-    let mut subnets: HashMap<String, Option<String>> = HashMap::new();
-    for np in plan.networks.iter_mut() {
-        match np.role {
-            Role::Managed => {
-                // Re-check against what other copies of this process took meanwhile.
-                if let (Some(s), Ok(claimed)) = (np.subnet, sh.claimed.lock()) {
-                    if claimed.iter().any(|c| crate::subnet::overlaps(c, &s)) {
-                        let mut taken = occupied.clone();
-                        taken.extend(claimed.iter().copied());
-                        np.subnet = next_subnet(pool, &np.name, &taken).map_err(|e| e.0)?;
-                    }
-                }
-                if let (Some(s), Ok(mut claimed)) = (np.subnet, sh.claimed.lock()) {
-                    claimed.push(s);
-                }
-                let used = engine
-                    .create_network(np, &extra, Some(pool))
-                    .await
-                    .map_err(|e| e.0)?;
-                if let (Some(s), Ok(mut claimed)) = (used, sh.claimed.lock()) {
-                    claimed.push(s);
-                }
-                np.subnet = used;
-                subnets.insert(np.name.clone(), used.map(|s| s.to_string()));
-            }
-            r if r.is_persistent() => {
-                engine.ensure_persistent(np).await.map_err(|e| e.0)?;
-            }
-            _ => {}
-        }
-    }
-
-    // ---- the fenced file, handed to Compose ----------------------------------------------
-    let mut doc = sh.project.rewrite(&plan);
-    add_owner_labels(&mut doc, &sh.owner);
-    let text = crate::yaml::to_string(&doc);
-    let beside = matches!(
-        sh.project.input.first_source(),
-        crate::Source::File(p) if p.as_os_str() != "-"
-    );
-    let dir = &sh.project.input.project_dir;
-    let file = compose::write_fenced(dir, beside, &plan.project_name, &text).map_err(|e| e.0)?;
+    let subnets = create_networks(sh, &mut plan, &occupied).await?;
+    let file = write_fenced(sh, &plan)?;
     fp.compose_file = Some(file.clone());
-
     tracing::debug!("networks ready after {:?}", t0.elapsed());
-    let mut attempt = 0;
-    let out = loop {
-        let mut up = sh.compose.command(Some(&file), dir, &plan.project_name);
-        up.args(["up", "-d", "--remove-orphans"]);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let out = match tokio::time::timeout(remaining, sh.compose.run(up, "up")).await {
-            Ok(r) => r.map_err(|e| e.0)?,
-            Err(_) => {
-                return Err(format!(
-                    "`{} up` did not finish within --timeout {}",
-                    sh.compose.display(),
-                    humantime::format_duration(sh.opts.timeout)
-                ))
-            }
-        };
-        attempt += 1;
-        if out.success || attempt >= UP_ATTEMPTS || !transient(&out.text) {
-            break out;
-        }
-        // `up` is idempotent: a second one starts what the first could not.
-        tracing::info!(
-            "{}: retrying `up` after: {}",
-            plan.project_name,
-            out.text.trim_end()
-        );
-        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
-    };
-    if !out.success {
-        let logs = failing_logs(engine, &plan.project_name).await;
-        return Err(format!(
-            "`{} up -d` failed:\n{}{logs}",
-            sh.compose.display(),
-            indent(out.text.trim_end())
-        ));
-    }
-
-    // ---- ready? ---------------------------------------------------------------------------
+    compose_up(sh, &file, &plan.project_name, deadline).await?;
     tracing::debug!("compose up done after {:?}", t0.elapsed());
     let ready_at = wait::until_ready(engine, &plan.project_name, deadline, sh.progress)
         .await
@@ -391,20 +329,11 @@ async fn setup(
         Ok(at) => at,
         Err(not_ready) => return Err(not_up(engine, not_ready).await),
     };
-
-    // ---- coordinates ----------------------------------------------------------------------
     tracing::debug!("ready after {:?}", t0.elapsed());
     let info = info::collect(engine, &plan, &subnets, index)
         .await
         .map_err(|e| e.0)?;
-    let info_dir = std::env::temp_dir()
-        .join("netfence")
-        .join(&plan.project_name);
-    std::fs::create_dir_all(&info_dir)
-        .map_err(|e| format!("creating {}: {e}", info_dir.display()))?;
-    fp.info_dir = Some(info_dir.clone());
-    let info_path = info_dir.join("run-info.json");
-    write_info(&info_path, &info)?;
+    let info_path = write_info(&info, fp)?;
     let mut exports = info::exports(&info);
     exports.push((
         "NETFENCE_RUN_INFO".into(),
@@ -426,6 +355,133 @@ async fn setup(
     Ok(Ready { exports })
 }
 
+/// The copy's plan, every managed network given a subnet no network on the engine (nor
+/// another copy of this process) has; and the subnets that were taken.
+async fn plan_copy(sh: &Shared, scope: &Scope) -> Result<(Plan, Vec<IpNet>), String> {
+    let mut occupied = sh.engine.occupied_subnets().await.map_err(|e| e.0)?;
+    occupied.extend(sh.claimed.lock().map(|c| c.clone()).unwrap_or_default());
+    let mut plan = sh
+        .project
+        .plan(&options(&sh.opts, scope, occupied.clone()))
+        .map_err(|e| e.to_string())?;
+    assign_subnets(&mut plan.networks, pool_of(&sh.project), &occupied).map_err(|e| e.0)?;
+    Ok((plan, occupied))
+}
+
+/// Creates the plan's managed networks (and the persistent ones it names, when
+/// missing). Returns the subnet each managed network got.
+async fn create_networks(
+    sh: &Shared,
+    plan: &mut Plan,
+    occupied: &[IpNet],
+) -> Result<HashMap<String, Option<String>>, String> {
+    let pool = pool_of(&sh.project);
+    let extra = vec![
+        (labels::OWNER.to_owned(), sh.owner.clone()),
+        (labels::CREATED.to_owned(), super::now_rfc3339()),
+    ];
+    let mut subnets: HashMap<String, Option<String>> = HashMap::new();
+    for np in plan.networks.iter_mut() {
+        match np.role {
+            Role::Managed => {
+                claim_subnet(sh, np, occupied, pool)?;
+                let used = sh
+                    .engine
+                    .create_managed(np, &extra, Some(pool))
+                    .await
+                    .map_err(|e| e.0)?;
+                if let (Some(s), Ok(mut claimed)) = (used, sh.claimed.lock()) {
+                    claimed.push(s);
+                }
+                np.subnet = used;
+                subnets.insert(np.name.clone(), used.map(|s| s.to_string()));
+            }
+            r if r.is_persistent() => {
+                sh.engine.ensure_persistent(np).await.map_err(|e| e.0)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(subnets)
+}
+
+/// Moves a network off a subnet another copy of this process took meanwhile, and
+/// claims the one it has.
+fn claim_subnet(
+    sh: &Shared,
+    np: &mut NetworkPlan,
+    occupied: &[IpNet],
+    pool: Pool,
+) -> Result<(), String> {
+    if let (Some(s), Ok(claimed)) = (np.subnet, sh.claimed.lock()) {
+        if claimed.iter().any(|c| crate::subnet::overlaps(c, &s)) {
+            let mut taken = occupied.to_vec();
+            taken.extend(claimed.iter().copied());
+            np.subnet = next_subnet(pool, &np.name, &taken).map_err(|e| e.0)?;
+        }
+    }
+    if let (Some(s), Ok(mut claimed)) = (np.subnet, sh.claimed.lock()) {
+        claimed.push(s);
+    }
+    Ok(())
+}
+
+/// The fenced file, with owner labels, where Compose will read it.
+fn write_fenced(sh: &Shared, plan: &Plan) -> Result<PathBuf, String> {
+    let mut doc = sh.project.rewrite(plan);
+    add_owner_labels(&mut doc, &sh.owner);
+    let text = crate::yaml::to_string(&doc);
+    let beside = matches!(
+        sh.project.input.first_source(),
+        crate::Source::File(p) if p.as_os_str() != "-"
+    );
+    let dir = &sh.project.input.project_dir;
+    compose::write_fenced(dir, beside, &plan.project_name, &text).map_err(String::from)
+}
+
+/// `compose up -d`, tried again when it failed for a reason that passes; a failure
+/// comes with the logs of the services that did not start.
+async fn compose_up(
+    sh: &Shared,
+    file: &std::path::Path,
+    project: &str,
+    deadline: Instant,
+) -> Result<(), String> {
+    let dir = &sh.project.input.project_dir;
+    let mut attempt = 0;
+    let out = loop {
+        let mut up = sh.compose.command(Some(file), dir, project);
+        up.args(["up", "-d", "--remove-orphans"]);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let out = match tokio::time::timeout(remaining, sh.compose.run(up, "up")).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(format!(
+                    "`{} up` did not finish within --timeout {}",
+                    sh.compose.display(),
+                    humantime::format_duration(sh.opts.timeout)
+                ))
+            }
+        };
+        attempt += 1;
+        if out.success || attempt >= UP_ATTEMPTS || !transient(&out.text) {
+            break out;
+        }
+        // `up` is idempotent: a second one starts what the first could not.
+        tracing::info!("{project}: retrying `up` after: {}", out.text.trim_end());
+        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+    };
+    if out.success {
+        return Ok(());
+    }
+    let logs = failing_logs(&sh.engine, project).await;
+    Err(format!(
+        "`{} up -d` failed:\n{}{logs}",
+        sh.compose.display(),
+        indent(out.text.trim_end())
+    ))
+}
+
 fn pool_of(project: &Project) -> Pool {
     match &project.policy.policy.subnets {
         Some(s) => Pool {
@@ -440,9 +496,15 @@ fn pool_of(project: &Project) -> Pool {
     }
 }
 
-fn write_info(path: &std::path::Path, info: &RunInfo) -> Result<(), String> {
+/// The run-info file, in a directory of its own that tear-down removes.
+fn write_info(info: &RunInfo, fp: &mut Footprint) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join("netfence").join(&info.project);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    fp.info_dir = Some(dir.clone());
+    let path = dir.join("run-info.json");
     let text = serde_json::to_string_pretty(info).map_err(|e| e.to_string())?;
-    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 /// Every service and volume of the fenced file also names its owning process, so `gc`
@@ -538,32 +600,7 @@ async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), Stri
     if let Some(d) = &fp.info_dir {
         let _ = std::fs::remove_dir_all(d);
     }
-    if left.is_empty() {
-        return Ok(());
-    }
-    // Docker 20.10 sometimes keeps a phantom endpoint on a network whose containers are
-    // all gone, and refuses to remove it until dockerd restarts. That is the engine's
-    // defect, not the run's: say so loudly, leave the (labelled, empty) network for
-    // `gc`, and do not turn CMD's status into a failure.
-    let mut real = Vec::new();
-    for o in left {
-        let state = if o.kind == super::sweep::Kind::Network {
-            network_state(&sh.engine, &o.id).await
-        } else {
-            NetworkState::Other
-        };
-        if state == NetworkState::Gone {
-            continue;
-        }
-        if state == NetworkState::Phantom {
-            eprintln!(
-                "netfence: warning: network {} has no containers, yet the engine refuses to remove it (\"active endpoints\": a Docker 20.10 defect that a dockerd restart clears); it is left, labelled, for `netfence gc`",
-                o.name
-            );
-        } else {
-            real.push(o);
-        }
-    }
+    let real = not_phantoms(&sh.engine, left).await;
     if real.is_empty() {
         return Ok(());
     }
@@ -572,6 +609,30 @@ async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), Stri
         describe(&real),
         scope.id()
     ))
+}
+
+/// What is really left of `left`. Docker 20.10 sometimes keeps a phantom endpoint on a
+/// network whose containers are all gone, and refuses to remove it until dockerd
+/// restarts. That is the engine's defect, not the run's: say so loudly, leave the
+/// (labelled, empty) network for `gc`, and do not turn CMD's status into a failure.
+async fn not_phantoms(engine: &Engine, left: Vec<Object>) -> Vec<Object> {
+    let mut real = Vec::new();
+    for o in left {
+        let state = if o.kind == Kind::Network {
+            network_state(engine, &o.id).await
+        } else {
+            NetworkState::Other
+        };
+        match state {
+            NetworkState::Gone => {}
+            NetworkState::Phantom => eprintln!(
+                "netfence: warning: network {} has no containers, yet the engine refuses to remove it (\"active endpoints\": a Docker 20.10 defect that a dockerd restart clears); it is left, labelled, for `netfence gc`",
+                o.name
+            ),
+            NetworkState::Other => real.push(o),
+        }
+    }
+    real
 }
 
 #[derive(PartialEq, Eq)]
@@ -584,22 +645,18 @@ enum NetworkState {
 }
 
 async fn network_state(engine: &Engine, id: &str) -> NetworkState {
-    let inspected = engine
-        .docker
-        .inspect_network(id, None::<bollard::query_parameters::InspectNetworkOptions>)
-        .await;
-    let n = match inspected {
+    let n = match engine.inspect_network(id).await {
         Ok(n) => n,
-        Err(e) if super::is_not_found(&e) => return NetworkState::Gone,
+        Err(e) if e.is_not_found() => return NetworkState::Gone,
         Err(_) => return NetworkState::Other,
     };
-    if !n.containers.unwrap_or_default().is_empty() {
+    if !n.containers.is_empty() {
         return NetworkState::Other;
     }
-    match engine.docker.remove_network(id).await {
+    match engine.remove_network(id).await {
         Ok(()) => NetworkState::Gone,
-        Err(e) if super::is_not_found(&e) => NetworkState::Gone,
-        Err(e) if super::api_message(&e).contains("active endpoints") => NetworkState::Phantom,
+        Err(e) if e.is_not_found() => NetworkState::Gone,
+        Err(e) if e.message().contains("active endpoints") => NetworkState::Phantom,
         Err(_) => NetworkState::Other,
     }
 }
@@ -615,85 +672,40 @@ async fn not_up(engine: &Engine, not_ready: wait::NotReady) -> String {
 
 /// Services that exited non-zero (with their logs), if any.
 async fn crashed(engine: &Engine, project: &str) -> Option<String> {
-    let list = project_containers(engine, project).await;
+    // Errors are ignored: the run's own outcome is what counts.
+    let list = engine
+        .project_containers(project, true)
+        .await
+        .unwrap_or_default();
     let mut what = Vec::new();
     let mut logs = String::new();
     for c in list {
-        let state = wait::classify(
-            &c.state.map(|s| s.to_string()).unwrap_or_default(),
-            c.status.as_deref().unwrap_or_default(),
-        );
-        if let wait::State::Exited(code) = state {
-            let svc = service_of(&c);
+        if let wait::State::Exited(code) = wait::classify(&c.state, &c.status) {
+            let svc = c.service().unwrap_or_default();
             what.push(format!("`{svc}` exited with status {code}"));
-            if let Some(id) = &c.id {
-                logs.push_str(&service_logs(engine, &svc, id).await);
-            }
+            logs.push_str(&service_logs(engine, svc, &c.id).await);
         }
     }
     (!what.is_empty()).then(|| format!("service {} during the run{logs}", what.join(", ")))
 }
 
-async fn project_containers(
-    engine: &Engine,
-    project: &str,
-) -> Vec<bollard::models::ContainerSummary> {
-    let mut f = HashMap::new();
-    f.insert(
-        "label".to_owned(),
-        vec![format!("com.docker.compose.project={project}")],
-    );
-    engine
-        .docker
-        .list_containers(Some(
-            bollard::query_parameters::ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&f)
-                .build(),
-        ))
-        .await
-        .unwrap_or_default()
-}
-
-fn service_of(c: &bollard::models::ContainerSummary) -> String {
-    c.labels
-        .as_ref()
-        .and_then(|l| l.get("com.docker.compose.service"))
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// Logs of the project's containers that are not running (after a failed `up`).
 async fn failing_logs(engine: &Engine, project: &str) -> String {
+    let list = engine
+        .project_containers(project, true)
+        .await
+        .unwrap_or_default();
     let mut out = String::new();
-    for c in project_containers(engine, project).await {
-        let running = c.state.map(|s| s.to_string()).as_deref() == Some("running");
-        if running {
-            continue;
-        }
-        let svc = service_of(&c);
-        if let Some(id) = &c.id {
-            out.push_str(&service_logs(engine, &svc, id).await);
-        }
+    for c in list.iter().filter(|c| c.state != "running") {
+        let svc = c.service().unwrap_or_default();
+        out.push_str(&service_logs(engine, svc, &c.id).await);
     }
     out
 }
 
 /// The last lines of one container's log, indented under a heading.
 async fn service_logs(engine: &Engine, service: &str, id: &str) -> String {
-    let opts = bollard::query_parameters::LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .tail(LOG_LINES)
-        .build();
-    let mut stream = engine.docker.logs(id, Some(opts));
-    let mut text = String::new();
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(c) => text.push_str(&String::from_utf8_lossy(&c.into_bytes())),
-            Err(_) => break,
-        }
-    }
+    let text = engine.logs(id, LOG_LINES).await;
     let body = if text.trim().is_empty() {
         "    (no output)".to_owned()
     } else {

@@ -3,15 +3,12 @@
 //! are never listed here, so they can never be removed.
 
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-};
 use futures_util::stream::{self, StreamExt};
 
-use super::{api_message, is_not_found, Engine, EngineError, EngineResult};
+use super::docker::{done_if_gone, ContainerSummary, LiveNetwork, Volume};
+use super::{Engine, EngineError, EngineResult};
 use crate::labels;
 
 /// How many removals run at once: the engine serialises much of it anyway.
@@ -74,88 +71,65 @@ fn parse_time(s: &str) -> Option<SystemTime> {
         })
 }
 
+/// When an object was made: netfence's `io.netfence.created` label, else the engine's time.
+fn created(
+    labels: &HashMap<String, String>,
+    engine_time: Option<SystemTime>,
+) -> Option<SystemTime> {
+    labels
+        .get(labels::CREATED)
+        .and_then(|s| parse_time(s))
+        .or(engine_time)
+}
+
+impl Object {
+    fn container(c: ContainerSummary) -> Object {
+        let since_epoch = |t: i64| SystemTime::UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
+        Object {
+            kind: Kind::Container,
+            created: created(&c.labels, c.created.map(since_epoch)),
+            running: matches!(c.state.as_str(), "running" | "restarting" | "paused"),
+            id: c.id,
+            name: c.name,
+            labels: c.labels,
+        }
+    }
+
+    fn network(n: LiveNetwork) -> Object {
+        Object {
+            kind: Kind::Network,
+            created: created(&n.labels, n.created.as_deref().and_then(parse_time)),
+            id: n.id,
+            name: n.name,
+            labels: n.labels,
+            running: false,
+        }
+    }
+
+    fn volume(v: Volume) -> Object {
+        Object {
+            kind: Kind::Volume,
+            created: created(&v.labels, v.created.as_deref().and_then(parse_time)),
+            id: v.name.clone(),
+            name: v.name,
+            labels: v.labels,
+            running: false,
+        }
+    }
+}
+
 impl Engine {
     /// Every object that carries all of `filter`'s `label=value` pairs.
     pub async fn owned(&self, filter: &[String]) -> EngineResult<Vec<Object>> {
-        let f = Engine::label_filter(filter);
-        let err = |what: &str, e: bollard::errors::Error| {
-            EngineError(format!("listing {what}: {}", api_message(&e)))
-        };
         let (containers, networks, volumes) = tokio::join!(
-            self.docker.list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&f)
-                    .build()
-            )),
-            self.docker.list_networks(Some(
-                ListNetworksOptionsBuilder::default().filters(&f).build()
-            )),
-            self.docker.list_volumes(Some(
-                ListVolumesOptionsBuilder::default().filters(&f).build()
-            )),
+            self.containers_labelled(filter, true),
+            self.networks_labelled(filter),
+            self.volumes_labelled(filter),
         );
-        let mut out = Vec::new();
-        for c in containers.map_err(|e| err("containers", e))? {
-            let labels = c.labels.unwrap_or_default();
-            let created = labels
-                .get(labels::CREATED)
-                .and_then(|s| parse_time(s))
-                .or_else(|| {
-                    c.created.map(|t| {
-                        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64)
-                    })
-                });
-            let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-            out.push(Object {
-                kind: Kind::Container,
-                id: c.id.unwrap_or_default(),
-                name: c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_owned(),
-                labels,
-                created,
-                running: matches!(state.as_str(), "running" | "restarting" | "paused"),
-            });
-        }
-        for n in networks.map_err(|e| err("networks", e))? {
-            let labels = n.labels.unwrap_or_default();
-            let created = labels
-                .get(labels::CREATED)
-                .and_then(|s| parse_time(s))
-                .or_else(|| n.created.as_deref().and_then(parse_time));
-            out.push(Object {
-                kind: Kind::Network,
-                id: n.id.unwrap_or_default(),
-                name: n.name.unwrap_or_default(),
-                labels,
-                created,
-                running: false,
-            });
-        }
-        for v in volumes
-            .map_err(|e| err("volumes", e))?
-            .volumes
-            .unwrap_or_default()
-        {
-            let created = v
-                .labels
-                .get(labels::CREATED)
-                .and_then(|s| parse_time(s))
-                .or_else(|| v.created_at.as_deref().and_then(parse_time));
-            out.push(Object {
-                kind: Kind::Volume,
-                id: v.name.clone(),
-                name: v.name,
-                labels: v.labels,
-                created,
-                running: false,
-            });
-        }
-        Ok(out)
+        let containers = containers?.into_iter().map(Object::container);
+        let networks = networks?.into_iter().map(Object::network);
+        let volumes = volumes?.into_iter().map(Object::volume);
+        Ok(containers.chain(networks).chain(volumes).collect())
     }
 
     /// Removes objects: containers first (forced, with their anonymous volumes), then
@@ -176,39 +150,12 @@ impl Engine {
 
     async fn remove_object(&self, o: &Object) -> EngineResult<()> {
         let res = match o.kind {
-            Kind::Container => {
-                self.docker
-                    .remove_container(
-                        &o.id,
-                        Some(
-                            RemoveContainerOptionsBuilder::default()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await
-            }
-            Kind::Network => self.docker.remove_network(&o.id).await,
-            Kind::Volume => {
-                self.docker
-                    .remove_volume(
-                        &o.name,
-                        Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-                    )
-                    .await
-            }
+            Kind::Container => self.remove_container(&o.id, true).await,
+            Kind::Network => self.remove_network(&o.id).await,
+            Kind::Volume => self.remove_volume(&o.name).await,
         };
-        match res {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(EngineError(format!(
-                "removing {} {}: {}",
-                o.kind.name(),
-                o.name,
-                api_message(&e)
-            ))),
-        }
+        done_if_gone(res)
+            .map_err(|e| EngineError(format!("removing {} {}: {e}", o.kind.name(), o.name)))
     }
 
     /// Removes everything of one scope, then checks: what still remains after a few
@@ -230,7 +177,7 @@ impl Engine {
                 return Ok(Vec::new());
             }
             if round > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(300 * round)).await;
+                tokio::time::sleep(Duration::from_millis(300 * round)).await;
             }
             last_failures = self.remove_objects(&objects).await;
         }
@@ -252,7 +199,7 @@ impl Engine {
 /// run-info directory. For `down` and `gc`, which work without the input.
 pub fn forget_files(objects: &[Object]) {
     for o in objects {
-        if let Some(files) = o.label("com.docker.compose.project.config_files") {
+        if let Some(files) = o.label(labels::compose::CONFIG_FILES) {
             for f in files.split(',') {
                 let p = std::path::Path::new(f);
                 let ours = p

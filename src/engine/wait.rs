@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::{ListContainersOptions, ListContainersOptionsBuilder};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{api_message, Engine, EngineError, EngineResult};
+use super::{Engine, EngineResult};
 
 const POLL: Duration = Duration::from_millis(150);
 /// A stack counts as ready when it is still ready this much later: a service that
@@ -63,39 +62,14 @@ pub struct NotReady {
 
 type States = BTreeMap<String, (String, State)>;
 
-fn list_options(project: &str) -> ListContainersOptions {
-    let mut f = std::collections::HashMap::new();
-    f.insert(
-        "label".to_owned(),
-        vec![format!("com.docker.compose.project={project}")],
-    );
-    ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&f)
-        .build()
-}
-
 /// One look at the project's containers: container id → (service, state).
-async fn look(engine: &Engine, opts: &ListContainersOptions) -> EngineResult<States> {
-    let list = engine
-        .docker
-        .list_containers(Some(opts.clone()))
-        .await
-        .map_err(|e| EngineError(format!("listing containers: {}", api_message(&e))))?;
+async fn look(engine: &Engine, project: &str) -> EngineResult<States> {
     let mut states = States::new();
-    for c in &list {
-        let service = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("com.docker.compose.service"))
-            .cloned()
-            .unwrap_or_default();
-        let state = classify(
-            &c.state.map(|s| s.to_string()).unwrap_or_default(),
-            c.status.as_deref().unwrap_or_default(),
-        );
+    for c in engine.project_containers(project, true).await? {
+        let service = c.service().unwrap_or_default().to_owned();
+        let state = classify(&c.state, &c.status);
         tracing::trace!("{service}: {:?} {:?} -> {state:?}", c.state, c.status);
-        states.insert(c.id.clone().unwrap_or_default(), (service, state));
+        states.insert(c.id, (service, state));
     }
     Ok(states)
 }
@@ -134,7 +108,6 @@ pub async fn until_ready(
     deadline: Instant,
     show_progress: bool,
 ) -> EngineResult<Result<Instant, NotReady>> {
-    let opts = list_options(project);
     let bar = if show_progress {
         let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
         b.set_style(
@@ -151,7 +124,7 @@ pub async fn until_ready(
         None
     };
     let result = loop {
-        let states = look(engine, &opts).await?;
+        let states = look(engine, project).await?;
         if let Some(b) = &bar {
             b.set_length(states.len() as u64);
             b.set_position(states.values().filter(|(_, s)| *s == State::Ready).count() as u64);
@@ -201,7 +174,7 @@ pub async fn confirm(
     ready_at: Instant,
 ) -> EngineResult<Result<(), NotReady>> {
     tokio::time::sleep_until((ready_at + SETTLE).into()).await;
-    let states = look(engine, &list_options(project)).await?;
+    let states = look(engine, project).await?;
     if let Some(f) = failures(&states) {
         return Ok(Err(f));
     }

@@ -1,0 +1,392 @@
+//! `netfence verify --run-id ID | --env NAME`: the reachability a scope promises, checked
+//! against the engine's real state — which networks exist and which are internal, which
+//! services share a network, which names resolve to exactly one holder — and, with
+//! `--probe-image`, proved with real DNS and TCP/ICMP from inside each container.
+//!
+//! Expectations come from one of two places:
+//! - with `-f FILE…` (or `$COMPOSE_FILE`), the plan recomputed for the scope: every
+//!   network with its `internal` flag, every service's attachments and aliases;
+//! - without, the engine's labels alone: the scope's networks (`io.netfence.scope`) and
+//!   containers (plus Compose's service label). Then a container may be attached only to
+//!   its scope's networks and netfence's cross-scope ones (proxy, shared, environment);
+//!   whether a network should be internal, and which aliases a service should have, is
+//!   only known from the file, so those are shown but not judged.
+//!
+//! Either way, a container that is not of the scope on one of the scope's own networks,
+//! and a name held by two different services (or a foreign container) on one network, are
+//! differences. Any difference exits 1.
+
+mod compare;
+mod observe;
+mod probes;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::docker::{Container, LiveNetwork};
+use super::{Engine, EngineResult};
+use crate::labels;
+use crate::plan::{Plan, Role};
+use crate::scope::Scope;
+
+/// One row of the report: what the plan (or the labels) expect, and what the engine shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub check: &'static str,
+    pub subject: String,
+    pub expected: String,
+    pub observed: String,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scope: String,
+    /// Where the expectations came from.
+    pub expectations: String,
+    pub ok: bool,
+    pub rows: Vec<Row>,
+    /// One line per difference, naming it.
+    pub differences: Vec<String>,
+}
+
+/// A container as the engine shows it.
+#[derive(Debug, Clone)]
+struct Ctr {
+    id: String,
+    name: String,
+    /// The service it belongs to (ours), or the container name (foreign).
+    holder: String,
+    running: bool,
+    exit_code: i64,
+    /// Network name → (IPv4 address, aliases).
+    endpoints: BTreeMap<String, (Option<IpAddr>, Vec<String>)>,
+    tcp_ports: Vec<u16>,
+    labels: HashMap<String, String>,
+}
+
+impl Ctr {
+    fn of(c: Container) -> Ctr {
+        let endpoints = c
+            .networks
+            .into_iter()
+            .map(|(name, ep)| (name, (ep.ip.and_then(|s| s.parse().ok()), ep.aliases)))
+            .collect();
+        Ctr {
+            id: c.id,
+            holder: c.name.clone(),
+            name: c.name,
+            running: c.running,
+            exit_code: c.exit_code,
+            endpoints,
+            tcp_ports: c.tcp_ports,
+            labels: c.labels,
+        }
+    }
+
+    fn names_on(&self, net: &str) -> BTreeSet<String> {
+        let mut n = BTreeSet::new();
+        n.insert(self.name.clone());
+        if let Some((_, aliases)) = self.endpoints.get(net) {
+            for a in aliases {
+                // Docker adds the short container id as an alias: unique by construction.
+                if !self.id.starts_with(a.as_str()) {
+                    n.insert(a.clone());
+                }
+            }
+        }
+        n
+    }
+
+    /// Another scope's container (or no scope's), named as such in the report.
+    fn is_outsider(&self) -> bool {
+        self.holder.starts_with("container ")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Net {
+    internal: bool,
+    labels: HashMap<String, String>,
+    /// Container ids attached.
+    members: Vec<String>,
+}
+
+impl Net {
+    fn of(n: LiveNetwork) -> Net {
+        Net {
+            internal: n.internal,
+            labels: n.labels,
+            members: n.containers.into_keys().collect(),
+        }
+    }
+
+    fn persistent(&self) -> bool {
+        self.labels
+            .get(labels::ROLE)
+            .is_some_and(|r| matches!(r.as_str(), "proxy" | "shared" | "environment"))
+    }
+}
+
+/// What the scope should look like.
+#[derive(Debug, Default)]
+struct Expected {
+    source: String,
+    /// Network name → (role, internal if known).
+    networks: BTreeMap<String, (Role, Option<bool>)>,
+    /// Service → network name → aliases (None: attachments judged from labels only).
+    services: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>>,
+    /// With a plan: the Compose project whose containers are ours.
+    project: Option<String>,
+}
+
+/// What the engine shows of a scope.
+#[derive(Debug, Default)]
+struct Observed {
+    /// Names of the networks labelled with the scope.
+    scope_networks: BTreeSet<String>,
+    /// The scope's containers that the expectations are about, each holder named.
+    ours: Vec<Ctr>,
+    /// Every other container met: the scope's of another project, and foreign ones on
+    /// the networks below.
+    others: Vec<Ctr>,
+    /// Every network the scope, the expectations or our containers name, by name.
+    nets: BTreeMap<String, Net>,
+}
+
+/// Builds the report for a scope (expectations from `plan` when given, else labels):
+/// the engine read, compared with the expectations, and with `probe_image` probed.
+pub async fn verify(
+    engine: &Engine,
+    scope: &Scope,
+    plan: Option<&Plan>,
+    probe_image: Option<&str>,
+) -> EngineResult<Report> {
+    let (containers, scope_networks) = observe::scope(engine, scope).await?;
+    let expected = expectations(scope, plan, &scope_networks);
+    let observed = observe::around(engine, &expected, containers, scope_networks).await?;
+    let mut rows = compare::rows(scope, &expected, &observed);
+    if let Some(image) = probe_image {
+        let base_project = plan.map(|p| p.project.as_str());
+        rows.extend(probes::rows(engine, image, scope, &expected, &observed, base_project).await?);
+    }
+    Ok(report(scope, expected.source, rows))
+}
+
+fn report(scope: &Scope, expectations: String, rows: Vec<Row>) -> Report {
+    let differences: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| {
+            format!(
+                "{} {}: expected {}, observed {}",
+                r.check, r.subject, r.expected, r.observed
+            )
+        })
+        .collect();
+    Report {
+        scope: scope.to_string(),
+        expectations,
+        ok: differences.is_empty(),
+        rows,
+        differences,
+    }
+}
+
+fn expectations(scope: &Scope, plan: Option<&Plan>, scope_nets: &BTreeSet<String>) -> Expected {
+    let Some(plan) = plan else {
+        return Expected {
+            source: format!(
+                "engine labels of {scope} (give -f to judge internal flags and aliases)"
+            ),
+            networks: scope_nets
+                .iter()
+                .map(|n| (n.clone(), (Role::Managed, None)))
+                .collect(),
+            services: None,
+            project: None,
+        };
+    };
+    let real = |key: &str| plan.network(key).map(|n| n.name.clone());
+    let mut services = BTreeMap::new();
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    for s in plan.services.iter().filter(|s| s.fenced) {
+        let mut att = BTreeMap::new();
+        for a in &s.attachments {
+            if let Some(name) = real(&a.network) {
+                used.insert(name.clone());
+                att.insert(name, a.aliases.clone());
+            }
+        }
+        services.insert(s.name.clone(), att);
+    }
+    Expected {
+        source: format!("plan of project {} ({})", plan.project, plan.policy_source),
+        networks: plan
+            .networks
+            .iter()
+            .filter(|n| n.role == Role::Managed || used.contains(&n.name))
+            .map(|n| {
+                let internal = (n.role == Role::Managed).then_some(n.internal);
+                (n.name.clone(), (n.role, internal))
+            })
+            .collect(),
+        services: Some(services),
+        project: Some(plan.project_name.clone()),
+    }
+}
+
+fn row(check: &'static str, subject: String, expected: String, observed: String) -> Row {
+    let ok = expected == observed;
+    Row {
+        check,
+        subject,
+        expected,
+        observed,
+        ok,
+    }
+}
+
+fn join(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let v: Vec<String> = items.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    if v.is_empty() {
+        "—".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The report as a table: one row per check, differences marked.
+pub fn table(r: &Report) -> String {
+    let mut out = format!("verify {}  (expectations: {})\n\n", r.scope, r.expectations);
+    let headers = ["", "CHECK", "SUBJECT", "EXPECTED", "OBSERVED"];
+    let cells: Vec<[String; 5]> = r
+        .rows
+        .iter()
+        .map(|row| {
+            [
+                if row.ok { " " } else { "✗" }.to_owned(),
+                row.check.to_owned(),
+                row.subject.clone(),
+                row.expected.clone(),
+                row.observed.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = headers.map(|h| h.chars().count());
+    for c in &cells {
+        for (i, v) in c.iter().enumerate() {
+            widths[i] = widths[i].max(v.chars().count());
+        }
+    }
+    let line = |vals: [&str; 5]| -> String {
+        let mut s = String::new();
+        for (i, v) in vals.iter().enumerate() {
+            if i == 4 {
+                s.push_str(v);
+            } else {
+                s.push_str(v);
+                s.push_str(&" ".repeat(widths[i] - v.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_owned() + "\n"
+    };
+    out.push_str(&line(headers));
+    for c in &cells {
+        out.push_str(&line([&c[0], &c[1], &c[2], &c[3], &c[4]]));
+    }
+    out.push('\n');
+    if r.ok {
+        out.push_str("as planned: no differences\n");
+    } else {
+        out.push_str(&format!("{} difference(s)\n", r.differences.len()));
+    }
+    out
+}
+
+/// Hand-built pictures of the engine for the pure parts' tests.
+#[cfg(test)]
+mod testing {
+    use super::*;
+    use crate::plan::Options;
+
+    pub fn ctr(name: &str, holder: &str, nets: &[(&str, &str, &[&str])]) -> Ctr {
+        Ctr {
+            id: format!("{name}-id"),
+            name: name.into(),
+            holder: holder.into(),
+            running: true,
+            exit_code: 0,
+            endpoints: nets
+                .iter()
+                .map(|(n, ip, aliases)| {
+                    (
+                        n.to_string(),
+                        (
+                            Some(ip.parse().unwrap()),
+                            aliases.iter().map(|a| a.to_string()).collect(),
+                        ),
+                    )
+                })
+                .collect(),
+            tcp_ports: vec![],
+            labels: HashMap::new(),
+        }
+    }
+
+    pub fn net(scope: &str, members: &[&Ctr]) -> Net {
+        let mut labels = HashMap::new();
+        labels.insert(labels::SCOPE.to_owned(), scope.to_owned());
+        Net {
+            internal: false,
+            labels,
+            members: members.iter().map(|c| c.id.clone()).collect(),
+        }
+    }
+
+    /// Run `a` of a stack where `web` is on `front` and `back` (internal), `db` on `back`.
+    pub fn planned(scope: &Scope) -> Expected {
+        let compose = "services:\n  web: {image: x, networks: [front, back]}\n  db: {image: x, networks: [back]}\nnetworks:\n  front: {}\n  back: {internal: true}\n";
+        let opts = Options {
+            scope: Some(scope.clone()),
+            project: Some("shop".into()),
+            ..Options::default()
+        };
+        let plan = crate::fence_str(compose, None, &opts).unwrap().0;
+        let scope_nets = BTreeSet::from(["nf-a-back".to_owned(), "nf-a-front".to_owned()]);
+        expectations(scope, Some(&plan), &scope_nets)
+    }
+
+    /// The engine as [`planned`] promises it.
+    pub fn clean(scope: &Scope) -> Observed {
+        let db = ctr("a-db-1", "db", &[("nf-a-back", "10.0.1.3", &["db"])]);
+        let web = ctr(
+            "a-web-1",
+            "web",
+            &[
+                ("nf-a-back", "10.0.1.2", &["web"]),
+                ("nf-a-front", "10.0.0.2", &["web"]),
+            ],
+        );
+        let mut back = net(&scope.to_string(), &[&db, &web]);
+        back.internal = true;
+        let front = net(&scope.to_string(), &[&web]);
+        Observed {
+            scope_networks: BTreeSet::from(["nf-a-back".to_owned(), "nf-a-front".to_owned()]),
+            nets: BTreeMap::from([
+                ("nf-a-back".to_owned(), back),
+                ("nf-a-front".to_owned(), front),
+            ]),
+            ours: vec![db, web],
+            others: Vec::new(),
+        }
+    }
+
+    /// The report's differences for this picture (probes aside).
+    pub fn differences(scope: &Scope, expected: &Expected, observed: &Observed) -> Vec<String> {
+        let rows = compare::rows(scope, expected, observed);
+        report(scope, String::new(), rows).differences
+    }
+}

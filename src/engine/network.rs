@@ -11,6 +11,7 @@ use crate::audit::Occupied;
 use crate::labels;
 use crate::plan::NetworkPlan;
 use crate::subnet::{self, Pool, Request};
+use crate::tenant::KnownNetwork;
 
 /// How often one network moves to another subnet before giving up: overlaps come from
 /// concurrent runs taking the same slot, and each retry re-reads the engine.
@@ -23,14 +24,52 @@ const BRIEF: Duration = Duration::from_secs(3);
 /// answers within a few seconds: for the commands that work without an engine (`audit`,
 /// `rewrite` and `plan` with a subnet pool), which only avoid what they can see.
 pub fn subnets_if_reachable() -> Option<Vec<Occupied>> {
+    view_if_reachable().map(|v| v.subnets)
+}
+
+/// What a planning command that works without an engine can learn from one.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// Subnets in use, each with its network's name.
+    pub subnets: Vec<Occupied>,
+    /// Networks netfence labelled: tenant mode knows another scope's by them.
+    pub known: Vec<KnownNetwork>,
+}
+
+/// One brief look at the engine's networks, or `None` when no engine answers within a
+/// few seconds.
+pub fn view_if_reachable() -> Option<View> {
     let rt = super::runtime().ok()?;
     rt.block_on(async {
         let lookup = async {
             let engine = Engine::connect().await.ok()?;
-            engine.subnets_in_use().await.ok()
+            let networks = engine.networks().await.ok()?;
+            Some(view(networks))
         };
         tokio::time::timeout(BRIEF, lookup).await.ok().flatten()
     })
+}
+
+fn view(networks: Vec<super::docker::LiveNetwork>) -> View {
+    let mut v = View::default();
+    for n in networks {
+        for subnet in n.subnets.iter().filter_map(|s| s.parse::<IpNet>().ok()) {
+            v.subnets.push(Occupied {
+                subnet,
+                network: n.name.clone(),
+            });
+        }
+        if n.label(labels::MANAGED) == Some("true") {
+            let get = |k: &str| n.label(k).map(str::to_owned);
+            v.known.push(KnownNetwork {
+                scope: get(labels::SCOPE),
+                project: get(labels::PROJECT),
+                role: get(labels::ROLE),
+                name: n.name,
+            });
+        }
+    }
+    v
 }
 
 impl Engine {

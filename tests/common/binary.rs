@@ -291,6 +291,16 @@ impl Outcome {
     }
 
     #[track_caller]
+    pub fn stderr_lacks(&self, part: &str) -> &Outcome {
+        assert!(
+            !self.stderr().contains(part),
+            "netfence {}: stderr has {part:?}\n{self}",
+            self.line
+        );
+        self
+    }
+
+    #[track_caller]
     pub fn stderr_is(&self, all: &str) -> &Outcome {
         assert_eq!(self.stderr(), all, "netfence {}: stderr\n{self}", self.line);
         self

@@ -66,7 +66,25 @@ fn project_from(case: &Case, input: ComposeInput) -> Project {
 }
 
 fn fence(case: &Case, input: ComposeInput, scope: &Scope) -> (netfence::Plan, String) {
-    let project = project_from(case, input);
+    fence_with(case, input, scope, false)
+}
+
+/// Re-scoping fenced output is the user's own move (a trusted file): in tenant mode a
+/// record of another scope is refused instead (see `tenant_mode_refuses_a_record_of_another_scope`).
+fn fence_trusted(case: &Case, input: ComposeInput, scope: &Scope) -> (netfence::Plan, String) {
+    fence_with(case, input, scope, true)
+}
+
+fn fence_with(
+    case: &Case,
+    input: ComposeInput,
+    scope: &Scope,
+    trusted: bool,
+) -> (netfence::Plan, String) {
+    let mut project = project_from(case, input);
+    if trusted {
+        project.policy.policy.tenant.enabled = Some(false);
+    }
     let opts = Options {
         scope: Some(scope.clone()),
         project: case.project.clone(),
@@ -141,8 +159,8 @@ fn rewrite_fixtures() {
             Scope::Run(_) => Scope::Run("other9".into()),
             Scope::Env(_) => Scope::Env("other9".into()),
         };
-        let (_, from_original) = fence(&case, load_files(&case.files), &other);
-        let (_, rescoped) = fence(&case, reload(&out), &other);
+        let (_, from_original) = fence_trusted(&case, load_files(&case.files), &other);
+        let (_, rescoped) = fence_trusted(&case, reload(&out), &other);
         assert_eq!(
             rescoped, from_original,
             "{name}: re-scoping differs from fencing the original"
@@ -152,8 +170,8 @@ fn rewrite_fixtures() {
             Scope::Run(_) => Scope::Env("other9".into()),
             Scope::Env(_) => Scope::Run("other9".into()),
         };
-        let (_, from_original) = fence(&case, load_files(&case.files), &across);
-        let (_, rescoped) = fence(&case, reload(&out), &across);
+        let (_, from_original) = fence_trusted(&case, load_files(&case.files), &across);
+        let (_, rescoped) = fence_trusted(&case, reload(&out), &across);
         if rescoped != from_original {
             cross_kind.push(name.clone());
         }

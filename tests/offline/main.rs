@@ -11,3 +11,4 @@ mod fixtures;
 mod graph;
 mod platform;
 mod properties;
+mod tenant;

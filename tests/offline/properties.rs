@@ -109,6 +109,12 @@ fn policy(s: &Stack) -> Option<&'static str> {
         .then_some("subnets: { pool: 10.90.0.0/16, prefix_length: 24 }\n")
 }
 
+/// The same policy for a user re-scoping their own output: tenant mode would refuse the
+/// record of another scope.
+fn trusted(s: &Stack) -> String {
+    format!("{}tenant: {{ enabled: false }}\n", policy(s).unwrap_or(""))
+}
+
 fn opts(id: &str) -> Options {
     Options {
         scope: Some(Scope::Run(id.into())),
@@ -162,9 +168,13 @@ proptest! {
         prop_assert!(!rescoped.contains("alpha"), "old scope left in re-scoped output");
         // Across kinds: the run's output deployed to an environment, as if from the original.
         let env = Options { scope: Some(Scope::Env("prod".into())), project: Some("prop".into()), ..Options::default() };
-        let (_, env_direct) = fence_str(&text, policy(&s), &env).unwrap();
-        let (_, env_rescoped) = fence_str(&out, policy(&s), &env).unwrap();
+        let (_, env_direct) = fence_str(&text, Some(&trusted(&s)), &env).unwrap();
+        let (_, trusted_out) = fence_str(&text, Some(&trusted(&s)), &opts("alpha")).unwrap();
+        let (_, env_rescoped) = fence_str(&trusted_out, Some(&trusted(&s)), &env).unwrap();
         prop_assert_eq!(&env_rescoped, &env_direct);
+        // In tenant mode (an environment's default) that record of a run is refused.
+        let refused = fence_str(&out, policy(&s), &env).unwrap_err();
+        prop_assert!(refused.to_string().contains("x-netfence.fenced"), "{}", refused);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod verify;
 use std::io::Write;
 use std::path::Path;
 
-use netfence::{Options, Plan, Project};
+use netfence::{Options, Plan, Project, Scope};
 
 /// Writes data to stdout, ending it with a newline.
 pub fn emit(text: &str) -> anyhow::Result<()> {
@@ -52,29 +52,46 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// With a subnet pool, SPEC §3 rule 4 wants subnets that no network on the engine has:
-/// ask the engine when one answers (briefly; none is not an error). The plan's own
-/// networks, already deployed, are not in the way of themselves: that keeps a second
-/// rewrite of a running stack identical.
-pub fn plan_avoiding_live_subnets(project: &Project, opts: &mut Options) -> anyhow::Result<Plan> {
-    let plan = project.plan(opts)?;
-    if project.policy.policy.subnets.is_none() {
-        return Ok(plan);
+/// Plans with what a reachable engine shows, when that matters: with a subnet pool,
+/// SPEC §3 rule 4 wants subnets no network on the engine has; in tenant mode, another
+/// scope's network is known by its labels (SPEC §2 Trust). No engine is not an error.
+/// The plan's own networks, already deployed, are not in the way of themselves: that
+/// keeps a second rewrite of a running stack identical.
+pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence::Result<Plan> {
+    let plan = project.plan(opts);
+    let pooled = project.policy.policy.subnets.is_some();
+    let recorded = project.record.as_ref().and_then(|r| Scope::parse(&r.scope));
+    let tenant = opts
+        .scope
+        .as_ref()
+        .or(recorded.as_ref())
+        .is_some_and(|s| project.policy.policy.tenant_mode(s));
+    if !pooled && !tenant {
+        return plan;
     }
-    let Some(live) = netfence::engine::network::subnets_if_reachable() else {
-        return Ok(plan);
+    let Some(view) = netfence::engine::network::view_if_reachable() else {
+        return plan;
     };
-    let own: std::collections::BTreeSet<&str> =
-        plan.networks.iter().map(|n| n.name.as_str()).collect();
-    opts.occupied = live
-        .into_iter()
-        .filter(|o| !own.contains(o.network.as_str()))
-        .map(|o| o.subnet)
-        .collect();
-    if opts.occupied.is_empty() {
-        return Ok(plan);
+    let own: std::collections::BTreeSet<String> = match &plan {
+        Ok(p) => p.networks.iter().map(|n| n.name.clone()).collect(),
+        Err(_) => Default::default(),
+    };
+    if pooled {
+        opts.occupied = view
+            .subnets
+            .into_iter()
+            .filter(|o| !own.contains(&o.network))
+            .map(|o| o.subnet)
+            .collect();
     }
+    opts.known_networks = view
+        .known
+        .into_iter()
+        .filter(|k| !own.contains(&k.name))
+        .collect();
     // The same scope again, so a random run id stays the one already announced.
-    opts.scope = Some(plan.scope.clone());
-    Ok(project.plan(opts)?)
+    if let Ok(p) = &plan {
+        opts.scope = Some(p.scope.clone());
+    }
+    project.plan(opts)
 }

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 
-use super::{emit, plan_avoiding_live_subnets, write_atomically};
+use super::{emit, plan_with_engine_view, write_atomically};
 use crate::args::DataFormat;
 use crate::exit::ExitStatus;
 use crate::settings::RewriteSettings;
@@ -12,7 +12,17 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
     let project = s.input.load()?;
     let mut opts = s.input.options(&project, s.target);
     opts.no_project_name = s.no_project_name;
-    let plan = plan_avoiding_live_subnets(&project, &mut opts)?;
+    let plan = match plan_with_engine_view(&project, &mut opts) {
+        // A check answers whether the file is fenced: one tenant mode refuses is not.
+        Err(e @ netfence::Error::Tenant { .. }) if s.check => {
+            eprintln!(
+                "netfence: {} is not fenced, and fencing it is refused: {e:#}",
+                project.input.first_source()
+            );
+            return Ok(ExitStatus::Found);
+        }
+        other => other?,
+    };
     if s.check {
         if project.record.is_some() && project.rewrite(&plan) == *project.original() {
             return Ok(ExitStatus::Success);

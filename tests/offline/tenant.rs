@@ -1,0 +1,144 @@
+//! Tenant mode (SPEC §2 Trust) against hostile tenant files, one directory each under
+//! `fixtures/tenant/`: in env scope with the platform's policy every escape is refused
+//! (exit 2, naming the service, the key, why, and the `tenant.allow` key that grants
+//! it); with the grant in `grant.yml` the file is accepted; in run scope the same file is
+//! the user's own and rewrites as before. The refusals are one snapshot.
+
+use std::path::{Path, PathBuf};
+
+use crate::binary::Netfence;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn cases() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("fixtures/tenant"))
+        .expect("fixtures/tenant")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 14, "tenant cases: {names:?}");
+    names
+}
+
+/// `rewrite` as a platform's hook runs it. No engine is asked: a network's labels would
+/// make the refusal's wording depend on what else the engine holds.
+fn rewrite(case: &str, scope: &[&str], policy: &Path) -> Netfence {
+    Netfence::new()
+        .current_dir(root())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .args(["rewrite", "-p", "shop", "--policy"])
+        .arg(policy)
+        .args(scope)
+        .arg("-f")
+        .arg(format!("fixtures/tenant/{case}/compose.yml"))
+}
+
+const PLATFORM: &str = "fixtures/tenant/platform.yml";
+
+#[test]
+fn every_escape_is_refused_in_env_scope_and_granted_or_trusted_otherwise() {
+    let mut refusals = String::new();
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases() {
+        let out = rewrite(&case, &["--env", "prod"], Path::new(PLATFORM)).run();
+        out.code(2).stderr_has("refused in tenant mode");
+        refusals.push_str(&format!("## {case}\n{}\n", out.stderr()));
+
+        let grant = root().join(format!("fixtures/tenant/{case}/grant.yml"));
+        if grant.exists() {
+            let policy = dir.path().join(format!("{case}.yml"));
+            let text = std::fs::read_to_string(root().join(PLATFORM)).unwrap()
+                + &std::fs::read_to_string(&grant).unwrap();
+            std::fs::write(&policy, text).unwrap();
+            rewrite(&case, &["--env", "prod"], &policy).run().success();
+        }
+        rewrite(&case, &["--run-id", "t1"], Path::new(PLATFORM))
+            .run()
+            .success();
+    }
+    insta::assert_snapshot!("tenant_refusals", refusals);
+}
+
+#[test]
+fn a_tenants_embedded_policy_is_ignored_beside_the_platforms_and_cannot_grant() {
+    let case = "embedded-policy-grants-itself";
+    rewrite(case, &["--env", "prod"], Path::new(PLATFORM))
+        .run()
+        .code(2)
+        .stderr_has("(x-netfence) is ignored: the compose file is a tenant's")
+        .stderr_has("tenant.allow.host_network: true");
+    // With no platform policy at all the embedded one is read, and may not set `tenant`.
+    Netfence::new()
+        .current_dir(root())
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["rewrite", "-p", "shop", "--env", "prod", "-f"])
+        .arg(format!("fixtures/tenant/{case}/compose.yml"))
+        .run()
+        .code(2)
+        .stderr_has("policy at /tenant")
+        .stderr_has("cannot set `tenant`");
+}
+
+#[test]
+fn an_embedded_policy_never_reads_the_process_environment() {
+    let compose = "services:\n  web: {image: busybox}\nx-netfence:\n  naming: {network: \"{{ prefix }}-{{ environ.PLATFORM_SECRET }}-{{ network }}\"}\n";
+    Netfence::new()
+        .env("PLATFORM_SECRET", "hunter2")
+        .args(["rewrite", "--run-id", "t1"])
+        .stdin(compose)
+        .run()
+        .code(2)
+        .stderr_has("/naming/network")
+        .stderr_lacks("hunter2");
+}
+
+#[test]
+fn the_platforms_project_name_beats_a_record() {
+    let compose = "services:\n  db: {image: postgres}\nx-netfence:\n  fenced: {scope: 'run:t1', project: victim, policy: 'sha256:0', version: 0.1.0}\n";
+    Netfence::new()
+        .env("COMPOSE_PROJECT_NAME", "shop")
+        .args(["rewrite", "--run-id", "t1"])
+        .stdin(compose)
+        .run()
+        .success()
+        .stdout_has("name: nf-t1-shop")
+        .stdout_lacks("victim");
+}
+
+#[test]
+fn a_private_service_that_declares_the_proxy_network_does_not_join_it() {
+    let compose = "services:\n  web: {image: nginx, labels: [traefik.enable=true], networks: [edge]}\n  db: {image: postgres, networks: [edge]}\nnetworks:\n  edge: {external: true, name: nf-proxy}\n";
+    let out = Netfence::new()
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .current_dir(root())
+        .args([
+            "plan", "--format", "json", "-p", "shop", "--env", "prod", "--policy", PLATFORM,
+        ])
+        .stdin(compose)
+        .run();
+    let plan = out.success().json();
+    let nets = |svc: &str| -> Vec<String> {
+        plan["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == svc)
+            .unwrap()["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["network"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        nets("web").contains(&"edge".to_owned()),
+        "{:?}",
+        nets("web")
+    );
+    assert!(!nets("db").contains(&"edge".to_owned()), "{:?}", nets("db"));
+}

@@ -165,6 +165,19 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             labels::set(svc, "labels", label, value);
         }
     }
+    // One value per proxy label wherever the service carries it: a stale one left in the
+    // other place would route the proxy elsewhere once the file is deployed the other way.
+    for (label, value) in &sp.proxy_labels {
+        set_where_present(svc, label, value);
+    }
+    // netfence's own labels are netfence's to set: a file's in `deploy.labels` go.
+    if let Some(d) = svc
+        .get_mut("deploy")
+        .map(untag_mut)
+        .and_then(Value::as_mapping_mut)
+    {
+        labels::remove_where(d, "labels", |k| k.starts_with(labels::PREFIX));
+    }
     // Policy labels go on services too, so a platform can find its own containers.
     for (k, v) in &plan.labels {
         labels::set(svc, "labels", k, v);
@@ -208,6 +221,22 @@ fn move_proxy_labels_to_deploy(svc: &mut Mapping) {
     if let Some(d) = untag_mut(deploy).as_mapping_mut() {
         for (k, v) in moving {
             labels::set(d, "labels", &k, &v);
+        }
+    }
+}
+
+/// Sets `label` in the service's labels and in `deploy.labels`, each only where it is.
+fn set_where_present(svc: &mut Mapping, label: &str, value: &str) {
+    if has_label(svc.get("labels"), label) {
+        labels::set(svc, "labels", label, value);
+    }
+    if let Some(d) = svc
+        .get_mut("deploy")
+        .map(untag_mut)
+        .and_then(Value::as_mapping_mut)
+    {
+        if has_label(d.get("labels"), label) {
+            labels::set(d, "labels", label, value);
         }
     }
 }

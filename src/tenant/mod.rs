@@ -255,10 +255,15 @@ fn granted(e: &Escape, policy: &Policy) -> bool {
             .network_drivers
             .iter()
             .any(|d| d.eq_ignore_ascii_case(item)),
-        Kind::ExternalNetwork => allow
-            .external_networks
-            .iter()
-            .any(|g| templates::glob_matches(g, item)),
+        // The platform's own flat networks are its to name (`reconcile --strict` takes
+        // containers off them).
+        Kind::ExternalNetwork => {
+            policy.flat_networks.iter().any(|f| f == item)
+                || allow
+                    .external_networks
+                    .iter()
+                    .any(|g| templates::glob_matches(g, item))
+        }
         _ => false,
     }
 }

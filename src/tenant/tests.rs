@@ -210,3 +210,15 @@ fn grants_are_exact() {
     );
     assert_eq!(refused(&e).len(), 3);
 }
+
+#[test]
+fn the_platforms_flat_networks_are_its_own_to_name() {
+    let p = policy("flat_networks: [coolify]\n");
+    let e = escapes(
+        &doc("networks:\n  c: {external: true, name: coolify}\n"),
+        &p,
+        &Context::default(),
+    );
+    assert_eq!(kinds(&e), [Kind::ExternalNetwork]);
+    assert!(e[0].granted);
+}

@@ -293,3 +293,84 @@ fn noise() -> impl Strategy<Value = serde_yaml_ng::Value> {
         ]
     })
 }
+
+/// Label entries a hostile file might write: owned keys with foreign values, duplicates,
+/// a bare key, and a proxy label, in list or map form.
+fn hostile_labels() -> impl Strategy<Value = (bool, Vec<(String, String)>)> {
+    let key = prop::sample::select(vec![
+        "io.netfence.scope",
+        "io.netfence.project",
+        "io.netfence.managed",
+        "io.netfence.owner",
+        "traefik.docker.network",
+        "com.example.team",
+    ]);
+    let value = prop::sample::select(vec!["env:staging", "victim", "false", "", "x=y"]);
+    (
+        any::<bool>(),
+        proptest::collection::vec((key, value), 0..8).prop_map(|v| {
+            v.into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        }),
+    )
+}
+
+fn labels_yaml(map_form: bool, labels: &[(String, String)]) -> String {
+    if map_form {
+        // A mapping cannot repeat a key: the last of each wins, as Compose reads a list.
+        let mut seen = std::collections::BTreeMap::new();
+        for (k, v) in labels {
+            seen.insert(k.clone(), v.clone());
+        }
+        let body: Vec<String> = seen.iter().map(|(k, v)| format!("{k}: '{v}'")).collect();
+        format!("{{{}}}", body.join(", "))
+    } else {
+        let body: Vec<String> = labels.iter().map(|(k, v)| format!("'{k}={v}'")).collect();
+        format!("[{}]", body.join(", "))
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(300)
+    })]
+
+    /// SPEC §3 rule 3: whatever labels a file writes, every owned key of the output has
+    /// netfence's value in every entry (Compose keeps the last of duplicates, so one
+    /// foreign entry left anywhere would win).
+    #[test]
+    fn owned_labels_never_keep_a_foreign_value((map_form, labels) in hostile_labels(), in_deploy in any::<bool>()) {
+        let holder = labels_yaml(map_form, &labels);
+        let compose = if in_deploy {
+            format!("services:\n  web:\n    image: x\n    labels: {holder}\n    deploy: {{labels: {holder}}}\n")
+        } else {
+            format!("services:\n  web:\n    image: x\n    labels: {holder}\n")
+        };
+        let opts = Options { scope: Some(Scope::Run("p1".into())), project: Some("prop".into()), ..Options::default() };
+        let (plan, out) = fence_str(&compose, Some("proxy: {services: [web]}\n"), &opts).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out).unwrap();
+        let want = [
+            ("io.netfence.scope", "run:p1".to_owned()),
+            ("io.netfence.project", plan.project_name.clone()),
+            ("io.netfence.managed", "true".to_owned()),
+            ("traefik.docker.network", "nf-proxy".to_owned()),
+        ];
+        for (key, value) in &want {
+            let entries = netfence::labels::entries(doc["services"]["web"].get("labels"));
+            let values: Vec<&String> = entries.iter().filter(|(k, _)| k == key).map(|(_, v)| v).collect();
+            prop_assert!(!values.is_empty(), "{key} missing in\n{out}");
+            prop_assert!(values.iter().all(|v| *v == value), "{key}: {values:?} in\n{out}");
+        }
+        if in_deploy {
+            let deploy = netfence::labels::entries(doc["services"]["web"]["deploy"].get("labels"));
+            for (k, v) in deploy.iter().filter(|(k, _)| k.starts_with("io.netfence.") || k == "traefik.docker.network") {
+                let wanted = want.iter().find(|(w, _)| w == k).map(|(_, v)| v.as_str());
+                prop_assert!(wanted.is_none_or(|w| w == v), "deploy.labels {k}={v} in\n{out}");
+            }
+        }
+    }
+}

@@ -466,3 +466,30 @@ fn stdin_once_only() {
         .code(2)
         .stderr_has("only once");
 }
+
+#[test]
+fn completions_for_each_shell_name_every_subcommand() {
+    let subcommands = [
+        "rewrite",
+        "plan",
+        "validate",
+        "schema",
+        "audit",
+        "graph",
+        "run",
+        "down",
+        "gc",
+        "ensure",
+        "reconcile",
+        "verify",
+        "completions",
+    ];
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Netfence::new().args(["completions", shell]).run();
+        let script = out.success().stdout();
+        for sub in subcommands {
+            assert!(script.contains(sub), "{shell} completions lack `{sub}`");
+        }
+    }
+    Netfence::new().args(["completions", "tcsh"]).run().code(2);
+}

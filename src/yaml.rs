@@ -1,7 +1,9 @@
 //! Parsing YAML into an untyped `Value` tree the way Compose reads it: anchors expanded,
 //! `<<` merge keys applied, key order kept. Bounded against alias bombs and deep nesting.
 
-use serde_yaml_ng::{Mapping, Value};
+/// The compose tree every module works on. New code names it through here, so the
+/// representation can change in one place.
+pub use serde_yaml_ng::{Mapping, Value};
 
 use crate::error::{Error, Result, Source};
 

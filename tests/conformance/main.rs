@@ -232,11 +232,44 @@ enum FenceError {
 
 /// Rewrites compose text as `netfence rewrite -f PATH` would, with a fixed scope, the
 /// built-in policy and an empty process environment (so `environ` is deterministic).
+/// The file is the user's own (tenant mode off): this run judges fidelity; what tenant
+/// mode refuses is counted apart (see [`tenant_refusal`]).
 fn fence(
     path: &Path,
     text: &str,
     scope: &Scope,
     no_policy_dir: &Path,
+) -> Result<String, FenceError> {
+    fence_as(path, text, scope, no_policy_dir, false)
+}
+
+/// What tenant mode, the default in env scope, refuses in the file: the kinds of escape
+/// (the audit rule names) it names, for the doc; `None` when it accepts the file.
+fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<String>> {
+    let source = Source::File(path.to_path_buf());
+    let value = netfence::load::parse_document(&source, text).ok()?;
+    let input = ComposeInput {
+        sources: vec![source],
+        value,
+        project_dir: path.parent()?.to_path_buf(),
+    };
+    let project = Project::new(input, None, no_policy_dir).ok()?;
+    let opts = Options {
+        scope: Some(Scope::Env("staging".into())),
+        ..Options::default()
+    };
+    match project.plan(&opts) {
+        Err(netfence::Error::Tenant { refusals, .. }) => Some(refusals),
+        _ => None,
+    }
+}
+
+fn fence_as(
+    path: &Path,
+    text: &str,
+    scope: &Scope,
+    no_policy_dir: &Path,
+    tenant: bool,
 ) -> Result<String, FenceError> {
     let run = || -> netfence::Result<String> {
         let source = Source::File(path.to_path_buf());
@@ -246,7 +279,8 @@ fn fence(
             value,
             project_dir: path.parent().expect("file has a directory").to_path_buf(),
         };
-        let project = Project::new(input, None, no_policy_dir)?;
+        let mut project = Project::new(input, None, no_policy_dir)?;
+        project.policy.policy.tenant.enabled = Some(tenant);
         let opts = Options {
             scope: Some(scope.clone()),
             environ: BTreeMap::new(),
@@ -401,6 +435,8 @@ struct FileReport {
     failures: Vec<String>,
     /// Re-scoping across kinds that does not give the direct rewrite (informational).
     cross_kind: Vec<String>,
+    /// What tenant mode refuses in the file (informational).
+    tenant_refusals: Vec<String>,
 }
 
 struct Ctx {
@@ -507,6 +543,7 @@ fn check_file(ctx: &Ctx, path: &Path) -> FileReport {
     }
     let direct_for =
         |s: &Scope| -> &str { &direct.iter().find(|(d, _)| d == s).expect("rewritten").1 };
+    r.tenant_refusals = tenant_refusal(path, &text, &ctx.no_policy_dir).unwrap_or_default();
 
     for (scope, _) in scopes() {
         let out = direct_for(&scope);
@@ -769,6 +806,46 @@ fn md_cell(s: &str) -> String {
     }
 }
 
+/// How many accepted files tenant mode (env scope, built-in policy) refuses, by the key
+/// each refusal names: the platform's view of the corpus, informational.
+fn tenant_section(d: &mut String, reports: &[FileReport]) {
+    let refused: Vec<&FileReport> = reports
+        .iter()
+        .filter(|r| r.accepted.is_some() && !r.tenant_refusals.is_empty())
+        .collect();
+    let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &refused {
+        let keys: BTreeSet<String> = r
+            .tenant_refusals
+            .iter()
+            .filter_map(|l| refused_key(l))
+            .collect();
+        for k in keys {
+            *by_key.entry(k).or_default() += 1;
+        }
+    }
+    let _ = writeln!(
+        d,
+        "## Tenant mode\n\n\
+         The checks above fence each file as the user's own. As a tenant's file on a shared \
+         platform (env scope, tenant mode, built-in policy) {} of the accepted files are refused \
+         (exit 2) for reaching past their fence; by what the refusal names (files):\n",
+        refused.len()
+    );
+    let _ = writeln!(d, "| key | files |\n|---|---:|");
+    for (k, n) in &by_key {
+        let _ = writeln!(d, "| `{k}` | {n} |");
+    }
+    let _ = writeln!(d);
+}
+
+/// `network_mode` from "service x: `services.x.network_mode`: ...".
+fn refused_key(line: &str) -> Option<String> {
+    let key = line.split('`').nth(1)?;
+    let last = key.rsplit('.').next()?;
+    Some(last.split('[').next()?.to_owned())
+}
+
 fn conformance_doc(
     reports: &[FileReport],
     s: &Summary,
@@ -827,6 +904,7 @@ fn conformance_doc(
         s.cross_kind
     );
 
+    tenant_section(&mut d, reports);
     let _ = writeln!(d, "## Refusals\n");
     let refused: Vec<&FileReport> = reports.iter().filter(|r| r.refusal.is_some()).collect();
     if refused.is_empty() {

@@ -19,6 +19,7 @@ pub mod probe;
 pub mod reconcile;
 pub mod run;
 pub mod signals;
+pub mod state_dir;
 pub mod sweep;
 pub mod verify;
 pub mod wait;

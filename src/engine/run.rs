@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde_yaml_ng::Value;
 
-use super::compose::{self, Compose};
+use super::compose::Compose;
 use super::info::{self, RunInfo};
 use super::network::{assign_subnets, next_subnet};
 use super::signals::{self, Interrupts, Received};
+use super::state_dir::{RunDir, StateDir};
 use super::sweep::{describe, Kind, Object};
 use super::{owner, scope_filter, wait, Engine, EngineError};
 use crate::error::Error;
@@ -25,6 +26,10 @@ use crate::{labels, Project, Scope};
 
 /// Lines of each failing service's log shown when a stack does not come up.
 const LOG_LINES: &str = "40";
+
+/// The fenced compose file and the run info, in the run's private directory.
+const FENCED_FILE: &str = "compose.yml";
+const INFO_FILE: &str = "run-info.json";
 
 /// How often `up` is tried when it fails for a reason that passes (see [`transient`]).
 const UP_ATTEMPTS: usize = 3;
@@ -44,6 +49,8 @@ struct Shared {
     opts: RunOptions,
     interrupts: Interrupts,
     owner: String,
+    /// Where the copies' private directories are made.
+    state: StateDir,
     /// Subnets this process already gave a network: parallel copies avoid each other
     /// without waiting for the engine to refuse an overlap.
     claimed: Mutex<Vec<IpNet>>,
@@ -62,8 +69,10 @@ struct Outcome {
 /// What a copy has put on the engine (or on disk), for tear-down.
 #[derive(Default)]
 struct Footprint {
+    /// The run's private directory: the fenced file and the run info are in it.
+    dir: Option<RunDir>,
     compose_file: Option<PathBuf>,
-    info_dir: Option<PathBuf>,
+    info_file: Option<PathBuf>,
     project_name: String,
 }
 
@@ -121,6 +130,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
     rt.block_on(async move {
         let engine = Engine::connect().await?;
         let compose = Compose::detect().await?;
+        let state = StateDir::open()?;
         use std::io::IsTerminal;
         let copies = opts.ids.len();
         let shared = Shared {
@@ -129,6 +139,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
             project,
             interrupts,
             owner: owner::current(),
+            state,
             claimed: Mutex::new(Vec::new()),
             progress: copies == 1 && std::io::stderr().is_terminal(),
             opts,
@@ -190,9 +201,9 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
                 "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
                 fp.project_name,
                 scope.id(),
-                fp.info_dir
+                fp.info_file
                     .as_ref()
-                    .map(|d| format!(" (run info: {})", d.join("run-info.json").display()))
+                    .map(|f| format!(" (run info: {})", f.display()))
                     .unwrap_or_default()
             );
         }
@@ -317,7 +328,8 @@ async fn setup(
     let (mut plan, occupied) = plan_copy(sh, scope).await?;
     fp.project_name = plan.project_name.clone();
     let subnets = create_networks(sh, &mut plan, &occupied).await?;
-    let file = write_fenced(sh, &plan)?;
+    let dir = sh.state.new_run_dir(&plan.project_name)?;
+    let file = write_fenced(sh, &plan, fp.dir.insert(dir))?;
     fp.compose_file = Some(file.clone());
     tracing::debug!("networks ready after {:?}", t0.elapsed());
     compose_up(sh, &file, &plan.project_name, deadline).await?;
@@ -426,17 +438,14 @@ fn claim_subnet(
     Ok(())
 }
 
-/// The fenced file, with owner labels, where Compose will read it.
-fn write_fenced(sh: &Shared, plan: &Plan) -> Result<PathBuf, String> {
+/// The fenced file, with owner labels, in the run's private directory. Its relative
+/// paths still resolve as in the input: Compose takes them from the project directory,
+/// which it is given (see [`Compose::command`]).
+fn write_fenced(sh: &Shared, plan: &Plan, dir: &RunDir) -> Result<PathBuf, String> {
     let mut doc = sh.project.rewrite(plan);
     add_owner_labels(&mut doc, &sh.owner);
     let text = crate::yaml::to_string(&doc);
-    let beside = matches!(
-        sh.project.input.first_source(),
-        crate::Source::File(p) if p.as_os_str() != "-"
-    );
-    let dir = &sh.project.input.project_dir;
-    compose::write_fenced(dir, beside, &plan.project_name, &text).map_err(String::from)
+    Ok(dir.write(FENCED_FILE, &text)?)
 }
 
 /// `compose up -d`, tried again when it failed for a reason that passes; a failure
@@ -496,14 +505,14 @@ fn pool_of(project: &Project) -> Pool {
     }
 }
 
-/// The run-info file, in a directory of its own that tear-down removes.
+/// The run-info file, beside the fenced file in the run's private directory.
 fn write_info(info: &RunInfo, fp: &mut Footprint) -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join("netfence").join(&info.project);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    fp.info_dir = Some(dir.clone());
-    let path = dir.join("run-info.json");
+    let Some(dir) = &fp.dir else {
+        return Err("no run directory for the run info".into());
+    };
     let text = serde_json::to_string_pretty(info).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let path = dir.write(INFO_FILE, &text)?;
+    fp.info_file = Some(path.clone());
     Ok(path)
 }
 
@@ -594,11 +603,8 @@ async fn teardown(sh: &Shared, scope: &Scope, fp: &Footprint) -> Result<(), Stri
         .sweep_scope(&scope_filter(scope), |o| o.is_persistent())
         .await
         .map_err(|e| e.0)?;
-    if let Some(f) = &fp.compose_file {
-        let _ = std::fs::remove_file(f);
-    }
-    if let Some(d) = &fp.info_dir {
-        let _ = std::fs::remove_dir_all(d);
+    if let Some(d) = &fp.dir {
+        d.remove();
     }
     let real = not_phantoms(&sh.engine, left).await;
     if real.is_empty() {

@@ -16,6 +16,7 @@ mod faults;
 mod reconcile;
 mod rewrite;
 mod run;
+mod run_safety;
 mod scale;
 mod swarm;
 mod verify;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use serde_yaml_ng::Value;
 
+use super::claim;
 use super::compose::Compose;
 use super::info::{self, RunInfo};
 use super::network::{assign_subnets, next_subnet};
@@ -131,6 +132,8 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
         let engine = Engine::connect().await?;
         let compose = Compose::detect().await?;
         let state = StateDir::open()?;
+        // Held until every copy is torn down (or left up with --keep).
+        let _claim = claim::claim(&engine, &state, &opts.ids).await?;
         use std::io::IsTerminal;
         let copies = opts.ids.len();
         let shared = Shared {

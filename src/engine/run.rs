@@ -14,15 +14,15 @@ use serde_yaml_ng::Value;
 
 use super::claim;
 use super::compose::Compose;
+use super::docker::done_if_gone;
 use super::info::{self, RunInfo};
-use super::network::{assign_subnets, next_subnet};
+use super::network::NotCreated;
 use super::signals::{self, Interrupts, Received};
 use super::state_dir::{RunDir, StateDir};
 use super::sweep::{describe, Kind, Object};
 use super::{owner, scope_filter, wait, Engine, EngineError};
 use crate::error::Error;
-use crate::plan::{NetworkPlan, Options, Plan, Role, FALLBACK_POOL};
-use crate::subnet::Pool;
+use crate::plan::{Options, Plan, Role};
 use crate::{labels, Project, Scope};
 
 /// Lines of each failing service's log shown when a stack does not come up.
@@ -52,9 +52,9 @@ struct Shared {
     owner: String,
     /// Where the copies' private directories are made.
     state: StateDir,
-    /// Subnets this process already gave a network: parallel copies avoid each other
-    /// without waiting for the engine to refuse an overlap.
-    claimed: Mutex<Vec<IpNet>>,
+    /// Each copy's planned subnets, by run id: parallel copies avoid each other without
+    /// waiting for the engine to refuse an overlap.
+    planned: Mutex<HashMap<String, Vec<IpNet>>>,
     progress: bool,
 }
 
@@ -143,7 +143,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
             interrupts,
             owner: owner::current(),
             state,
-            claimed: Mutex::new(Vec::new()),
+            planned: Mutex::new(HashMap::new()),
             progress: copies == 1 && std::io::stderr().is_terminal(),
             opts,
         };
@@ -328,9 +328,8 @@ async fn setup(
     let t0 = Instant::now();
     let deadline = t0 + sh.opts.timeout;
     let engine = &sh.engine;
-    let (mut plan, occupied) = plan_copy(sh, scope).await?;
+    let plan = plan_and_create(sh, scope).await?;
     fp.project_name = plan.project_name.clone();
-    let subnets = create_networks(sh, &mut plan, &occupied).await?;
     let dir = sh.state.new_run_dir(&plan.project_name)?;
     let file = write_fenced(sh, &plan, fp.dir.insert(dir))?;
     fp.compose_file = Some(file.clone());
@@ -345,9 +344,7 @@ async fn setup(
         Err(not_ready) => return Err(not_up(engine, not_ready).await),
     };
     tracing::debug!("ready after {:?}", t0.elapsed());
-    let info = info::collect(engine, &plan, &subnets, index)
-        .await
-        .map_err(|e| e.0)?;
+    let info = info::collect(engine, &plan, index).await.map_err(|e| e.0)?;
     let info_path = write_info(&info, fp)?;
     let mut exports = info::exports(&info);
     exports.push((
@@ -370,75 +367,115 @@ async fn setup(
     Ok(Ready { exports })
 }
 
-/// The copy's plan, every managed network given a subnet no network on the engine (nor
-/// another copy of this process) has; and the subnets that were taken.
-async fn plan_copy(sh: &Shared, scope: &Scope) -> Result<(Plan, Vec<IpNet>), String> {
-    let mut occupied = sh.engine.occupied_subnets().await.map_err(|e| e.0)?;
-    occupied.extend(sh.claimed.lock().map(|c| c.clone()).unwrap_or_default());
-    let mut plan = sh
+/// How often a copy is planned again because the engine refused a subnet as
+/// overlapping: each refusal is a concurrent run that took that subnet meanwhile.
+const MAX_PLANS: usize = 12;
+
+/// Plans the copy and creates its networks exactly as planned. When the engine refuses
+/// a subnet (a concurrent run took it after the engine was read), the copy is planned
+/// again with that subnet taken: the planner stays the only allocator, so the networks
+/// are what `plan --for-run` shows.
+async fn plan_and_create(sh: &Shared, scope: &Scope) -> Result<Plan, String> {
+    let mut refused: Vec<IpNet> = Vec::new();
+    let mut created: Vec<Created> = Vec::new();
+    for _ in 0..MAX_PLANS {
+        let plan = plan_copy(sh, scope, &refused, &created).await?;
+        match create_networks(sh, &plan, &mut created).await? {
+            None => return Ok(plan),
+            Some(taken) => {
+                tracing::info!("{scope}: subnet {taken} was taken meanwhile; planning again");
+                refused.push(taken);
+            }
+        }
+    }
+    Err(format!(
+        "creating the networks: {MAX_PLANS} plans in a row had a subnet another network took meanwhile"
+    ))
+}
+
+/// A network this copy created, with the subnets it has.
+struct Created {
+    name: String,
+    id: String,
+    subnets: Vec<IpNet>,
+}
+
+/// The copy's plan: its managed networks on subnets that no network on the engine (but
+/// its own, from an earlier try), no `refused` one and no other copy's plan has.
+async fn plan_copy(
+    sh: &Shared,
+    scope: &Scope,
+    refused: &[IpNet],
+    created: &[Created],
+) -> Result<Plan, String> {
+    let live = sh.engine.subnets_in_use().await.map_err(|e| e.0)?;
+    let mut occupied: Vec<IpNet> = live
+        .into_iter()
+        .filter(|o| !created.iter().any(|c| c.name == o.network))
+        .map(|o| o.subnet)
+        .collect();
+    occupied.extend_from_slice(refused);
+    if let Ok(planned) = sh.planned.lock() {
+        let others = planned.iter().filter(|(id, _)| *id != scope.id());
+        occupied.extend(others.flat_map(|(_, s)| s.iter().copied()));
+    }
+    let plan = sh
         .project
-        .plan(&options(&sh.opts, scope, occupied.clone()))
+        .plan(&options(&sh.opts, scope, occupied))
         .map_err(|e| e.to_string())?;
-    assign_subnets(&mut plan.networks, pool_of(&sh.project), &occupied).map_err(|e| e.0)?;
-    Ok((plan, occupied))
+    if let Ok(mut planned) = sh.planned.lock() {
+        planned.insert(scope.id().to_owned(), subnets_of(&plan));
+    }
+    Ok(plan)
+}
+
+fn subnets_of(plan: &Plan) -> Vec<IpNet> {
+    let managed = plan.networks.iter().filter(|n| n.role == Role::Managed);
+    managed
+        .flat_map(|n| n.subnet.into_iter().chain(n.subnet6))
+        .collect()
 }
 
 /// Creates the plan's managed networks (and the persistent ones it names, when
-/// missing). Returns the subnet each managed network got.
+/// missing), keeping those of an earlier try that the plan still has as they are.
+/// `Some(subnet)` when the engine refused that subnet as overlapping.
 async fn create_networks(
     sh: &Shared,
-    plan: &mut Plan,
-    occupied: &[IpNet],
-) -> Result<HashMap<String, Option<String>>, String> {
-    let pool = pool_of(&sh.project);
+    plan: &Plan,
+    created: &mut Vec<Created>,
+) -> Result<Option<IpNet>, String> {
     let extra = vec![
         (labels::OWNER.to_owned(), sh.owner.clone()),
         (labels::CREATED.to_owned(), super::now_rfc3339()),
     ];
-    let mut subnets: HashMap<String, Option<String>> = HashMap::new();
-    for np in plan.networks.iter_mut() {
-        match np.role {
-            Role::Managed => {
-                claim_subnet(sh, np, occupied, pool)?;
-                let used = sh
-                    .engine
-                    .create_managed(np, &extra, Some(pool))
-                    .await
-                    .map_err(|e| e.0)?;
-                if let (Some(s), Ok(mut claimed)) = (used, sh.claimed.lock()) {
-                    claimed.push(s);
-                }
-                np.subnet = used;
-                subnets.insert(np.name.clone(), used.map(|s| s.to_string()));
+    for np in &plan.networks {
+        if np.role.is_persistent() {
+            sh.engine.ensure_persistent(np).await.map_err(|e| e.0)?;
+        }
+        if np.role != Role::Managed {
+            continue;
+        }
+        let subnets: Vec<IpNet> = np.subnet.into_iter().chain(np.subnet6).collect();
+        if let Some(i) = created.iter().position(|c| c.name == np.name) {
+            if created[i].subnets == subnets {
+                continue;
             }
-            r if r.is_persistent() => {
-                sh.engine.ensure_persistent(np).await.map_err(|e| e.0)?;
-            }
-            _ => {}
+            // Planned elsewhere this time: it is new and empty, so it goes.
+            let old = created.remove(i);
+            done_if_gone(sh.engine.remove_network(&old.id).await)
+                .map_err(|e| format!("removing network {}: {e}", old.name))?;
+        }
+        match sh.engine.create_planned(np, &extra).await {
+            Ok(id) => created.push(Created {
+                name: np.name.clone(),
+                id,
+                subnets,
+            }),
+            Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
+            Err(NotCreated::Failed(e)) => return Err(e.0),
         }
     }
-    Ok(subnets)
-}
-
-/// Moves a network off a subnet another copy of this process took meanwhile, and
-/// claims the one it has.
-fn claim_subnet(
-    sh: &Shared,
-    np: &mut NetworkPlan,
-    occupied: &[IpNet],
-    pool: Pool,
-) -> Result<(), String> {
-    if let (Some(s), Ok(claimed)) = (np.subnet, sh.claimed.lock()) {
-        if claimed.iter().any(|c| crate::subnet::overlaps(c, &s)) {
-            let mut taken = occupied.to_vec();
-            taken.extend(claimed.iter().copied());
-            np.subnet = next_subnet(pool, &np.name, &taken).map_err(|e| e.0)?;
-        }
-    }
-    if let (Some(s), Ok(mut claimed)) = (np.subnet, sh.claimed.lock()) {
-        claimed.push(s);
-    }
-    Ok(())
+    Ok(None)
 }
 
 /// The fenced file, with owner labels, in the run's private directory. Its relative
@@ -492,20 +529,6 @@ async fn compose_up(
         sh.compose.display(),
         indent(out.text.trim_end())
     ))
-}
-
-fn pool_of(project: &Project) -> Pool {
-    match &project.policy.policy.subnets {
-        Some(s) => Pool {
-            net: crate::policy::parse_cidr(&s.pool)
-                .unwrap_or_else(|_| FALLBACK_POOL.parse().expect("constant CIDR")),
-            prefix_len: s.prefix_length.unwrap_or(24),
-        },
-        None => Pool {
-            net: FALLBACK_POOL.parse().expect("constant CIDR"),
-            prefix_len: 24,
-        },
-    }
 }
 
 /// The run-info file, beside the fenced file in the run's private directory.

@@ -22,6 +22,19 @@ pub struct RunInfo {
     pub services: BTreeMap<String, Vec<ContainerInfo>>,
 }
 
+impl RunInfo {
+    /// `host:port` to reach `service`'s published TCP `container_port` from this machine:
+    /// its first container's first binding (IPv4 first), as `NETFENCE_<SERVICE>_<PORT>`.
+    pub fn address(&self, service: &str, container_port: u16) -> Option<&str> {
+        self.services
+            .get(service)?
+            .iter()
+            .flat_map(|c| &c.ports)
+            .find(|p| p.container_port == container_port && p.protocol == "tcp")
+            .map(|p| p.address.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkInfo {
     pub key: String,

@@ -13,6 +13,7 @@ mod audit;
 mod ensure;
 mod environments;
 mod faults;
+mod library;
 mod reconcile;
 mod rewrite;
 mod run;

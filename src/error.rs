@@ -57,6 +57,9 @@ pub enum Error {
         source_name: Source,
         refusals: Vec<String>,
     },
+    /// `run` with the id of a run that is still going (SPEC §5); `owner` says which.
+    #[error("run id `{run_id}` is held by a live run ({owner}): choose another --run-id, or wait until that run ends")]
+    RunIdHeld { run_id: String, owner: String },
     /// The command line asks for something impossible.
     #[error("{0}")]
     Usage(String),

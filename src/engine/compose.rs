@@ -64,6 +64,10 @@ impl Compose {
     /// A Compose command for one project. It runs in its own process group, so that a
     /// Ctrl-C at the terminal reaches netfence (which decides what to stop) and not a
     /// tear-down half way through.
+    ///
+    /// `project_dir` is the input's directory: Compose resolves every relative path of
+    /// the file (build contexts, bind mounts, `env_file`, `include`, `extends`) against
+    /// it, and reads `.env` there, so the fenced file may live anywhere.
     pub fn command(&self, file: Option<&Path>, project_dir: &Path, project: &str) -> Command {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..]);
@@ -116,30 +120,4 @@ fn plugin_installed() -> bool {
         dirs.push(PathBuf::from(d));
     }
     dirs.iter().any(|d| d.join("docker-compose").is_file())
-}
-
-/// Where the rewritten compose file goes: beside the first input file, so that every
-/// relative path in it (build contexts, bind mounts, `env_file`, `include`, `extends`)
-/// resolves as it did; in a temporary directory when there is no such file or the
-/// directory is not writable.
-pub fn write_fenced(
-    project_dir: &Path,
-    beside_input: bool,
-    project_name: &str,
-    text: &str,
-) -> EngineResult<PathBuf> {
-    let file_name = format!(".netfence-{project_name}.yml");
-    if beside_input {
-        let path = project_dir.join(&file_name);
-        if std::fs::write(&path, text).is_ok() {
-            return Ok(path);
-        }
-    }
-    let dir = std::env::temp_dir().join("netfence");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| EngineError(format!("creating {}: {e}", dir.display())))?;
-    let path = dir.join(&file_name);
-    std::fs::write(&path, text)
-        .map_err(|e| EngineError(format!("writing {}: {e}", path.display())))?;
-    Ok(path)
 }

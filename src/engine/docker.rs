@@ -271,6 +271,15 @@ impl Engine {
         Ok(Engine { docker })
     }
 
+    /// The engine's own id (`docker info`'s ID): one engine reached at two addresses is
+    /// still one engine. Empty when the engine does not say.
+    pub async fn id(&self) -> EngineResult<String> {
+        let info = self.docker.info().await.map_err(|e| {
+            EngineError(format!("reading the engine's info: {}", ApiError::from(e)))
+        })?;
+        Ok(info.id.unwrap_or_default())
+    }
+
     // ---- containers ------------------------------------------------------------------
 
     /// Containers carrying every `label=value` of `labels`; stopped ones too with `all`.

@@ -1,7 +1,7 @@
 //! What `run` hands to CMD: the `NETFENCE_*` variables and the run-info JSON file
 //! (networks, subnets, each container's addresses, aliases and published ports).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -20,6 +20,19 @@ pub struct RunInfo {
     pub networks: Vec<NetworkInfo>,
     /// Service name → its containers (more than one with `scale`/`replicas`).
     pub services: BTreeMap<String, Vec<ContainerInfo>>,
+}
+
+impl RunInfo {
+    /// `host:port` to reach `service`'s published TCP `container_port` from this machine:
+    /// its first container's first binding (IPv4 first), as `NETFENCE_<SERVICE>_<PORT>`.
+    pub fn address(&self, service: &str, container_port: u16) -> Option<&str> {
+        self.services
+            .get(service)?
+            .iter()
+            .flat_map(|c| &c.ports)
+            .find(|p| p.container_port == container_port && p.protocol == "tcp")
+            .map(|p| p.address.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,12 +71,7 @@ pub struct Published {
 }
 
 /// Reads the live state of a run's containers.
-pub async fn collect(
-    engine: &Engine,
-    plan: &Plan,
-    subnets: &HashMap<String, Option<String>>,
-    index: Option<usize>,
-) -> EngineResult<RunInfo> {
+pub async fn collect(engine: &Engine, plan: &Plan, index: Option<usize>) -> EngineResult<RunInfo> {
     let list = engine.project_containers(&plan.project_name, true).await?;
     let inspected = join_all(list.iter().map(|c| engine.inspect_container(&c.id))).await;
     let mut services: BTreeMap<String, Vec<ContainerInfo>> = BTreeMap::new();
@@ -80,7 +88,7 @@ pub async fn collect(
         scope: plan.scope.to_string(),
         project: plan.project_name.clone(),
         index,
-        networks: network_infos(plan, subnets),
+        networks: network_infos(plan),
         services,
     })
 }
@@ -129,8 +137,8 @@ impl From<docker::Binding> for Published {
     }
 }
 
-/// The plan's networks with the subnet each one got (`subnets`: what `run` created).
-fn network_infos(plan: &Plan, subnets: &HashMap<String, Option<String>>) -> Vec<NetworkInfo> {
+/// The plan's networks: `run` creates each managed one exactly as planned.
+fn network_infos(plan: &Plan) -> Vec<NetworkInfo> {
     plan.networks
         .iter()
         .map(|n| NetworkInfo {
@@ -138,11 +146,7 @@ fn network_infos(plan: &Plan, subnets: &HashMap<String, Option<String>>) -> Vec<
             name: n.name.clone(),
             role: n.role,
             internal: n.internal,
-            subnet: subnets
-                .get(&n.name)
-                .cloned()
-                .flatten()
-                .or_else(|| n.subnet.map(|s| s.to_string())),
+            subnet: n.subnet.map(|s| s.to_string()),
         })
         .collect()
 }

@@ -7,19 +7,26 @@
 //! The plan stays the single source: this module only applies it and cleans up after it,
 //! always by ownership labels (SPEC §2), never by name patterns.
 
+pub mod bring_up;
+pub mod claim;
 pub mod compose;
 pub mod docker;
 pub mod down;
 pub mod ensure;
 pub mod gc;
 pub mod info;
+pub mod logs;
 pub mod network;
 pub mod owner;
 pub mod probe;
 pub mod reconcile;
 pub mod run;
+pub mod session;
 pub mod signals;
+pub mod stack;
+pub mod state_dir;
 pub mod sweep;
+pub mod tear_down;
 pub mod verify;
 pub mod wait;
 
@@ -33,6 +40,13 @@ pub struct EngineError(pub String);
 impl EngineError {
     pub fn new(message: impl Into<String>) -> Self {
         EngineError(message.into())
+    }
+}
+
+/// The engine code's internal failures are messages; this joins the two.
+impl From<EngineError> for String {
+    fn from(e: EngineError) -> String {
+        e.0
     }
 }
 

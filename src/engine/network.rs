@@ -1,5 +1,5 @@
 //! Networks through the Engine API: the subnets in use, creating a plan's networks
-//! (with ownership labels, moving on when the engine says a subnet overlaps), removing.
+//! (with ownership labels, telling an overlapping subnet apart), removing.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,12 +10,7 @@ use super::{Engine, EngineError, EngineResult};
 use crate::audit::Occupied;
 use crate::labels;
 use crate::plan::NetworkPlan;
-use crate::subnet::{self, Pool, Request};
 use crate::tenant::KnownNetwork;
-
-/// How often one network moves to another subnet before giving up: overlaps come from
-/// concurrent runs taking the same slot, and each retry re-reads the engine.
-const MAX_SUBNET_TRIES: usize = 12;
 
 /// How long a command that works without an engine waits for one before going on.
 const BRIEF: Duration = Duration::from_secs(3);
@@ -102,54 +97,30 @@ impl Engine {
             .collect())
     }
 
-    /// Creates one network of the plan. `extra` labels (owner, creation time) are added
-    /// to the plan's. When the engine refuses the subnet as overlapping, the next free one
-    /// from `pool` is tried. Returns the subnet actually used.
-    pub async fn create_managed(
+    /// Creates one network exactly as planned: its subnets, its labels plus `extra`
+    /// (owner, creation time). Returns the new network's id. An engine that refuses a
+    /// subnet as overlapping another network is told apart ([`NotCreated::Overlap`]):
+    /// the caller plans again around it, so the plan stays the only allocator.
+    pub async fn create_planned(
         &self,
         np: &NetworkPlan,
         extra: &[(String, String)],
-        pool: Option<Pool>,
-    ) -> EngineResult<Option<IpNet>> {
-        let mut subnet = np.subnet;
-        let mut refused: Vec<IpNet> = Vec::new();
-        for _ in 0..MAX_SUBNET_TRIES {
-            let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
-            for (k, v) in extra {
-                labels.insert(k.clone(), v.clone());
-            }
-            let subnets: Vec<IpNet> = subnet.into_iter().collect();
-            match self.create_network(np, &subnets, labels).await {
-                Ok(_) => return Ok(subnet),
-                Err(e) => {
-                    let msg = e.message();
-                    let overlap = msg.contains("overlaps") || msg.contains("Pool overlaps");
-                    match (overlap, subnet, pool) {
-                        (true, Some(s), Some(pool)) => {
-                            tracing::info!(
-                                "network {}: subnet {s} taken, trying the next",
-                                np.name
-                            );
-                            refused.push(s);
-                            let mut occupied = self.occupied_subnets().await?;
-                            occupied.extend(refused.iter().copied());
-                            subnet = next_subnet(pool, &np.name, &occupied)?;
-                        }
-                        _ => {
-                            return Err(EngineError(format!(
-                                "creating network {}{}: {msg}",
-                                np.name,
-                                subnet.map(|s| format!(" ({s})")).unwrap_or_default()
-                            )))
-                        }
-                    }
-                }
-            }
+    ) -> Result<String, NotCreated> {
+        let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
+        for (k, v) in extra {
+            labels.insert(k.clone(), v.clone());
         }
-        Err(EngineError(format!(
-            "creating network {}: every subnet tried overlapped another network ({} tries)",
-            np.name, MAX_SUBNET_TRIES
-        )))
+        let subnets: Vec<IpNet> = np.subnet.into_iter().chain(np.subnet6).collect();
+        self.create_network(np, &subnets, labels)
+            .await
+            .map_err(|e| match subnets.first() {
+                Some(&s) if e.message().contains("overlaps") => NotCreated::Overlap(s),
+                _ => NotCreated::Failed(EngineError(format!(
+                    "creating network {}{}: {e}",
+                    np.name,
+                    np.subnet.map(|s| format!(" ({s})")).unwrap_or_default()
+                ))),
+            })
     }
 
     /// Creates a cross-scope network (proxy, shared, environment) unless one of that name
@@ -159,7 +130,15 @@ impl Engine {
             return Ok(false);
         }
         let created = vec![(labels::CREATED.to_owned(), super::now_rfc3339())];
-        self.create_managed(np, &created, None).await?;
+        self.create_planned(np, &created)
+            .await
+            .map_err(|e| match e {
+                NotCreated::Failed(e) => e,
+                NotCreated::Overlap(s) => EngineError(format!(
+                    "creating network {}: its subnet {s} overlaps another network on the engine",
+                    np.name
+                )),
+            })?;
         let ids = self.networks_named(&np.name).await?;
         if ids.len() > 1 {
             // Docker allows duplicate names (a known race): keep the oldest.
@@ -178,45 +157,11 @@ impl Engine {
     }
 }
 
-/// The subnet `allocate` gives a network when `occupied` are taken.
-pub fn next_subnet(pool: Pool, seed: &str, occupied: &[IpNet]) -> EngineResult<Option<IpNet>> {
-    let req = [Request {
-        seed: seed.to_owned(),
-        fixed: None,
-    }];
-    subnet::allocate(Some(pool), &req, occupied)
-        .map(|v| v[0])
-        .map_err(|e| EngineError(format!("network {seed}: {e}")))
-}
-
-/// Gives every managed network of the plan that has no subnet one from `pool`.
-///
-/// Without this Docker would allocate from its default address pools, which hold about
-/// thirty networks: ten parallel copies of a stack would exhaust them.
-pub fn assign_subnets(
-    networks: &mut [NetworkPlan],
-    pool: Pool,
-    occupied: &[IpNet],
-) -> EngineResult<()> {
-    let mut taken: Vec<IpNet> = occupied.to_vec();
-    taken.extend(networks.iter().filter_map(|n| n.subnet));
-    let idx: Vec<usize> = networks
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.role == crate::plan::Role::Managed && n.subnet.is_none())
-        .map(|(i, _)| i)
-        .collect();
-    let requests: Vec<Request> = idx
-        .iter()
-        .map(|&i| Request {
-            seed: networks[i].name.clone(),
-            fixed: None,
-        })
-        .collect();
-    let got = subnet::allocate(Some(pool), &requests, &taken)
-        .map_err(|e| EngineError(format!("allocating subnets: {e}")))?;
-    for (slot, &i) in idx.iter().enumerate() {
-        networks[i].subnet = got[slot];
-    }
-    Ok(())
+/// Why a planned network was not created.
+#[derive(Debug)]
+pub enum NotCreated {
+    /// The engine has a network on (part of) this subnet: a concurrent run took it after
+    /// the plan read the engine.
+    Overlap(IpNet),
+    Failed(EngineError),
 }

@@ -29,6 +29,18 @@ fn start_time(pid: u32) -> Option<String> {
     rest.split_whitespace().nth(19).map(str::to_owned)
 }
 
+/// An owner label for people: `netfence run` pid 1234 on host h.
+pub fn describe(label: &str) -> String {
+    let mut parts = label.splitn(3, '/');
+    match (parts.next(), parts.next()) {
+        (Some(host), Some(pid)) if !host.is_empty() && pid.parse::<u32>().is_ok() => {
+            format!("`netfence run` pid {pid} on host {host}")
+        }
+        _ if label.is_empty() => "another `netfence run` (owner not recorded yet)".to_owned(),
+        _ => format!("owner {label}"),
+    }
+}
+
 /// What an owner label says about its run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Liveness {
@@ -73,5 +85,11 @@ mod tests {
         assert_eq!(liveness(&format!("{host}/4194999/5")), Liveness::Gone);
         assert_eq!(liveness("elsewhere/1/1"), Liveness::Unknown);
         assert_eq!(liveness("garbage"), Liveness::Unknown);
+    }
+
+    #[test]
+    fn an_owner_is_described_by_pid_and_host() {
+        assert_eq!(describe("box/42/9"), "`netfence run` pid 42 on host box");
+        assert_eq!(describe("garbage"), "owner garbage");
     }
 }

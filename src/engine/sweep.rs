@@ -194,29 +194,22 @@ impl Engine {
     }
 }
 
-/// Removes the files `run` wrote for the runs these objects belong to: the fenced
-/// compose file beside the input (Compose records its path on each container) and the
-/// run-info directory. For `down` and `gc`, which work without the input.
+/// Removes the files `run` wrote for the runs these objects belong to (the fenced
+/// compose file and the run info, in each run's private directory), found by the
+/// project label. For `down` and `gc`, which work without the input. Only directories
+/// inside netfence's own state directory are ever removed: a label names a project, never
+/// a path.
 pub fn forget_files(objects: &[Object]) {
-    for o in objects {
-        if let Some(files) = o.label(labels::compose::CONFIG_FILES) {
-            for f in files.split(',') {
-                let p = std::path::Path::new(f);
-                let ours = p
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(".netfence-") && n.ends_with(".yml"));
-                if ours {
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-        }
-        if let Some(project) = o.label(labels::PROJECT) {
-            if crate::scope::valid_id(project) {
-                let _ =
-                    std::fs::remove_dir_all(std::env::temp_dir().join("netfence").join(project));
-            }
-        }
+    let Some(state) = super::state_dir::StateDir::existing() else {
+        return;
+    };
+    let projects: std::collections::BTreeSet<&str> = objects
+        .iter()
+        .filter_map(|o| o.label(labels::PROJECT))
+        .filter(|p| crate::scope::valid_id(p))
+        .collect();
+    for project in projects {
+        state.forget(project);
     }
 }
 

@@ -47,8 +47,10 @@ pub const PROXY_KEY: &str = "netfence-proxy";
 pub const ENV_KEY: &str = "netfence-env";
 pub const SHARED_KEY_PREFIX: &str = "netfence-shared-";
 
-/// Used only for networks that need a subnet (static addresses) when the policy has no
-/// pool: Docker refuses static addresses on networks without a configured subnet.
+/// Where a network's subnet comes from when the policy has no pool but the network needs
+/// one: Docker refuses static addresses on a network without a configured subnet, and
+/// networks netfence creates itself (`run`) take theirs here because Docker's default
+/// address pools hold only about thirty networks (ten copies of a stack exhaust them).
 pub const FALLBACK_POOL: &str = "10.213.0.0/16";
 /// Where runs take IPv6 subnets from (a unique-local range).
 pub const FALLBACK_POOL6: &str = "fd6e:6600::/48";
@@ -74,7 +76,9 @@ pub struct Options {
     pub environ: BTreeMap<String, String>,
     /// Subnets in use on the engine, which allocation avoids.
     pub occupied: Vec<IpNet>,
-    /// Emit managed networks as `external` (they are created by `run` beforehand).
+    /// netfence creates the managed networks itself (`run`, before Compose starts): the
+    /// output declares them `external`, and each gets its subnet here (the policy's pool,
+    /// else [`FALLBACK_POOL`]), so the plan is exactly what will be created.
     pub managed_external: bool,
     /// netfence's networks on the engine, when one answers: tenant mode knows another
     /// scope's network by them.

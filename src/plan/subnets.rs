@@ -1,6 +1,10 @@
 //! Rule 4 (SPEC §3): subnets. Without a pool, a run drops fixed subnets and Docker
 //! allocates; with one, every managed network gets a deterministic, non-overlapping
 //! subnet. Static addresses move into the new subnet at the same host offset.
+//!
+//! When netfence creates the managed networks itself (`run`), every one of them gets a
+//! subnet here, from the pool or the fallback pool: this stage is the only allocator, so
+//! what `plan --for-run` prints is what `run` creates.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -56,7 +60,7 @@ pub(super) fn allocate(
     ipv4(
         ctx,
         pool,
-        !static_nets.is_empty(),
+        &static_nets,
         &requests,
         written,
         networks,
@@ -103,6 +107,7 @@ fn requests(
         }
         let needs = fixed.is_some()
             || pool.is_some()
+            || ctx.opts.managed_external
             || (static_nets.contains(n.key.as_str()) && !keep_input);
         if needs {
             requests.list.push(Request {
@@ -124,7 +129,7 @@ fn requests(
 fn ipv4(
     ctx: &mut Ctx<'_>,
     pool: Option<Pool>,
-    any_static: bool,
+    static_nets: &BTreeSet<&str>,
     requests: &Requests,
     written: &Written<'_>,
     networks: &mut [NetworkPlan],
@@ -156,8 +161,11 @@ fn ipv4(
         if let Some(gw) = written.networks.get(&n.key).and_then(first_gateway) {
             n.gateway = subnet::move_address(gw, old.as_ref(), &new).ok();
         }
-        let why = if pool.is_none() && any_static && request.fixed.is_none() {
+        let static_here = static_nets.contains(n.key.as_str());
+        let why = if pool.is_none() && static_here && request.fixed.is_none() {
             format!("services have static addresses here, which need a configured subnet; taken from {FALLBACK_POOL}")
+        } else if pool.is_none() && request.fixed.is_none() {
+            format!("netfence creates this network itself; Docker's default pools hold about thirty networks, so it takes one from {FALLBACK_POOL} (set subnets.pool to choose)")
         } else if request.fixed.is_some() {
             "policy networks.subnet".to_owned()
         } else {
@@ -425,6 +433,30 @@ mod tests {
         assert!(net(FALLBACK_POOL).contains(&back), "{back}");
         assert_eq!(a.networks[1].subnet, None, "no static address there");
         has_change(&a.changes, "network back: subnet 172.20.0.0/16 → 10.213.");
+    }
+
+    #[test]
+    fn networks_netfence_creates_each_get_a_subnet_avoiding_the_occupied() {
+        let mut w = World::new(FIXED, "");
+        w.opts.managed_external = true;
+        let a = allocated(&w).unwrap();
+        let (back, front) = (a.networks[0].subnet.unwrap(), a.networks[1].subnet.unwrap());
+        assert!(net(FALLBACK_POOL).contains(&back) && net(FALLBACK_POOL).contains(&front));
+        assert_ne!(back, front);
+        assert_eq!(a.networks[2].subnet, None, "external networks are not ours");
+        has_change(&a.changes, "network front: subnet 172.21.0.0/16 → 10.213.");
+        // Planned again with one taken (the engine refused it): only that one moves.
+        w.opts.occupied = vec![front];
+        let again = allocated(&w).unwrap();
+        assert_eq!(again.networks[0].subnet, Some(back));
+        let moved = again.networks[1].subnet.unwrap();
+        assert!(
+            moved != front && net(FALLBACK_POOL).contains(&moved),
+            "{moved}"
+        );
+        // Without a pool and without netfence creating them, Docker allocates.
+        w.opts.managed_external = false;
+        assert_eq!(allocated(&w).unwrap().networks[1].subnet, None);
     }
 
     #[test]

@@ -472,3 +472,53 @@ fn down_env_removes_by_labels_and_keeps_volumes_unless_asked() {
         .success()
         .stderr_has("nothing of");
 }
+
+/// Each managed network's name → subnet, as `plan --for-run` prints them.
+fn planned_subnets(dir: &Path, run_id: &str) -> BTreeMap<String, String> {
+    let out = Netfence::new()
+        .args(["plan", "--for-run", "--format", "json", "--run-id", run_id])
+        .args(["-f", &compose_file(dir)])
+        .run();
+    out.success();
+    out.json()["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["role"] == "managed")
+        .map(|n| {
+            let subnet = n["subnet"].as_str();
+            let name = n["name"].as_str().unwrap().to_owned();
+            let subnet = subnet.unwrap_or_else(|| panic!("{name} has a subnet: {n}"));
+            (name, subnet.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn plan_for_run_prints_the_subnets_run_creates() {
+    let Some(e2e) = E2e::start("planrun") else {
+        return;
+    };
+    let dir = e2e.fixture("stack7");
+    let planned = planned_subnets(&dir, &e2e.id);
+    assert_eq!(planned.len(), 2, "{planned:?}");
+    let env = keep_up(&dir, &e2e.id);
+    for (name, subnet) in &planned {
+        let live = docker_ok(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            name,
+        ]);
+        assert_eq!(&live, subnet, "network {name}");
+    }
+    let info = run_info(&env);
+    for n in info["networks"].as_array().unwrap() {
+        let name = n["name"].as_str().unwrap();
+        assert_eq!(n["subnet"].as_str(), planned.get(name).map(String::as_str));
+    }
+    // The stack's own networks are not in its way: the plan stays what runs.
+    assert_eq!(planned_subnets(&dir, &e2e.id), planned);
+    down(&e2e.id);
+}

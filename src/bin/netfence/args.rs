@@ -141,6 +141,11 @@ pub struct PlanArgs {
     pub format: PlanFormat,
     #[arg(long, value_enum, default_value = "compose")]
     pub target: TargetArg,
+    /// The plan `netfence run` applies with the same scope: netfence creates the managed
+    /// networks itself, each on a subnet of the policy's pool (else 10.213.0.0/16) that
+    /// no network on the engine has.
+    #[arg(long, conflicts_with_all = ["env", "target"])]
+    pub for_run: bool,
 }
 
 #[derive(Debug, Args)]

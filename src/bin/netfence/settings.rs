@@ -160,6 +160,8 @@ pub struct PlanSettings {
     pub input: InputSettings,
     pub format: PlanFormat,
     pub target: Target,
+    /// The plan `run` applies: netfence creates the managed networks.
+    pub for_run: bool,
 }
 
 impl PlanSettings {
@@ -168,6 +170,7 @@ impl PlanSettings {
             input: InputSettings::resolve(&a.input, p)?,
             format: a.format,
             target: target(a.target),
+            for_run: a.for_run,
         })
     }
 }

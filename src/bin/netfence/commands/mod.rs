@@ -52,14 +52,15 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Plans with what a reachable engine shows, when that matters: with a subnet pool,
-/// SPEC §3 rule 4 wants subnets no network on the engine has; in tenant mode, another
-/// scope's network is known by its labels (SPEC §2 Trust). No engine is not an error.
+/// Plans with what a reachable engine shows, when that matters: with a subnet pool, or
+/// when netfence creates the networks (`plan --for-run`), SPEC §3 rule 4 wants subnets no
+/// network on the engine has; in tenant mode, another scope's network is known by its
+/// labels (SPEC §2 Trust). No engine is not an error.
 /// The plan's own networks, already deployed, are not in the way of themselves: that
 /// keeps a second rewrite of a running stack identical.
 pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence::Result<Plan> {
     let plan = project.plan(opts);
-    let pooled = project.policy.policy.subnets.is_some();
+    let pooled = project.policy.policy.subnets.is_some() || opts.managed_external;
     let recorded = project.record.as_ref().and_then(|r| Scope::parse(&r.scope));
     let tenant = opts
         .scope

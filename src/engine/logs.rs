@@ -1,0 +1,67 @@
+//! What a failing service said: its last log lines, for the messages of a stack that
+//! does not come up or crashes while a command runs against it.
+
+use super::{wait, Engine};
+
+/// Lines of each failing service's log shown when a stack does not come up.
+const LOG_LINES: &str = "40";
+
+/// The error for a stack that did not come up, with the failing services' logs.
+pub async fn not_up(engine: &Engine, not_ready: wait::NotReady) -> String {
+    let mut logs = String::new();
+    for (svc, id) in &not_ready.failed {
+        logs.push_str(&service_logs(engine, svc, id).await);
+    }
+    format!("the stack did not come up: {}{logs}", not_ready.message)
+}
+
+/// Services that exited non-zero (with their logs), if any.
+pub async fn crashed(engine: &Engine, project: &str) -> Option<String> {
+    // Errors are ignored: the run's own outcome is what counts.
+    let list = engine
+        .project_containers(project, true)
+        .await
+        .unwrap_or_default();
+    let mut what = Vec::new();
+    let mut logs = String::new();
+    for c in list {
+        if let wait::State::Exited(code) = wait::classify(&c.state, &c.status) {
+            let svc = c.service().unwrap_or_default();
+            what.push(format!("`{svc}` exited with status {code}"));
+            logs.push_str(&service_logs(engine, svc, &c.id).await);
+        }
+    }
+    (!what.is_empty()).then(|| format!("service {} during the run{logs}", what.join(", ")))
+}
+
+/// Logs of the project's containers that are not running (after a failed `up`).
+pub async fn failing_logs(engine: &Engine, project: &str) -> String {
+    let list = engine
+        .project_containers(project, true)
+        .await
+        .unwrap_or_default();
+    let mut out = String::new();
+    for c in list.iter().filter(|c| c.state != "running") {
+        let svc = c.service().unwrap_or_default();
+        out.push_str(&service_logs(engine, svc, &c.id).await);
+    }
+    out
+}
+
+/// The last lines of one container's log, indented under a heading.
+async fn service_logs(engine: &Engine, service: &str, id: &str) -> String {
+    let text = engine.logs(id, LOG_LINES).await;
+    let body = if text.trim().is_empty() {
+        "    (no output)".to_owned()
+    } else {
+        indent(text.trim_end())
+    };
+    format!("\n  logs of service `{service}` (last {LOG_LINES} lines):\n{body}")
+}
+
+pub fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

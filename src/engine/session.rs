@@ -1,0 +1,89 @@
+//! What the copies of one stack share while they are up: the engine, Compose, the
+//! project, the owner label, the claim on their run ids. `netfence run` opens one for
+//! its copies, and so does the library's [`Stack`](super::stack::Stack).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::claim::{self, Claim};
+use super::compose::Compose;
+use super::state_dir::StateDir;
+use super::{owner, Engine};
+use crate::error::Error;
+use crate::plan::{Options, Plan};
+use crate::{Project, Scope};
+
+/// How copies are planned and brought up: decided before anything touches the engine.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// `-p`: the project name before scoping.
+    pub project_name: Option<String>,
+    /// The environment the policy's templates see (and `COMPOSE_PROJECT_NAME`).
+    pub environ: BTreeMap<String, String>,
+    /// How long `up` plus the wait for running/healthy services may take.
+    pub timeout: Duration,
+    /// Show a progress bar while waiting (one copy, on a terminal).
+    pub progress: bool,
+}
+
+impl Setup {
+    /// The plan options of one copy: netfence creates its networks itself, each on a
+    /// subnet none of `occupied` has.
+    pub fn options(&self, scope: &Scope, occupied: Vec<IpNet>) -> Options {
+        Options {
+            scope: Some(scope.clone()),
+            project: self.project_name.clone(),
+            environ: self.environ.clone(),
+            occupied,
+            managed_external: true,
+            ..Options::default()
+        }
+    }
+
+    /// Plans the first copy without an engine: bad input is reported before anything is
+    /// touched.
+    pub fn check(&self, project: &Project, first_id: &str) -> Result<Plan, Error> {
+        project.plan(&self.options(&Scope::Run(first_id.to_owned()), Vec::new()))
+    }
+}
+
+/// Everything the copies of one stack share.
+pub struct Session {
+    pub engine: Engine,
+    pub compose: Compose,
+    pub project: Project,
+    pub setup: Setup,
+    /// This process, as the `io.netfence.owner` label names it.
+    pub owner: String,
+    /// Where the copies' private directories are made.
+    pub state: StateDir,
+    /// Each copy's planned subnets, by run id: copies avoid each other without waiting
+    /// for the engine to refuse an overlap.
+    pub(crate) planned: Mutex<HashMap<String, Vec<IpNet>>>,
+    /// The run ids, held until the session ends.
+    _claim: Claim,
+}
+
+impl Session {
+    /// Connects to the engine, finds Compose and claims `ids` (refused when a live run
+    /// holds one): nothing is created yet.
+    pub async fn open(project: Project, setup: Setup, ids: &[String]) -> Result<Session, Error> {
+        let engine = Engine::connect().await?;
+        let compose = Compose::detect().await?;
+        let state = StateDir::open()?;
+        let claim = claim::claim(&engine, &state, ids).await?;
+        Ok(Session {
+            engine,
+            compose,
+            project,
+            setup,
+            owner: owner::current(),
+            state,
+            planned: Mutex::new(HashMap::new()),
+            _claim: claim,
+        })
+    }
+}

@@ -292,6 +292,7 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
                         recorded == want,
                     )
                 }
+                Seen::Unclear(what) => (format!("unclear: {what}"), false),
                 other => (format!("{other:?}"), false),
             };
             Row {
@@ -306,7 +307,14 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
             let expected = if must_answer { "answers" } else { "no answer" }.to_owned();
             let (observed, ok) = match seen {
                 Seen::Answered => ("answers".to_owned(), must_answer),
+                // A reset comes from the target's own kernel: the path is open.
+                Seen::Refused => (
+                    "answers (connection refused: nothing listens there)".to_owned(),
+                    must_answer,
+                ),
+                Seen::Pinged => ("answers (ping; tcp silent)".to_owned(), must_answer),
                 Seen::NoAnswer => ("no answer".to_owned(), !must_answer),
+                Seen::Unclear(what) => (format!("unclear: {what}"), false),
                 // The target went away: nothing to judge (the engine rows say the rest).
                 Seen::Skipped(why) => (format!("not probed: {why}"), true),
                 other => (format!("{other:?}"), false),
@@ -504,6 +512,31 @@ mod tests {
             judged(probe(tcp(false), &[], &[]), Seen::NoAnswer),
             ("no answer".into(), true)
         );
+        // A refused connection and a ping where TCP is silent prove the path is open:
+        // answers where the plan wants them, differences where it does not.
+        let refused = "answers (connection refused: nothing listens there)";
+        assert_eq!(
+            judged(probe(tcp(true), &[], &[]), Seen::Refused),
+            (refused.into(), true)
+        );
+        assert_eq!(
+            judged(probe(tcp(false), &[], &[]), Seen::Refused),
+            (refused.into(), false)
+        );
+        assert_eq!(
+            judged(probe(tcp(false), &[], &[]), Seen::Pinged),
+            ("answers (ping; tcp silent)".into(), false)
+        );
+        // What is neither an answer nor silence passes for nothing.
+        for must in [true, false] {
+            let (_, ok) = judged(probe(tcp(must), &[], &[]), Seen::Unclear("?".into()));
+            assert!(!ok);
+            let (_, ok) = judged(
+                probe(dns(must), &["10.0.1.3"], &[]),
+                Seen::Unclear("?".into()),
+            );
+            assert!(!ok);
+        }
         // A target that went away proves nothing either way.
         assert_eq!(
             judged(probe(tcp(true), &[], &[]), Seen::Skipped("gone".into())),

@@ -108,6 +108,9 @@ pub struct ContainerSummary {
     pub status: String,
     /// Seconds since the epoch.
     pub created: Option<i64>,
+    /// `default`, a network's name, `host`, `none` or `container:<id>`: whose network
+    /// namespace it runs in (the list shows this for every container, cheaply).
+    pub network_mode: String,
 }
 
 /// A container inspected: where it is attached and what it publishes.
@@ -124,6 +127,34 @@ pub struct Container {
     pub tcp_ports: Vec<u16>,
     /// Host bindings of published ports.
     pub published: Vec<Binding>,
+    /// What it shares with the host or with other containers.
+    pub confinement: Confinement,
+}
+
+/// The parts of a container's host configuration that decide what it can reach beyond
+/// its own networks: namespaces, privileges, capabilities and bind mounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confinement {
+    /// `default`, a network's name, `host`, `none` or `container:<id>`.
+    pub network_mode: String,
+    /// `""` (its own), `host` or `container:<id>`; the same for the three below.
+    pub pid_mode: String,
+    /// `private`, `shareable`, `host`, `container:<id>`, …
+    pub ipc_mode: String,
+    pub uts_mode: String,
+    pub userns_mode: String,
+    pub privileged: bool,
+    /// Capabilities added to Docker's default set, as written (`NET_ADMIN`, `CAP_SYS_ADMIN`).
+    pub cap_add: Vec<String>,
+    /// Bind mounts: host path → path in the container.
+    pub binds: Vec<BindMount>,
+}
+
+/// A host path mounted into a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BindMount {
+    pub source: String,
+    pub destination: String,
 }
 
 /// One attachment of a container to a network.
@@ -292,6 +323,18 @@ impl Engine {
             .all(all)
             .filters(&label_filter(labels))
             .build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(listing("containers"))?;
+        Ok(list.into_iter().filter_map(summary).collect())
+    }
+
+    /// Every container on the engine (stopped ones too with `all`): one call, labels and
+    /// network modes included.
+    pub async fn containers(&self, all: bool) -> EngineResult<Vec<ContainerSummary>> {
+        let opts = ListContainersOptionsBuilder::default().all(all).build();
         let list = self
             .docker
             .list_containers(Some(opts))
@@ -557,6 +600,10 @@ fn summary(c: ListedContainer) -> Option<ContainerSummary> {
         state: c.state.map(|s| s.to_string()).unwrap_or_default(),
         status: c.status.unwrap_or_default(),
         created: c.created,
+        network_mode: c
+            .host_config
+            .and_then(|h| h.network_mode)
+            .unwrap_or_default(),
     })
 }
 
@@ -575,6 +622,7 @@ fn container(c: ContainerInspectResponse) -> Container {
     tcp_ports.sort();
     let state = c.state.unwrap_or_default();
     let settings = c.network_settings.unwrap_or_default();
+    let confinement = confinement(c.host_config.unwrap_or_default(), c.mounts);
     Container {
         id: c.id.unwrap_or_default(),
         name: c
@@ -593,6 +641,29 @@ fn container(c: ContainerInspectResponse) -> Container {
             .collect(),
         tcp_ports,
         published: bindings(settings.ports.unwrap_or_default()),
+        confinement,
+    }
+}
+
+fn confinement(h: HostConfig, mounts: Option<Vec<bollard::models::MountPoint>>) -> Confinement {
+    let binds = mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("bind"))
+        .map(|m| BindMount {
+            source: m.source.unwrap_or_default(),
+            destination: m.destination.unwrap_or_default(),
+        })
+        .collect();
+    Confinement {
+        network_mode: h.network_mode.unwrap_or_default(),
+        pid_mode: h.pid_mode.unwrap_or_default(),
+        ipc_mode: h.ipc_mode.unwrap_or_default(),
+        uts_mode: h.uts_mode.unwrap_or_default(),
+        userns_mode: h.userns_mode.unwrap_or_default(),
+        privileged: h.privileged.unwrap_or(false),
+        cap_add: h.cap_add.unwrap_or_default(),
+        binds,
     }
 }
 

@@ -1,9 +1,15 @@
 //! `netfence down --run-id ID | --env NAME`: removes a scope's containers, networks and
-//! (for runs, or with `volumes`) volumes, found by their labels alone.
+//! (for runs, or with `volumes`) volumes, found by their labels alone. Another scope's
+//! container is never touched, even on one of this scope's networks: that network is
+//! then left, and the container that holds it named.
 
+use std::collections::BTreeMap;
+
+use super::docker::found;
 pub use super::sweep::Object;
 use super::sweep::{describe, Kind};
 use super::{scope_filter, Engine, EngineError, EngineResult};
+use crate::labels;
 use crate::scope::Scope;
 
 /// What `down` removed.
@@ -16,6 +22,9 @@ pub struct Removed {
     pub volumes_kept: bool,
     /// What the engine refused to remove.
     pub left: Vec<Object>,
+    /// For each network left: the containers still attached to it (none of them the
+    /// scope's, which are gone), each with whose it is.
+    pub held_by: BTreeMap<String, Vec<String>>,
 }
 
 impl Removed {
@@ -41,14 +50,45 @@ pub async fn down(engine: &Engine, scope: &Scope, volumes: bool) -> EngineResult
     }
     let left = engine.sweep_scope(&filter, keep).await?;
     super::sweep::forget_files(&before);
-    let count = |k: Kind| before.iter().filter(|o| o.kind == k).count();
+    let count = |k: Kind| {
+        let gone = |o: &&Object| !left.iter().any(|l| l.kind == o.kind && l.id == o.id);
+        before.iter().filter(|o| o.kind == k).filter(gone).count()
+    };
+    let held_by = held_by(engine, &left).await;
     Ok(Removed {
         containers: count(Kind::Container),
         networks: count(Kind::Network),
         volumes: count(Kind::Volume),
         volumes_kept: keep_volumes,
         left,
+        held_by,
     })
+}
+
+/// Who is still attached to each network left: `container x (env:prod)`.
+async fn held_by(engine: &Engine, left: &[Object]) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for n in left.iter().filter(|o| o.kind == Kind::Network) {
+        let Ok(Some(net)) = found(engine.inspect_network(&n.id).await) else {
+            continue;
+        };
+        let mut holders = Vec::new();
+        for (id, name) in net.containers {
+            let whose = match found(engine.inspect_container(&id).await) {
+                Ok(Some(c)) => c
+                    .labels
+                    .get(labels::SCOPE)
+                    .cloned()
+                    .unwrap_or_else(|| "no netfence labels".into()),
+                _ => "gone meanwhile".into(),
+            };
+            holders.push(format!("container {name} ({whose})"));
+        }
+        if !holders.is_empty() {
+            out.insert(n.name.clone(), holders);
+        }
+    }
+    out
 }
 
 impl Removed {
@@ -57,9 +97,13 @@ impl Removed {
         if self.left.is_empty() {
             return Ok(());
         }
-        Err(EngineError(format!(
-            "{scope}: could not remove {}",
-            describe(&self.left)
-        )))
+        let mut message = format!("{scope}: could not remove {}", describe(&self.left));
+        for (net, holders) in &self.held_by {
+            message.push_str(&format!(
+                "; {net} is still attached to {}, which netfence leaves alone (not {scope}'s)",
+                holders.join(", ")
+            ));
+        }
+        Err(EngineError(message))
     }
 }

@@ -64,10 +64,13 @@ pub fn load_project(input: &InputSpec, scope: Option<&crate::Scope>) -> crate::R
     if input.files.is_named() {
         return input.load(scope);
     }
-    let empty = crate::load::ComposeInput::from_str(Source::BuiltIn, "services: {}\n")?;
-    let mut project =
-        Project::for_scope(empty, input.policy.as_deref(), &input.working_dir, scope)?;
-    let p = &mut project.policy.policy;
+    let mut project = policy_alone(input, scope)?;
+    without_services(&mut project.policy.policy);
+    Ok(project)
+}
+
+/// Drops a policy's references to services, for planning it over an empty file.
+pub fn without_services(p: &mut crate::Policy) {
     p.services.clear();
     p.environment.exclude.clear();
     for sh in p.shared.values_mut() {
@@ -76,7 +79,13 @@ pub fn load_project(input: &InputSpec, scope: Option<&crate::Scope>) -> crate::R
     if let Some(proxy) = &mut p.proxy {
         proxy.services = Default::default();
     }
-    Ok(project)
+}
+
+/// The policy (found as for any command) over an empty compose file, its references to
+/// services kept. Plan it only after [`without_services`].
+pub fn policy_alone(input: &InputSpec, scope: Option<&crate::Scope>) -> crate::Result<Project> {
+    let empty = crate::load::ComposeInput::from_str(Source::BuiltIn, "services: {}\n")?;
+    Project::for_scope(empty, input.policy.as_deref(), &input.working_dir, scope)
 }
 
 /// One line per network: `created  environment  nf-env-staging`.

@@ -240,9 +240,14 @@ pub fn refused(escapes: &[Escape]) -> Vec<&Escape> {
 }
 
 fn granted(e: &Escape, policy: &Policy) -> bool {
-    let allow = &policy.tenant.allow;
-    let item = e.item.as_deref().unwrap_or_default();
-    match e.kind {
+    grants(&policy.tenant.allow, e.kind, e.item.as_deref())
+}
+
+/// Does `tenant.allow` grant this kind of escape (for list grants: this `item`)? For
+/// `verify`, which finds escapes on live containers rather than in a file.
+pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>) -> bool {
+    let item = item.unwrap_or_default();
+    match kind {
         Kind::HostNetwork => allow.host_network,
         Kind::Privileged => allow.privileged,
         Kind::DockerSocket => allow.docker_socket,
@@ -266,6 +271,16 @@ fn granted(e: &Escape, policy: &Policy) -> bool {
         }
         _ => false,
     }
+}
+
+/// Is this host path the Docker socket, or a directory that holds it?
+pub fn exposes_docker_socket(host_path: &str) -> bool {
+    paths::exposes_docker_socket(Path::new(host_path))
+}
+
+/// A capability as Docker reads it (`NET_ADMIN`), when it is beyond Docker's defaults.
+pub fn added_capability(name: &str) -> Option<String> {
+    services::beyond_defaults(name)
 }
 
 /// A record (netfence's own, in `x-netfence.fenced`) that names another project or scope

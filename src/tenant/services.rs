@@ -111,15 +111,20 @@ fn namespaces(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>) {
     }
 }
 
+/// The capability as Docker reads it, when it is not one Docker gives every container.
+pub(super) fn beyond_defaults(name: &str) -> Option<String> {
+    let cap = capability(name);
+    (!DEFAULT_CAPS.contains(&cap.as_str())).then_some(cap)
+}
+
 fn capabilities(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
     let Some(Value::Sequence(caps)) = svc.get("cap_add").map(untag) else {
         return;
     };
     for (i, c) in caps.iter().filter_map(scalar_string).enumerate() {
-        let cap = capability(&c);
-        if DEFAULT_CAPS.contains(&cap.as_str()) {
+        let Some(cap) = beyond_defaults(&c) else {
             continue;
-        }
+        };
         let why = if cap == "ALL" {
             "`cap_add: ALL` gives the container every capability, NET_ADMIN and SYS_ADMIN among them".to_owned()
         } else {

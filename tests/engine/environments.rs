@@ -2,30 +2,8 @@
 //! `rewrite --env` output deployed with plain `docker compose up -d` after `ensure`.
 //! Needs Docker + Compose v2 (see support).
 
-use std::path::Path;
-
 use crate::support::platform::*;
 use crate::support::*;
-
-/// `ensure`, then `rewrite --env ENV -p PROJECT` and a plain `docker compose up -d` of
-/// the output; the Compose project name is the one the output carries.
-fn deploy(p: &Platform, dir: &Path, env: &str, project: &str, policy: Option<&str>) {
-    let mut args = vec!["ensure", "--env", env];
-    if let Some(pol) = policy {
-        args.extend(["--policy", pol]);
-    }
-    p.netfence_ok(dir, &args);
-    let file = format!("{project}.yml");
-    let out = format!("{project}-{env}.fenced.yml");
-    let mut args = vec![
-        "rewrite", "-f", &file, "--env", env, "-p", project, "-o", &out,
-    ];
-    if let Some(pol) = policy {
-        args.extend(["--policy", pol]);
-    }
-    p.netfence_ok(dir, &args);
-    p.compose_up(dir, &out, None);
-}
 
 fn container(env: &str, project: &str, service: &str) -> String {
     format!("nf-{env}-{project}-{service}-1")
@@ -45,7 +23,7 @@ fn environments_reach_within_and_never_across() {
     let envs = [p.env("st"), p.env("pr")];
     for env in &envs {
         for project in ["shop", "blog"] {
-            deploy(&p, &dir, env, project, None);
+            p.deploy(&dir, env, project, None);
         }
     }
     let [st, pr] = &envs;
@@ -167,7 +145,7 @@ fn proxy_reaches_only_public_services_and_labels_name_its_network() {
             p.guard_network(&format!("nfp-{}-infra", p.id()));
         }
         for project in projects {
-            deploy(&p, &dir, env, project, Some(policy));
+            p.deploy(&dir, env, project, Some(policy));
         }
         // The stand-in proxy: a busybox container on the proxy network only.
         let proxy = format!("nfp-{}-{kind}-standin", p.id());
@@ -237,7 +215,7 @@ fn shared_network_is_joined_only_by_the_services_the_policy_names() {
     p.guard_network(&shared);
     p.guard_network(&format!("nfp-{}-traefik", p.id()));
     for project in ["shop", "blog"] {
-        deploy(&p, &dir, &env, project, Some("policy-traefik.yml"));
+        p.deploy(&dir, &env, project, Some("policy-traefik.yml"));
     }
     let net = inspect(&shared);
     assert_eq!(net["Labels"]["io.netfence.role"], "shared");

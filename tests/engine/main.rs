@@ -10,6 +10,7 @@ mod binary;
 mod support;
 
 mod audit;
+mod breaches;
 mod ensure;
 mod environments;
 mod faults;

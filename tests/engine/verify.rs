@@ -1,7 +1,7 @@
 //! `netfence verify` on a real engine: a clean run verifies; a foreign network on one of
 //! its containers, or a foreign container on one of its networks, is named and exits 1;
-//! `--probe-image` finds same-network pairs reachable and another run's not. Needs Docker
-//! + Compose v2 (see support).
+//! `--probe-image` finds same-network pairs reachable and another run's not, and takes a
+//! refused connection for the answer it is. Needs Docker + Compose v2 (see support).
 
 use std::path::{Path, PathBuf};
 
@@ -11,12 +11,21 @@ use crate::support::*;
 /// A private copy of `fixtures/verify/three` (web ─ front ─ api ─ back(internal) ─ db):
 /// the directory (removed when dropped) and the compose file in it.
 fn three() -> (tempfile::TempDir, PathBuf) {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/verify/three/compose.yml");
+    fixture("three")
+}
+
+/// A private copy of `fixtures/verify/<name>`: the directory (removed when dropped) and
+/// the compose file in it.
+fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/verify")
+        .join(name)
+        .join("compose.yml");
     let dir = tempfile::Builder::new()
         .prefix("nf-verify-")
         .tempdir()
         .unwrap();
-    let dst = dir.path().join("three");
+    let dst = dir.path().join(name);
     std::fs::create_dir_all(&dst).unwrap();
     std::fs::copy(src, dst.join("compose.yml")).unwrap();
     (dir, dst.join("compose.yml"))
@@ -252,4 +261,52 @@ fn probes_reach_same_network_pairs_and_not_another_run() {
         "probes leave nothing: {:?}",
         e2e.leftovers()
     );
+}
+
+#[test]
+fn a_refused_connection_is_an_answer_and_a_finished_job_is_no_difference() {
+    let _turn = turn();
+    let Some(e2e) = E2e::start("vfyr") else {
+        return;
+    };
+    let (_dir, file) = fixture("refused");
+    let id = e2e.id.clone();
+    keep_up(&file, &id);
+    let f = file.to_str().unwrap();
+    let out = verify(&id, &["-f", f, "--probe-image", IMAGE, "--format", "json"]);
+    let report = out.json();
+    assert_eq!(report["ok"], true, "{report:#}");
+    out.success();
+    let rows = report["rows"].as_array().unwrap();
+    let row = |check: &str, subject: &str| {
+        rows.iter()
+            .find(|r| r["check"] == check && r["subject"].as_str().unwrap().starts_with(subject))
+            .unwrap_or_else(|| panic!("{check} {subject}: {report:#}"))
+    };
+    // Nothing listens on db's 5432 nor on web's 7000: refused, so reachable, as planned.
+    for subject in ["web → db tcp", "db → web tcp"] {
+        let r = row("probe tcp", subject);
+        assert_eq!(r["expected"], "answers", "{r:#}");
+        assert!(
+            r["observed"]
+                .as_str()
+                .unwrap()
+                .starts_with("answers (connection refused"),
+            "{r:#}"
+        );
+    }
+    // The job finished (exit 0): its attachments and pairs are those it is configured with.
+    let net = format!("nf-{id}-default");
+    let job = row("attachments", "job (");
+    assert!(
+        job["subject"]
+            .as_str()
+            .unwrap()
+            .contains("finished: exit 0"),
+        "{job:#}"
+    );
+    assert_eq!(job["observed"], net.as_str());
+    assert_eq!(row("pair", "job ↔ web")["observed"], format!("via {net}"));
+    down(&id);
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }

@@ -49,8 +49,9 @@ pub enum Command {
     Ensure(EnsureArgs),
     /// Make a running project's containers match the plan (network connect/disconnect).
     Reconcile(ReconcileArgs),
-    /// Check a live scope against its plan: networks, attachments, pairs, names; with
-    /// --probe-image, real DNS and TCP/ICMP from inside each container.
+    /// Check a live scope against its plan: networks, attachments, who else is on them,
+    /// live escapes, pairs, names; with --probe-image, real DNS and TCP/ICMP from inside
+    /// each container.
     Verify(VerifyArgs),
     /// Print a completion script for a shell (bash, zsh, fish).
     #[command(
@@ -325,15 +326,18 @@ pub struct ReconcileArgs {
     after_help = "With -f (or $COMPOSE_FILE) the expectations are the plan recomputed for the scope \
 (networks with their internal flag, each service's attachments and aliases); without, the \
 engine's labels alone (the scope's networks and containers; internal flags and aliases are \
-shown, not judged). Exits 1 when anything differs (each difference is named on stderr), 2 on \
-bad input, 3 when the engine failed."
+shown, not judged). The platform's policy (--policy, netfence.yml) says whether the scope is \
+in tenant mode, what it grants, and which services each shared network takes. Exits 1 when \
+anything differs (each difference is named on stderr), 2 on bad input, 3 when the engine \
+failed."
 )]
 pub struct VerifyArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Also probe for real: from inside each container's network namespace (a probe
-    /// container of IMG, which needs busybox's nslookup, nc and ping), DNS of every name
-    /// and TCP (exposed port) or ICMP to every address.
+    /// container of IMG, which needs busybox's nslookup, nc and ping), DNS of
+    /// every name and TCP (exposed port: a refused connection is an answer, silence is
+    /// asked again with ping) or ICMP to every address.
     #[arg(long, value_name = "IMG")]
     pub probe_image: Option<String>,
     #[arg(long, value_enum, default_value = "table")]

@@ -1,22 +1,36 @@
 //! `netfence verify --run-id ID | --env NAME`: the reachability a scope promises, checked
 //! against the engine's real state — which networks exist and which are internal, which
-//! services share a network, which names resolve to exactly one holder — and, with
-//! `--probe-image`, proved with real DNS and TCP/ICMP from inside each container.
+//! services share a network, which names resolve to exactly one holder, who else is on
+//! the scope's networks, what its containers do beyond them — and, with `--probe-image`,
+//! proved with real DNS and TCP/ICMP from inside each container.
 //!
 //! Expectations come from one of two places:
 //! - with `-f FILE…` (or `$COMPOSE_FILE`), the plan recomputed for the scope: every
 //!   network with its `internal` flag, every service's attachments and aliases;
 //! - without, the engine's labels alone: the scope's networks (`io.netfence.scope`) and
 //!   containers (plus Compose's service label). Then a container may be attached only to
-//!   its scope's networks and netfence's cross-scope ones (proxy, shared, environment);
-//!   whether a network should be internal, and which aliases a service should have, is
-//!   only known from the file, so those are shown but not judged.
+//!   the networks [`fence`] allows it; whether a network should be internal, and which
+//!   aliases a service should have, is only known from the file, so those are shown but
+//!   not judged.
 //!
-//! Either way, a container that is not of the scope on one of the scope's own networks,
-//! and a name held by two different services (or a foreign container) on one network, are
-//! differences. Any difference exits 1.
+//! Either way the platform's policy (`--policy`, `netfence.yml`, else the built-in one)
+//! says whether the scope is in tenant mode, what it grants, and which services each
+//! shared network takes. Differences, each a row (exit 1):
+//! - a container that may not be on one of the scope's networks — its own, its
+//!   environment's, a proxy or shared network it uses (the rules are [`fence`]'s);
+//! - a network outside the fence that one of its containers is on (another environment's,
+//!   another scope's, one netfence does not label), unless planned or granted;
+//! - what its containers do live (from their inspect): the host's network or namespaces,
+//!   another container's namespace outside the project, privileged, the Docker socket
+//!   bind-mounted, capabilities beyond Docker's defaults — in tenant mode unless the policy
+//!   grants it; another scope's namespace in any mode. Another container in one of the
+//!   scope's containers' network namespace (the engine's list shows every container's
+//!   network mode) is named too. PID and IPC namespaces are read from the scope's own
+//!   containers only: seeing who joins theirs would take an inspect of every container;
+//! - a name held by two different services (or a foreign container) on one network.
 
 mod compare;
+mod fence;
 mod observe;
 mod probes;
 
@@ -25,11 +39,43 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::docker::{Container, LiveNetwork};
+use super::docker::{Confinement, Container, ContainerSummary, LiveNetwork};
 use super::{Engine, EngineResult};
-use crate::labels;
-use crate::plan::{Plan, Role};
+use crate::plan::{Plan, Role, SHARED_KEY_PREFIX};
+use crate::policy::{Policy, TenantAllow};
 use crate::scope::Scope;
+
+/// What the platform's policy says beyond a plan: whether the scope's files are a
+/// tenant's, what the policy grants them, and which services each shared network takes.
+#[derive(Debug, Clone, Default)]
+pub struct Platform {
+    /// Tenant mode (SPEC §2): escapes are differences unless granted.
+    pub tenant: bool,
+    pub allow: TenantAllow,
+    /// Real name of each shared network → the services the policy sends there.
+    pub shared: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Platform {
+    /// From the policy and a plan of it for the scope (the compose input's, or the
+    /// policy's alone): the plan knows the shared networks' real names.
+    pub fn of(policy: &Policy, plan: &Plan) -> Platform {
+        let shared = policy
+            .shared
+            .iter()
+            .filter_map(|(key, sh)| {
+                let real = plan.network(&format!("{SHARED_KEY_PREFIX}{key}"))?;
+                let services = sh.services.members().into_iter().map(|(s, _)| s);
+                Some((real.name.clone(), services.collect()))
+            })
+            .collect();
+        Platform {
+            tenant: policy.tenant_mode(&plan.scope),
+            allow: policy.tenant.allow.clone(),
+            shared,
+        }
+    }
+}
 
 /// One row of the report: what the plan (or the labels) expect, and what the engine shows.
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +111,7 @@ struct Ctr {
     endpoints: BTreeMap<String, (Option<IpAddr>, Vec<String>)>,
     tcp_ports: Vec<u16>,
     labels: HashMap<String, String>,
+    confinement: Confinement,
 }
 
 impl Ctr {
@@ -83,6 +130,7 @@ impl Ctr {
             endpoints,
             tcp_ports: c.tcp_ports,
             labels: c.labels,
+            confinement: c.confinement,
         }
     }
 
@@ -122,12 +170,6 @@ impl Net {
             members: n.containers.into_keys().collect(),
         }
     }
-
-    fn persistent(&self) -> bool {
-        self.labels
-            .get(labels::ROLE)
-            .is_some_and(|r| matches!(r.as_str(), "proxy" | "shared" | "environment"))
-    }
 }
 
 /// What the scope should look like.
@@ -154,23 +196,53 @@ struct Observed {
     others: Vec<Ctr>,
     /// Every network the scope, the expectations or our containers name, by name.
     nets: BTreeMap<String, Net>,
+    /// Every container on the engine as its list shows it, by id: whose each member of a
+    /// network is, and who runs in whose network namespace.
+    listed: BTreeMap<String, ContainerSummary>,
 }
 
-/// Builds the report for a scope (expectations from `plan` when given, else labels):
-/// the engine read, compared with the expectations, and with `probe_image` probed.
+impl Observed {
+    /// Another container by id, as far as the rules need it.
+    fn other(&self, id: &str) -> Option<fence::Other> {
+        if let Some(c) = self.ours.iter().chain(&self.others).find(|c| c.id == id) {
+            return Some(fence::Other::of(&c.name, &c.labels));
+        }
+        self.listed
+            .get(id)
+            .map(|c| fence::Other::of(&c.name, &c.labels))
+    }
+
+    /// Labels and name of a container by id, where known.
+    fn labels_of(&self, id: &str) -> Option<(&str, &HashMap<String, String>)> {
+        if let Some(c) = self.ours.iter().chain(&self.others).find(|c| c.id == id) {
+            return Some((&c.name, &c.labels));
+        }
+        self.listed.get(id).map(|c| (c.name.as_str(), &c.labels))
+    }
+}
+
+/// Builds the report for a scope (expectations from `plan` when given, else labels),
+/// judged under `platform`'s policy: the engine read, compared with the expectations,
+/// and with `probe_image` probed.
 pub async fn verify(
     engine: &Engine,
     scope: &Scope,
     plan: Option<&Plan>,
+    platform: &Platform,
     probe_image: Option<&str>,
 ) -> EngineResult<Report> {
     let (containers, scope_networks) = observe::scope(engine, scope).await?;
     let expected = expectations(scope, plan, &scope_networks);
     let observed = observe::around(engine, &expected, containers, scope_networks).await?;
-    let mut rows = compare::rows(scope, &expected, &observed);
+    let rules = fence::Rules {
+        scope,
+        platform,
+        project: expected.project.as_deref(),
+    };
+    let mut rows = compare::rows(&rules, &expected, &observed);
     if let Some(image) = probe_image {
         let base_project = plan.map(|p| p.project.as_str());
-        rows.extend(probes::rows(engine, image, scope, &expected, &observed, base_project).await?);
+        rows.extend(probes::rows(engine, image, &rules, &expected, &observed, base_project).await?);
     }
     Ok(report(scope, expected.source, rows))
 }
@@ -310,6 +382,7 @@ pub fn table(r: &Report) -> String {
 #[cfg(test)]
 mod testing {
     use super::*;
+    use crate::labels;
     use crate::plan::Options;
 
     pub fn ctr(name: &str, holder: &str, nets: &[(&str, &str, &[&str])]) -> Ctr {
@@ -333,6 +406,7 @@ mod testing {
                 .collect(),
             tcp_ports: vec![],
             labels: HashMap::new(),
+            confinement: Confinement::default(),
         }
     }
 
@@ -344,6 +418,148 @@ mod testing {
             labels,
             members: members.iter().map(|c| c.id.clone()).collect(),
         }
+    }
+
+    /// netfence's labels on a container of `scope` and Compose `project`, service `service`.
+    pub fn labelled(scope: &str, project: &str, service: &str) -> HashMap<String, String> {
+        [
+            (labels::MANAGED, "true"),
+            (labels::SCOPE, scope),
+            (labels::PROJECT, project),
+            (labels::compose::PROJECT, project),
+            (labels::compose::SERVICE, service),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// A network with these labels and members.
+    pub fn net_with(labels: &[(&str, &str)], members: &[&Ctr]) -> Net {
+        Net {
+            internal: false,
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            members: members.iter().map(|c| c.id.clone()).collect(),
+        }
+    }
+
+    /// A container of `scope`'s project `project`, on `nets` (addresses made up).
+    pub fn of_env(scope: &str, project: &str, service: &str, nets: &[&str]) -> Ctr {
+        let name = format!("{project}-{service}-1");
+        let endpoints: Vec<(&str, &str, &[&str])> =
+            nets.iter().map(|n| (*n, "10.9.0.9", &[][..])).collect();
+        let mut c = ctr(&name, &name, &endpoints);
+        c.labels = labelled(scope, project, service);
+        c
+    }
+
+    /// Environment `staging` as its labels show it, without a plan: project `shop`'s public
+    /// `web` (default, environment and proxy networks) and `db` (default, environment and
+    /// the shared `infra`, which the policy gives `db`), project `blog`'s `api` on the
+    /// environment network; beside them, the proxy (`io.netfence.role=proxy`), production's
+    /// public `web` on the proxy network and its `db` on the shared one.
+    pub fn environment() -> (Scope, Platform, Expected, Observed) {
+        let scope = Scope::Env("staging".into());
+        let platform = Platform {
+            tenant: true,
+            shared: BTreeMap::from([(
+                "nf-shared-infra".to_owned(),
+                BTreeSet::from(["db".to_owned()]),
+            )]),
+            ..Platform::default()
+        };
+        let own = "nf-staging-shop-default";
+        let mut web = of_env(
+            "env:staging",
+            "nf-staging-shop",
+            "web",
+            &[own, "nf-env-staging", "nf-proxy"],
+        );
+        web.labels.insert(
+            crate::proxy::TRAEFIK_DOCKER_NETWORK.into(),
+            "nf-proxy".into(),
+        );
+        let db = of_env(
+            "env:staging",
+            "nf-staging-shop",
+            "db",
+            &[own, "nf-env-staging", "nf-shared-infra"],
+        );
+        let api = of_env("env:staging", "nf-staging-blog", "api", &["nf-env-staging"]);
+        let mut proxy = ctr(
+            "traefik",
+            "container traefik",
+            &[("nf-proxy", "10.9.0.1", &[])],
+        );
+        proxy.labels.insert(labels::ROLE.into(), "proxy".into());
+        let mut prod_web = of_env("env:prod", "nf-prod-shop", "web", &["nf-proxy"]);
+        prod_web.holder = format!("container {}", prod_web.name);
+        prod_web.labels.insert(
+            crate::proxy::TRAEFIK_DOCKER_NETWORK.into(),
+            "nf-proxy".into(),
+        );
+        let mut prod_db = of_env("env:prod", "nf-prod-shop", "db", &["nf-shared-infra"]);
+        prod_db.holder = format!("container {}", prod_db.name);
+        let nets = BTreeMap::from([
+            (
+                own.to_owned(),
+                net_with(
+                    &[
+                        (labels::SCOPE, "env:staging"),
+                        (labels::PROJECT, "nf-staging-shop"),
+                    ],
+                    &[&web, &db],
+                ),
+            ),
+            (
+                "nf-env-staging".to_owned(),
+                net_with(
+                    &[
+                        (labels::SCOPE, "env:staging"),
+                        (labels::ROLE, "environment"),
+                    ],
+                    &[&web, &db, &api],
+                ),
+            ),
+            (
+                "nf-proxy".to_owned(),
+                net_with(&[(labels::ROLE, "proxy")], &[&web, &proxy, &prod_web]),
+            ),
+            (
+                "nf-shared-infra".to_owned(),
+                net_with(&[(labels::ROLE, "shared")], &[&db, &prod_db]),
+            ),
+        ]);
+        let scope_networks = BTreeSet::from([own.to_owned(), "nf-env-staging".to_owned()]);
+        let expected = expectations(&scope, None, &scope_networks);
+        let observed = Observed {
+            scope_networks,
+            ours: vec![api, db, web],
+            others: vec![proxy, prod_web, prod_db],
+            nets,
+            listed: BTreeMap::new(),
+        };
+        let (ours, others) = observe::split(&expected, observed.ours);
+        let observed = Observed {
+            ours,
+            others: others.into_iter().chain(observed.others).collect(),
+            ..observed
+        };
+        (scope, platform, expected, observed)
+    }
+
+    /// The rows' differences under `platform`.
+    pub fn judged(
+        scope: &Scope,
+        platform: &Platform,
+        expected: &Expected,
+        observed: &Observed,
+    ) -> Vec<String> {
+        let rows = compare::rows(&rules(scope, platform, expected), expected, observed);
+        report(scope, String::new(), rows).differences
     }
 
     /// Run `a` of a stack where `web` is on `front` and `back` (internal), `db` on `back`.
@@ -381,12 +597,31 @@ mod testing {
             ]),
             ours: vec![db, web],
             others: Vec::new(),
+            listed: BTreeMap::new(),
         }
     }
 
-    /// The report's differences for this picture (probes aside).
+    /// The rules for `scope` with `expected`'s project, under `platform`.
+    pub fn rules<'a>(
+        scope: &'a Scope,
+        platform: &'a Platform,
+        expected: &'a Expected,
+    ) -> fence::Rules<'a> {
+        fence::Rules {
+            scope,
+            platform,
+            project: expected.project.as_deref(),
+        }
+    }
+
+    /// The report's differences for this picture (probes aside), with the built-in
+    /// policy's view of the scope (tenant mode for environments).
     pub fn differences(scope: &Scope, expected: &Expected, observed: &Observed) -> Vec<String> {
-        let rows = compare::rows(scope, expected, observed);
+        let platform = Platform {
+            tenant: scope.is_env(),
+            ..Platform::default()
+        };
+        let rows = compare::rows(&rules(scope, &platform, expected), expected, observed);
         report(scope, String::new(), rows).differences
     }
 }

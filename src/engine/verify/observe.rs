@@ -1,5 +1,6 @@
 //! What `verify` reads from the engine: the scope's containers and networks, the
-//! networks they touch, and the containers on those that are not the scope's.
+//! networks they touch, the containers on those that are not the scope's, and the list
+//! of every container (whose each one is, and whose network namespace it runs in).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,7 +33,8 @@ pub(super) async fn scope(
 }
 
 /// The rest of the picture: which of `containers` are ours, the networks the scope, the
-/// expectations and our containers name, and the foreign containers on those.
+/// expectations and our containers name, the foreign containers on those, and every
+/// container as the engine lists it.
 pub(super) async fn around(
     engine: &Engine,
     expected: &Expected,
@@ -53,6 +55,14 @@ pub(super) async fn around(
             nets.insert(name, Net::of(n));
         }
     }
+    // Listed after the networks were read, so that every member they show is in it
+    // (unless it went away meanwhile).
+    let listed = engine
+        .containers(true)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
     others.extend(inspect_all(engine, &foreign(&nets, &ours, &others)).await?);
     for o in &mut others {
         o.holder = format!("container {}", o.name);
@@ -62,6 +72,7 @@ pub(super) async fn around(
         ours,
         others,
         nets,
+        listed,
     })
 }
 

@@ -8,11 +8,11 @@ use std::net::IpAddr;
 use futures_util::stream::{self, StreamExt};
 use ipnet::IpNet;
 
+use super::fence::{Kind, Rules};
 use super::{join, observe, Ctr, Expected, Net, Observed, Row};
 use crate::engine::probe::{self, Check, Seen};
 use crate::engine::{Engine, EngineResult};
 use crate::labels;
-use crate::scope::Scope;
 
 /// Probe containers started at once (each runs many checks itself).
 const PROBES_AT_ONCE: usize = 2;
@@ -23,21 +23,23 @@ type Want = BTreeMap<String, BTreeSet<String>>;
 pub(super) async fn rows(
     engine: &Engine,
     image: &str,
-    scope: &Scope,
+    rules: &Rules<'_>,
     expected: &Expected,
     observed: &Observed,
     base_project: Option<&str>,
 ) -> EngineResult<Vec<Row>> {
+    let scope = rules.scope;
     let mut others = observed.others.clone();
     for o in observe::outsiders(engine, scope, observed, base_project).await? {
         if !others.iter().any(|c| c.id == o.id) {
             others.push(o);
         }
     }
-    let want = super::compare::wanted(expected, &observed.ours, &observed.nets, scope);
+    let want = super::compare::wanted(rules, expected, &observed.ours, &observed.nets);
     let reach = Reach {
         want: &want,
         nets: &observed.nets,
+        rules,
     };
     let owner: Vec<(String, String)> = vec![
         (labels::MANAGED.to_owned(), "true".to_owned()),
@@ -123,22 +125,31 @@ fn settle(checks: &[Probe], sent: &[usize], got: Vec<Seen>, after: &[IpNet]) -> 
     seen
 }
 
-/// Who should reach whom, by plan.
+/// Who should reach whom, by plan and by the fence.
 struct Reach<'a> {
     want: &'a Want,
     nets: &'a BTreeMap<String, Net>,
+    rules: &'a Rules<'a>,
 }
 
 impl Reach<'_> {
     /// Should a container planned on `mine` reach `t` over `net`? Ours: when both are
-    /// planned there. Outsiders: only over a cross-scope network.
+    /// planned there. Outsiders: only over the environment, proxy or shared network, and
+    /// only when the fence lets them be there (an intruder must not be reached).
     fn planned(&self, mine: &BTreeSet<String>, t: &Ctr, net: &str) -> bool {
-        mine.contains(net)
-            && if t.is_outsider() {
-                self.nets.get(net).is_some_and(Net::persistent)
-            } else {
-                self.want.get(&t.holder).is_some_and(|x| x.contains(net))
-            }
+        if !mine.contains(net) {
+            return false;
+        }
+        if !t.is_outsider() {
+            return self.want.get(&t.holder).is_some_and(|x| x.contains(net));
+        }
+        let Some(n) = self.nets.get(net) else {
+            return false;
+        };
+        matches!(
+            self.rules.kind(net, n),
+            Kind::Environment | Kind::Proxy | Kind::Shared
+        ) && self.rules.intrusion(net, n, &t.labels).is_none()
     }
 }
 
@@ -292,6 +303,7 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
                         recorded == want,
                     )
                 }
+                Seen::Unclear(what) => (format!("unclear: {what}"), false),
                 other => (format!("{other:?}"), false),
             };
             Row {
@@ -306,7 +318,14 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
             let expected = if must_answer { "answers" } else { "no answer" }.to_owned();
             let (observed, ok) = match seen {
                 Seen::Answered => ("answers".to_owned(), must_answer),
+                // A reset comes from the target's own kernel: the path is open.
+                Seen::Refused => (
+                    "answers (connection refused: nothing listens there)".to_owned(),
+                    must_answer,
+                ),
+                Seen::Pinged => ("answers (ping; tcp silent)".to_owned(), must_answer),
                 Seen::NoAnswer => ("no answer".to_owned(), !must_answer),
+                Seen::Unclear(what) => (format!("unclear: {what}"), false),
                 // The target went away: nothing to judge (the engine rows say the rest).
                 Seen::Skipped(why) => (format!("not probed: {why}"), true),
                 other => (format!("{other:?}"), false),
@@ -330,16 +349,25 @@ fn probe_row(p: Probe, seen: Seen) -> Row {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use super::super::{compare, Platform};
     use super::*;
+    use crate::scope::Scope;
 
     /// Each check of a clean run `a`, as `subject: must`.
     fn checks(observed: &Observed) -> Vec<String> {
         let scope = Scope::Run("a".into());
-        let want =
-            super::super::compare::wanted(&planned(&scope), &observed.ours, &observed.nets, &scope);
+        let expected = planned(&scope);
+        let platform = Platform::default();
+        let rules = rules(&scope, &platform, &expected);
+        checks_under(&rules, &expected, observed)
+    }
+
+    fn checks_under(rules: &Rules, expected: &Expected, observed: &Observed) -> Vec<String> {
+        let want = compare::wanted(rules, expected, &observed.ours, &observed.nets);
         let reach = Reach {
             want: &want,
             nets: &observed.nets,
+            rules,
         };
         plan_probes(&observed.ours, &observed.others, &reach)
             .into_iter()
@@ -400,7 +428,8 @@ mod tests {
                 "web → container b-web-1 tcp 10.0.0.9:80 on nf-a-front: answer false —",
             ]
         );
-        // The same container on the proxy network is a peer there.
+        // The same container on the proxy network is a peer there when it is a public
+        // service; any other container there must not be reached.
         let mut proxy = net("", &[]);
         proxy.labels.insert(labels::ROLE.into(), "proxy".into());
         observed.nets.insert("nf-proxy".into(), proxy);
@@ -415,18 +444,54 @@ mod tests {
                     .insert("nf-proxy".into(), (Some(ip.parse().unwrap()), Vec::new()));
             }
         }
-        let mut want =
-            super::super::compare::wanted(&planned(&scope), &observed.ours, &observed.nets, &scope);
+        let expected = planned(&scope);
+        let platform = Platform::default();
+        let rules = rules(&scope, &platform, &expected);
+        let mut want = compare::wanted(&rules, &expected, &observed.ours, &observed.nets);
         want.get_mut("web").unwrap().insert("nf-proxy".into());
         let reach = Reach {
             want: &want,
             nets: &observed.nets,
+            rules: &rules,
         };
         let web = &observed.ours[1];
-        let stranger = &observed.others[0];
-        assert!(reach.planned(&want["web"], stranger, "nf-proxy"));
-        assert!(!reach.planned(&want["web"], stranger, "nf-a-front"));
+        let mut stranger = observed.others[0].clone();
+        assert!(!reach.planned(&want["web"], &stranger, "nf-proxy"));
+        stranger.labels = labelled("run:b", "nf-b-shop", "web");
+        assert!(!reach.planned(&want["web"], &stranger, "nf-proxy"));
+        stranger.labels.insert(
+            crate::proxy::TRAEFIK_DOCKER_NETWORK.into(),
+            "nf-proxy".into(),
+        );
+        assert!(reach.planned(&want["web"], &stranger, "nf-proxy"));
+        assert!(!reach.planned(&want["web"], &stranger, "nf-a-front"));
         assert!(!reach.planned(&want["db"], web, "nf-a-front"));
+    }
+
+    #[test]
+    fn an_intruder_on_the_environment_network_must_not_be_reached() {
+        let (scope, platform, expected, mut observed) = environment();
+        let rules = rules(&scope, &platform, &expected);
+        let about = |observed: &Observed, who: &str| -> Vec<String> {
+            checks_under(&rules, &expected, observed)
+                .into_iter()
+                .filter(|c| c.starts_with("nf-staging-shop/web →") && c.contains(who))
+                .filter(|c| c.contains(" ping "))
+                .collect()
+        };
+        // Another project of the environment is a peer there.
+        assert_eq!(
+            about(&observed, "nf-staging-blog/api"),
+            vec!["nf-staging-shop/web → nf-staging-blog/api ping 10.9.0.9 on nf-env-staging: answer true —"]
+        );
+        // Production's container on staging's environment network is not.
+        let mut intruder = of_env("env:prod", "intruder", "x", &["nf-env-staging"]);
+        intruder.holder = format!("container {}", intruder.name);
+        observed.others.push(intruder);
+        assert_eq!(
+            about(&observed, "intruder-x-1"),
+            vec!["nf-staging-shop/web → container intruder-x-1 ping 10.9.0.9 on nf-env-staging: answer false —"]
+        );
     }
 
     fn probe(check: Check, expected: &[&str], recorded: &[&str]) -> Probe {
@@ -504,6 +569,31 @@ mod tests {
             judged(probe(tcp(false), &[], &[]), Seen::NoAnswer),
             ("no answer".into(), true)
         );
+        // A refused connection and a ping where TCP is silent prove the path is open:
+        // answers where the plan wants them, differences where it does not.
+        let refused = "answers (connection refused: nothing listens there)";
+        assert_eq!(
+            judged(probe(tcp(true), &[], &[]), Seen::Refused),
+            (refused.into(), true)
+        );
+        assert_eq!(
+            judged(probe(tcp(false), &[], &[]), Seen::Refused),
+            (refused.into(), false)
+        );
+        assert_eq!(
+            judged(probe(tcp(false), &[], &[]), Seen::Pinged),
+            ("answers (ping; tcp silent)".into(), false)
+        );
+        // What is neither an answer nor silence passes for nothing.
+        for must in [true, false] {
+            let (_, ok) = judged(probe(tcp(must), &[], &[]), Seen::Unclear("?".into()));
+            assert!(!ok);
+            let (_, ok) = judged(
+                probe(dns(must), &["10.0.1.3"], &[]),
+                Seen::Unclear("?".into()),
+            );
+            assert!(!ok);
+        }
         // A target that went away proves nothing either way.
         assert_eq!(
             judged(probe(tcp(true), &[], &[]), Seen::Skipped("gone".into())),

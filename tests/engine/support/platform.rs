@@ -90,6 +90,26 @@ impl Platform {
         Netfence::new().current_dir(dir).args(args).run()
     }
 
+    /// `ensure --env ENV`, then `rewrite -f PROJECT.yml --env ENV -p PROJECT` and a plain
+    /// `docker compose up -d` of the output (the project name is the one it carries).
+    pub fn deploy(&self, dir: &Path, env: &str, project: &str, policy: Option<&str>) {
+        let mut args = vec!["ensure", "--env", env];
+        if let Some(pol) = policy {
+            args.extend(["--policy", pol]);
+        }
+        self.netfence_ok(dir, &args);
+        let file = format!("{project}.yml");
+        let out = format!("{project}-{env}.fenced.yml");
+        let mut args = vec![
+            "rewrite", "-f", &file, "--env", env, "-p", project, "-o", &out,
+        ];
+        if let Some(pol) = policy {
+            args.extend(["--policy", pol]);
+        }
+        self.netfence_ok(dir, &args);
+        self.compose_up(dir, &out, None);
+    }
+
     /// `docker compose -f FILE [-p P] up -d` in `dir`; must succeed.
     pub fn compose_up(&self, dir: &Path, file: &str, project: Option<&str>) {
         let mut args = vec!["compose", "-f", file];

@@ -240,7 +240,14 @@ pub fn refused(escapes: &[Escape]) -> Vec<&Escape> {
 }
 
 fn granted(e: &Escape, policy: &Policy) -> bool {
-    grants(&policy.tenant.allow, e.kind, e.item.as_deref())
+    // The platform's own flat networks are its to name (`reconcile --strict` takes
+    // containers off them).
+    let flat = e.kind == Kind::ExternalNetwork
+        && policy
+            .flat_networks
+            .iter()
+            .any(|f| Some(f.as_str()) == e.item.as_deref());
+    flat || grants(&policy.tenant.allow, e.kind, e.item.as_deref())
 }
 
 /// Does `tenant.allow` grant this kind of escape (for list grants: this `item`)? For
@@ -260,15 +267,10 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
             .network_drivers
             .iter()
             .any(|d| d.eq_ignore_ascii_case(item)),
-        // The platform's own flat networks are its to name (`reconcile --strict` takes
-        // containers off them).
-        Kind::ExternalNetwork => {
-            policy.flat_networks.iter().any(|f| f == item)
-                || allow
-                    .external_networks
-                    .iter()
-                    .any(|g| templates::glob_matches(g, item))
-        }
+        Kind::ExternalNetwork => allow
+            .external_networks
+            .iter()
+            .any(|g| templates::glob_matches(g, item)),
         _ => false,
     }
 }

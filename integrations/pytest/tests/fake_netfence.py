@@ -3,8 +3,9 @@
 ``run``: logs its argv, then behaves as FAKE_NETFENCE_MODE says: ``ok`` (the default)
 runs the command after ``--`` with NETFENCE_RUN_INFO naming a copy of
 tests/data/run-info.json (run id replaced), waits for it (passing SIGTERM on) and logs
-``torn down``; ``fail`` prints an error on stderr and exits 3. ``down``: logs and exits
-0. The log is FAKE_NETFENCE_LOG.
+``torn down``; ``fail`` prints an error on stderr and exits 3; ``crash`` is ``ok`` but
+exits 3 after the command, as netfence does when a service crashed meanwhile.
+``down``: logs and exits 0. The log is FAKE_NETFENCE_LOG.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def main(argv: list[str]) -> int:
         signal.signal(signal.SIGTERM, lambda *_: child.terminate())
         status = child.wait()
     log(f"torn down {run_id} (command exited {status})")
+    if os.environ.get("FAKE_NETFENCE_MODE") == "crash":
+        print(f"netfence: run {run_id}: service `db` exited with status 1", file=sys.stderr)
+        return 3
     return status
 
 

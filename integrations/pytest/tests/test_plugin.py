@@ -65,7 +65,7 @@ def test_stack_comes_up_and_is_torn_down(pytester: pytest.Pytester, fake: Fake) 
     runs = [ln for ln in lines if ln.startswith("run ")]
     assert len(runs) == 1, lines
     assert "-f " + str(pytester.path / "compose.yml") in runs[0]
-    assert "--timeout 180000ms" in runs[0]
+    assert "--timeout 180s" in runs[0]
     assert any(ln.startswith("torn down pyt-") and "exited 0" in ln for ln in lines), lines
     assert not any(ln.startswith("down ") for ln in lines), lines
     result.stdout.fnmatch_lines(["netfence: session *: 1 stack(s): pyt-*-main (main)"])
@@ -104,6 +104,27 @@ def test_stack_that_cannot_come_up_is_a_clear_error(
     )
     # Tried once for the session, not once per test.
     assert len([ln for ln in fake.lines() if ln.startswith("run ")]) == 1
+
+
+def test_service_that_crashed_meanwhile_fails_the_teardown(
+    pytester: pytest.Pytester, fake: Fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_NETFENCE_MODE", "crash")
+    pytester.makefile(".yml", compose=COMPOSE)
+    pytester.makeini("[pytest]\nnetfence_compose_files = compose.yml\n")
+    pytester.makepyfile("def test_one(netfence_stack):\n    pass\n")
+    result = pytester.runpytest("-p", "no:xdist")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_one*",
+            "netfence run (run pyt-*-main) exited 3 when the stack was torn down:",
+            "*service `db` exited with status 1",
+        ]
+    )
+    # What a failed tear-down may have left is removed by label.
+    [run_id] = fake.run_ids()
+    assert f"down {run_id}" in fake.lines()
 
 
 def test_ini_options_and_command_line(pytester: pytest.Pytester, fake: Fake) -> None:

@@ -308,7 +308,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     ns = config.stash[_SESSION]
     tr = terminalreporter
     tr.write_sep("-", "netfence")
-    runs = ", ".join(f"{r.run_id} ({r.worker})" for r in records)
+    runs = ", ".join(
+        f"{r.run_id} ({r.worker}{', did not come up' if r.state == 'failed' else ''})"
+        for r in records
+    )
     tr.write_line(f"netfence: session {ns.token}: {len(records)} stack(s): {runs}")
     for c in cleaned:
         rid = c.record.run_id
@@ -347,12 +350,18 @@ def netfence_stack(netfence_session: NetfenceSession) -> Iterator[RunInfo]:
     (or ``--netfence-*`` options). Yields the run info: services with their published
     ports and container IPs, networks with their subnets, the project name, the run id.
     """
+    problem = None
     try:
         running = netfence_session.start()
     except NetfenceError as e:
-        pytest.fail(str(e), pytrace=False)
+        problem = str(e)
+    if problem is not None:
+        # Outside the except block: the error alone, not "during handling of...".
+        pytest.fail(problem, pytrace=False)
     yield running.info
     try:
         netfence_session.stop(running)
     except NetfenceError as e:
-        pytest.fail(str(e), pytrace=False)
+        problem = str(e)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)

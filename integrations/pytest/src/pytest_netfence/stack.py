@@ -83,7 +83,7 @@ class StackConfig:
             "--run-id",
             run_id,
             "--timeout",
-            f"{max(1, round(self.timeout * 1000))}ms",
+            _duration_arg(self.timeout),
         ]
         for f in self.files:
             argv += ["-f", str(f)]
@@ -391,6 +391,13 @@ def parse_duration(text: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != t:
         raise ValueError(f"not a duration: {text!r} (e.g. 90s, 3m, 1m30s)")
     return sum(float(n) * units[u] for n, u in parts)
+
+
+def _duration_arg(seconds: float) -> str:
+    """``90s`` or ``1500ms``, as netfence's ``--timeout`` reads it."""
+    if seconds == int(seconds):
+        return f"{max(1, int(seconds))}s"
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
 def _wait(proc: subprocess.Popen[bytes], seconds: float) -> int | None:

@@ -6,7 +6,6 @@ NETFENCE_E2E=require (CI) that is a failure instead.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -105,11 +104,18 @@ def example_runs(
                 },
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
-    return {
-        k: Finished(p.wait(timeout=600), (logs / f"crash{k}.log").read_text())
-        for k, p in procs.items()
-    }
+    try:
+        return {
+            k: Finished(p.wait(timeout=600), (logs / f"crash{k}.log").read_text())
+            for k, p in procs.items()
+        }
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)  # its stacks go when their pipes close
+                p.wait()
 
 
 def test_example_with_three_workers(example_runs: dict[str, Finished]) -> None:
@@ -165,35 +171,52 @@ def test_stack_that_cannot_come_up(netfence_bin: str, pytester: pytest.Pytester)
 
 
 def test_ctrl_c_tears_down(netfence_bin: str, tmp_path: Path) -> None:
+    """SIGINT to the session's process group, as a Ctrl-C at the terminal sends it."""
     (tmp_path / "compose.yml").write_text(SMALL)
     (tmp_path / "pytest.ini").write_text("[pytest]\nnetfence_compose_files = compose.yml\n")
     (tmp_path / "test_wait.py").write_text(
-        "import json, socket, time\n"
-        "def test_wait(netfence_stack):\n"
-        "    with socket.create_connection(netfence_stack.address('app', 7000), 5) as s:\n"
+        "import os, socket, time\n"
+        "def wait(stack):\n"
+        "    with socket.create_connection(stack.address('app', 7000), 5) as s:\n"
         "        assert s.recv(64) == b'hello-small\\n'\n"
-        "    with open('up.json', 'w') as f:\n"
-        "        json.dump({'run_id': netfence_stack.run_id}, f)\n"
+        "    with open(stack.run_id + '.up', 'w') as f:\n"
+        "        f.write('up')\n"
         "    time.sleep(300)\n"
+        "def test_a(netfence_stack):\n"
+        "    wait(netfence_stack)\n"
+        "def test_b(netfence_stack):\n"
+        "    wait(netfence_stack)\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist"],
-        cwd=tmp_path,
-        env={**os.environ, "NETFENCE_BIN": netfence_bin, "PYTHONDONTWRITEBYTECODE": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    up = tmp_path / "up.json"
-    deadline = time.monotonic() + 180
-    while not up.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert up.exists(), proc.communicate(timeout=60)[0] if proc.poll() is not None else "timeout"
-    time.sleep(0.2)  # the file is complete
-    run_id = json.loads(up.read_text())["run_id"]
-    assert engine_objects(run_id), "the stack is up while the test runs"
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=180)
-    assert proc.returncode == 2, out  # pytest: interrupted
-    assert "KeyboardInterrupt" in out
-    assert engine_objects(run_id) == [], out
+    log = tmp_path / "pytest.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2"],
+            cwd=tmp_path,
+            env={**os.environ, "NETFENCE_BIN": netfence_bin, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # A test runner started in the background may have SIGINT ignored; a
+            # terminal's pytest has it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while len(list(tmp_path.glob("*.up"))) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+        runs = sorted(p.name[: -len(".up")] for p in tmp_path.glob("*.up"))
+        assert len(runs) == 2, log.read_text()
+        for run_id in runs:
+            assert engine_objects(run_id), "the stacks are up while the tests run"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # its stacks go when their pipes close
+            proc.wait()
+    out_text = log.read_text()
+    assert proc.returncode == 2, out_text  # pytest: interrupted
+    assert "KeyboardInterrupt" in out_text
+    for run_id in runs:
+        assert engine_objects(run_id) == [], out_text

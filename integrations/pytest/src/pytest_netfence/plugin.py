@@ -270,7 +270,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not token:
         token = secrets.token_hex(4)
     if not session_dir:
-        session_dir = str(Path(tempfile.gettempdir()) / "netfence-pytest" / token)
+        session_dir = str(Path(tempfile.gettempdir()) / f"netfence-pytest-{token}")
     config.stash[_SESSION] = NetfenceSession(config, token, Path(session_dir), worker)
 
 

@@ -115,7 +115,7 @@ class Record:
         return session_dir / f"{self.run_id}.json"
 
     def save(self, session_dir: Path) -> None:
-        session_dir.mkdir(parents=True, exist_ok=True)
+        session_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.path(session_dir)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(
@@ -232,7 +232,7 @@ def start_stack(
     """
     if not RUN_ID_RE.fullmatch(run_id):
         raise NetfenceError(f"invalid run id {run_id!r}: netfence wants {RUN_ID_RE.pattern}")
-    session_dir.mkdir(parents=True, exist_ok=True)
+    session_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     info_path = session_dir / f"{run_id}.info"
     log_path = session_dir / f"{run_id}.log"
     with contextlib.suppress(FileNotFoundError):

@@ -32,6 +32,21 @@ services:
     ports: ["7000:7000"]
 """
 
+#: A stack that never comes up: its service says something, then fails its healthcheck.
+UNHEALTHY = """\
+services:
+  app:
+    image: netfence-busybox:latest
+    pull_policy: never
+    init: true
+    command: ["sh", "-c", "echo boom-from-the-service; sleep 300"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 1s
+      timeout: 1s
+      retries: 1
+"""
+
 
 @pytest.fixture(scope="module")
 def netfence_bin() -> str:
@@ -147,13 +162,9 @@ def test_crashed_worker_leaves_nothing(example_runs: dict[str, Finished]) -> Non
 
 
 def test_stack_that_cannot_come_up(netfence_bin: str, pytester: pytest.Pytester) -> None:
-    pytester.makefile(
-        ".yml",
-        compose=SMALL.replace(
-            '["nc", "-ll", "-p", "7000", "-e", "echo", "hello-small"]',
-            '["sh", "-c", "echo boom-from-the-service; exit 4"]',
-        ),
-    )
+    # Unhealthy for sure. (A service that exits at once can still look running for a
+    # moment, and pass netfence's wait on a loaded machine.)
+    pytester.makefile(".yml", compose=UNHEALTHY)
     pytester.makeini(
         f"[pytest]\nnetfence_compose_files = compose.yml\nnetfence_bin = {netfence_bin}\n"
     )

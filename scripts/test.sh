@@ -4,6 +4,9 @@
 #
 # NETFENCE_E2E=require (CI sets it) makes engine tests fail, never skip, without an engine.
 # NETFENCE_SKIP_PROVISION=1 runs the tests against whatever engine is (or is not) there.
+# After the Rust tests, the pytest plugin's stage (scripts/test-pytest.sh: a virtualenv,
+# ruff, mypy, the plugin's tests against the binary just built) runs and is counted in the
+# closing `total:` line; NETFENCE_SKIP_PYTEST=1 leaves it out. Arguments go to cargo test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,13 +26,28 @@ fi
 
 cargo build --locked --all-targets
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+counts=$(mktemp)
+trap 'rm -f "$log" "$counts"' EXIT
 set +e
 cargo test --locked --all-targets -- "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole suite: cargo prints one per test binary, and the last
-# binaries (examples) hold no tests.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) s += $(i-1) } }
-     END { printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
-exit "$status"
+
+py_status=0
+if [ "${NETFENCE_SKIP_PYTEST:-0}" != 1 ]; then
+  set +e
+  NETFENCE_PYTEST_COUNTS=$counts scripts/test-pytest.sh
+  py_status=$?
+  set -e
+  # A stage that died before it counted anything is one failure, not none.
+  if [ ! -s "$counts" ]; then echo "0 1 0" >"$counts"; [ "$py_status" != 0 ] || py_status=1; fi
+fi
+
+# One closing line for the whole suite: cargo prints one per test binary (the last
+# binaries, examples, hold no tests), the pytest stage its own counts.
+awk -v stage="$(cat "$counts")" '
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) s += $(i-1) } }
+  END { if (split(stage, c, " ") == 3) { p += c[1]; f += c[2]; s += c[3] }
+        printf "total: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+[ "$status" = 0 ] || exit "$status"
+exit "$py_status"

@@ -121,6 +121,8 @@ pub struct Container {
     pub labels: HashMap<String, String>,
     pub running: bool,
     pub exit_code: i64,
+    /// The host's process id of its main process while running (0 otherwise).
+    pub pid: i64,
     /// Network name → its endpoint there.
     pub networks: BTreeMap<String, Endpoint>,
     /// TCP ports its configuration exposes, ascending.
@@ -633,6 +635,7 @@ fn container(c: ContainerInspectResponse) -> Container {
         labels: config.labels.unwrap_or_default(),
         running: state.running.unwrap_or(false),
         exit_code: state.exit_code.unwrap_or(0),
+        pid: state.pid.unwrap_or(0),
         networks: settings
             .networks
             .unwrap_or_default()

@@ -18,17 +18,15 @@ pub async fn not_up(engine: &Engine, not_ready: wait::NotReady) -> String {
 /// Services that exited non-zero (with their logs), if any.
 pub async fn crashed(engine: &Engine, project: &str) -> Option<String> {
     // Errors are ignored: the run's own outcome is what counts.
-    let list = engine
-        .project_containers(project, true)
+    let states = wait::look_settled(engine, project)
         .await
         .unwrap_or_default();
     let mut what = Vec::new();
     let mut logs = String::new();
-    for c in list {
-        if let wait::State::Exited(code) = wait::classify(&c.state, &c.status) {
-            let svc = c.service().unwrap_or_default();
+    for (id, (svc, state)) in &states {
+        if let wait::State::Exited(code) = state {
             what.push(format!("`{svc}` exited with status {code}"));
-            logs.push_str(&service_logs(engine, svc, &c.id).await);
+            logs.push_str(&service_logs(engine, svc, id).await);
         }
     }
     (!what.is_empty()).then(|| format!("service {} during the run{logs}", what.join(", ")))

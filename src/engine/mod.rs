@@ -60,6 +60,15 @@ pub fn engine_location() -> String {
     }
 }
 
+/// Is the engine on this host (a unix socket, the default)? Then its containers'
+/// process ids, and the host's routes, are this machine's.
+pub fn is_local() -> bool {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.is_empty() => h.starts_with("unix://"),
+        _ => true,
+    }
+}
+
 /// The label filter that selects a scope's objects.
 pub fn scope_filter(scope: &crate::Scope) -> Vec<String> {
     vec![

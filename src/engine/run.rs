@@ -136,8 +136,10 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         Some(i) => format!("run {} (copy {i})", scope.id()),
         None => format!("run {}", scope.id()),
     };
-    let (mut status, mut error) = up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
-    if sh.opts.keep {
+    let (mut status, mut error, came_up) =
+        up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
+    // `--keep` keeps a stack that came up; one that did not is torn down as always.
+    if sh.opts.keep && came_up {
         if fp.compose_file.is_some() {
             eprintln!(
                 "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
@@ -169,8 +171,9 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     }
 }
 
-/// Brings the copy up and runs CMD against it: the status so far, and what went wrong
-/// in netfence's part. A signal while starting abandons the start for tear-down.
+/// Brings the copy up and runs CMD against it: the status so far, what went wrong in
+/// netfence's part, and whether the stack came up at all. A signal while starting
+/// abandons the start for tear-down.
 async fn up_and_cmd(
     sh: &Shared,
     scope: &Scope,
@@ -178,7 +181,7 @@ async fn up_and_cmd(
     fp: &mut Footprint,
     ints: &mut Interrupts,
     label: &str,
-) -> (u8, Option<String>) {
+) -> (u8, Option<String>, bool) {
     let setup_result = tokio::select! {
         r = bring_up(&sh.session, scope, index, fp) => Ok(r),
         sig = signals::next(ints) => Err(sig),
@@ -194,14 +197,14 @@ async fn up_and_cmd(
             match crashed(&sh.session.engine, &fp.project_name).await {
                 Some(report) => {
                     eprintln!("netfence: {label}: {report}");
-                    (if code == 0 { 3 } else { code }, err.or(Some(report)))
+                    (if code == 0 { 3 } else { code }, err.or(Some(report)), true)
                 }
-                None => (code, err),
+                None => (code, err, true),
             }
         }
         Ok(Err(failure)) => {
             eprintln!("netfence: {label}: {failure}");
-            (3, Some(failure))
+            (3, Some(failure), false)
         }
         Err(sig) => {
             eprintln!(
@@ -211,6 +214,7 @@ async fn up_and_cmd(
             (
                 sig.exit_status(),
                 Some(format!("interrupted by {}", sig.name())),
+                false,
             )
         }
     }

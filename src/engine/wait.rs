@@ -60,7 +60,7 @@ pub struct NotReady {
     pub failed: Vec<(String, String)>,
 }
 
-type States = BTreeMap<String, (String, State)>;
+pub type States = BTreeMap<String, (String, State)>;
 
 /// One look at the project's containers: container id → (service, state).
 async fn look(engine: &Engine, project: &str) -> EngineResult<States> {
@@ -72,6 +72,57 @@ async fn look(engine: &Engine, project: &str) -> EngineResult<States> {
         states.insert(c.id, (service, state));
     }
     Ok(states)
+}
+
+/// How long the engine may take to notice that a container's process ended.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
+/// A look that does not trust "running" blindly: the engine learns of a container's exit
+/// from its runtime asynchronously, and under load it still reports a container as
+/// running well after its process ended (a service that fails at once then passes for
+/// ready). On a local engine, a running container whose process is gone is waited for
+/// until the engine says how it ended.
+pub async fn look_settled(engine: &Engine, project: &str) -> EngineResult<States> {
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let states = look(engine, project).await?;
+        let mut lagging = false;
+        for (id, (_, state)) in &states {
+            if *state == State::Ready && process_gone(engine, id).await {
+                lagging = true;
+                break;
+            }
+        }
+        if !lagging || Instant::now() >= deadline {
+            return Ok(states);
+        }
+        tracing::debug!("{project}: a container's process ended before the engine noticed");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Is the container said to be running, but its main process no longer there? Only
+/// a local engine's process ids are this host's: elsewhere the answer is no.
+async fn process_gone(engine: &Engine, id: &str) -> bool {
+    if !super::is_local() {
+        return false;
+    }
+    match engine.inspect_container(id).await {
+        Ok(c) if c.running && c.pid > 0 => !pid_alive(c.pid),
+        _ => false,
+    }
+}
+
+/// A process that exists and has not become a zombie.
+fn pid_alive(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the field after the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 /// Containers that exited non-zero or are unhealthy.
@@ -174,7 +225,7 @@ pub async fn confirm(
     ready_at: Instant,
 ) -> EngineResult<Result<(), NotReady>> {
     tokio::time::sleep_until((ready_at + SETTLE).into()).await;
-    let states = look(engine, project).await?;
+    let states = look_settled(engine, project).await?;
     if let Some(f) = failures(&states) {
         return Ok(Err(f));
     }
@@ -199,6 +250,12 @@ pub async fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_process_is_alive_and_a_vanished_one_is_not() {
+        assert!(pid_alive(std::process::id() as i64));
+        assert!(!pid_alive(i64::from(i32::MAX)));
+    }
 
     #[test]
     fn status_texts() {

@@ -375,6 +375,21 @@ fn a_service_that_cannot_start_shows_its_log_and_leaves_nothing() {
         // Its log is shown.
         .stderr_has("fatal: DATABASE_URL is not set");
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
+    // `--keep` keeps a stack that came up, never one that did not.
+    Netfence::new()
+        .args([
+            "run",
+            "--keep",
+            "-f",
+            &compose_file(&dir),
+            "--run-id",
+            &e2e.id,
+        ])
+        .args(["--timeout", "60s"])
+        .run()
+        .code(3)
+        .stderr_lacks("left up (--keep)");
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }
 
 #[test]

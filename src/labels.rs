@@ -13,6 +13,8 @@ pub const ORIGINAL_NAME: &str = "io.netfence.original-name";
 pub const CREATED: &str = "io.netfence.created";
 pub const OWNER: &str = "io.netfence.owner";
 pub const ROLE: &str = "io.netfence.role";
+/// On a dev stack's objects (`netfence up`): the checkout it belongs to, an absolute path.
+pub const CHECKOUT: &str = "io.netfence.checkout";
 pub const PREFIX: &str = "io.netfence.";
 
 /// The labels Docker Compose puts on what it creates: how netfence finds a project's

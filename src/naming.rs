@@ -44,7 +44,8 @@ impl<'a> Vars<'a> {
     ) -> Self {
         let (env, run_id) = match scope {
             Scope::Env(e) => (e.as_str(), ""),
-            Scope::Run(r) => ("", r.as_str()),
+            // A checkout's stack is run-like: templates written for runs name it apart.
+            Scope::Run(r) | Scope::Dev(r) => ("", r.as_str()),
         };
         Vars {
             prefix,

@@ -32,6 +32,18 @@ pub enum PortsMode {
     Loopback,
 }
 
+/// The host ports of dev stacks (`netfence up`, scope `dev:<slug>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DevPorts {
+    /// `FIRST-LAST`: where each published port's stable host port is taken from.
+    pub range: Option<String>,
+}
+
+/// Where dev stacks' host ports come from unless `dev_ports.range` says: below Linux's
+/// ephemeral range (32768-60999), so Docker's and the kernel's own picks rarely meet it.
+pub const DEFAULT_DEV_PORTS: std::ops::RangeInclusive<u16> = 20000..=29999;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ProxyProvider {
@@ -212,6 +224,9 @@ pub struct Policy {
     pub naming: Naming,
     pub container_name: Option<ContainerNameMode>,
     pub ports: Option<PortsMode>,
+    /// Left out of the digest while unset, so policies written before it keep theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_ports: Option<DevPorts>,
     pub subnets: Option<Subnets>,
     #[serde(default)]
     pub networks: IndexMap<String, NetworkSettings>,
@@ -250,6 +265,15 @@ impl Policy {
 
     pub fn container_name_mode(&self) -> ContainerNameMode {
         self.container_name.unwrap_or_default()
+    }
+
+    /// The range dev stacks' host ports come from (checked when the policy was read).
+    pub fn dev_port_range(&self) -> std::ops::RangeInclusive<u16> {
+        self.dev_ports
+            .as_ref()
+            .and_then(|d| d.range.as_deref())
+            .and_then(|r| parse_port_range(r).ok())
+            .unwrap_or(DEFAULT_DEV_PORTS)
     }
 
     pub fn max_networks(&self) -> u32 {
@@ -308,6 +332,9 @@ impl Policy {
                 }
             }
         }
+        if let Some(r) = self.dev_ports.as_ref().and_then(|d| d.range.as_deref()) {
+            parse_port_range(r).map_err(|m| Error::policy(source, "/dev_ports/range", m))?;
+        }
         for (name, n) in &self.networks {
             if let Some(sub) = &n.subnet {
                 parse_cidr(sub).map_err(|m| {
@@ -358,6 +385,20 @@ pub fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, String> {
         ));
     }
     Ok(net)
+}
+
+/// `FIRST-LAST`: host ports, both from 1 to 65535, FIRST not above LAST.
+pub fn parse_port_range(s: &str) -> std::result::Result<std::ops::RangeInclusive<u16>, String> {
+    let bad = || {
+        format!("`{s}` is not a port range: expected FIRST-LAST such as 20000-29999, both from 1 to 65535")
+    };
+    let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+    let first: u16 = a.trim().parse().map_err(|_| bad())?;
+    let last: u16 = b.trim().parse().map_err(|_| bad())?;
+    if first == 0 || first > last {
+        return Err(bad());
+    }
+    Ok(first..=last)
 }
 
 pub fn escape_pointer(s: &str) -> String {
@@ -607,6 +648,32 @@ labels: { com.example.team: payments }
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean 10.213.0.0/16"), "{e}");
+    }
+
+    #[test]
+    fn dev_ports_range_is_checked_and_defaulted() {
+        assert_eq!(load("{}").unwrap().dev_port_range(), DEFAULT_DEV_PORTS);
+        let p = load("dev_ports: {range: 41000-41099}").unwrap();
+        assert_eq!(p.dev_port_range(), 41000..=41099);
+        for bad in ["0-10", "30000-20000", "1-70000"] {
+            let e = load(&format!("dev_ports: {{range: '{bad}'}}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("/dev_ports/range"), "{e}");
+        }
+        let e = load("dev_ports: {range: 20000}").unwrap_err().to_string();
+        assert!(e.contains("/dev_ports/range"), "{e}");
+        let e = load("dev_ports: {rnage: 1-2}").unwrap_err().to_string();
+        assert!(e.contains("did you mean `range`"), "{e}");
+        assert_eq!(
+            load("prefix: a").unwrap().digest(),
+            Policy {
+                prefix: Some("a".into()),
+                ..Policy::default()
+            }
+            .digest(),
+            "an unset dev_ports leaves the digest as it was"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The unit of isolation: one test run (`run:<id>`) or one deployment environment
-//! (`env:<name>`).
+//! The unit of isolation: one test run (`run:<id>`), one deployment environment
+//! (`env:<name>`) or one checkout on a developer's machine (`dev:<slug>`, see
+//! [`checkout`](crate::checkout)).
 
 use std::fmt;
 
@@ -9,6 +10,9 @@ use serde::Serialize;
 pub enum Scope {
     Run(String),
     Env(String),
+    /// A checkout's stack, made by `netfence up`: named like a run, kept like an
+    /// environment (until `netfence down`; `gc` leaves it unless asked).
+    Dev(String),
 }
 
 impl Scope {
@@ -16,12 +20,13 @@ impl Scope {
         match self {
             Scope::Run(_) => "run",
             Scope::Env(_) => "env",
+            Scope::Dev(_) => "dev",
         }
     }
 
     pub fn id(&self) -> &str {
         match self {
-            Scope::Run(id) | Scope::Env(id) => id,
+            Scope::Run(id) | Scope::Env(id) | Scope::Dev(id) => id,
         }
     }
 
@@ -29,7 +34,11 @@ impl Scope {
         matches!(self, Scope::Env(_))
     }
 
-    /// Parses `run:<id>` / `env:<name>`, the form of the `io.netfence.scope` label.
+    pub fn is_dev(&self) -> bool {
+        matches!(self, Scope::Dev(_))
+    }
+
+    /// Parses `run:<id>` / `env:<name>` / `dev:<slug>`, the form of the `io.netfence.scope` label.
     pub fn parse(s: &str) -> Option<Scope> {
         let (kind, id) = s.split_once(':')?;
         if !valid_id(id) {
@@ -38,6 +47,7 @@ impl Scope {
         match kind {
             "run" => Some(Scope::Run(id.to_owned())),
             "env" => Some(Scope::Env(id.to_owned())),
+            "dev" => Some(Scope::Dev(id.to_owned())),
             _ => None,
         }
     }
@@ -101,6 +111,10 @@ mod tests {
         assert_eq!(
             Scope::parse("env:staging").unwrap().to_string(),
             "env:staging"
+        );
+        assert_eq!(
+            Scope::parse("dev:shop-1a2b3c4d"),
+            Some(Scope::Dev("shop-1a2b3c4d".into()))
         );
         assert_eq!(Scope::parse("run:"), None);
         assert_eq!(Scope::parse("run:a b"), None);

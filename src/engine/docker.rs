@@ -194,6 +194,14 @@ pub struct Binding {
     pub host_port: u16,
 }
 
+/// Host ports one container publishes, or will publish again when it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortUse {
+    pub container: String,
+    pub labels: HashMap<String, String>,
+    pub bindings: Vec<Binding>,
+}
+
 impl ContainerSummary {
     pub fn project(&self) -> Option<&str> {
         self.labels.get(compose::PROJECT).map(String::as_str)
@@ -361,6 +369,68 @@ impl Engine {
             .inspect_container(id, None::<InspectContainerOptions>)
             .await?;
         Ok(container(c))
+    }
+
+    /// The host ports of every container on the engine: a running one's live bindings,
+    /// a stopped one's configured bindings with a fixed host port (it takes that port
+    /// again when it starts). Containers that go away meanwhile are left out.
+    pub async fn port_uses(&self) -> EngineResult<Vec<PortUse>> {
+        let opts = ListContainersOptionsBuilder::default().all(true).build();
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(listing("containers"))?;
+        let mut out = Vec::new();
+        for c in list {
+            let Some(id) = c.id.clone() else { continue };
+            let running = c.state.as_ref().map(|s| s.to_string()).as_deref() == Some("running");
+            let bindings = if running {
+                c.ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| {
+                        Some(Binding {
+                            container_port: p.private_port,
+                            protocol: p
+                                .typ
+                                .map(|t| t.to_string())
+                                .filter(|t| !t.is_empty())
+                                .unwrap_or_else(|| "tcp".into()),
+                            host_ip: p.ip.unwrap_or_default(),
+                            host_port: p.public_port.filter(|&p| p != 0)?,
+                        })
+                    })
+                    .collect()
+            } else {
+                match self
+                    .docker
+                    .inspect_container(&id, None::<InspectContainerOptions>)
+                    .await
+                {
+                    Ok(i) => bindings(
+                        i.host_config
+                            .and_then(|h| h.port_bindings)
+                            .unwrap_or_default(),
+                    ),
+                    Err(_) => continue,
+                }
+            };
+            if bindings.is_empty() {
+                continue;
+            }
+            out.push(PortUse {
+                container: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or(id)
+                    .trim_start_matches('/')
+                    .to_owned(),
+                labels: c.labels.unwrap_or_default(),
+                bindings,
+            });
+        }
+        Ok(out)
     }
 
     pub async fn create_container(&self, spec: &ContainerSpec) -> ApiResult<String> {

@@ -1,7 +1,7 @@
-//! `netfence down --run-id ID | --env NAME`: removes a scope's containers, networks and
-//! (for runs, or with `volumes`) volumes, found by their labels alone. Another scope's
-//! container is never touched, even on one of this scope's networks: that network is
-//! then left, and the container that holds it named.
+//! `netfence down --run-id ID | --env NAME`, or `down` in a checkout: removes a scope's
+//! containers, networks and (for runs, or with `volumes`) volumes, found by their
+//! labels alone. Another scope's container is never touched, even on one of this
+//! scope's networks: that network is then left, and the container that holds it named.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ pub struct Removed {
     pub containers: usize,
     pub networks: usize,
     pub volumes: usize,
-    /// An environment's volumes were left (without `volumes`).
+    /// Volumes of an environment or a checkout's stack were left (without `volumes`).
     pub volumes_kept: bool,
     /// What the engine refused to remove.
     pub left: Vec<Object>,
@@ -33,20 +33,20 @@ impl Removed {
     }
 }
 
-/// Removes what carries `scope`'s labels. An environment keeps its volumes unless
-/// `volumes`; a run's always go.
+/// Removes what carries `scope`'s labels. An environment or a checkout's stack keeps
+/// its volumes unless `volumes` (as `docker compose down` keeps them); a run's always go.
 pub async fn down(engine: &Engine, scope: &Scope, volumes: bool) -> EngineResult<Removed> {
-    let keep_volumes = scope.is_env() && !volumes;
+    let keep_volumes = !matches!(scope, Scope::Run(_)) && !volumes;
     let filter = scope_filter(scope);
     let keep = |o: &Object| keep_volumes && o.kind == Kind::Volume;
-    let before: Vec<Object> = engine
-        .owned(&filter)
-        .await?
-        .into_iter()
-        .filter(|o| !keep(o))
-        .collect();
+    let (kept, before): (Vec<Object>, Vec<Object>) =
+        engine.owned(&filter).await?.into_iter().partition(keep);
+    let volumes_kept = !kept.is_empty();
     if before.is_empty() {
-        return Ok(Removed::default());
+        return Ok(Removed {
+            volumes_kept,
+            ..Removed::default()
+        });
     }
     let left = engine.sweep_scope(&filter, keep).await?;
     super::sweep::forget_files(&before);
@@ -59,7 +59,7 @@ pub async fn down(engine: &Engine, scope: &Scope, volumes: bool) -> EngineResult
         containers: count(Kind::Container),
         networks: count(Kind::Network),
         volumes: count(Kind::Volume),
-        volumes_kept: keep_volumes,
+        volumes_kept,
         left,
         held_by,
     })

@@ -2,7 +2,9 @@
 //! over. A run is over when no live `netfence run` owns it (its `io.netfence.owner`
 //! process is gone, or it has no owner) and its newest object is older than
 //! `--older-than`. Environments and cross-scope networks (proxy, shared) are never
-//! collected; objects without `io.netfence.managed=true` are never even listed.
+//! collected, nor are dev stacks (`netfence up`) unless asked: `--dev` also takes those
+//! whose checkout is gone ([`select_dev`]). Objects without `io.netfence.managed=true`
+//! are never even listed.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -49,6 +51,43 @@ pub fn select(
     by_scope
 }
 
+/// The dev stacks `gc --dev` removes: those whose checkout (`io.netfence.checkout`) no
+/// longer exists on this machine (a removed worktree), every object of them older than
+/// `older_than`. A dev stack whose objects do not name their checkout is never taken:
+/// nothing says it is abandoned.
+pub fn select_dev(
+    objects: Vec<Object>,
+    older_than: Duration,
+    now: SystemTime,
+    checkout_exists: impl Fn(&std::path::Path) -> bool,
+) -> BTreeMap<String, Vec<Object>> {
+    let mut by_scope: BTreeMap<String, Vec<Object>> = BTreeMap::new();
+    for o in objects {
+        let Some(scope) = o.scope().map(str::to_owned) else {
+            continue;
+        };
+        if scope.starts_with("dev:") && !o.is_persistent() {
+            by_scope.entry(scope).or_default().push(o);
+        }
+    }
+    by_scope.retain(|_, objs| {
+        let checkouts: std::collections::BTreeSet<&str> = objs
+            .iter()
+            .filter_map(|o| o.label(labels::CHECKOUT))
+            .collect();
+        let gone = !checkouts.is_empty()
+            && checkouts
+                .iter()
+                .all(|c| c.starts_with('/') && !checkout_exists(std::path::Path::new(c)));
+        gone && objs.iter().all(|o| {
+            o.created
+                .and_then(|c| now.duration_since(c).ok())
+                .is_some_and(|age| age >= older_than)
+        })
+    });
+    by_scope
+}
+
 /// What `gc` removed (or, dry, would remove), by run scope.
 #[derive(Debug, Default)]
 pub struct Collected {
@@ -69,8 +108,24 @@ impl Collected {
 
 /// Removes (unless `dry_run`) the objects of every run that is over: see [`select`].
 pub async fn gc(engine: &Engine, older_than: Duration, dry_run: bool) -> EngineResult<Collected> {
+    collect(engine, older_than, dry_run, false).await
+}
+
+/// [`gc`]; with `dev`, also the dev stacks whose checkout is gone (see [`select_dev`]).
+pub async fn collect(
+    engine: &Engine,
+    older_than: Duration,
+    dry_run: bool,
+    dev: bool,
+) -> EngineResult<Collected> {
     let all = engine.owned(&[format!("{}=true", labels::MANAGED)]).await?;
-    let mut chosen = select(all, older_than, SystemTime::now());
+    let now = SystemTime::now();
+    let mut chosen = if dev {
+        select_dev(all.clone(), older_than, now, std::path::Path::is_dir)
+    } else {
+        BTreeMap::new()
+    };
+    chosen.extend(select(all, older_than, now));
     if dry_run {
         return Ok(Collected {
             removed: chosen,
@@ -141,6 +196,49 @@ mod tests {
         assert_eq!(
             got.keys().cloned().collect::<Vec<_>>(),
             vec!["run:dead", "run:half", "run:noowner", "run:young"]
+        );
+    }
+
+    #[test]
+    fn dev_stacks_are_taken_only_when_asked_and_their_checkout_is_gone() {
+        let gone = (labels::CHECKOUT, "/src/gone");
+        let here = (labels::CHECKOUT, "/src/here");
+        let objs = vec![
+            obj(Kind::Container, "dev:gone-1", &[gone], 9999),
+            obj(Kind::Network, "dev:gone-1", &[gone], 9999),
+            obj(Kind::Container, "dev:here-2", &[here], 9999),
+            obj(Kind::Network, "dev:unnamed-3", &[], 9999),
+            obj(
+                Kind::Container,
+                "dev:young-4",
+                &[(labels::CHECKOUT, "/src/young")],
+                10,
+            ),
+            obj(
+                Kind::Container,
+                "dev:relative-5",
+                &[(labels::CHECKOUT, "src")],
+                9999,
+            ),
+        ];
+        let never = select(objs.clone(), Duration::ZERO, SystemTime::now());
+        assert!(
+            never.is_empty(),
+            "plain gc never takes a dev stack: {never:?}"
+        );
+        let exists = |p: &std::path::Path| p == std::path::Path::new("/src/here");
+        let got = select_dev(
+            objs.clone(),
+            Duration::from_secs(3600),
+            SystemTime::now(),
+            exists,
+        );
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["dev:gone-1"]);
+        assert_eq!(got["dev:gone-1"].len(), 2);
+        let got = select_dev(objs, Duration::ZERO, SystemTime::now(), exists);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            ["dev:gone-1", "dev:young-4"]
         );
     }
 }

@@ -1,4 +1,4 @@
-//! Everything that talks to a live Docker engine: `run`, `down`, `gc`, `ensure`,
+//! Everything that talks to a live Docker engine: `run`, `up`, `down`, `gc`, `ensure`,
 //! `reconcile` and `verify`.
 //!
 //! The engine is reached through one facade, [`docker`] (bollard underneath: it honours
@@ -10,6 +10,7 @@
 pub mod bring_up;
 pub mod claim;
 pub mod compose;
+pub mod dev;
 pub mod docker;
 pub mod down;
 pub mod ensure;

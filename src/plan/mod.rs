@@ -10,6 +10,7 @@ mod ambiguity;
 mod assignment;
 mod container_name;
 mod ctx;
+mod dev_ports;
 mod environment;
 mod networks;
 mod persistent;
@@ -42,6 +43,8 @@ use ctx::Ctx;
 use persistent::Join;
 use subnets::Moved;
 use written::Written;
+
+pub use dev_ports::{port_key, HostPorts};
 
 pub const PROXY_KEY: &str = "netfence-proxy";
 pub const ENV_KEY: &str = "netfence-env";
@@ -83,6 +86,9 @@ pub struct Options {
     /// netfence's networks on the engine, when one answers: tenant mode knows another
     /// scope's network by them.
     pub known_networks: Vec<crate::tenant::KnownNetwork>,
+    /// In dev scope: the host ports taken by others and held by the stack (see
+    /// [`HostPorts`]), which its stable ports avoid and keep.
+    pub host_ports: HostPorts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -302,6 +308,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     trust::enforce(&ctx, &id, &networks)?;
 
     let ports_mode = ports::mode(&ctx, &id.scope);
+    let mut stable_ports = dev_ports::Allocator::new(&ctx, &id.scope, ports_mode);
     let topology = Topology {
         written: &written,
         networks: &networks,
@@ -312,7 +319,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     };
     let services = drafts
         .into_iter()
-        .map(|d| service(&mut ctx, &topology, d))
+        .map(|d| service(&mut ctx, &topology, stable_ports.as_mut(), d))
         .collect::<Result<Vec<_>>>()?;
     let volumes = volumes::plan(&mut ctx, &id);
     ambiguity::warn(&mut ctx, &id.project, &networks, &services);
@@ -354,7 +361,13 @@ struct Topology<'a> {
 
 /// One service's edits, in the order its changes are recorded: container_name, aliases
 /// and static addresses, the networks it joins, ports, proxy labels.
-fn service(ctx: &mut Ctx<'_>, t: &Topology<'_>, d: Draft<'_>) -> Result<ServicePlan> {
+/// `stable_ports`: a dev stack's host ports (see `dev_ports`), else rule 5 as for runs.
+fn service(
+    ctx: &mut Ctx<'_>,
+    t: &Topology<'_>,
+    stable_ports: Option<&mut dev_ports::Allocator>,
+    d: Draft<'_>,
+) -> Result<ServicePlan> {
     let mut attachments = d.attachments.clone();
     let container_name = container_name::apply(ctx, &d, &mut attachments);
     for a in &mut attachments {
@@ -363,7 +376,10 @@ fn service(ctx: &mut Ctx<'_>, t: &Topology<'_>, d: Draft<'_>) -> Result<ServiceP
     }
     persistent::join(&mut attachments, &t.joins, &d.name);
     let rewrite_networks = d.network_mode.is_none() && attachments != d.as_written;
-    let ports = ports::plan(ctx, &d.name, d.svc, t.ports_mode);
+    let ports = match stable_ports {
+        Some(alloc) => dev_ports::plan(ctx, alloc, &d.name, d.svc)?,
+        None => ports::plan(ctx, &d.name, d.svc, t.ports_mode),
+    };
     swarm::note_moved_labels(ctx, &d.name, d.svc);
     let proxy_labels = proxy::labels(ctx, &d, t.proxy.as_deref(), t.written, t.networks);
     Ok(ServicePlan {

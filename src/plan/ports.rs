@@ -64,7 +64,7 @@ pub(super) fn plan(
 }
 
 /// A port entry as the change list shows it: short syntax quoted, long syntax as JSON.
-fn show(v: &Value) -> String {
+pub(super) fn show(v: &Value) -> String {
     match v {
         Value::String(s) => format!("\"{s}\""),
         Value::Number(n) => n.to_string(),

@@ -1,6 +1,7 @@
 //! The tests that need a Docker engine and Compose v2: `run`, `down`, `gc` and `verify`
-//! (isolation, published ports, signals, scale), `rewrite` and `audit` against the
-//! engine's subnets, and platform mode (`ensure`, environments, `reconcile`, Swarm).
+//! (isolation, published ports, signals, scale), `up`/`port`/`down` for checkouts,
+//! `rewrite` and `audit` against the engine's subnets, and platform mode (`ensure`,
+//! environments, `reconcile`, Swarm).
 //!
 //! Without an engine they print a loud SKIPPED line and pass; `NETFENCE_E2E=require` (CI)
 //! makes that a failure. scripts/provision-engine.sh sets one up.
@@ -11,6 +12,7 @@ mod support;
 
 mod audit;
 mod breaches;
+mod dev;
 mod ensure;
 mod environments;
 mod faults;

@@ -1,7 +1,8 @@
 //! One directory per rewrite rule under `fixtures/rewrite/`: `compose.yml` (plus any
 //! files named in `args`), an optional `policy.yml`, and `args` with `key=value` lines
-//! (`files=a.yml,b.yml`, `env=NAME`, `run_id=ID`, `target=swarm`, `project=NAME`). The
-//! fenced output and the plan's change list are an insta snapshot beside the input.
+//! (`files=a.yml,b.yml`, `env=NAME`, `run_id=ID`, `dev=SLUG`, `target=swarm`,
+//! `project=NAME`). The fenced output and the plan's change list are an insta snapshot
+//! beside the input.
 //! Every fixture is also checked for idempotence and clean re-scoping.
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ fn read_case(dir: &Path) -> Case {
                 "files" => case.files = v.split(',').map(|f| dir.join(f)).collect(),
                 "env" => case.scope = Scope::Env(v.into()),
                 "run_id" => case.scope = Scope::Run(v.into()),
+                "dev" => case.scope = Scope::Dev(v.into()),
                 "target" => {
                     case.target = if v == "swarm" {
                         Target::Swarm
@@ -158,6 +160,7 @@ fn rewrite_fixtures() {
         let other = match &case.scope {
             Scope::Run(_) => Scope::Run("other9".into()),
             Scope::Env(_) => Scope::Env("other9".into()),
+            Scope::Dev(_) => Scope::Dev("other9".into()),
         };
         let (_, from_original) = fence_trusted(&case, load_files(&case.files), &other);
         let (_, rescoped) = fence_trusted(&case, reload(&out), &other);
@@ -167,7 +170,7 @@ fn rewrite_fixtures() {
         );
         // Across kinds too: a run's output deployed to an environment, and back.
         let across = match &case.scope {
-            Scope::Run(_) => Scope::Env("other9".into()),
+            Scope::Run(_) | Scope::Dev(_) => Scope::Env("other9".into()),
             Scope::Env(_) => Scope::Run("other9".into()),
         };
         let (_, from_original) = fence_trusted(&case, load_files(&case.files), &across);

@@ -1,5 +1,5 @@
 //! The tests that need no Docker engine: the binary driven as a user drives it (`cli`,
-//! `audit`, `graph`, `platform`), the rewrite rule fixtures, and properties of fencing
+//! `audit`, `dev`, `graph`, `platform`), the rewrite rule fixtures, and properties of fencing
 //! over generated compose files.
 
 #[path = "../common/binary.rs"]
@@ -7,6 +7,7 @@ mod binary;
 
 mod audit;
 mod cli;
+mod dev;
 mod fixtures;
 mod graph;
 mod platform;

@@ -41,8 +41,14 @@ pub enum Command {
     Graph(GraphArgs),
     /// Bring up an isolated copy of the stack, run CMD against it, tear it down.
     Run(RunArgs),
-    /// Tear a scope down by its labels, without the compose file.
+    /// Bring up this checkout's stack, fenced (scope dev:<slug>), on host ports that stay
+    /// the same across down/up; leave it up and print where each service is.
+    Up(UpArgs),
+    /// Tear a scope down by its labels, without the compose file; with no scope given,
+    /// this checkout's stack (made by `up`).
     Down(DownArgs),
+    /// Print the address of a published port of this checkout's stack (host:port).
+    Port(PortArgs),
     /// Remove netfence-owned containers, networks and volumes of runs that are over.
     Gc(GcArgs),
     /// Create an environment's persistent networks (environment, proxy, shared); idempotent.
@@ -187,23 +193,77 @@ pub struct RunArgs {
     pub cmd: Vec<String>,
 }
 
+/// Where a checkout's stack comes from: `up`, `down` and `port` find the checkout from
+/// the compose files, as Compose finds them.
+#[derive(Debug, Clone, Args)]
+pub struct CheckoutArgs {
+    /// Compose file; repeat to merge like Compose does. Default: $COMPOSE_FILE, else
+    /// Compose's discovery (compose.yaml, … in this directory or the nearest parent).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The checkout is the nearest directory holding .git (a directory, or a worktree's file) at or above the first compose file's directory, else that directory. Its stack runs under scope dev:<slug>, the slug being the directory's name and a hash of its path, so two worktrees never collide. Each published port gets a host port from the policy's dev_ports.range (default 20000-29999), derived from scope, service and container port (the next free one when taken): it stays the same across down/up. `up` again changes only what changed. The stack stays until `netfence down` in the checkout; `gc` leaves it (see gc --dev)."
+)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub checkout: CheckoutArgs,
+    /// Policy file (YAML or JSON). Default: the compose file's x-netfence key, then
+    /// ./netfence.yml, then the built-in policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Compose project name (before scoping).
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
+    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = duration)]
+    pub timeout: Duration,
+    /// table: service, port and address per published port; json: the whole picture.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
+}
+
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// The run scope to tear down.
-    #[arg(
-        long,
-        value_name = "ID",
-        conflicts_with = "env",
-        required_unless_present = "env",
-        value_parser = scope_id
-    )]
+    #[arg(long, value_name = "ID", conflicts_with_all = ["env", "files"], value_parser = scope_id)]
     pub run_id: Option<String>,
     /// The environment scope to tear down (its containers and networks).
-    #[arg(long, value_name = "NAME", value_parser = scope_id)]
+    #[arg(long, value_name = "NAME", conflicts_with = "files", value_parser = scope_id)]
     pub env: Option<String>,
-    /// With --env: also remove the environment's volumes (a run's are always removed).
+    /// Without --run-id and --env: the checkout whose stack (from `netfence up`) to
+    /// tear down is found from these compose files (default: Compose's discovery).
+    #[command(flatten)]
+    pub checkout: CheckoutArgs,
+    /// With --env or a checkout's stack: also remove its volumes (a run's are always
+    /// removed).
     #[arg(long)]
     pub volumes: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// The service, as named in the compose file.
+    pub service: String,
+    /// The container port it publishes.
+    pub port: u16,
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub protocol: Protocol,
+    /// Which of a scaled service's containers (1 is the first).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub index: u16,
+    #[command(flatten)]
+    pub checkout: CheckoutArgs,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +274,11 @@ pub struct GcArgs {
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also remove the stacks of `netfence up` whose checkout no longer exists on this
+    /// machine (e.g. a removed worktree). Other dev stacks go with `netfence down` in
+    /// their checkout.
+    #[arg(long)]
+    pub dev: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

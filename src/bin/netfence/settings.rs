@@ -7,14 +7,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use netfence::audit::Occupied;
+use netfence::checkout::Checkout;
 use netfence::input::{ComposeFiles, InputSpec};
 use netfence::plan::{Options, Target};
 use netfence::{Error, Project, Result, Scope};
 
 use crate::args::{
-    AuditArgs, AuditFormat, ColorChoice, DataFormat, DenyLevel, DownArgs, EnsureArgs, GcArgs,
-    GraphArgs, GraphFormat, InputArgs, PlanArgs, PlanFormat, ReconcileArgs, RewriteArgs, RunArgs,
-    TargetArg, ValidateArgs, VerifyArgs,
+    AuditArgs, AuditFormat, CheckoutArgs, ColorChoice, DataFormat, DenyLevel, DownArgs, EnsureArgs,
+    GcArgs, GraphArgs, GraphFormat, InputArgs, PlanArgs, PlanFormat, PortArgs, Protocol,
+    ReconcileArgs, RewriteArgs, RunArgs, TargetArg, UpArgs, ValidateArgs, VerifyArgs,
 };
 
 /// What every command may read from the process: its environment, its directory, and
@@ -282,29 +283,108 @@ impl RunSettings {
     }
 }
 
-pub struct DownSettings {
-    pub scope: Scope,
-    /// Also the volumes of an environment (a run's always go).
-    pub volumes: bool,
+/// The checkout `up`, `down` and `port` work on: found from the compose files as Compose
+/// finds them (`-f`, `$COMPOSE_FILE`, discovery), else from the working directory.
+fn checkout(a: &CheckoutArgs, p: &Process) -> Checkout {
+    let files = ComposeFiles::resolve(&a.files, &p.environ, &p.working_dir, true);
+    Checkout::locate(&files, &p.working_dir)
+}
+
+pub struct UpSettings {
+    /// Scope `dev:<slug>` of the checkout, whatever `$NETFENCE_RUN_ID` says.
+    pub input: InputSettings,
+    pub checkout: Checkout,
+    pub timeout: Duration,
+    pub format: PlanFormat,
+}
+
+impl UpSettings {
+    pub fn resolve(a: UpArgs, p: &Process) -> Result<Self> {
+        let checkout = checkout(&a.checkout, p);
+        let raw = InputArgs {
+            files: a.checkout.files,
+            policy: a.policy,
+            run_id: None,
+            env: None,
+            project_name: a.project_name,
+        };
+        let mut input = InputSettings::resolve(&raw, p)?;
+        // Standard input is not a checkout's stack: `up` reads files.
+        if !input.spec.files.is_named() {
+            return Err(Error::Usage(format!(
+                "no compose file found in {} or a parent directory: `up` runs a checkout's stack; give -f FILE",
+                p.working_dir.display()
+            )));
+        }
+        input.scope = Some(checkout.scope());
+        Ok(UpSettings {
+            input,
+            checkout,
+            timeout: a.timeout,
+            format: a.format,
+        })
+    }
+}
+
+pub enum DownSettings {
+    /// `--run-id` / `--env`.
+    Scope {
+        scope: Scope,
+        /// Also the volumes of an environment (a run's always go).
+        volumes: bool,
+    },
+    /// Neither: the checkout's stack.
+    Checkout { checkout: Checkout, volumes: bool },
 }
 
 impl DownSettings {
-    pub fn resolve(a: DownArgs) -> Result<Self> {
+    pub fn resolve(a: DownArgs, p: &Process) -> Result<Self> {
         let scope = match (a.run_id, a.env) {
             (Some(id), _) => Scope::Run(id),
             (None, Some(name)) => Scope::Env(name),
-            (None, None) => return Err(Error::Usage("give --run-id ID or --env NAME".into())),
+            (None, None) => {
+                return Ok(DownSettings::Checkout {
+                    checkout: checkout(&a.checkout, p),
+                    volumes: a.volumes,
+                })
+            }
         };
-        Ok(DownSettings {
+        Ok(DownSettings::Scope {
             scope,
             volumes: a.volumes,
         })
     }
 }
 
+pub struct PortSettings {
+    pub checkout: Checkout,
+    pub service: String,
+    pub port: u16,
+    pub protocol: &'static str,
+    pub index: usize,
+}
+
+impl PortSettings {
+    pub fn resolve(a: PortArgs, p: &Process) -> Self {
+        PortSettings {
+            checkout: checkout(&a.checkout, p),
+            service: a.service,
+            port: a.port,
+            protocol: match a.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+                Protocol::Sctp => "sctp",
+            },
+            index: usize::from(a.index),
+        }
+    }
+}
+
 pub struct GcSettings {
     pub older_than: Duration,
     pub dry_run: bool,
+    /// Also dev stacks whose checkout is gone.
+    pub dev: bool,
 }
 
 impl GcSettings {
@@ -312,6 +392,7 @@ impl GcSettings {
         GcSettings {
             older_than: a.older_than,
             dry_run: a.dry_run,
+            dev: a.dev,
         }
     }
 }

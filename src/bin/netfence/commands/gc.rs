@@ -1,4 +1,5 @@
-//! `netfence gc`: the leftovers of runs that are over, removed by their labels.
+//! `netfence gc`: the leftovers of runs that are over (with `--dev`, also the stacks of
+//! checkouts that are gone), removed by their labels.
 
 use netfence::engine::gc::Kind;
 use netfence::engine::{self, Engine, EngineError};
@@ -9,7 +10,7 @@ use crate::settings::GcSettings;
 pub fn run(s: GcSettings) -> anyhow::Result<ExitStatus> {
     let collected = engine::block_on(async {
         let engine = Engine::connect().await?;
-        Ok(engine::gc::gc(&engine, s.older_than, s.dry_run).await?)
+        Ok(engine::gc::collect(&engine, s.older_than, s.dry_run, s.dev).await?)
     })?;
     let verb = if s.dry_run { "would remove" } else { "removed" };
     let mut out = String::new();
@@ -19,12 +20,22 @@ pub fn run(s: GcSettings) -> anyhow::Result<ExitStatus> {
         }
     }
     print!("{out}");
+    let dev = collected
+        .removed
+        .keys()
+        .filter(|s| s.starts_with("dev:"))
+        .count();
     eprintln!(
-        "netfence: gc {verb} {} container(s), {} network(s), {} volume(s) of {} run(s)",
+        "netfence: gc {verb} {} container(s), {} network(s), {} volume(s) of {} run(s){}",
         collected.count(Kind::Container),
         collected.count(Kind::Network),
         collected.count(Kind::Volume),
-        collected.removed.len()
+        collected.removed.len() - dev,
+        if s.dev {
+            format!(" and {dev} dev stack(s) whose checkout is gone")
+        } else {
+            String::new()
+        }
     );
     if !collected.failures.is_empty() {
         return Err(EngineError(collected.failures.join("; ")).into());

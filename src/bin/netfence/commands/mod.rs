@@ -8,10 +8,12 @@ pub mod ensure;
 pub mod gc;
 pub mod graph;
 pub mod plan;
+pub mod port;
 pub mod reconcile;
 pub mod rewrite;
 pub mod run;
 pub mod schema;
+pub mod up;
 pub mod validate;
 pub mod verify;
 

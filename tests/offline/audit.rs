@@ -145,7 +145,9 @@ fn rule_ids_are_unique_and_ordered() {
 // ---- the binary: formats, exit codes ---------------------------------------------------
 
 fn netfence() -> Netfence {
-    Netfence::new().current_dir(root()).env("NO_COLOR", "1")
+    crate::netfence_offline()
+        .current_dir(root())
+        .env("NO_COLOR", "1")
 }
 
 /// Three files merged: findings are placed in the file (and line) that holds them.

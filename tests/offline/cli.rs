@@ -3,8 +3,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::binary::Netfence;
-
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -19,7 +17,7 @@ const STACK: &str = "services:\n  db:\n    image: postgres\n    container_name: 
 
 #[test]
 fn rewrite_reads_stdin_and_prints_fenced_yaml() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "t1", "-p", "demo"])
         .stdin(STACK)
         .run()
@@ -32,7 +30,7 @@ fn rewrite_reads_stdin_and_prints_fenced_yaml() {
 
 #[test]
 fn random_scope_is_announced_on_stderr() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "-p", "demo"])
         .stdin(STACK)
         .run()
@@ -44,7 +42,7 @@ fn random_scope_is_announced_on_stderr() {
 fn compose_file_variable_is_read() {
     let d = tmp();
     write(d.path(), "compose.yml", STACK);
-    Netfence::new()
+    crate::netfence_offline()
         .current_dir(d.path())
         .env("COMPOSE_FILE", "compose.yml")
         .args(["rewrite", "--run-id", "t2"])
@@ -55,7 +53,7 @@ fn compose_file_variable_is_read() {
 
 #[test]
 fn netfence_run_id_variable_sets_the_scope() {
-    Netfence::new()
+    crate::netfence_offline()
         .env("NETFENCE_RUN_ID", "fromenv")
         .args(["rewrite", "-p", "demo"])
         .stdin(STACK)
@@ -69,7 +67,7 @@ fn output_file_is_written_and_check_passes_on_it() {
     let d = tmp();
     let f = write(d.path(), "compose.yml", STACK);
     let rewrite_in_place = || {
-        Netfence::new()
+        crate::netfence_offline()
             .args(["rewrite", "--env", "staging", "-f"])
             .arg(&f)
             .arg("-o")
@@ -82,12 +80,12 @@ fn output_file_is_written_and_check_passes_on_it() {
     // The pre-deploy hook runs on every deploy: the second run changes nothing.
     rewrite_in_place().success();
     assert_eq!(std::fs::read_to_string(&f).unwrap(), first);
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--check", "-f"])
         .arg(&f)
         .run()
         .code(0);
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--check", "--env", "prod", "-f"])
         .arg(&f)
         .run()
@@ -105,7 +103,7 @@ fn output_file_is_written_and_check_passes_on_it() {
 fn check_fails_on_an_unfenced_file() {
     let d = tmp();
     let f = write(d.path(), "compose.yml", STACK);
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--check", "--run-id", "x", "-f"])
         .arg(&f)
         .run()
@@ -114,7 +112,7 @@ fn check_fails_on_an_unfenced_file() {
 
 #[test]
 fn json_format_is_json() {
-    let v = Netfence::new()
+    let v = crate::netfence_offline()
         .args(["rewrite", "--run-id", "j", "--format", "json", "-p", "p"])
         .stdin(STACK)
         .run()
@@ -125,7 +123,7 @@ fn json_format_is_json() {
 
 #[test]
 fn plan_prints_a_table_and_json() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["plan", "--run-id", "t3", "-p", "demo"])
         .stdin(STACK)
         .run()
@@ -133,7 +131,7 @@ fn plan_prints_a_table_and_json() {
         .stdout_has("NETWORK")
         .stdout_has("nf-t3-default")
         .stdout_has("container_name `fixed-db` removed");
-    let v = Netfence::new()
+    let v = crate::netfence_offline()
         .args(["plan", "--run-id", "t3", "-p", "demo", "--format", "json"])
         .stdin(STACK)
         .run()
@@ -150,7 +148,11 @@ fn schema_is_the_shipped_file() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/netfence-policy.schema.json"),
     )
     .unwrap();
-    let a = Netfence::new().arg("schema").run().success().json();
+    let a = crate::netfence_offline()
+        .arg("schema")
+        .run()
+        .success()
+        .json();
     let b: serde_json::Value = serde_json::from_str(&shipped).unwrap();
     assert_eq!(a, b);
 }
@@ -163,7 +165,7 @@ fn validate_lists_every_problem_with_its_pointer() {
         "policy.yml",
         "prefx: x\nports: sometimes\nsubnets: {pool: 10.0.0.0/8, prefix_lenght: 24}\n",
     );
-    Netfence::new()
+    crate::netfence_offline()
         .args(["validate", "--policy"])
         .arg(&p)
         .stdin("")
@@ -173,7 +175,7 @@ fn validate_lists_every_problem_with_its_pointer() {
         .stderr_has("/ports:")
         .stderr_has("/subnets/prefix_lenght");
     let good = write(d.path(), "good.yml", "subnets: {pool: 10.0.0.0/8}\n");
-    Netfence::new()
+    crate::netfence_offline()
         .args(["validate", "--policy"])
         .arg(&good)
         .stdin(STACK)
@@ -186,7 +188,7 @@ fn validate_lists_every_problem_with_its_pointer() {
 fn validate_checks_the_policy_against_the_compose_file() {
     let d = tmp();
     let p = write(d.path(), "policy.yml", "services:\n  dbb: {aliases: [x]}\n");
-    Netfence::new()
+    crate::netfence_offline()
         .args(["validate", "--policy"])
         .arg(&p)
         .stdin(STACK)
@@ -206,7 +208,7 @@ fn malformed_yaml_names_file_line_and_column() {
         "broken.yml",
         "services:\n  db:\n    image: [postgres\n    ports: x\n",
     );
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "-f"])
         .arg(&f)
         .run()
@@ -225,7 +227,7 @@ fn alias_bomb_is_refused_quickly() {
     }
     s.push_str("services:\n  app:\n    image: x\n    command: *a9\n");
     let start = Instant::now();
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x"])
         .stdin(s)
         .timeout(Duration::from_secs(60))
@@ -239,7 +241,7 @@ fn alias_bomb_is_refused_quickly() {
 #[test]
 fn deep_nesting_is_refused() {
     let s = format!("services: {}{}\n", "[".repeat(500), "]".repeat(500));
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x"])
         .stdin(s)
         .run()
@@ -251,7 +253,7 @@ fn deep_nesting_is_refused() {
 fn unknown_policy_key_is_refused_with_did_you_mean() {
     let d = tmp();
     let p = write(d.path(), "p.yml", "container_names: strip\n");
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(STACK)
@@ -265,7 +267,7 @@ fn unknown_policy_key_is_refused_with_did_you_mean() {
 fn invalid_cidr_is_refused() {
     let d = tmp();
     let p = write(d.path(), "p.yml", "subnets: {pool: 10.213.0.0/33}\n");
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(STACK)
@@ -285,7 +287,7 @@ fn pool_too_small_says_needed_and_available() {
     );
     let compose =
         "services:\n  a: {image: x, networks: [n1, n2, n3]}\nnetworks: {n1: {}, n2: {}, n3: {}}\n";
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(compose)
@@ -303,7 +305,7 @@ fn unknown_service_or_network_in_policy_lists_valid_names() {
         "p.yml",
         "services:\n  db: {networks: [backend]}\n",
     );
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(STACK)
@@ -313,7 +315,7 @@ fn unknown_service_or_network_in_policy_lists_valid_names() {
         .stderr_has("unknown network `backend`")
         .stderr_has("`default`");
     let p = write(d.path(), "p2.yml", "proxy: {services: [web]}\n");
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(STACK)
@@ -332,7 +334,7 @@ fn overlapping_explicit_subnets_are_refused() {
         "networks:\n  a: {subnet: 10.1.0.0/16}\n  b: {subnet: 10.1.2.0/24}\n",
     );
     let compose = "services:\n  s: {image: x, networks: [a, b]}\nnetworks: {a: {}, b: {}}\n";
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(compose)
@@ -346,7 +348,7 @@ fn colliding_network_names_are_refused() {
     let d = tmp();
     let p = write(d.path(), "p.yml", "naming: {network: 'fixed'}\n");
     let compose = "services:\n  s: {image: x, networks: [a, b]}\nnetworks: {a: {}, b: {}}\n";
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "--policy"])
         .arg(&p)
         .stdin(compose)
@@ -357,7 +359,7 @@ fn colliding_network_names_are_refused() {
 
 #[test]
 fn undeclared_network_reference_is_refused() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x"])
         .stdin("services:\n  s: {image: x, networks: [ghost]}\n")
         .run()
@@ -367,13 +369,13 @@ fn undeclared_network_reference_is_refused() {
 
 #[test]
 fn bad_scope_id_and_missing_file_are_usage_errors() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "a b"])
         .stdin(STACK)
         .run()
         .code(2)
         .stderr_has("not a valid scope id");
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "-f", "/no/such/compose.yml"])
         .run()
         .code(2)
@@ -382,7 +384,7 @@ fn bad_scope_id_and_missing_file_are_usage_errors() {
 
 #[test]
 fn non_mapping_compose_is_refused() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x"])
         .stdin("- just\n- a list\n")
         .run()
@@ -394,14 +396,14 @@ fn non_mapping_compose_is_refused() {
 fn policy_is_found_in_x_netfence_then_netfence_yml() {
     let d = tmp();
     write(d.path(), "netfence.yml", "prefix: local\n");
-    Netfence::new()
+    crate::netfence_offline()
         .current_dir(d.path())
         .args(["rewrite", "--run-id", "x", "-p", "p"])
         .stdin(STACK)
         .run()
         .success()
         .stdout_has("name: local-x-p");
-    Netfence::new()
+    crate::netfence_offline()
         .current_dir(d.path())
         .args(["rewrite", "--run-id", "x", "-p", "p"])
         .stdin(format!("x-netfence:\n  prefix: embedded\n{STACK}"))
@@ -422,7 +424,7 @@ fn broken_pipe_ends_quietly() {
     }
     let d = tmp();
     let f = write(d.path(), "big.yml", &s);
-    let mut child = Netfence::new()
+    let mut child = crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "-f"])
         .arg(&f)
         .spawn();
@@ -446,7 +448,7 @@ fn two_files_merge_like_compose() {
         "b.yml",
         "services:\n  app: {ports: ['443:443'], container_name: app1}\n",
     );
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "-f"])
         .arg(&a)
         .arg("-f")
@@ -459,7 +461,7 @@ fn two_files_merge_like_compose() {
 
 #[test]
 fn stdin_once_only() {
-    Netfence::new()
+    crate::netfence_offline()
         .args(["rewrite", "--run-id", "x", "-f", "-", "-f", "-"])
         .stdin(STACK)
         .run()
@@ -487,11 +489,14 @@ fn completions_for_each_shell_name_every_subcommand() {
         "completions",
     ];
     for shell in ["bash", "zsh", "fish"] {
-        let out = Netfence::new().args(["completions", shell]).run();
+        let out = crate::netfence_offline().args(["completions", shell]).run();
         let script = out.success().stdout();
         for sub in subcommands {
             assert!(script.contains(sub), "{shell} completions lack `{sub}`");
         }
     }
-    Netfence::new().args(["completions", "tcsh"]).run().code(2);
+    crate::netfence_offline()
+        .args(["completions", "tcsh"])
+        .run()
+        .code(2);
 }

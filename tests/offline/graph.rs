@@ -22,7 +22,7 @@ const EXAMPLE: &[&str] = &[
 ];
 
 fn netfence() -> Netfence {
-    Netfence::new()
+    crate::netfence_offline()
         .current_dir(root())
         .env_remove(netfence::graph::DOT_ENV)
 }

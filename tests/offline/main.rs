@@ -5,6 +5,12 @@
 #[path = "../common/binary.rs"]
 mod binary;
 
+/// The binary with no engine in reach: what these tests see must not depend on what
+/// else the engine holds (another test's networks overlap a fixture's subnets).
+fn netfence_offline() -> binary::Netfence {
+    binary::Netfence::new().env("DOCKER_HOST", "unix:///nonexistent/netfence-offline.sock")
+}
+
 mod audit;
 mod cli;
 mod dev;

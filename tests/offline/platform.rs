@@ -4,7 +4,7 @@ use crate::binary::Netfence;
 
 /// The binary, run in the repository (the fixture paths are relative to it).
 fn netfence() -> Netfence {
-    Netfence::new().current_dir(env!("CARGO_MANIFEST_DIR"))
+    crate::netfence_offline().current_dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]

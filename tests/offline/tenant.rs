@@ -27,7 +27,7 @@ fn cases() -> Vec<String> {
 /// `rewrite` as a platform's hook runs it. No engine is asked: a network's labels would
 /// make the refusal's wording depend on what else the engine holds.
 fn rewrite(case: &str, scope: &[&str], policy: &Path) -> Netfence {
-    Netfence::new()
+    crate::netfence_offline()
         .current_dir(root())
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .env_remove("COMPOSE_PROJECT_NAME")
@@ -73,7 +73,7 @@ fn a_tenants_embedded_policy_is_ignored_beside_the_platforms_and_cannot_grant() 
         .stderr_has("(x-netfence) is ignored: the compose file is a tenant's")
         .stderr_has("tenant.allow.host_network: true");
     // With no platform policy at all the embedded one is read, and may not set `tenant`.
-    Netfence::new()
+    crate::netfence_offline()
         .current_dir(root())
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .args(["rewrite", "-p", "shop", "--env", "prod", "-f"])
@@ -87,7 +87,7 @@ fn a_tenants_embedded_policy_is_ignored_beside_the_platforms_and_cannot_grant() 
 #[test]
 fn an_embedded_policy_never_reads_the_process_environment() {
     let compose = "services:\n  web: {image: busybox}\nx-netfence:\n  naming: {network: \"{{ prefix }}-{{ environ.PLATFORM_SECRET }}-{{ network }}\"}\n";
-    Netfence::new()
+    crate::netfence_offline()
         .env("PLATFORM_SECRET", "hunter2")
         .args(["rewrite", "--run-id", "t1"])
         .stdin(compose)
@@ -100,7 +100,7 @@ fn an_embedded_policy_never_reads_the_process_environment() {
 #[test]
 fn the_platforms_project_name_beats_a_record() {
     let compose = "services:\n  db: {image: postgres}\nx-netfence:\n  fenced: {scope: 'run:t1', project: victim, policy: 'sha256:0', version: 0.1.0}\n";
-    Netfence::new()
+    crate::netfence_offline()
         .env("COMPOSE_PROJECT_NAME", "shop")
         .args(["rewrite", "--run-id", "t1"])
         .stdin(compose)
@@ -113,7 +113,7 @@ fn the_platforms_project_name_beats_a_record() {
 #[test]
 fn a_private_service_that_declares_the_proxy_network_does_not_join_it() {
     let compose = "services:\n  web: {image: nginx, labels: [traefik.enable=true], networks: [edge]}\n  db: {image: postgres, networks: [edge]}\nnetworks:\n  edge: {external: true, name: nf-proxy}\n";
-    let out = Netfence::new()
+    let out = crate::netfence_offline()
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .current_dir(root())
         .args([

@@ -1,6 +1,15 @@
 //! Loading compose input as Compose does: the files in order (`-` is stdin; which files
-//! is decided in `input`), each parsed, anchors and merge keys resolved, then merged.
+//! is decided in `input`), each parsed, anchors and merge keys resolved, its `extends`
+//! and `include:` resolved (see `load/pipeline.rs`), then merged.
 
+mod env;
+mod extends;
+mod include;
+mod interpolate;
+mod paths;
+mod pipeline;
+
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +24,20 @@ pub struct ComposeInput {
     pub value: Value,
     /// The directory Compose would take as the project directory: the first file's.
     pub project_dir: PathBuf,
+    /// What the user should know about how the input was read.
+    pub notes: Vec<String>,
+}
+
+/// How to read compose input beyond the files themselves.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Compose's `--project-directory` (e.g. a running project's, from its labels);
+    /// default: the first file's directory.
+    pub project_dir: Option<PathBuf>,
+    /// The variables Compose will interpolate with; default: the process's. Read only
+    /// for what netfence must resolve itself (include and extends paths, an include's
+    /// env files).
+    pub environ: Option<BTreeMap<String, String>>,
 }
 
 impl ComposeInput {
@@ -29,6 +52,7 @@ impl ComposeInput {
             sources: vec![source],
             value,
             project_dir: std::env::current_dir().unwrap_or_default(),
+            notes: Vec::new(),
         })
     }
 }
@@ -75,20 +99,61 @@ pub fn read_file(path: &Path) -> Result<String> {
 }
 
 pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
+    load_with(paths, stdin, &LoadOptions::default())
+}
+
+/// [`load`] with a project directory or an environment of the caller's.
+pub fn load_with(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    opts: &LoadOptions,
+) -> Result<ComposeInput> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let project_dir = match &opts.project_dir {
+        Some(d) => paths::join(&cwd, d),
+        None => paths
+            .iter()
+            .find(|p| *p != Path::new("-"))
+            .and_then(|p| absolute(&cwd, p).parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| cwd.clone()),
+    };
+    let environ = opts
+        .environ
+        .clone()
+        .unwrap_or_else(|| std::env::vars().collect());
+    let mut loader = pipeline::Loader::new(environ, project_dir.clone());
+    // Same-file `extends` can stay as written only when no other file merges over the
+    // base it names.
+    let frame = pipeline::Frame {
+        working_dir: project_dir.clone(),
+        env: None,
+        included: Vec::new(),
+        resolve_local: paths.len() > 1,
+    };
     let mut sources = Vec::new();
     let mut merged: Option<Value> = None;
     let mut stdin_used = false;
     for path in paths {
-        let (source, text) = if path == Path::new("-") {
+        let (source, text, abs) = if path == Path::new("-") {
             if stdin_used {
                 return Err(Error::Usage("`-f -` (stdin) can be given only once".into()));
             }
             stdin_used = true;
-            (Source::Stdin, read_bounded(&Source::Stdin, stdin)?)
+            let text = read_bounded(&Source::Stdin, stdin)?;
+            (Source::Stdin, text, PathBuf::from("-"))
         } else {
-            (Source::File(path.clone()), read_file(path)?)
+            (
+                Source::File(path.clone()),
+                read_file(path)?,
+                absolute(&cwd, path),
+            )
         };
-        let value = parse_document(&source, &text)?;
+        let ctx = pipeline::FileCtx {
+            source: &source,
+            path: &abs,
+            text: &text,
+        };
+        let value = loader.file(&ctx, &frame)?;
         sources.push(source);
         match &mut merged {
             None => merged = Some(value),
@@ -109,18 +174,25 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
             ),
         ));
     }
-    let project_dir = paths
-        .iter()
-        .find(|p| *p != Path::new("-"))
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_default();
     Ok(ComposeInput {
         sources,
         value: merged.unwrap_or(Value::Mapping(Default::default())),
         project_dir,
+        notes: loader.notes,
     })
+}
+
+/// A file's absolute path as Compose takes it (`filepath.Abs`): its directory with
+/// symbolic links resolved, the file itself not (a linked compose file keeps the link's
+/// directory as the project directory).
+fn absolute(cwd: &Path, p: &Path) -> PathBuf {
+    let abs = paths::join(cwd, p);
+    match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(abs.clone()),
+        _ => abs,
+    }
 }
 
 /// A document with no keys at all: an empty file, only comments, or `{}`.

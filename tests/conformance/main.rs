@@ -252,6 +252,7 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
         sources: vec![source],
         value,
         project_dir: path.parent()?.to_path_buf(),
+        notes: Vec::new(),
     };
     let project = Project::new(input, None, no_policy_dir).ok()?;
     let opts = Options {
@@ -278,6 +279,7 @@ fn fence_as(
             sources: vec![source],
             value,
             project_dir: path.parent().expect("file has a directory").to_path_buf(),
+            notes: Vec::new(),
         };
         let mut project = Project::new(input, None, no_policy_dir)?;
         project.policy.policy.tenant.enabled = Some(tenant);

@@ -582,7 +582,15 @@ fn refusal_kind(e: &netfence::Error) -> String {
 }
 
 fn first_words(s: &str) -> String {
-    let words: Vec<&str> = s.split_whitespace().take(12).collect();
+    // An absolute path is shown by its file name: the docs must not depend on the checkout.
+    let words: Vec<&str> = s
+        .split_whitespace()
+        .take(12)
+        .map(|w| match w.starts_with('/') {
+            true => w.rsplit('/').next().unwrap_or(w),
+            false => w,
+        })
+        .collect();
     words.join(" ")
 }
 

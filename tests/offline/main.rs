@@ -1,5 +1,5 @@
 //! The tests that need no Docker engine: the binary driven as a user drives it (`cli`,
-//! `audit`, `graph`, `platform`), the rewrite rule fixtures, and properties of fencing
+//! `audit`, `graph`, `platform`), the rewrite rule and loading fixtures, and properties of fencing
 //! over generated compose files.
 
 #[path = "../common/binary.rs"]
@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod fixtures;
 mod graph;
+mod load;
 mod platform;
 mod properties;
 mod tenant;

@@ -109,13 +109,49 @@ pub fn load_with(
     opts: &LoadOptions,
 ) -> Result<ComposeInput> {
     let cwd = std::env::current_dir().unwrap_or_default();
+    let mut docs = Vec::new();
+    let mut stdin_used = false;
+    for path in paths {
+        if path == Path::new("-") {
+            if stdin_used {
+                return Err(Error::Usage("`-f -` (stdin) can be given only once".into()));
+            }
+            stdin_used = true;
+            let text = read_bounded(&Source::Stdin, stdin)?;
+            docs.push((Source::Stdin, PathBuf::from("-"), text));
+        } else {
+            let text = read_file(path)?;
+            docs.push((Source::File(path.clone()), absolute(&cwd, path), text));
+        }
+    }
+    load_documents(docs, &cwd, opts)
+}
+
+/// One compose document already in memory, named `path` (its relative paths, includes
+/// and extends resolve as they would in that file): for tests and library callers.
+pub fn load_document(path: &Path, text: &str, opts: &LoadOptions) -> Result<ComposeInput> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let doc = (
+        Source::File(path.to_path_buf()),
+        absolute(&cwd, path),
+        text.to_owned(),
+    );
+    load_documents(vec![doc], &cwd, opts)
+}
+
+/// Each document through the per-file stages, then merged in order.
+fn load_documents(
+    docs: Vec<(Source, PathBuf, String)>,
+    cwd: &Path,
+    opts: &LoadOptions,
+) -> Result<ComposeInput> {
     let project_dir = match &opts.project_dir {
-        Some(d) => paths::join(&cwd, d),
-        None => paths
+        Some(d) => paths::join(cwd, d),
+        None => docs
             .iter()
-            .find(|p| *p != Path::new("-"))
-            .and_then(|p| absolute(&cwd, p).parent().map(Path::to_path_buf))
-            .unwrap_or_else(|| cwd.clone()),
+            .find(|(s, _, _)| *s != Source::Stdin)
+            .and_then(|(_, abs, _)| abs.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| cwd.to_path_buf()),
     };
     let environ = opts
         .environ
@@ -128,33 +164,18 @@ pub fn load_with(
         working_dir: project_dir.clone(),
         env: None,
         included: Vec::new(),
-        resolve_local: paths.len() > 1,
+        resolve_local: docs.len() > 1,
     };
     let mut sources = Vec::new();
     let mut merged: Option<Value> = None;
-    let mut stdin_used = false;
-    for path in paths {
-        let (source, text, abs) = if path == Path::new("-") {
-            if stdin_used {
-                return Err(Error::Usage("`-f -` (stdin) can be given only once".into()));
-            }
-            stdin_used = true;
-            let text = read_bounded(&Source::Stdin, stdin)?;
-            (Source::Stdin, text, PathBuf::from("-"))
-        } else {
-            (
-                Source::File(path.clone()),
-                read_file(path)?,
-                absolute(&cwd, path),
-            )
-        };
+    for (source, abs, text) in &docs {
         let ctx = pipeline::FileCtx {
-            source: &source,
-            path: &abs,
-            text: &text,
+            source,
+            path: abs,
+            text,
         };
         let value = loader.file(&ctx, &frame)?;
-        sources.push(source);
+        sources.push(source.clone());
         match &mut merged {
             None => merged = Some(value),
             Some(base) => crate::merge::merge_files(base, value),

@@ -169,6 +169,9 @@ pub struct InputSpec {
     pub policy: Option<PathBuf>,
     /// Where `./netfence.yml` is looked for.
     pub working_dir: PathBuf,
+    /// The project directory when it is not the first file's (a running project's own,
+    /// from its labels).
+    pub project_dir: Option<PathBuf>,
 }
 
 impl InputSpec {
@@ -176,7 +179,11 @@ impl InputSpec {
     /// fenced into `scope` when the caller knows it already (it decides trust).
     pub fn load(&self, scope: Option<&Scope>) -> Result<Project> {
         let paths = self.files.paths()?;
-        let input = crate::load::load(&paths, &mut std::io::stdin().lock())?;
+        let opts = crate::load::LoadOptions {
+            project_dir: self.project_dir.clone(),
+            environ: None,
+        };
+        let input = crate::load::load_with(&paths, &mut std::io::stdin().lock(), &opts)?;
         Project::for_scope(input, self.policy.as_deref(), &self.working_dir, scope)
     }
 }

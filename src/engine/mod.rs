@@ -16,6 +16,7 @@ pub mod info;
 pub mod network;
 pub mod owner;
 pub mod probe;
+pub mod project_files;
 pub mod reconcile;
 pub mod run;
 pub mod signals;

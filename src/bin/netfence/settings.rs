@@ -58,6 +58,7 @@ impl InputSettings {
                 ),
                 policy: a.policy.clone(),
                 working_dir: p.working_dir.clone(),
+                project_dir: None,
             },
             scope: explicit_scope(a.run_id.as_deref(), a.env.as_deref(), &p.environ)?,
             project_name: a.project_name.clone(),
@@ -338,6 +339,9 @@ impl EnsureSettings {
 pub struct ReconcileSettings {
     pub input: InputSettings,
     pub project_name: String,
+    /// No `-f` and no `COMPOSE_FILE`: the files come from the running project's labels
+    /// (what it was started from), not from discovery or stdin.
+    pub files_from_labels: bool,
     pub dry_run: bool,
     pub strict: bool,
     pub format: PlanFormat,
@@ -351,8 +355,10 @@ impl ReconcileSettings {
                     .into(),
             ));
         };
+        let input = InputSettings::resolve(&a.input, p)?;
         Ok(ReconcileSettings {
-            input: InputSettings::resolve(&a.input, p)?,
+            files_from_labels: !matches!(input.spec.files, ComposeFiles::Given(_)),
+            input,
             project_name,
             dry_run: a.dry_run,
             strict: a.strict,

@@ -45,7 +45,8 @@ impl ComposeInput {
         self.sources.first().unwrap_or(&Source::Stdin)
     }
 
-    /// Parses one in-memory document; for tests and library callers.
+    /// Parses one in-memory document as it is, `include:` and `extends` untouched; for
+    /// tests and library callers ([`load_document`] reads one as Compose would).
     pub fn from_str(source: Source, text: &str) -> Result<ComposeInput> {
         let value = parse_document(&source, text)?;
         Ok(ComposeInput {

@@ -171,7 +171,8 @@ fn from_file(
         ));
     }
     let path = paths::join(&frame.working_dir, Path::new(file));
-    let (source, text) = loader.read(&path)?;
+    let at = [seg("services"), seg(name), seg("extends")];
+    let (source, text) = loader.read(&path, ctx, &at)?;
     let base_ctx = FileCtx {
         source: &source,
         path: &path,

@@ -164,7 +164,7 @@ pub fn apply(loader: &mut Loader, ctx: &FileCtx<'_>, doc: &mut Value, frame: &Fr
         };
         let mut model = Value::Mapping(Mapping::new());
         for f in &files {
-            let (source, text) = loader.read(f)?;
+            let (source, text) = loader.read(f, ctx, &at)?;
             let fctx = FileCtx {
                 source: &source,
                 path: f,

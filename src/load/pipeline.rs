@@ -100,10 +100,23 @@ impl Loader {
     }
 
     /// Reads and loads a file by path (an included one, or the base of an `extends`).
-    pub fn read(&mut self, path: &Path) -> Result<(Source, String)> {
+    /// A file that cannot be read is an error at the reference (`by`, at `at`), in
+    /// Compose's words.
+    pub fn read(&mut self, path: &Path, by: &FileCtx<'_>, at: &[Seg]) -> Result<(Source, String)> {
         let source = Source::File(path.to_path_buf());
-        let text = super::read_file(path)?;
-        Ok((source, text))
+        match super::read_file(path) {
+            Ok(text) => Ok((source, text)),
+            Err(Error::Io { source: e, .. }) => {
+                let reason = match e.kind() {
+                    std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+                    std::io::ErrorKind::IsADirectory => "is a directory".to_owned(),
+                    _ => e.to_string(),
+                };
+                Err(by.error_at(at, format!("open {}: {reason}", path.display())))
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// The per-file stages on one file's text.

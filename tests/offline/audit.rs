@@ -569,6 +569,9 @@ fn refusal_kind(e: &netfence::Error) -> String {
         netfence::Error::Compose { message, .. } => {
             if message.contains("is not declared under `networks:`") {
                 "compose error: a service refers to an undeclared network".to_owned()
+            } else if message.starts_with("open ") || message.starts_with("stat ") {
+                "compose error: a file it includes or extends (or an env file) is missing"
+                    .to_owned()
             } else {
                 format!("compose error: {}", first_words(message))
             }

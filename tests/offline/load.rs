@@ -143,3 +143,24 @@ fn include_paths_are_interpolated_and_a_missing_one_is_named() {
         .to_string();
     assert!(e.contains("db.yml"), "{e}");
 }
+
+/// The case through the binary, from another directory: the included file's
+/// network is declared, its service is fenced and its paths work from the main file's
+/// directory.
+#[test]
+fn rewrite_fences_what_an_include_brings() {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/load/include-short-form/compose.yml");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = crate::binary::Netfence::new()
+        .current_dir(elsewhere.path())
+        .args(["rewrite", "--run-id", "inc1", "-f"])
+        .arg(&file)
+        .run();
+    out.success()
+        .stdout_lacks("include:")
+        .stdout_lacks("container_name:")
+        .stdout_has("- '5432'")
+        .stdout_has("./db/data:/var/lib/postgresql/data")
+        .stdout_has("name: nf-inc1-back");
+}

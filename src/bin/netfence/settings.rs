@@ -58,7 +58,6 @@ impl InputSettings {
                 ),
                 policy: a.policy.clone(),
                 working_dir: p.working_dir.clone(),
-                project_dir: None,
             },
             scope: explicit_scope(a.run_id.as_deref(), a.env.as_deref(), &p.environ)?,
             project_name: a.project_name.clone(),

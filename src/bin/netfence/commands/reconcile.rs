@@ -54,8 +54,10 @@ fn labelled_input(s: &ReconcileSettings) -> netfence::Result<InputSettings> {
         shown.join(", ")
     );
     let mut input = s.input.clone();
-    input.spec.files = ComposeFiles::Given(found.files);
-    input.spec.project_dir = found.working_dir;
+    input.spec.files = ComposeFiles::Recorded {
+        files: found.files,
+        project_dir: found.working_dir,
+    };
     Ok(input)
 }
 

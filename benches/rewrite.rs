@@ -39,6 +39,7 @@ fn rewrite(text: &str) -> String {
         sources: vec![source],
         value,
         project_dir: "/bench".into(),
+        notes: Vec::new(),
     };
     let project = Project::new(
         input,
@@ -69,6 +70,7 @@ fn phases(text: &str, runs: usize) -> [Duration; 5] {
             sources: vec![source],
             value,
             project_dir: "/bench".into(),
+            notes: Vec::new(),
         };
         let project = Project::new(
             input,

@@ -49,8 +49,13 @@ impl Checkout {
     /// first file's (as Compose takes it), the working directory for standard input or
     /// when no file is found.
     pub fn locate(files: &ComposeFiles, working_dir: &Path) -> Checkout {
+        if let Some(dir) = files.project_dir() {
+            return Checkout::of(dir);
+        }
         let first = match files {
-            ComposeFiles::Given(paths) | ComposeFiles::Discovered { files: paths, .. } => {
+            ComposeFiles::Given(paths)
+            | ComposeFiles::Discovered { files: paths, .. }
+            | ComposeFiles::Recorded { files: paths, .. } => {
                 paths.iter().find(|p| p.as_os_str() != "-")
             }
             ComposeFiles::Stdin | ComposeFiles::Nothing { .. } => None,

@@ -34,10 +34,13 @@ pub enum Error {
         column: Option<usize>,
         message: String,
     },
-    /// The compose file is YAML but not a compose file netfence can fence.
-    #[error("{source_name}: {message}")]
+    /// The compose file is YAML but not a compose file netfence can fence (or Compose
+    /// would not load), at a line when netfence knows it.
+    #[error("{source_name}{}: {message}", location(*line, *column))]
     Compose {
         source_name: Source,
+        line: Option<usize>,
+        column: Option<usize>,
         message: String,
     },
     /// A policy value is wrong; `pointer` is the JSON pointer of the offending value.
@@ -107,6 +110,23 @@ impl Error {
     pub(crate) fn compose(source_name: &Source, message: impl Into<String>) -> Self {
         Error::Compose {
             source_name: source_name.clone(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// [`Error::compose`] at a 1-based line and column.
+    pub(crate) fn compose_at(
+        source_name: &Source,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Compose {
+            source_name: source_name.clone(),
+            line: Some(line),
+            column: Some(column),
             message: message.into(),
         }
     }

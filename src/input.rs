@@ -35,6 +35,12 @@ pub enum ComposeFiles {
         /// Several candidates in one directory: which one was taken.
         warnings: Vec<String>,
     },
+    /// What a running project was started from, as Compose recorded it on its
+    /// containers: the files, and its project directory.
+    Recorded {
+        files: Vec<PathBuf>,
+        project_dir: Option<PathBuf>,
+    },
     /// Nothing named or found, and standard input is not a terminal: read it.
     Stdin,
     /// Nothing named, found or piped; `looked_from` is where the search began.
@@ -85,8 +91,18 @@ impl ComposeFiles {
     pub fn is_named(&self) -> bool {
         matches!(
             self,
-            ComposeFiles::Given(_) | ComposeFiles::Discovered { .. }
+            ComposeFiles::Given(_)
+                | ComposeFiles::Discovered { .. }
+                | ComposeFiles::Recorded { .. }
         )
+    }
+
+    /// The project directory, when it is not the first file's.
+    pub fn project_dir(&self) -> Option<&Path> {
+        match self {
+            ComposeFiles::Recorded { project_dir, .. } => project_dir.as_deref(),
+            _ => None,
+        }
     }
 
     /// Is there any input to read?
@@ -105,9 +121,9 @@ impl ComposeFiles {
     /// The paths to read; `-` stands for stdin.
     pub fn paths(&self) -> Result<Vec<PathBuf>> {
         match self {
-            ComposeFiles::Given(files) | ComposeFiles::Discovered { files, .. } => {
-                Ok(files.clone())
-            }
+            ComposeFiles::Given(files)
+            | ComposeFiles::Discovered { files, .. }
+            | ComposeFiles::Recorded { files, .. } => Ok(files.clone()),
             ComposeFiles::Stdin => Ok(vec![PathBuf::from("-")]),
             ComposeFiles::Nothing { looked_from } => Err(Error::Usage(format!(
                 "no compose input: no {} in {} or any parent directory, and nothing on stdin; give -f FILE, set COMPOSE_FILE, or pipe a file to stdin",
@@ -176,7 +192,11 @@ impl InputSpec {
     /// fenced into `scope` when the caller knows it already (it decides trust).
     pub fn load(&self, scope: Option<&Scope>) -> Result<Project> {
         let paths = self.files.paths()?;
-        let input = crate::load::load(&paths, &mut std::io::stdin().lock())?;
+        let opts = crate::load::LoadOptions {
+            project_dir: self.files.project_dir().map(Path::to_path_buf),
+            environ: None,
+        };
+        let input = crate::load::load_with(&paths, &mut std::io::stdin().lock(), &opts)?;
         Project::for_scope(input, self.policy.as_deref(), &self.working_dir, scope)
     }
 }

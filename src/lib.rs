@@ -83,6 +83,10 @@ impl Project {
             scope: scope.or(recorded.as_ref()),
         })?;
         let mut input = input;
+        let notes = std::mem::take(&mut input.notes)
+            .into_iter()
+            .chain(note)
+            .collect();
         // Unfencing needs the original kept (for `--check`); plain input is moved, not
         // copied: large files are planned from one tree.
         let (unfenced, record) = if unfence::record(&input.value).is_some() {
@@ -95,7 +99,7 @@ impl Project {
             unfenced,
             record,
             policy,
-            notes: note.into_iter().collect(),
+            notes,
         })
     }
 

@@ -1,6 +1,15 @@
 //! Loading compose input as Compose does: the files in order (`-` is stdin; which files
-//! is decided in `input`), each parsed, anchors and merge keys resolved, then merged.
+//! is decided in `input`), each parsed, anchors and merge keys resolved, its `extends`
+//! and `include:` resolved (see `load/pipeline.rs`), then merged.
 
+mod env;
+mod extends;
+mod include;
+mod interpolate;
+mod paths;
+mod pipeline;
+
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +24,20 @@ pub struct ComposeInput {
     pub value: Value,
     /// The directory Compose would take as the project directory: the first file's.
     pub project_dir: PathBuf,
+    /// What the user should know about how the input was read.
+    pub notes: Vec<String>,
+}
+
+/// How to read compose input beyond the files themselves.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Compose's `--project-directory` (e.g. a running project's, from its labels);
+    /// default: the first file's directory.
+    pub project_dir: Option<PathBuf>,
+    /// The variables Compose will interpolate with; default: the process's. Read only
+    /// for what netfence must resolve itself (include and extends paths, an include's
+    /// env files).
+    pub environ: Option<BTreeMap<String, String>>,
 }
 
 impl ComposeInput {
@@ -22,13 +45,15 @@ impl ComposeInput {
         self.sources.first().unwrap_or(&Source::Stdin)
     }
 
-    /// Parses one in-memory document; for tests and library callers.
+    /// Parses one in-memory document as it is, `include:` and `extends` untouched; for
+    /// tests and library callers ([`load_document`] reads one as Compose would).
     pub fn from_str(source: Source, text: &str) -> Result<ComposeInput> {
         let value = parse_document(&source, text)?;
         Ok(ComposeInput {
             sources: vec![source],
             value,
             project_dir: std::env::current_dir().unwrap_or_default(),
+            notes: Vec::new(),
         })
     }
 }
@@ -75,21 +100,83 @@ pub fn read_file(path: &Path) -> Result<String> {
 }
 
 pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
-    let mut sources = Vec::new();
-    let mut merged: Option<Value> = None;
+    load_with(paths, stdin, &LoadOptions::default())
+}
+
+/// [`load`] with a project directory or an environment of the caller's.
+pub fn load_with(
+    paths: &[PathBuf],
+    stdin: &mut dyn Read,
+    opts: &LoadOptions,
+) -> Result<ComposeInput> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut docs = Vec::new();
     let mut stdin_used = false;
     for path in paths {
-        let (source, text) = if path == Path::new("-") {
+        if path == Path::new("-") {
             if stdin_used {
                 return Err(Error::Usage("`-f -` (stdin) can be given only once".into()));
             }
             stdin_used = true;
-            (Source::Stdin, read_bounded(&Source::Stdin, stdin)?)
+            let text = read_bounded(&Source::Stdin, stdin)?;
+            docs.push((Source::Stdin, PathBuf::from("-"), text));
         } else {
-            (Source::File(path.clone()), read_file(path)?)
+            let text = read_file(path)?;
+            docs.push((Source::File(path.clone()), absolute(&cwd, path), text));
+        }
+    }
+    load_documents(docs, &cwd, opts)
+}
+
+/// One compose document already in memory, named `path` (its relative paths, includes
+/// and extends resolve as they would in that file): for tests and library callers.
+pub fn load_document(path: &Path, text: &str, opts: &LoadOptions) -> Result<ComposeInput> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let doc = (
+        Source::File(path.to_path_buf()),
+        absolute(&cwd, path),
+        text.to_owned(),
+    );
+    load_documents(vec![doc], &cwd, opts)
+}
+
+/// Each document through the per-file stages, then merged in order.
+fn load_documents(
+    docs: Vec<(Source, PathBuf, String)>,
+    cwd: &Path,
+    opts: &LoadOptions,
+) -> Result<ComposeInput> {
+    let project_dir = match &opts.project_dir {
+        Some(d) => paths::join(cwd, d),
+        None => docs
+            .iter()
+            .find(|(s, _, _)| *s != Source::Stdin)
+            .and_then(|(_, abs, _)| abs.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| cwd.to_path_buf()),
+    };
+    let environ = opts
+        .environ
+        .clone()
+        .unwrap_or_else(|| std::env::vars().collect());
+    let mut loader = pipeline::Loader::new(environ, project_dir.clone());
+    // Same-file `extends` can stay as written only when no other file merges over the
+    // base it names.
+    let frame = pipeline::Frame {
+        working_dir: project_dir.clone(),
+        env: None,
+        included: Vec::new(),
+        resolve_local: docs.len() > 1,
+    };
+    let mut sources = Vec::new();
+    let mut merged: Option<Value> = None;
+    for (source, abs, text) in &docs {
+        let ctx = pipeline::FileCtx {
+            source,
+            path: abs,
+            text,
         };
-        let value = parse_document(&source, &text)?;
-        sources.push(source);
+        let value = loader.file(&ctx, &frame)?;
+        sources.push(source.clone());
         match &mut merged {
             None => merged = Some(value),
             Some(base) => crate::merge::merge_files(base, value),
@@ -109,18 +196,25 @@ pub fn load(paths: &[PathBuf], stdin: &mut dyn Read) -> Result<ComposeInput> {
             ),
         ));
     }
-    let project_dir = paths
-        .iter()
-        .find(|p| *p != Path::new("-"))
-        .and_then(|p| std::fs::canonicalize(p).ok())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_default();
     Ok(ComposeInput {
         sources,
         value: merged.unwrap_or(Value::Mapping(Default::default())),
         project_dir,
+        notes: loader.notes,
     })
+}
+
+/// A file's absolute path as Compose takes it (`filepath.Abs`): its directory with
+/// symbolic links resolved, the file itself not (a linked compose file keeps the link's
+/// directory as the project directory).
+fn absolute(cwd: &Path, p: &Path) -> PathBuf {
+    let abs = paths::join(cwd, p);
+    match (abs.parent(), abs.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(abs.clone()),
+        _ => abs,
+    }
 }
 
 /// A document with no keys at all: an empty file, only comments, or `{}`.

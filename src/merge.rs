@@ -21,6 +21,15 @@ const KEYED_LISTS: &[&str] = &[
 const BY_TARGET: &[&str] = &["volumes", "devices"];
 /// Sequences of references, unique by their source.
 const BY_SOURCE: &[&str] = &["secrets", "configs"];
+/// Keys whose string form is a one-item list (compose-go `mergeToSequence`).
+const STRING_OR_LIST: &[&str] = &[
+    "dns",
+    "dns_opt",
+    "dns_search",
+    "tmpfs",
+    "env_file",
+    "label_file",
+];
 
 pub fn merge_files(base: &mut Value, over: Value) {
     let Value::Mapping(o) = over else {
@@ -71,6 +80,12 @@ fn merge_entry(m: &mut Mapping, k: Value, v: Value, merge: fn(&mut Value, Value)
     }
 }
 
+/// `extends`: a service over its base, with the rules of a later file (compose-go
+/// `ExtendService`); `!reset` / `!override` in the service apply to the base.
+pub fn merge_service(base: &mut Value, service: Value) {
+    merge_value(base, service)
+}
+
 /// Generic deep merge, with the keyed rules selected by the key under which a value sits.
 fn merge_value(base: &mut Value, over: Value) {
     match (&mut *base, over) {
@@ -109,6 +124,16 @@ fn merge_keyed(name: &str, existing: &mut Value, over: Value) {
         );
     } else if name == "networks" {
         merge_networks(existing, over);
+    } else if name == "build" {
+        merge_build(existing, over);
+    } else if name == "depends_on" {
+        merge_depends_on(existing, over);
+    } else if STRING_OR_LIST.contains(&name) {
+        merge_string_or_list(existing, over);
+    } else if name == "logging" {
+        merge_logging(existing, over);
+    } else if name == "ulimits" {
+        merge_ulimits(existing, over);
     } else if BY_TARGET.contains(&name) {
         merge_unique_by(existing, over, mount_target);
     } else if BY_SOURCE.contains(&name) {
@@ -208,6 +233,102 @@ fn merge_networks(existing: &mut Value, over: Value) {
         }
     }
     *existing = b;
+}
+
+/// `build: ./ctx` is `{context: ./ctx}`; then the mappings merge.
+fn merge_build(existing: &mut Value, over: Value) {
+    let as_map = |v: Value| match v {
+        Value::String(s) => {
+            let mut m = Mapping::new();
+            m.insert(key("context"), Value::String(s));
+            Value::Mapping(m)
+        }
+        other => other,
+    };
+    match (&*existing, &over) {
+        (Value::String(_), Value::Mapping(_)) | (Value::Mapping(_), Value::String(_)) => {
+            let mut b = as_map(std::mem::take(existing));
+            merge_value(&mut b, as_map(over));
+            *existing = b;
+        }
+        _ => merge_value(existing, over),
+    }
+}
+
+/// `depends_on: [db]` is `{db: {condition: service_started, required: true}}`.
+fn merge_depends_on(existing: &mut Value, over: Value) {
+    let as_map = |v: Value| match v {
+        Value::Sequence(s) => Value::Mapping(
+            s.into_iter()
+                .map(|n| {
+                    let mut c = Mapping::new();
+                    c.insert(key("condition"), key("service_started"));
+                    c.insert(key("required"), Value::Bool(true));
+                    (n, Value::Mapping(c))
+                })
+                .collect(),
+        ),
+        other => other,
+    };
+    match (&*existing, &over) {
+        (Value::Sequence(_), Value::Mapping(_)) | (Value::Mapping(_), Value::Sequence(_)) => {
+            let mut b = as_map(std::mem::take(existing));
+            merge_value(&mut b, as_map(over));
+            *existing = b;
+        }
+        _ => merge_value(existing, over),
+    }
+}
+
+/// `dns: 1.1.1.1` + `[8.8.8.8]` is both.
+fn merge_string_or_list(existing: &mut Value, over: Value) {
+    let as_list = |v: Value| match v {
+        Value::String(_) => Value::Sequence(vec![v]),
+        other => other,
+    };
+    let mut b = as_list(std::mem::take(existing));
+    let o = as_list(over);
+    match (&mut b, o) {
+        (Value::Sequence(items), Value::Sequence(more)) => {
+            for item in more {
+                // env_file entries are one per path: a later one replaces an earlier.
+                let path = |v: &Value| match v {
+                    Value::Mapping(m) => m.get("path").cloned(),
+                    other => Some(other.clone()),
+                };
+                let p = path(&item);
+                match items.iter_mut().find(|e| p.is_some() && path(e) == p) {
+                    Some(slot) => *slot = item,
+                    None => items.push(item),
+                }
+            }
+        }
+        (slot, o) => *slot = o,
+    }
+    *existing = b;
+}
+
+/// Logging options merge only under the same driver; another driver replaces it all.
+fn merge_logging(existing: &mut Value, over: Value) {
+    let driver = |v: &Value| v.get("driver").cloned();
+    let (a, b) = (driver(existing), driver(&over));
+    if a.is_some() && b.is_some() && a != b {
+        *existing = over;
+    } else {
+        merge_value(existing, over);
+    }
+}
+
+/// Each ulimit is replaced whole (`{soft, hard}` or a number).
+fn merge_ulimits(existing: &mut Value, over: Value) {
+    match (&mut *existing, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                merge_entry(b, k, v, |slot, v| *slot = v);
+            }
+        }
+        (slot, over) => *slot = over,
+    }
 }
 
 fn mount_target(v: &Value) -> Option<String> {

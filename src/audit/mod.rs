@@ -203,6 +203,7 @@ fn fenced_project(project: &Project, plan: &Plan) -> Project {
             sources: project.input.sources.clone(),
             value,
             project_dir: project.input.project_dir.clone(),
+            notes: Vec::new(),
         },
         unfenced,
         record,

@@ -20,6 +20,7 @@ pub mod logs;
 pub mod network;
 pub mod owner;
 pub mod probe;
+pub mod project_files;
 pub mod reconcile;
 pub mod run;
 pub mod session;

@@ -148,28 +148,55 @@ pub(super) fn add_policy_aliases(ctx: &Ctx<'_>, service: &str, a: &mut Attachmen
 type Entries = Vec<(String, Option<Mapping>)>;
 
 /// A service's attachments as written, after following same-file `extends`, or its
-/// `network_mode`.
+/// `network_mode`. Along a chain the attachments of every level merge as Compose merges
+/// them (the base's first; a network both name gets both configs, the service's over the
+/// base's); a `network_mode` on the way ends it.
 fn written_attachments(
     name: &str,
     services: &IndexMap<String, &Mapping>,
 ) -> (Option<Entries>, Option<String>) {
     let mut current = name.to_owned();
     let mut seen = BTreeSet::new();
-    loop {
-        let Some(svc) = services.get(&current) else {
-            return (None, None);
-        };
-        if let Some(mode) = compose::network_mode(svc) {
-            return (None, Some(mode));
+    // Nearest level first.
+    let mut levels: Vec<Entries> = Vec::new();
+    let mut mode = None;
+    while let Some(svc) = services.get(&current) {
+        if let Some(m) = compose::network_mode(svc) {
+            if levels.is_empty() {
+                mode = Some(m);
+            }
+            break;
         }
         if let Some(a) = compose::attachments(svc) {
-            return (Some(a), None);
+            levels.push(a);
         }
         match compose::extends_base(svc) {
             Some(base) if seen.insert(base.clone()) => current = base,
-            _ => return (None, None),
+            _ => break,
         }
     }
+    if levels.is_empty() {
+        return (None, mode);
+    }
+    let mut merged: Entries = Vec::new();
+    for level in levels.into_iter().rev() {
+        for (net, cfg) in level {
+            match merged.iter_mut().find(|(n, _)| *n == net) {
+                Some((_, slot)) => {
+                    *slot = match (slot.take(), cfg) {
+                        (Some(base), Some(over)) => {
+                            let mut b = Value::Mapping(base);
+                            crate::merge::merge_service(&mut b, Value::Mapping(over));
+                            b.as_mapping().cloned()
+                        }
+                        (base, over) => over.or(base),
+                    }
+                }
+                None => merged.push((net, cfg)),
+            }
+        }
+    }
+    (Some(merged), None)
 }
 
 #[cfg(test)]
@@ -224,6 +251,20 @@ mod tests {
             "",
         );
         assert_eq!(n[1].1, ["back"]);
+    }
+
+    #[test]
+    fn a_chain_of_extends_merges_the_networks_of_every_level() {
+        let n = networks(
+            "services:
+  base: {networks: [back]}
+  web: {extends: base, networks: [front]}
+  job: {extends: web}
+networks: {back: {}, front: {}}",
+            "",
+        );
+        assert_eq!(n[1].1, ["back", "front"]);
+        assert_eq!(n[2].1, ["back", "front"]);
     }
 
     #[test]

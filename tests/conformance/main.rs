@@ -29,6 +29,10 @@
 //! `NETFENCE_WRITE_DOCS=1` regenerates `docs/CONFORMANCE.md` from the run.
 //! `NETFENCE_CONFORMANCE_ONLY=substring` limits the run to matching files (for debugging).
 //! `NETFENCE_COMPOSE=/path/to/docker-compose` picks the Compose binary (standalone form).
+//!
+//! `load` holds the include and extends fixtures against Compose the same way.
+
+mod load;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -252,6 +256,7 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
         sources: vec![source],
         value,
         project_dir: path.parent()?.to_path_buf(),
+        notes: Vec::new(),
     };
     let project = Project::new(input, None, no_policy_dir).ok()?;
     let opts = Options {
@@ -272,13 +277,13 @@ fn fence_as(
     tenant: bool,
 ) -> Result<String, FenceError> {
     let run = || -> netfence::Result<String> {
-        let source = Source::File(path.to_path_buf());
-        let value = netfence::load::parse_document(&source, text)?;
-        let input = ComposeInput {
-            sources: vec![source],
-            value,
-            project_dir: path.parent().expect("file has a directory").to_path_buf(),
+        // Through the loader, as `netfence rewrite -f PATH` reads it: include and extends
+        // resolved, with the empty environment Compose is judged in.
+        let opts = netfence::load::LoadOptions {
+            project_dir: Some(path.parent().expect("file has a directory").to_path_buf()),
+            environ: Some(BTreeMap::new()),
         };
+        let input = netfence::load::load_document(path, text, &opts)?;
         let mut project = Project::new(input, None, no_policy_dir)?;
         project.policy.policy.tenant.enabled = Some(tenant);
         let opts = Options {

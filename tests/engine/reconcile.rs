@@ -1,7 +1,8 @@
 //! `netfence reconcile` on a real engine: a project a platform deployed from the unfenced
 //! file (every service on the platform's flat network) is fenced afterwards; its
 //! attachments then equal the plan, `--strict` takes it off the flat network, and a
-//! second run has nothing to do. Needs Docker + Compose v2 (see support).
+//! second run has nothing to do; without `-f` the files come from the project's own labels.
+//! Needs Docker + Compose v2 (see support).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -182,4 +183,113 @@ fn reconcile_fences_a_project_deployed_unfenced() {
             .collect::<Vec<_>>(),
     );
     assert_eq!(out.stdout().trim(), "[]");
+}
+
+/// Without `-f`, from a directory that has nothing to do with the project, `reconcile`
+/// reads the files the project was started from (Compose's labels on its containers),
+/// its `include:` too, and fences every service; a project with no container is bad
+/// input, never "nothing to do".
+#[test]
+fn reconcile_without_f_reads_the_files_the_project_was_started_from() {
+    let Some(p) = Platform::start("pfrlab") else {
+        return;
+    };
+    let dir = p.fixture("reconcile");
+    let env = p.env("rl");
+    let project = format!("rlp{}", p.id().replace('-', ""));
+    let proxy = format!("nfp-{}-proxy", p.id());
+    let infra = format!("nfp-{}-infra", p.id());
+    for n in [&proxy, &infra] {
+        p.guard_network(n);
+    }
+    let stack = dir.join("stack");
+    std::fs::create_dir_all(stack.join("db")).unwrap();
+    std::fs::write(
+        stack.join("compose.yml"),
+        format!(
+            "include: [db/db.yml]\nservices:\n  web:\n    image: {IMAGE}\n    command: [sleep, '600']\n    labels: {{traefik.enable: 'true'}}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        stack.join("db/db.yml"),
+        format!("services:\n  db:\n    image: {IMAGE}\n    command: [sleep, '600']\n"),
+    )
+    .unwrap();
+    p.netfence_ok(&dir, &["ensure", "--env", &env, "--policy", "policy.yml"]);
+    p.compose_up(&stack, "compose.yml", Some(&project));
+    let (web, db) = (format!("{project}-web-1"), format!("{project}-db-1"));
+
+    let policy = dir.join("policy.yml").display().to_string();
+    let base = ["-p", &project, "--env", &env, "--policy", &policy];
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = p.netfence_in(
+        elsewhere.path(),
+        &["reconcile", "--format", "json"]
+            .iter()
+            .chain(base.iter())
+            .copied()
+            .collect::<Vec<_>>(),
+    );
+    out.success()
+        .stderr_has(&stack.join("compose.yml").display().to_string());
+    let applied = out.json();
+    let env_net = format!("nf-env-{env}");
+    let connects = |c: &str, net: &str| {
+        applied
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["action"] == "connect" && s["container"] == c && s["network"] == net)
+    };
+    assert!(
+        connects(&web, &proxy) && connects(&web, &env_net),
+        "{applied:#}"
+    );
+    assert!(
+        connects(&db, &infra) && connects(&db, &env_net),
+        "the included service is fenced too: {applied:#}"
+    );
+
+    // What was applied is the plan of the file itself.
+    let file = stack.join("compose.yml").display().to_string();
+    let mut with_file = base.to_vec();
+    with_file.extend(["-f", &file]);
+    let plan = planned(&p, elsewhere.path(), &with_file);
+    let compose_net = format!("{project}_default");
+    for (c, service) in [(&web, "web"), (&db, "db")] {
+        let live: BTreeSet<String> = attachments(c)
+            .into_keys()
+            .map(|n| {
+                if n == compose_net {
+                    format!("nf-{env}-{project}-default")
+                } else {
+                    n
+                }
+            })
+            .collect();
+        assert_eq!(live, plan[service], "{c} attachments equal the plan");
+    }
+    assert_eq!(
+        steps(&p, elsewhere.path(), &base, &[]),
+        Vec::<serde_json::Value>::new(),
+        "a second reconcile has no steps"
+    );
+
+    let nothing = format!("rlnone{}", p.id().replace('-', ""));
+    p.netfence_in(
+        elsewhere.path(),
+        &[
+            "reconcile",
+            "-p",
+            &nothing,
+            "--env",
+            &env,
+            "--policy",
+            &policy,
+        ],
+    )
+    .code(2)
+    .stderr_has(&format!("com.docker.compose.project={nothing}"))
+    .stderr_lacks("nothing to do");
 }

@@ -571,6 +571,9 @@ fn refusal_kind(e: &netfence::Error) -> String {
         netfence::Error::Compose { message, .. } => {
             if message.contains("is not declared under `networks:`") {
                 "compose error: a service refers to an undeclared network".to_owned()
+            } else if message.starts_with("open ") || message.starts_with("stat ") {
+                "compose error: a file it includes or extends (or an env file) is missing"
+                    .to_owned()
             } else {
                 format!("compose error: {}", first_words(message))
             }
@@ -584,7 +587,15 @@ fn refusal_kind(e: &netfence::Error) -> String {
 }
 
 fn first_words(s: &str) -> String {
-    let words: Vec<&str> = s.split_whitespace().take(12).collect();
+    // An absolute path is shown by its file name: the docs must not depend on the checkout.
+    let words: Vec<&str> = s
+        .split_whitespace()
+        .take(12)
+        .map(|w| match w.starts_with('/') {
+            true => w.rsplit('/').next().unwrap_or(w),
+            false => w,
+        })
+        .collect();
     words.join(" ")
 }
 

@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 use netfence::load::{self, ComposeInput};
 use netfence::{LoadedPolicy, Options, Policy, Project, Scope, Source, Target};
 
-struct Case {
-    dir: PathBuf,
-    files: Vec<PathBuf>,
-    scope: Scope,
+pub(super) struct Case {
+    pub(super) dir: PathBuf,
+    pub(super) files: Vec<PathBuf>,
+    pub(super) scope: Scope,
     target: Target,
     project: Option<String>,
 }
 
-fn read_case(dir: &Path) -> Case {
+pub(super) fn read_case(dir: &Path) -> Case {
     let mut case = Case {
         dir: dir.to_owned(),
         files: vec![dir.join("compose.yml")],
@@ -67,13 +67,17 @@ fn project_from(case: &Case, input: ComposeInput) -> Project {
     project
 }
 
-fn fence(case: &Case, input: ComposeInput, scope: &Scope) -> (netfence::Plan, String) {
+pub(super) fn fence(case: &Case, input: ComposeInput, scope: &Scope) -> (netfence::Plan, String) {
     fence_with(case, input, scope, false)
 }
 
 /// Re-scoping fenced output is the user's own move (a trusted file): in tenant mode a
 /// record of another scope is refused instead (see `tenant_mode_refuses_a_record_of_another_scope`).
-fn fence_trusted(case: &Case, input: ComposeInput, scope: &Scope) -> (netfence::Plan, String) {
+pub(super) fn fence_trusted(
+    case: &Case,
+    input: ComposeInput,
+    scope: &Scope,
+) -> (netfence::Plan, String) {
     fence_with(case, input, scope, true)
 }
 
@@ -100,7 +104,7 @@ fn fence_with(
     (plan, out)
 }
 
-fn load_files(files: &[PathBuf]) -> ComposeInput {
+pub(super) fn load_files(files: &[PathBuf]) -> ComposeInput {
     let mut input = load::load(files, &mut std::io::empty()).expect("fixture loads");
     // Paths in snapshots must not depend on where the repository is checked out.
     input.sources = files
@@ -110,7 +114,7 @@ fn load_files(files: &[PathBuf]) -> ComposeInput {
     input
 }
 
-fn reload(text: &str) -> ComposeInput {
+pub(super) fn reload(text: &str) -> ComposeInput {
     ComposeInput::from_str(Source::File("fenced.yml".into()), text).expect("output parses")
 }
 

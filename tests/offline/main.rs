@@ -1,5 +1,5 @@
 //! The tests that need no Docker engine: the binary driven as a user drives it (`cli`,
-//! `audit`, `dev`, `graph`, `platform`), the rewrite rule fixtures, and properties of fencing
+//! `audit`, `dev`, `graph`, `platform`), the rewrite rule and loading fixtures, and properties of fencing
 //! over generated compose files.
 
 #[path = "../common/binary.rs"]
@@ -16,6 +16,7 @@ mod cli;
 mod dev;
 mod fixtures;
 mod graph;
+mod load;
 mod platform;
 mod properties;
 mod tenant;

@@ -370,8 +370,11 @@ pub struct EnsureArgs {
 #[command(
     after_help = "Reads the running containers of project -p by Compose's labels, connects them to \
 the networks the plan gives their service (with its aliases) and disconnects them from \
-netfence networks it does not. Prints the steps (--format json: a JSON array, [] when there is \
-nothing to do). Exits 3 when the engine failed."
+netfence networks it does not. Without -f (or $COMPOSE_FILE) the compose files are the ones \
+the project was started from, as Compose recorded them on its containers \
+(com.docker.compose.project.config_files); no such container or label is exit 2. Prints the \
+steps (--format json: a JSON array, [] when there is nothing to do). Exits 3 when the engine \
+failed."
 )]
 pub struct ReconcileArgs {
     #[command(flatten)]

@@ -422,6 +422,9 @@ impl EnsureSettings {
 pub struct ReconcileSettings {
     pub input: InputSettings,
     pub project_name: String,
+    /// No `-f` and no `COMPOSE_FILE`: the files come from the running project's labels
+    /// (what it was started from), not from discovery or stdin.
+    pub files_from_labels: bool,
     pub dry_run: bool,
     pub strict: bool,
     pub format: PlanFormat,
@@ -435,8 +438,10 @@ impl ReconcileSettings {
                     .into(),
             ));
         };
+        let input = InputSettings::resolve(&a.input, p)?;
         Ok(ReconcileSettings {
-            input: InputSettings::resolve(&a.input, p)?,
+            files_from_labels: !matches!(input.spec.files, ComposeFiles::Given(_)),
+            input,
             project_name,
             dry_run: a.dry_run,
             strict: a.strict,

@@ -1,16 +1,23 @@
 //! `netfence reconcile -p PROJECT`: a running project's containers connected to and
-//! disconnected from networks until they match the plan; the steps printed.
+//! disconnected from networks until they match the plan; the steps printed. Without
+//! `-f` the project's files are the ones it was started from, read from its labels.
 
 use netfence::engine::reconcile;
-use netfence::engine::{self, Engine};
+use netfence::engine::{self, project_files, Engine};
+use netfence::input::ComposeFiles;
 use netfence::{Options, Project, Scope};
 
 use crate::args::PlanFormat;
 use crate::exit::ExitStatus;
-use crate::settings::ReconcileSettings;
+use crate::settings::{InputSettings, ReconcileSettings};
 
 pub fn run(s: ReconcileSettings) -> anyhow::Result<ExitStatus> {
-    let project = s.input.load()?;
+    let input = if s.files_from_labels {
+        labelled_input(&s)?
+    } else {
+        s.input.clone()
+    };
+    let project = input.load()?;
     let plan = project.plan(&options(&s, &project))?;
     let flat = project.policy.policy.flat_networks.clone();
     let limit = project.policy.policy.max_networks();
@@ -27,6 +34,31 @@ pub fn run(s: ReconcileSettings) -> anyhow::Result<ExitStatus> {
         eprintln!("netfence: applied {} step(s)", steps.len());
     }
     Ok(ExitStatus::Success)
+}
+
+/// The input with the files the running project was started from (Compose's labels on
+/// its containers) and its project directory: the same whichever directory this runs in.
+fn labelled_input(s: &ReconcileSettings) -> netfence::Result<InputSettings> {
+    let found = engine::block_on(async {
+        let engine = Engine::connect().await?;
+        project_files::of_project(&engine, &s.project_name).await
+    })?;
+    let shown: Vec<String> = found
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    eprintln!(
+        "netfence: project {}: reading {} (from its containers' labels)",
+        s.project_name,
+        shown.join(", ")
+    );
+    let mut input = s.input.clone();
+    input.spec.files = ComposeFiles::Recorded {
+        files: found.files,
+        project_dir: found.working_dir,
+    };
+    Ok(input)
 }
 
 fn options(s: &ReconcileSettings, project: &Project) -> Options {

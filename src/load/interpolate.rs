@@ -1,0 +1,302 @@
+//! `${VAR}` as Compose reads it (compose-go `template`): `$VAR`, `${VAR}`, the `:-` `-`
+//! `:?` `?` `:+` `+` forms with nested defaults, and `$$` for a literal `$`.
+//!
+//! netfence passes `${VAR}` through (SPEC §3 rule 1). It evaluates it only where it must
+//! read a value itself (the path of an `include:` or an `extends.file`), and substitutes it
+//! only for variables that Compose reading the output would no longer see: those an
+//! included file gets from its own env files.
+
+use crate::yaml::{untag_mut, Value};
+
+/// A variable's value, `None` when unset.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// One `$` expression of a template.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    /// `$$`.
+    Dollar,
+    /// `$NAME` or `${NAME…}`: the whole text, the name, and the operator with its argument.
+    Var {
+        raw: &'a str,
+        name: &'a str,
+        op: Option<(&'static str, &'a str)>,
+    },
+}
+
+const OPS: [&str; 6] = [":?", "?", ":-", "-", ":+", "+"];
+
+fn is_name_start(c: u8) -> bool {
+    c == b'_' || c.is_ascii_alphabetic()
+}
+
+fn is_name(c: u8) -> bool {
+    c == b'_' || c.is_ascii_alphanumeric()
+}
+
+fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'$' || i + 1 >= b.len() {
+            i += 1;
+            continue;
+        }
+        let next = b[i + 1];
+        let (piece, end) = if next == b'$' {
+            (Piece::Dollar, i + 2)
+        } else if is_name_start(next) {
+            let mut j = i + 1;
+            while j < b.len() && is_name(b[j]) {
+                j += 1;
+            }
+            (
+                Piece::Var {
+                    raw: &text[i..j],
+                    name: &text[i + 1..j],
+                    op: None,
+                },
+                j,
+            )
+        } else if next == b'{' {
+            let close =
+                closing_brace(b, i + 1).ok_or_else(|| format!("Invalid template: {text:?}"))?;
+            let inner = &text[i + 2..close];
+            let ib = inner.as_bytes();
+            if ib.is_empty() || !is_name_start(ib[0]) {
+                return Err(format!("Invalid template: {text:?}"));
+            }
+            let mut j = 1;
+            while j < ib.len() && is_name(ib[j]) {
+                j += 1;
+            }
+            let name = &inner[..j];
+            let rest = &inner[j..];
+            let op = if rest.is_empty() {
+                None
+            } else {
+                let op = OPS
+                    .iter()
+                    .find(|o| rest.starts_with(**o))
+                    .ok_or_else(|| format!("Invalid template: {text:?}"))?;
+                Some((*op, &rest[op.len()..]))
+            };
+            (
+                Piece::Var {
+                    raw: &text[i..=close],
+                    name,
+                    op,
+                },
+                close + 1,
+            )
+        } else {
+            i += 1;
+            continue;
+        };
+        if start < i {
+            out.push(Piece::Text(&text[start..i]));
+        }
+        out.push(piece);
+        start = end;
+        i = end;
+    }
+    if start < b.len() {
+        out.push(Piece::Text(&text[start..]));
+    }
+    Ok(out)
+}
+
+/// The `}` closing the `{` at `open`, counting nested braces.
+fn closing_brace(b: &[u8], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in b.iter().enumerate().skip(open) {
+        match c {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The template with every expression evaluated and `$$` made `$`.
+pub fn eval(text: &str, lookup: Lookup<'_>) -> Result<String, String> {
+    let mut out = String::new();
+    for p in parse(text)? {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Dollar => out.push('$'),
+            Piece::Var { name, op, .. } => out.push_str(&value(name, op, lookup)?),
+        }
+    }
+    Ok(out)
+}
+
+fn value(name: &str, op: Option<(&str, &str)>, lookup: Lookup<'_>) -> Result<String, String> {
+    let v = lookup(name);
+    let Some((op, arg)) = op else {
+        return Ok(v.unwrap_or_default());
+    };
+    let set_nonempty = v.as_deref().is_some_and(|s| !s.is_empty());
+    Ok(match op {
+        ":-" if !set_nonempty => eval(arg, lookup)?,
+        "-" if v.is_none() => eval(arg, lookup)?,
+        ":+" if set_nonempty => eval(arg, lookup)?,
+        "+" if v.is_some() => eval(arg, lookup)?,
+        ":?" | "?"
+            if !(if op == ":?" {
+                set_nonempty
+            } else {
+                v.is_some()
+            }) =>
+        {
+            let reason = eval(arg, lookup)?;
+            return Err(if reason.is_empty() {
+                format!("required variable {name} is missing a value")
+            } else {
+                format!("required variable {name} is missing a value: {reason}")
+            });
+        }
+        _ => v.unwrap_or_default(),
+    })
+}
+
+/// Does the expression name a variable `wanted` picks, in itself or in its argument?
+fn mentions(name: &str, op: Option<(&str, &str)>, wanted: &dyn Fn(&str) -> bool) -> bool {
+    if wanted(name) {
+        return true;
+    }
+    let Some((_, arg)) = op else {
+        return false;
+    };
+    parse(arg).is_ok_and(|pieces| {
+        pieces.iter().any(|p| match p {
+            Piece::Var { name, op, .. } => mentions(name, *op, wanted),
+            _ => false,
+        })
+    })
+}
+
+/// The template with only the expressions that mention a `wanted` variable evaluated
+/// (their result escaped, so Compose reads it literally); everything else as written.
+pub fn substitute_only(
+    text: &str,
+    wanted: &dyn Fn(&str) -> bool,
+    lookup: Lookup<'_>,
+) -> Result<String, String> {
+    if !text.contains('$') {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::new();
+    for p in parse(text)? {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Dollar => out.push_str("$$"),
+            Piece::Var { raw, name, op } => {
+                if mentions(name, op, wanted) {
+                    out.push_str(&value(name, op, lookup)?.replace('$', "$$"));
+                } else {
+                    out.push_str(raw);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// [`substitute_only`] over every string value of a tree (keys are not interpolated).
+/// The first failure is returned with the path of the value.
+pub fn substitute_tree(
+    v: &mut Value,
+    wanted: &dyn Fn(&str) -> bool,
+    lookup: Lookup<'_>,
+) -> Result<(), String> {
+    fn walk(
+        v: &mut Value,
+        path: &mut Vec<String>,
+        wanted: &dyn Fn(&str) -> bool,
+        lookup: Lookup<'_>,
+    ) -> Result<(), String> {
+        match untag_mut(v) {
+            Value::String(s) if s.contains('$') => {
+                *s = substitute_only(s, wanted, lookup)
+                    .map_err(|e| format!("{}: {e}", path.join(".")))?;
+            }
+            Value::Sequence(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    path.push(format!("[{i}]"));
+                    walk(item, path, wanted, lookup)?;
+                    path.pop();
+                }
+            }
+            Value::Mapping(m) => {
+                for (k, item) in m.iter_mut() {
+                    path.push(crate::yaml::scalar_string(k).unwrap_or_default());
+                    walk(item, path, wanted, lookup)?;
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    walk(v, &mut Vec::new(), wanted, lookup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "SET" => Some("v".into()),
+            "EMPTY" => Some(String::new()),
+            "DOLLAR" => Some("a$b".into()),
+            "INC" => Some("from-inc".into()),
+            _ => None,
+        }
+    }
+
+    fn e(t: &str) -> Result<String, String> {
+        eval(t, &env)
+    }
+
+    #[test]
+    fn every_form_evaluates_like_compose() {
+        assert_eq!(e("$SET-${SET}").unwrap(), "v-v");
+        assert_eq!(e("${UNSET}|$UNSET").unwrap(), "|");
+        assert_eq!(
+            e("${UNSET:-d}${EMPTY:-e}${EMPTY-f}${UNSET-g}").unwrap(),
+            "deg"
+        );
+        assert_eq!(e("${SET:+r}${EMPTY:+r}${EMPTY+s}${UNSET+t}").unwrap(), "rs");
+        assert_eq!(e("${UNSET:-${SET}/x}").unwrap(), "v/x");
+        assert_eq!(e("$$SET costs $5 {x}").unwrap(), "$SET costs $5 {x}");
+        assert_eq!(
+            e("${EMPTY:?give it}").unwrap_err(),
+            "required variable EMPTY is missing a value: give it"
+        );
+        assert!(e("${EMPTY?x}").is_ok());
+        assert!(e("${UNSET?}").is_err());
+        assert!(e("${").unwrap_err().contains("Invalid template"));
+        assert!(e("${1x}").unwrap_err().contains("Invalid template"));
+    }
+
+    #[test]
+    fn only_wanted_variables_are_substituted_and_escaped() {
+        let wanted = |n: &str| n == "INC" || n == "DOLLAR";
+        let s = |t: &str| substitute_only(t, &wanted, &env).unwrap();
+        assert_eq!(s("img:${INC}-${SET}-$$x"), "img:from-inc-${SET}-$$x");
+        assert_eq!(s("${SET:-${INC}}"), "v");
+        assert_eq!(s("${DOLLAR}"), "a$$b");
+        assert_eq!(s("no vars"), "no vars");
+    }
+}

@@ -40,6 +40,7 @@ fn rewrite(text: &str) -> String {
         value,
         project_dir: "/bench".into(),
         notes: Vec::new(),
+        references: Vec::new(),
     };
     let project = Project::new(
         input,
@@ -71,6 +72,7 @@ fn phases(text: &str, runs: usize) -> [Duration; 5] {
             value,
             project_dir: "/bench".into(),
             notes: Vec::new(),
+            references: Vec::new(),
         };
         let project = Project::new(
             input,

@@ -112,6 +112,7 @@ impl Project {
                 project_dir: &self.input.project_dir,
                 policy: &self.policy.policy,
                 policy_source: &self.policy.source,
+                references: &self.input.references,
             },
             opts,
         )

@@ -6,7 +6,7 @@ mod env;
 mod extends;
 mod include;
 mod interpolate;
-mod paths;
+pub(crate) mod paths;
 mod pipeline;
 
 use std::collections::BTreeMap;
@@ -26,6 +26,19 @@ pub struct ComposeInput {
     pub project_dir: PathBuf,
     /// What the user should know about how the input was read.
     pub notes: Vec<String>,
+    /// Every file an `include:` or `extends: {file:}` made netfence read.
+    pub references: Vec<Reference>,
+}
+
+/// A file read because another one named it (`include:`, `extends.file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The file as read.
+    pub path: PathBuf,
+    /// The file that names it.
+    pub by: Source,
+    /// Where in that file: `include[0]`, `services.web.extends.file`.
+    pub key: String,
 }
 
 /// How to read compose input beyond the files themselves.
@@ -54,6 +67,7 @@ impl ComposeInput {
             value,
             project_dir: std::env::current_dir().unwrap_or_default(),
             notes: Vec::new(),
+            references: Vec::new(),
         })
     }
 }
@@ -201,6 +215,7 @@ fn load_documents(
         value: merged.unwrap_or(Value::Mapping(Default::default())),
         project_dir,
         notes: loader.notes,
+        references: loader.references,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Audit rules for the ways out of a fence (SPEC §2 Trust), NF017–NF026: the escapes
+//! Audit rules for the ways out of a fence (SPEC §2 Trust), NF017–NF027: the escapes
 //! tenant mode refuses, reported in any mode. `network_mode: host` is NF013's.
 
 use super::lines::{key, Seg};
@@ -62,6 +62,10 @@ rule!(NF026, "external-network", Note,
     "A service joins an external network the policy does not assign",
     "Every container on an external network can reach every other one on it, across projects: it is a way around the project's own fence.",
     "Join only the networks the policy assigns (proxy, shared, environment), or have the platform grant the network under `tenant.allow.external_networks`.");
+rule!(NF027, "outside-file", Error,
+    "`include:` or `extends.file` reads a file outside the project's directory",
+    "A tenant's file that includes (or extends from) another tenant's compose file, or one of the host's, deploys those services — their environment, secrets and volumes — as its own. Symbolic links are followed to where they lead.",
+    "Keep every included or extended file inside the project's directory.");
 
 fn rule_of(kind: Kind) -> Option<&'static Rule> {
     Some(match kind {
@@ -75,6 +79,7 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::Capability => &NF024,
         Kind::NetworkDriver => &NF025,
         Kind::ExternalNetwork => &NF026,
+        Kind::OutsideFile => &NF027,
         Kind::HostNetwork => return None,
     })
 }
@@ -100,6 +105,7 @@ pub(crate) fn check(project: &Project, plan: &Plan, opts: &Options) -> Vec<Draft
         environ: Some(&opts.environ),
         project_dir: Some(&project.input.project_dir),
         record: project.record.as_ref(),
+        references: &project.input.references,
     };
     tenant::escapes(&project.unfenced, &project.policy.policy, &ctx)
         .into_iter()

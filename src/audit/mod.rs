@@ -204,6 +204,7 @@ fn fenced_project(project: &Project, plan: &Plan) -> Project {
             value,
             project_dir: project.input.project_dir.clone(),
             notes: Vec::new(),
+            references: Vec::new(),
         },
         unfenced,
         record,
@@ -249,7 +250,12 @@ pub fn audit_str(
     occupied: &[Occupied],
 ) -> Result<Report> {
     let source = Source::File(name.into());
-    let input = crate::load::ComposeInput::from_str(source.clone(), compose)?;
+    // Read as Compose reads a file of that name: its includes and extends too.
+    let input = crate::load::load_document(
+        Path::new(name),
+        compose,
+        &crate::load::LoadOptions::default(),
+    )?;
     let dir = std::env::temp_dir().join("netfence-no-such-dir");
     let mut project = Project::new(input, None, &dir)?;
     if let Some(text) = policy {

@@ -20,6 +20,8 @@ pub struct Loader {
     project_env: Option<Env>,
     /// What the user should know (paths netfence could not re-base).
     pub notes: Vec<String>,
+    /// Every file read because another named it (tenant mode judges where they are).
+    pub references: Vec<super::Reference>,
 }
 
 /// Where a file is being loaded from.
@@ -63,6 +65,23 @@ impl FileCtx<'_> {
     }
 }
 
+/// `include[0].path`, `services.web.extends.file`.
+fn dotted(at: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in at {
+        match seg {
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            Seg::Key(k) | Seg::Label(k) | Seg::Item(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+        }
+    }
+    out
+}
+
 impl Loader {
     pub fn new(environ: BTreeMap<String, String>, project_dir: PathBuf) -> Loader {
         Loader {
@@ -70,6 +89,7 @@ impl Loader {
             project_dir,
             project_env: None,
             notes: Vec::new(),
+            references: Vec::new(),
         }
     }
 
@@ -104,6 +124,11 @@ impl Loader {
     /// Compose's words.
     pub fn read(&mut self, path: &Path, by: &FileCtx<'_>, at: &[Seg]) -> Result<(Source, String)> {
         let source = Source::File(path.to_path_buf());
+        self.references.push(super::Reference {
+            path: path.to_path_buf(),
+            by: by.source.clone(),
+            key: dotted(at),
+        });
         match super::read_file(path) {
             Ok(text) => Ok((source, text)),
             Err(Error::Io { source: e, .. }) => {

@@ -202,6 +202,7 @@ pub(super) mod testing {
                 project_dir: &self.dir,
                 policy: &self.policy,
                 policy_source: &self.policy_source,
+                references: &[],
             };
             let mut ctx = Ctx::new(&inputs, &self.opts);
             f(&mut ctx)

@@ -287,6 +287,8 @@ pub struct Inputs<'a> {
     pub project_dir: &'a std::path::Path,
     pub policy: &'a Policy,
     pub policy_source: &'a Source,
+    /// The files `include:` and `extends.file` made the loader read.
+    pub references: &'a [crate::load::Reference],
 }
 
 /// Plans the fence for one compose file, policy and scope.

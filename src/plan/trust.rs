@@ -41,6 +41,7 @@ fn context<'a>(ctx: &Ctx<'a>, id: &'a Identity, networks: &[NetworkPlan]) -> Con
         environ: Some(&ctx.opts.environ),
         project_dir: Some(ctx.inputs.project_dir),
         record: ctx.inputs.record,
+        references: ctx.inputs.references,
     }
 }
 

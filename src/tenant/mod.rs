@@ -36,6 +36,8 @@ pub enum Kind {
     OwnLabels,
     /// An `x-netfence` record naming another project or scope.
     ForgedRecord,
+    /// `include:` or `extends.file` reading a file outside the project's directory.
+    OutsideFile,
     HostNetwork,
     Privileged,
     DockerSocket,
@@ -59,7 +61,8 @@ impl Kind {
             Kind::ForeignNetwork
             | Kind::ForeignNamespace
             | Kind::OwnLabels
-            | Kind::ForgedRecord => None,
+            | Kind::ForgedRecord
+            | Kind::OutsideFile => None,
         }
     }
 
@@ -142,6 +145,30 @@ pub(crate) fn path(keys: &[&str], index: Option<usize>) -> Vec<Part> {
     p
 }
 
+/// The inverse of [`dotted`]: `include[0].path` → include, 0, path.
+fn parse_dotted(key: &str) -> Vec<Part> {
+    let mut out = Vec::new();
+    for piece in key.split('.') {
+        let mut rest = piece;
+        if let Some(i) = rest.find('[') {
+            out.push(Part::Key(rest[..i].to_owned()));
+            rest = &rest[i..];
+            while let Some(inner) = rest.strip_prefix('[') {
+                let Some((n, after)) = inner.split_once(']') else {
+                    break;
+                };
+                if let Ok(n) = n.parse() {
+                    out.push(Part::Index(n));
+                }
+                rest = after;
+            }
+        } else {
+            out.push(Part::Key(rest.to_owned()));
+        }
+    }
+    out
+}
+
 fn dotted(path: &[Part]) -> String {
     let mut out = String::new();
     for part in path {
@@ -176,6 +203,8 @@ pub struct Context<'a> {
     pub project_dir: Option<&'a Path>,
     /// The input's own fencing record, if it had one.
     pub record: Option<&'a Record>,
+    /// Files `include:` and `extends.file` made the loader read.
+    pub references: &'a [crate::load::Reference],
 }
 
 /// A network on the engine with netfence's labels.
@@ -228,6 +257,7 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     services::check(doc, ctx, &mut out);
     services::check_labels(doc, &mut out);
     check_record(ctx, &mut out);
+    check_references(ctx, &mut out);
     for e in &mut out {
         e.granted = granted(e, policy);
     }
@@ -283,6 +313,32 @@ pub fn exposes_docker_socket(host_path: &str) -> bool {
 /// A capability as Docker reads it (`NET_ADMIN`), when it is beyond Docker's defaults.
 pub fn added_capability(name: &str) -> Option<String> {
     services::beyond_defaults(name)
+}
+
+/// A tenant's file reads only its own directory: `include:` or `extends.file` of another
+/// tenant's file (or the host's) would deploy their services, secrets and all, as this
+/// tenant's. Symbolic links are followed to where they lead.
+fn check_references(ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let Some(dir) = ctx.project_dir else {
+        return;
+    };
+    let home = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for r in ctx.references {
+        let real = std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone());
+        if real.starts_with(&home) {
+            continue;
+        }
+        out.push(Escape::new(
+            Kind::OutsideFile,
+            format!("file {}", r.by),
+            parse_dotted(&r.key),
+            format!(
+                "reads `{}` (from the project's directory, links followed), outside it: a tenant's file reads only its own",
+                crate::load::paths::relative(&home, &real).display()
+            ),
+            None,
+        ));
+    }
 }
 
 /// A record (netfence's own, in `x-netfence.fenced`) that names another project or scope

@@ -222,3 +222,17 @@ fn the_platforms_flat_networks_are_its_own_to_name() {
     assert_eq!(kinds(&e), [Kind::ExternalNetwork]);
     assert!(e[0].granted);
 }
+
+#[test]
+fn dotted_keys_parse_back() {
+    let p = parse_dotted("include[0].path");
+    assert_eq!(
+        p,
+        vec![
+            Part::Key("include".into()),
+            Part::Index(0),
+            Part::Key("path".into())
+        ]
+    );
+    assert_eq!(dotted(&p), "include[0].path");
+}

@@ -142,3 +142,31 @@ fn a_private_service_that_declares_the_proxy_network_does_not_join_it() {
     );
     assert!(!nets("db").contains(&"edge".to_owned()), "{:?}", nets("db"));
 }
+
+#[test]
+fn an_include_that_is_a_link_out_of_the_project_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = root.path().join("other-tenant.yml");
+    std::fs::write(&outside, "services:\n  secret-db: {image: postgres}\n").unwrap();
+    let project = root.path().join("shop");
+    std::fs::create_dir(&project).unwrap();
+    std::os::unix::fs::symlink(&outside, project.join("db.yml")).unwrap();
+    std::fs::write(
+        project.join("compose.yml"),
+        "include: [./db.yml]\nservices:\n  web: {image: busybox}\n",
+    )
+    .unwrap();
+    let rewrite = |scope: &[&str]| {
+        crate::netfence_offline()
+            .current_dir(&project)
+            .args(["rewrite", "-p", "shop"])
+            .args(scope)
+            .run()
+    };
+    rewrite(&["--env", "prod"]).code(2).stderr_has(
+        "`include[0]`: reads `../other-tenant.yml` (from the project's directory, links followed)",
+    );
+    rewrite(&["--run-id", "t1"])
+        .success()
+        .stdout_has("secret-db");
+}

@@ -22,6 +22,7 @@ pub mod ports;
 pub mod proxy;
 pub mod render;
 pub mod rewrite;
+pub mod routes;
 pub mod sarif;
 pub mod scope;
 pub mod subnet;

@@ -267,6 +267,18 @@ pub struct ContainerSpec {
     pub auto_remove: bool,
 }
 
+/// What `docker info` says that netfence reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineInfo {
+    pub id: String,
+    /// `20.10.24+dfsg1`.
+    pub version: String,
+    /// The engine host's name.
+    pub name: String,
+    /// `(base CIDR, size)` as the engine reports them; empty when it does not.
+    pub default_address_pools: Vec<(String, u8)>,
+}
+
 /// One engine event (`docker events`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Event {
@@ -279,6 +291,8 @@ pub struct Event {
     pub attributes: HashMap<String, String>,
     /// Seconds since the epoch.
     pub time: Option<i64>,
+    /// Nanoseconds since the epoch (the engine's clock).
+    pub time_nano: Option<i64>,
 }
 
 /// A `filters` map for list calls: each `label=value` pair must match.
@@ -319,6 +333,27 @@ impl Engine {
             EngineError(format!("reading the engine's info: {}", ApiError::from(e)))
         })?;
         Ok(info.id.unwrap_or_default())
+    }
+
+    /// What the engine says about itself: version, and the default address pools it
+    /// allocates networks from, when its info reports them (engines before Docker 27's
+    /// API do not: empty then).
+    pub async fn info(&self) -> EngineResult<EngineInfo> {
+        let info = self.docker.info().await.map_err(|e| {
+            EngineError(format!("reading the engine's info: {}", ApiError::from(e)))
+        })?;
+        let pools = info
+            .default_address_pools
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| Some((p.base?, u8::try_from(p.size?).ok()?)))
+            .collect();
+        Ok(EngineInfo {
+            id: info.id.unwrap_or_default(),
+            version: info.server_version.unwrap_or_default(),
+            name: info.name.unwrap_or_default(),
+            default_address_pools: pools,
+        })
     }
 
     // ---- containers ------------------------------------------------------------------
@@ -643,11 +678,26 @@ impl Engine {
     /// `label=k=v`, `event=start`, …; pairs of one key are alternatives). The stream
     /// ends when the connection does.
     pub fn events(&self, filters: &[(&str, &str)]) -> BoxStream<'static, ApiResult<Event>> {
+        self.events_since(filters, None)
+    }
+
+    /// [`Engine::events`] from `since` (seconds since the epoch, with a fraction) on:
+    /// the engine first replays what it still holds of the events since then, so a
+    /// watcher that lists the engine after subscribing misses nothing in between.
+    pub fn events_since(
+        &self,
+        filters: &[(&str, &str)],
+        since: Option<f64>,
+    ) -> BoxStream<'static, ApiResult<Event>> {
         let mut f: HashMap<String, Vec<String>> = HashMap::new();
         for (k, v) in filters {
             f.entry((*k).to_owned()).or_default().push((*v).to_owned());
         }
-        let opts = EventsOptionsBuilder::default().filters(&f).build();
+        let mut opts = EventsOptionsBuilder::default().filters(&f);
+        if let Some(t) = since {
+            opts = opts.since(&format!("{t:.9}"));
+        }
+        let opts = opts.build();
         self.docker
             .events(Some(opts))
             .map(|m| m.map(event).map_err(ApiError::from))
@@ -843,6 +893,7 @@ fn event(m: EventMessage) -> Event {
         id: actor.id.unwrap_or_default(),
         attributes: actor.attributes.unwrap_or_default(),
         time: m.time,
+        time_nano: m.time_nano,
     }
 }
 

@@ -6,6 +6,7 @@
 //! `engine` and works from the same plan.
 
 pub mod audit;
+pub mod avoid;
 pub mod checkout;
 pub mod compose;
 pub mod engine;

@@ -113,6 +113,12 @@ fn changes_and_warnings(out: &mut String, plan: &Plan) {
             );
         }
     }
+    if !plan.avoided.is_empty() {
+        let _ = writeln!(out, "\navoided (in use in the pool):");
+        for a in &plan.avoided {
+            let _ = writeln!(out, "  {a}");
+        }
+    }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings:");
         for w in &plan.warnings {

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AllocError {
-    #[error("subnet pool {pool} holds {total} subnets of /{prefix_len}, {blocked} of them taken by networks already on the engine; the plan needs {needed}: use a larger pool or a longer prefix_length")]
+    #[error("subnet pool {pool} holds {total} subnets of /{prefix_len}, {blocked} of them in use; the plan needs {needed}: use a larger pool or a longer prefix_length")]
     Exhausted {
         pool: IpNet,
         prefix_len: u8,
@@ -101,7 +101,8 @@ fn stable_hash(s: &str) -> u128 {
 }
 
 /// Allocates one subnet per request, in request order. `occupied` are subnets in use
-/// elsewhere (on the engine); they are avoided, never an error.
+/// elsewhere (the engine's networks, the host's routes); they are avoided, never an
+/// error.
 pub fn allocate(
     pool: Option<Pool>,
     requests: &[Request],

@@ -124,8 +124,9 @@ pub fn audit(
 ) -> Result<Report> {
     let mut opts = opts.clone();
     for o in occupied {
-        if !opts.occupied.contains(&o.subnet) {
-            opts.occupied.push(o.subnet);
+        if !opts.occupied.iter().any(|a| a.subnet == o.subnet) {
+            opts.occupied
+                .push(crate::avoid::Avoid::network(o.subnet, &o.network));
         }
     }
     let plan = project.plan(&opts)?;

@@ -15,6 +15,7 @@ use super::network::NotCreated;
 use super::session::Session;
 use super::state_dir::RunDir;
 use super::wait;
+use crate::avoid::Avoid;
 use crate::plan::{Plan, Role};
 use crate::{labels, Scope};
 
@@ -145,16 +146,15 @@ async fn plan_copy(
     refused: &[IpNet],
     created: &[Created],
 ) -> Result<Plan, String> {
-    let live = session.engine.subnets_in_use().await.map_err(|e| e.0)?;
-    let mut occupied: Vec<IpNet> = live
-        .into_iter()
-        .filter(|o| !created.iter().any(|c| c.name == o.network))
-        .map(|o| o.subnet)
-        .collect();
-    occupied.extend_from_slice(refused);
+    let mut occupied = session
+        .engine
+        .avoid(|name| created.iter().any(|c| c.name == name))
+        .await
+        .map_err(|e| e.0)?;
+    occupied.extend(refused.iter().map(|&s| Avoid::refused(s)));
     if let Ok(planned) = session.planned.lock() {
         let others = planned.iter().filter(|(id, _)| *id != scope.id());
-        occupied.extend(others.flat_map(|(_, s)| s.iter().copied()));
+        occupied.extend(others.flat_map(|(id, s)| s.iter().map(move |&s| Avoid::copy(s, id))));
     }
     let plan = session
         .project

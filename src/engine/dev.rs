@@ -18,8 +18,6 @@ use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
-
 use super::down::Removed;
 use super::info::{self, Published, RunInfo};
 use super::logs::{failing_logs, indent, not_up};
@@ -27,6 +25,7 @@ use super::session::{Session, Setup};
 use super::state_dir::RunDir;
 use super::sweep::Kind;
 use super::{claim, scope_filter, wait, Engine, EngineError};
+use crate::avoid::Avoid;
 use crate::checkout::Checkout;
 use crate::error::Error;
 use crate::labels;
@@ -209,7 +208,7 @@ pub fn port(
 }
 
 /// The plan options of a checkout's stack: Compose creates its networks.
-fn options(setup: &Setup, scope: &Scope, occupied: Vec<IpNet>, host_ports: HostPorts) -> Options {
+fn options(setup: &Setup, scope: &Scope, occupied: Vec<Avoid>, host_ports: HostPorts) -> Options {
     Options {
         scope: Some(scope.clone()),
         project: setup.project_name.clone(),
@@ -257,14 +256,10 @@ async fn bring_up(
         .filter(|o| o.kind == Kind::Network)
         .map(|o| o.name.as_str())
         .collect();
-    let occupied: Vec<IpNet> = engine
-        .subnets_in_use()
+    let occupied: Vec<Avoid> = engine
+        .avoid(|name| own_networks.contains(name))
         .await
-        .map_err(|e| e.0)?
-        .into_iter()
-        .filter(|o| !own_networks.contains(o.network.as_str()))
-        .map(|o| o.subnet)
-        .collect();
+        .map_err(|e| e.0)?;
     let (mut host, own_ports) = host_ports(engine, &scope).await?;
     let mut attempt = 0;
     let (plan, file) = loop {
@@ -346,7 +341,7 @@ async fn host_ports(engine: &Engine, scope: &Scope) -> Result<(HostPorts, BTreeS
 fn plan_free(
     session: &Session,
     scope: &Scope,
-    occupied: Vec<IpNet>,
+    occupied: Vec<Avoid>,
     host: &mut HostPorts,
     own: &BTreeSet<u16>,
 ) -> Result<Plan, String> {

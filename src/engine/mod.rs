@@ -7,6 +7,7 @@
 //! The plan stays the single source: this module only applies it and cleans up after it,
 //! always by ownership labels (SPEC §2), never by name patterns.
 
+pub mod address_space;
 pub mod bring_up;
 pub mod claim;
 pub mod compose;

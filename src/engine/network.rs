@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use super::address_space::HostSpace;
 use super::{Engine, EngineError, EngineResult};
 use crate::audit::Occupied;
+use crate::avoid::Avoid;
 use crate::labels;
 use crate::plan::NetworkPlan;
 use crate::tenant::KnownNetwork;
@@ -29,6 +31,26 @@ pub struct View {
     pub subnets: Vec<Occupied>,
     /// Networks netfence labelled: tenant mode knows another scope's by them.
     pub known: Vec<KnownNetwork>,
+    /// The host's routes and the daemon's pools (see [`HostSpace`]).
+    pub host: Option<HostSpace>,
+}
+
+impl View {
+    /// What allocation avoids on this engine: every network's subnets but those of the
+    /// networks `own` names (the plan's own, already deployed), and the host's.
+    pub fn avoid(&self, own: impl Fn(&str) -> bool) -> Vec<Avoid> {
+        avoid(&self.subnets, self.host.as_ref(), own)
+    }
+}
+
+fn avoid(subnets: &[Occupied], host: Option<&HostSpace>, own: impl Fn(&str) -> bool) -> Vec<Avoid> {
+    let mut out: Vec<Avoid> = subnets
+        .iter()
+        .filter(|o| !own(&o.network))
+        .map(|o| Avoid::network(o.subnet, &o.network))
+        .collect();
+    out.extend(host.into_iter().flat_map(HostSpace::avoid));
+    out
 }
 
 /// One brief look at the engine's networks, or `None` when no engine answers within a
@@ -39,7 +61,10 @@ pub fn view_if_reachable() -> Option<View> {
         let lookup = async {
             let engine = Engine::connect().await.ok()?;
             let networks = engine.networks().await.ok()?;
-            Some(view(networks))
+            let info = engine.info().await.unwrap_or_default();
+            let mut v = view(networks);
+            v.host = Some(HostSpace::read(&info));
+            Some(v)
         };
         tokio::time::timeout(BRIEF, lookup).await.ok().flatten()
     })
@@ -85,6 +110,15 @@ impl Engine {
                     })
             })
             .collect())
+    }
+
+    /// What a plan for this engine avoids: every network's subnets but those of the
+    /// networks `own` names, the host's routes and the daemon's pools (see
+    /// [`HostSpace`]).
+    pub async fn avoid(&self, own: impl Fn(&str) -> bool) -> EngineResult<Vec<Avoid>> {
+        let (subnets, info) = tokio::join!(self.subnets_in_use(), self.info());
+        let host = HostSpace::read(&info.unwrap_or_default());
+        Ok(avoid(&subnets?, Some(&host), own))
     }
 
     /// Every IPv4/IPv6 subnet configured on the engine's networks.

@@ -12,6 +12,7 @@ use super::claim::{self, Claim};
 use super::compose::Compose;
 use super::state_dir::StateDir;
 use super::{owner, Engine};
+use crate::avoid::Avoid;
 use crate::error::Error;
 use crate::plan::{Options, Plan};
 use crate::{Project, Scope};
@@ -32,7 +33,7 @@ pub struct Setup {
 impl Setup {
     /// The plan options of one copy: netfence creates its networks itself, each on a
     /// subnet none of `occupied` has.
-    pub fn options(&self, scope: &Scope, occupied: Vec<IpNet>) -> Options {
+    pub fn options(&self, scope: &Scope, occupied: Vec<Avoid>) -> Options {
         Options {
             scope: Some(scope.clone()),
             project: self.project_name.clone(),

@@ -33,6 +33,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 use serde_yaml_ng::Value;
 
+use crate::avoid::Avoid;
 use crate::error::{Result, Source};
 use crate::policy::{ContainerNameMode, Policy, PortsMode};
 use crate::scope::Scope;
@@ -77,8 +78,9 @@ pub struct Options {
     pub no_project_name: bool,
     /// The process environment, for templates (`environ`) and `COMPOSE_PROJECT_NAME`.
     pub environ: BTreeMap<String, String>,
-    /// Subnets in use on the engine, which allocation avoids.
-    pub occupied: Vec<IpNet>,
+    /// Subnets in use, which allocation avoids, each with what holds it (the engine's
+    /// networks; where the engine is local, the host's routes and the daemon's pools).
+    pub occupied: Vec<Avoid>,
     /// netfence creates the managed networks itself (`run`, before Compose starts): the
     /// output declares them `external`, and each gets its subnet here (the policy's pool,
     /// else [`FALLBACK_POOL`]), so the plan is exactly what will be created.
@@ -224,6 +226,9 @@ pub struct Plan {
     pub volumes: Vec<VolumePlan>,
     pub changes: Vec<Change>,
     pub warnings: Vec<Warning>,
+    /// What allocation steered around in the pools it took subnets from, with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub avoided: Vec<Avoid>,
     #[serde(skip)]
     pub(crate) original_top_name: Option<String>,
     /// `ipam:` values as written, of the managed networks whose subnets the plan changes.
@@ -301,7 +306,8 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
     proxy::keep_private_off(&mut ctx, &id, &written, &mut drafts)?;
 
     let mut networks = networks::plan(&mut ctx, &id, &written, &drafts)?;
-    let moved = subnets::allocate(&mut ctx, &id.scope, &written, &drafts, &mut networks)?;
+    let (moved, avoided) =
+        subnets::allocate(&mut ctx, &id.scope, &written, &drafts, &mut networks)?;
     let mut joins = Vec::new();
     let proxy = proxy::network(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
     shared::networks(&mut ctx, &id, &drafts, &mut networks, &mut joins)?;
@@ -343,6 +349,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
         volumes,
         changes: ctx.changes,
         warnings: ctx.warnings,
+        avoided,
         written_ipam,
         original_top_name: id.original_top_name,
         no_project_name: opts.no_project_name || opts.target == Target::Swarm,

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde_yaml_ng::{Mapping, Value};
 
+use crate::avoid::Avoid;
 use crate::compose;
 use crate::error::Result;
 use crate::policy::parse_cidr;
@@ -34,13 +35,14 @@ struct Requests {
     network: Vec<usize>,
 }
 
+/// Allocates, and says what it steered around in the pools it used (see [`Avoid`]).
 pub(super) fn allocate(
     ctx: &mut Ctx<'_>,
     scope: &Scope,
     written: &Written<'_>,
     drafts: &[Draft<'_>],
     networks: &mut [NetworkPlan],
-) -> Result<Moved> {
+) -> Result<(Moved, Vec<Avoid>)> {
     let pool = match &ctx.policy().subnets {
         Some(s) => Some(Pool {
             net: parse_cidr(&s.pool).map_err(|m| ctx.policy_err("/subnets/pool", m))?,
@@ -57,7 +59,7 @@ pub(super) fn allocate(
         .collect();
     let requests = requests(ctx, scope, pool, &static_nets, networks)?;
     let mut moved = Moved::new();
-    ipv4(
+    let mut avoided = ipv4(
         ctx,
         pool,
         &static_nets,
@@ -66,8 +68,88 @@ pub(super) fn allocate(
         networks,
         &mut moved,
     )?;
-    ipv6(ctx, scope, networks, &mut moved)?;
-    Ok(moved)
+    avoided.extend(ipv6(ctx, scope, networks, &mut moved)?);
+    Ok((moved, avoided))
+}
+
+/// What allocation from `pool` avoids: everything occupied, or without the daemon's
+/// pools (`soft: false`), which give way when the pool has no room beside them.
+fn blockers(occupied: &[Avoid], soft: bool) -> Vec<IpNet> {
+    occupied
+        .iter()
+        .filter(|a| soft || !a.is_soft())
+        .map(|a| a.subnet)
+        .collect()
+}
+
+/// The occupied subnets inside `pool`, in address order: what the plan reports.
+fn within<'a>(occupied: &'a [Avoid], pool: &IpNet, soft: bool) -> Vec<&'a Avoid> {
+    let mut v: Vec<&Avoid> = occupied
+        .iter()
+        .filter(|a| soft || !a.is_soft())
+        .filter(|a| a.subnet.addr().is_ipv4() == pool.addr().is_ipv4())
+        .filter(|a| subnet::overlaps(&a.subnet, pool))
+        .collect();
+    v.sort_by(|a, b| (a.subnet, &a.reason).cmp(&(b.subnet, &b.reason)));
+    v.dedup_by(|a, b| a.subnet == b.subnet && a.reason == b.reason);
+    v
+}
+
+/// Allocates from `pool`, avoiding the daemon's pools when there is room without them,
+/// and reports what was avoided. A pool that what is in use leaves too small is an error
+/// naming what uses it.
+fn allocate_around(
+    ctx: &mut Ctx<'_>,
+    pool: Option<Pool>,
+    requests: &[Request],
+    what: &str,
+) -> std::result::Result<(Vec<Option<IpNet>>, Vec<Avoid>), AllocError> {
+    let opts = ctx.opts;
+    let occupied = &opts.occupied;
+    let needed = requests.iter().any(|r| r.fixed.is_none());
+    let Some(p) = pool.filter(|_| needed) else {
+        return subnet::allocate(pool, requests, &blockers(occupied, false))
+            .map(|a| (a, Vec::new()));
+    };
+    let (got, soft) = match subnet::allocate(pool, requests, &blockers(occupied, true)) {
+        Ok(got) => (got, true),
+        Err(AllocError::Exhausted { .. }) if occupied.iter().any(Avoid::is_soft) => (
+            subnet::allocate(pool, requests, &blockers(occupied, false))?,
+            false,
+        ),
+        Err(e) => return Err(e),
+    };
+    let avoided: Vec<Avoid> = within(occupied, &p.net, soft)
+        .into_iter()
+        .cloned()
+        .collect();
+    if !soft {
+        let pools = within(occupied, &p.net, true);
+        let pools: Vec<&Avoid> = pools.into_iter().filter(|a| a.is_soft()).collect();
+        ctx.warn(
+            format!("subnets {what}"),
+            format!(
+                "{} overlaps the Docker daemon's address pools ({}), and has no room beside them: subnets taken there leave Docker fewer for the networks it allocates itself",
+                p.net,
+                crate::avoid::list(&pools, 4)
+            ),
+        );
+    }
+    Ok((got, avoided))
+}
+
+/// The error of a pool that is too small, naming what holds its subnets.
+fn exhausted(occupied: &[Avoid], e: &AllocError) -> String {
+    let AllocError::Exhausted { pool, blocked, .. } = e else {
+        return e.to_string();
+    };
+    if *blocked == 0 {
+        return e.to_string();
+    }
+    format!(
+        "{e}; in use there: {}",
+        crate::avoid::list(&within(occupied, pool, false), 8)
+    )
 }
 
 /// Which managed networks need a subnet from the allocator; the others keep the input's
@@ -134,7 +216,7 @@ fn ipv4(
     written: &Written<'_>,
     networks: &mut [NetworkPlan],
     moved: &mut Moved,
-) -> Result<()> {
+) -> Result<Vec<Avoid>> {
     let any_pooled = requests.list.iter().any(|r| r.fixed.is_none());
     let effective_pool = match (pool, any_pooled) {
         (Some(p), _) => Some(p),
@@ -144,15 +226,17 @@ fn ipv4(
         }),
         (None, false) => None,
     };
-    let allocated = subnet::allocate(effective_pool, &requests.list, &ctx.opts.occupied).map_err(
-        |e| match e {
-            AllocError::Exhausted { .. } | AllocError::BadPrefix { .. } if pool.is_some() => {
+    let (allocated, avoided) = allocate_around(ctx, effective_pool, &requests.list, "(IPv4)")
+        .map_err(|e| match e {
+            AllocError::Exhausted { .. } if pool.is_some() => {
+                ctx.policy_err("/subnets", exhausted(&ctx.opts.occupied, &e))
+            }
+            AllocError::BadPrefix { .. } if pool.is_some() => {
                 ctx.policy_err("/subnets", e.to_string())
             }
             AllocError::Overlap { .. } => ctx.policy_err("/networks", e.to_string()),
-            other => ctx.compose_err(other.to_string()),
-        },
-    )?;
+            other => ctx.compose_err(exhausted(&ctx.opts.occupied, &other)),
+        })?;
     for ((request, &i), new) in requests.list.iter().zip(&requests.network).zip(allocated) {
         let Some(new) = new else { continue };
         let n = &mut networks[i];
@@ -179,7 +263,7 @@ fn ipv4(
         );
         moved.entry(n.key.clone()).or_default().push((old, new));
     }
-    Ok(())
+    Ok(avoided)
 }
 
 /// IPv6: a fixed subnet collides across copies like an IPv4 one, but Docker has no IPv6
@@ -190,7 +274,7 @@ fn ipv6(
     scope: &Scope,
     networks: &mut [NetworkPlan],
     moved: &mut Moved,
-) -> Result<()> {
+) -> Result<Vec<Avoid>> {
     let v6_idx: Vec<usize> = (0..networks.len())
         .filter(|&i| networks[i].role == Role::Managed && networks[i].original_subnet6.is_some())
         .collect();
@@ -199,10 +283,10 @@ fn ipv6(
             let n = &mut networks[i];
             n.subnet6 = n.original_subnet6.as_deref().and_then(|s| s.parse().ok());
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
     if v6_idx.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let reqs: Vec<Request> = v6_idx
         .iter()
@@ -215,8 +299,8 @@ fn ipv6(
         net: FALLBACK_POOL6.parse().expect("constant CIDR"),
         prefix_len: 64,
     };
-    let got = subnet::allocate(Some(pool6), &reqs, &ctx.opts.occupied)
-        .map_err(|e| ctx.compose_err(e.to_string()))?;
+    let (got, avoided) = allocate_around(ctx, Some(pool6), &reqs, "(IPv6)")
+        .map_err(|e| ctx.compose_err(exhausted(&ctx.opts.occupied, &e)))?;
     for (&i, new) in v6_idx.iter().zip(got) {
         let Some(new) = new else { continue };
         let n = &mut networks[i];
@@ -232,7 +316,7 @@ fn ipv6(
         );
         moved.entry(n.key.clone()).or_default().push((old, new));
     }
-    Ok(())
+    Ok(avoided)
 }
 
 /// Moves an attachment's static addresses along with its network's subnets.
@@ -328,6 +412,8 @@ mod tests {
         attachments: Vec<Vec<Attachment>>,
         changes: Vec<String>,
         ipam: BTreeMap<String, Value>,
+        avoided: Vec<String>,
+        warnings: Vec<String>,
     }
 
     fn allocated(w: &World) -> Result<Allocated> {
@@ -336,7 +422,7 @@ mod tests {
             let written = written::read(ctx)?;
             let drafts = assignment::assign(ctx, &written)?;
             let mut nets = networks::plan(ctx, &id, &written, &drafts)?;
-            let moved = allocate(ctx, &id.scope, &written, &drafts, &mut nets)?;
+            let (moved, avoided) = allocate(ctx, &id.scope, &written, &drafts, &mut nets)?;
             let mut attachments = Vec::new();
             for d in &drafts {
                 let mut a = d.attachments.clone();
@@ -346,6 +432,8 @@ mod tests {
                 attachments.push(a);
             }
             Ok(Allocated {
+                avoided: avoided.iter().map(ToString::to_string).collect(),
+                warnings: ctx.warnings.iter().map(|w| w.message.clone()).collect(),
                 ipam: written_ipam(&written, &nets),
                 networks: nets,
                 attachments,
@@ -446,7 +534,7 @@ mod tests {
         assert_eq!(a.networks[2].subnet, None, "external networks are not ours");
         has_change(&a.changes, "network front: subnet 172.21.0.0/16 → 10.213.");
         // Planned again with one taken (the engine refused it): only that one moves.
-        w.opts.occupied = vec![front];
+        w.opts.occupied = vec![Avoid::refused(front)];
         let again = allocated(&w).unwrap();
         assert_eq!(again.networks[0].subnet, Some(back));
         let moved = again.networks[1].subnet.unwrap();
@@ -457,6 +545,83 @@ mod tests {
         // Without a pool and without netfence creating them, Docker allocates.
         w.opts.managed_external = false;
         assert_eq!(allocated(&w).unwrap().networks[1].subnet, None);
+    }
+
+    /// One network of the run, its subnet from a /22 pool (4 slots of /24).
+    const ONE: &str = "services: {a: {networks: [x, y]}}\nnetworks: {x: {}, y: {}}";
+    const SMALL_POOL: &str = "subnets: { pool: 10.9.0.0/22 }";
+
+    #[test]
+    fn host_routes_are_avoided_and_reported_with_their_interface() {
+        let mut w = World::new(ONE, "subnets: { pool: 10.9.0.0/21 }");
+        w.opts.occupied = vec![
+            Avoid::route(net("10.9.0.0/24"), "wg0"),
+            Avoid::route(net("10.9.1.0/24"), "eth1"),
+            Avoid::route(net("192.0.2.0/24"), "eth0"),
+            Avoid::network(net("10.9.2.0/24"), "other"),
+        ];
+        let a = allocated(&w).unwrap();
+        let got: Vec<IpNet> = a.networks.iter().filter_map(|n| n.subnet).collect();
+        assert_eq!(got.len(), 2);
+        for n in &got {
+            assert!(
+                w.opts
+                    .occupied
+                    .iter()
+                    .all(|o| !crate::subnet::overlaps(n, &o.subnet)),
+                "{n} is in use"
+            );
+        }
+        assert_eq!(
+            a.avoided,
+            [
+                "10.9.0.0/24: route on wg0",
+                "10.9.1.0/24: route on eth1",
+                "10.9.2.0/24: network other",
+            ],
+            "what lies outside the pool is not reported"
+        );
+    }
+
+    #[test]
+    fn a_pool_the_host_routes_fill_is_refused_naming_them() {
+        let mut w = World::new(ONE, "subnets: { pool: 10.9.0.0/23 }");
+        w.opts.occupied = vec![Avoid::route(net("10.9.1.0/24"), "tun0")];
+        let e = allocated(&w).map(|_| ()).unwrap_err().to_string();
+        assert!(e.contains("policy at /subnets"), "{e}");
+        assert!(
+            e.contains("holds 2 subnets of /24, 1 of them in use"),
+            "{e}"
+        );
+        assert!(e.contains("needs 2"), "{e}");
+        assert!(e.contains("10.9.1.0/24: route on tun0"), "{e}");
+    }
+
+    #[test]
+    fn daemon_pools_are_avoided_while_the_pool_has_room_beside_them() {
+        let mut w = World::new(ONE, SMALL_POOL);
+        w.opts.occupied = vec![Avoid::daemon_pool(net("10.9.0.0/23"), "built-in default")];
+        let a = allocated(&w).unwrap();
+        for n in a.networks.iter().filter_map(|n| n.subnet) {
+            assert!(net("10.9.2.0/23").contains(&n), "{n}");
+        }
+        assert_eq!(
+            a.avoided,
+            ["10.9.0.0/23: Docker daemon address pool (built-in default)"]
+        );
+        assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+        // A pool inside the daemon's is the platform's choice: used, with a warning.
+        w.opts.occupied = vec![Avoid::daemon_pool(net("10.0.0.0/8"), "daemon.json")];
+        let a = allocated(&w).unwrap();
+        assert_eq!(a.networks.iter().filter_map(|n| n.subnet).count(), 2);
+        assert!(a.avoided.is_empty(), "{:?}", a.avoided);
+        assert!(
+            a.warnings
+                .iter()
+                .any(|m| m.contains("overlaps the Docker daemon's address pools (10.0.0.0/8: Docker daemon address pool (daemon.json))")),
+            "{:?}",
+            a.warnings
+        );
     }
 
     #[test]

@@ -362,7 +362,10 @@ fn rewrite_then_audit(id: &str, policy: Option<&str>, scope: Scope) -> Report {
     let occupied = occupied(&dir);
     let opts = Options {
         scope: Some(scope),
-        occupied: occupied.iter().map(|o| o.subnet).collect(),
+        occupied: occupied
+            .iter()
+            .map(|o| netfence::avoid::Avoid::network(o.subnet, &o.network))
+            .collect(),
         ..Options::default()
     };
     let policy = policy.map(str::to_owned).or_else(|| self::policy(&dir));

@@ -80,12 +80,7 @@ pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence:
         Err(_) => Default::default(),
     };
     if pooled {
-        opts.occupied = view
-            .subnets
-            .into_iter()
-            .filter(|o| !own.contains(&o.network))
-            .map(|o| o.subnet)
-            .collect();
+        opts.occupied = view.avoid(|name| own.contains(name));
     }
     opts.known_networks = view
         .known

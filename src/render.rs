@@ -127,7 +127,9 @@ fn changes_and_warnings(out: &mut String, plan: &Plan) {
     }
 }
 
-fn table_rows<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
+/// Rows under a header, each column as wide as its widest cell; the last column is not
+/// padded.
+pub fn table_rows<const N: usize>(out: &mut String, head: [&str; N], rows: &[[String; N]]) {
     let mut width = head.map(str::len);
     for r in rows {
         for (i, c) in r.iter().enumerate() {

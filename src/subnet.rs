@@ -92,6 +92,56 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// The slots the given subnets overlap, as sorted, merged inclusive ranges.
+    fn blocked<'a>(&self, subnets: impl Iterator<Item = &'a IpNet>) -> Vec<(u128, u128)> {
+        let mut blocked: Vec<(u128, u128)> = subnets.filter_map(|n| self.blocked_by(n)).collect();
+        blocked.sort_unstable();
+        let mut merged: Vec<(u128, u128)> = Vec::with_capacity(blocked.len());
+        for (lo, hi) in blocked {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        merged
+    }
+
+    /// How many subnets of the pool's size it holds, and how many of them `in_use`
+    /// overlaps: what is left for allocation (`netfence ls`).
+    pub fn usage(&self, in_use: &[IpNet]) -> Usage {
+        let total = if self.prefix_len < self.net.prefix_len()
+            || self.prefix_len > self.net.max_prefix_len()
+        {
+            0
+        } else {
+            self.slots()
+        };
+        let used = if total == 0 {
+            0
+        } else {
+            self.blocked(in_use.iter())
+                .iter()
+                .map(|(lo, hi)| hi - lo + 1)
+                .sum()
+        };
+        Usage { total, used }
+    }
+}
+
+/// Subnets of a pool: how many it holds, how many are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub total: u128,
+    pub used: u128,
+}
+
+impl Usage {
+    pub fn free(&self) -> u128 {
+        self.total.saturating_sub(self.used)
+    }
+}
+
 fn stable_hash(s: &str) -> u128 {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(s.as_bytes());
@@ -141,19 +191,7 @@ pub fn allocate(
         });
     }
     let total = pool.slots();
-    let mut blocked: Vec<(u128, u128)> = occupied
-        .iter()
-        .chain(fixed.iter().map(|(_, n)| n))
-        .filter_map(|n| pool.blocked_by(n))
-        .collect();
-    blocked.sort_unstable();
-    let mut merged: Vec<(u128, u128)> = Vec::with_capacity(blocked.len());
-    for (lo, hi) in blocked {
-        match merged.last_mut() {
-            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
-            _ => merged.push((lo, hi)),
-        }
-    }
+    let merged = pool.blocked(occupied.iter().chain(fixed.iter().map(|(_, n)| n)));
     let blocked_count: u128 = merged.iter().map(|(lo, hi)| hi - lo + 1).sum();
     if (needed as u128) > total - blocked_count {
         return Err(AllocError::Exhausted {
@@ -277,6 +315,23 @@ mod tests {
                 assert!(!overlaps(a, o), "{a} overlaps {o}");
             }
         }
+    }
+
+    #[test]
+    fn usage_counts_the_slots_in_use() {
+        let p = pool("10.0.0.0/22", 24).unwrap();
+        let u = p.usage(&[
+            net("10.0.0.0/25"),
+            net("10.0.0.128/25"),
+            net("10.0.2.0/23"),
+            net("192.0.2.0/24"),
+        ]);
+        assert_eq!((u.total, u.used, u.free()), (4, 3, 1));
+        let bad = Pool {
+            net: net("10.0.0.0/24"),
+            prefix_len: 16,
+        };
+        assert_eq!(bad.usage(&[]).total, 0);
     }
 
     #[test]

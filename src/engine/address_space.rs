@@ -77,6 +77,14 @@ pub struct DaemonPools {
     pub pools: Vec<DaemonPool>,
 }
 
+/// Where the engine is reached: `DOCKER_HOST`, else the default socket.
+pub fn engine_address() -> String {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.is_empty() => h,
+        _ => "unix:///var/run/docker.sock".to_owned(),
+    }
+}
+
 /// Is the engine on this host (`DOCKER_HOST` unset, empty or `unix://…`)?
 pub fn engine_is_local() -> bool {
     is_local(std::env::var("DOCKER_HOST").ok().as_deref())

@@ -17,6 +17,7 @@ pub mod down;
 pub mod ensure;
 pub mod gc;
 pub mod info;
+pub mod inventory;
 pub mod logs;
 pub mod network;
 pub mod owner;

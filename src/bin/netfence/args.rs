@@ -59,6 +59,10 @@ pub enum Command {
     /// live escapes, pairs, names; with --probe-image, real DNS and TCP/ICMP from inside
     /// each container.
     Verify(VerifyArgs),
+    /// The host's inventory: live scopes (owner, age, projects, containers, networks,
+    /// ports), managed and unmanaged networks, capacity (limits.max_networks, the subnet
+    /// pool, the daemon's address pools, host routes) and the orphans gc would remove.
+    Ls(LsArgs),
     /// Print a completion script for a shell (bash, zsh, fish).
     #[command(
         after_help = "bash: netfence completions bash > /etc/bash_completion.d/netfence\n\
@@ -436,4 +440,19 @@ fn occupied(s: &str) -> Result<Occupied, String> {
         subnet: subnet.trunc(),
         network: name,
     })
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "An engine with nothing of netfence's on it is listed as such (exit 0); an \
+engine that cannot be reached is exit 3, never an empty listing. --format json is for \
+platforms: its field names are stable (see the README, \"Operating a host\")."
+)]
+pub struct LsArgs {
+    /// Policy file whose limits.max_networks and subnets.pool are measured against.
+    /// Default: ./netfence.yml, then the built-in policy.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: PlanFormat,
 }

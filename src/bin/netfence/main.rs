@@ -44,6 +44,7 @@ fn dispatch(command: Command, p: &Process) -> anyhow::Result<ExitStatus> {
         Command::Ensure(a) => commands::ensure::run(EnsureSettings::resolve(a, p)?),
         Command::Reconcile(a) => commands::reconcile::run(ReconcileSettings::resolve(a, p)?),
         Command::Verify(a) => commands::verify::run(VerifySettings::resolve(a, p)?),
+        Command::Ls(a) => commands::ls::run(LsSettings::resolve(a, p)),
         Command::Completions(a) => commands::completions::run(a.shell),
     }
 }

@@ -473,3 +473,20 @@ impl VerifySettings {
         })
     }
 }
+
+pub struct LsSettings {
+    /// `--policy`; else ./netfence.yml in `working_dir`, else the built-in policy.
+    pub policy: Option<PathBuf>,
+    pub working_dir: PathBuf,
+    pub format: PlanFormat,
+}
+
+impl LsSettings {
+    pub fn resolve(a: crate::args::LsArgs, p: &Process) -> Self {
+        LsSettings {
+            policy: a.policy,
+            working_dir: p.working_dir.clone(),
+            format: a.format,
+        }
+    }
+}

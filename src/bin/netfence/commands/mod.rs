@@ -7,6 +7,7 @@ pub mod down;
 pub mod ensure;
 pub mod gc;
 pub mod graph;
+pub mod ls;
 pub mod plan;
 pub mod port;
 pub mod reconcile;

@@ -214,6 +214,21 @@ impl Tenant {
     }
 }
 
+/// `reconcile --watch`: the projects it follows besides those named with `-p`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Watch {
+    /// A container label, `KEY` or `KEY=VALUE`: every Compose project with a container
+    /// carrying it is fenced (e.g. `coolify.managed=true`).
+    pub label: Option<String>,
+}
+
+impl Watch {
+    fn is_unset(&self) -> bool {
+        *self == Watch::default()
+    }
+}
+
 /// A policy as written. Every key is optional; `Resolved` values come from the accessors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -246,6 +261,10 @@ pub struct Policy {
     /// Left out of the digest while unset, so policies written before it keep theirs.
     #[serde(default, skip_serializing_if = "Tenant::is_unset")]
     pub tenant: Tenant,
+    /// Which projects `reconcile --watch` fences besides those named with `-p`. Left out
+    /// of the digest while unset, like `tenant`.
+    #[serde(default, skip_serializing_if = "Watch::is_unset")]
+    pub watch: Watch,
     /// netfence's own record in its output; carried, never read as policy.
     #[serde(default, skip_serializing)]
     pub fenced: Option<Json>,

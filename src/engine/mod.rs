@@ -33,6 +33,7 @@ pub mod sweep;
 pub mod tear_down;
 pub mod verify;
 pub mod wait;
+pub mod watch;
 
 pub use docker::Engine;
 

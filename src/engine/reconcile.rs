@@ -50,6 +50,13 @@ pub struct Step {
     plan: Option<NetworkPlan>,
 }
 
+impl Step {
+    /// The id of the container the step is about (none for creating a network).
+    pub fn container_id(&self) -> Option<&str> {
+        (!self.container_id.is_empty()).then_some(self.container_id.as_str())
+    }
+}
+
 /// `connect    shop-web-1  nf-env-production  [web.shop]  # reason`
 pub fn describe(s: &Step) -> String {
     let action = match s.action {
@@ -330,7 +337,8 @@ fn attach<'a>(
     }
 }
 
-fn create(np: &NetworkPlan) -> Step {
+/// The step that creates a missing network of the plan.
+pub fn create(np: &NetworkPlan) -> Step {
     Step {
         action: Action::Create,
         container: None,

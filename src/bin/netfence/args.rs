@@ -378,9 +378,20 @@ netfence networks it does not. Without -f (or $COMPOSE_FILE) the compose files a
 the project was started from, as Compose recorded them on its containers \
 (com.docker.compose.project.config_files); no such container or label is exit 2. Prints the \
 steps (--format json: a JSON array, [] when there is nothing to do). Exits 3 when the engine \
-failed."
+failed.\n\n\
+--watch follows the engine's events instead, until SIGINT or SIGTERM: the projects named with \
+-p (repeatable) and every project with a container carrying the policy's watch.label are \
+fenced as their containers are created (before they start) or started, each project planned \
+from -f, else from the files Compose's labels name. One JSON line per step and per turn on \
+stdout, whatever --format says; it reconnects and catches up when the engine goes away.",
+    mut_arg("project_name", |a| a
+        .action(clap::ArgAction::Append)
+        .help("Compose project name (before scoping); with --watch, repeat it to follow several"))
 )]
 pub struct ReconcileArgs {
+    /// Every `-p` given: `--watch` follows several projects.
+    #[command(flatten)]
+    pub projects: ProjectNames,
     #[command(flatten)]
     pub input: InputArgs,
     /// Print the steps; change nothing.
@@ -391,6 +402,41 @@ pub struct ReconcileArgs {
     pub strict: bool,
     #[arg(long, value_enum, default_value = "table")]
     pub format: PlanFormat,
+    /// Follow the engine's events and fence each container of the selected projects as
+    /// it is created or started, until SIGINT/SIGTERM.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub watch: bool,
+}
+
+/// Every value of `-p/--project-name`, read before [`InputArgs`] takes the first: the
+/// flag is shared with every planning command, and only `reconcile --watch` takes it
+/// more than once (the command makes it repeatable).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectNames(pub Vec<String>);
+
+impl clap::FromArgMatches for ProjectNames {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let names = m
+            .get_many::<String>("project_name")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default();
+        Ok(ProjectNames(names))
+    }
+
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for ProjectNames {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd
+    }
 }
 
 #[derive(Debug, Args)]

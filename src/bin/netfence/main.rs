@@ -42,6 +42,9 @@ fn dispatch(command: Command, p: &Process) -> anyhow::Result<ExitStatus> {
         Command::Port(a) => commands::port::run(PortSettings::resolve(a, p)),
         Command::Gc(a) => commands::gc::run(GcSettings::resolve(a)),
         Command::Ensure(a) => commands::ensure::run(EnsureSettings::resolve(a, p)?),
+        Command::Reconcile(a) if a.watch || a.projects.0.len() > 1 => {
+            commands::watch::run(WatchSettings::resolve(a, p)?)
+        }
         Command::Reconcile(a) => commands::reconcile::run(ReconcileSettings::resolve(a, p)?),
         Command::Verify(a) => commands::verify::run(VerifySettings::resolve(a, p)?),
         Command::Ls(a) => commands::ls::run(LsSettings::resolve(a, p)),

@@ -490,3 +490,51 @@ impl LsSettings {
         }
     }
 }
+
+/// `reconcile --watch` (or `reconcile` given several `-p`, which only `--watch` takes).
+pub struct WatchSettings {
+    /// The projects named with `-p`.
+    pub projects: Vec<String>,
+    /// `-f` or `$COMPOSE_FILE`; `None`: each project's files as Compose's labels name
+    /// them.
+    pub files: Option<Vec<PathBuf>>,
+    /// `--policy`; else ./netfence.yml in `working_dir`, else built in.
+    pub policy: Option<PathBuf>,
+    pub working_dir: PathBuf,
+    pub scope: Option<Scope>,
+    pub environ: BTreeMap<String, String>,
+    pub strict: bool,
+}
+
+impl WatchSettings {
+    pub fn resolve(a: ReconcileArgs, p: &Process) -> Result<Self> {
+        if !a.watch {
+            return Err(Error::Usage(
+                "several -p are for `reconcile --watch`; reconcile one project at a time".into(),
+            ));
+        }
+        let files = match ComposeFiles::resolve(&a.input.files, &p.environ, &p.working_dir, true) {
+            ComposeFiles::Given(files) => Some(files),
+            // Not discovered in the working directory: each project is where Compose says.
+            _ => None,
+        };
+        if files.iter().flatten().any(|f| f.as_os_str() == "-") {
+            return Err(Error::Usage(
+                "--watch reads the compose files again for every project it meets: give paths, not stdin".into(),
+            ));
+        }
+        Ok(WatchSettings {
+            projects: a.projects.0,
+            files,
+            policy: a.input.policy,
+            working_dir: p.working_dir.clone(),
+            scope: explicit_scope(
+                a.input.run_id.as_deref(),
+                a.input.env.as_deref(),
+                &p.environ,
+            )?,
+            environ: p.environ.clone(),
+            strict: a.strict,
+        })
+    }
+}

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod up;
 pub mod validate;
 pub mod verify;
+pub mod watch;
 
 use std::io::Write;
 use std::path::Path;

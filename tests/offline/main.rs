@@ -16,6 +16,7 @@ mod cli;
 mod dev;
 mod fixtures;
 mod graph;
+mod host;
 mod load;
 mod platform;
 mod properties;

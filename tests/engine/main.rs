@@ -16,6 +16,7 @@ mod dev;
 mod ensure;
 mod environments;
 mod faults;
+mod host;
 mod library;
 mod reconcile;
 mod rewrite;

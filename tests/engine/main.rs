@@ -25,3 +25,4 @@ mod run_safety;
 mod scale;
 mod swarm;
 mod verify;
+mod watch;

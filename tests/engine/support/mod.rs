@@ -20,7 +20,9 @@
 //! and labels. The few that act on the whole engine run [`alone`].
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod platform;
+pub mod relay;
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};

@@ -28,11 +28,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures_util::future::join_all;
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use super::docker::{found, Event};
+use super::docker::{found, Container, Event, LiveNetwork};
 use super::reconcile::{self, Action, Observed, Step, Warning};
 use super::Engine;
 use crate::labels::{self, compose};
@@ -257,6 +258,7 @@ pub async fn watch(opts: &Options, planner: &mut Planner<'_>, sink: &mut Sink<'_
         fenced: HashMap::new(),
         since: None,
         busy: HashMap::new(),
+        networks: Arc::new(Vec::new()),
     };
     let mut backoff = opts.min_backoff;
     loop {
@@ -281,11 +283,13 @@ pub async fn watch(opts: &Options, planner: &mut Planner<'_>, sink: &mut Sink<'_
     }
 }
 
-/// One event of a selected project, with the plan it is fenced by.
+/// One event of a selected project, with the plan it is fenced by and the engine's
+/// networks as last seen.
 struct Job {
     event: Event,
     project: String,
     plan: Arc<Plan>,
+    networks: Arc<Vec<LiveNetwork>>,
 }
 
 /// What handling one event did.
@@ -299,6 +303,8 @@ struct Handled {
     records: Vec<Record>,
     steps: usize,
     last: Option<SystemTime>,
+    /// The engine's networks, when the handler listed them.
+    networks: Option<Vec<LiveNetwork>>,
 }
 
 struct Watcher<'o, 'p, 's> {
@@ -314,6 +320,9 @@ struct Watcher<'o, 'p, 's> {
     /// Containers being handled, each with the events that wait their turn: one
     /// container's events are handled in order, different containers' at once.
     busy: HashMap<String, VecDeque<Job>>,
+    /// The engine's networks as last listed: a created container is connected without
+    /// listing them first.
+    networks: Arc<Vec<LiveNetwork>>,
 }
 
 type Io<T> = std::io::Result<T>;
@@ -449,6 +458,10 @@ impl<'o> Watcher<'o, '_, '_> {
             }
             self.plans.insert(p.name.clone(), (p, Ok(plan)));
         }
+        match engine.networks().await {
+            Ok(n) => self.networks = Arc::new(n),
+            Err(e) => return Ok(Err(e.0)),
+        }
         Ok(Ok(count))
     }
 
@@ -495,6 +508,7 @@ impl<'o> Watcher<'o, '_, '_> {
             event: ev,
             project: name,
             plan,
+            networks: self.networks.clone(),
         };
         match self.busy.get_mut(&job.event.id) {
             Some(waiting) => waiting.push_back(job),
@@ -508,6 +522,9 @@ impl<'o> Watcher<'o, '_, '_> {
 
     /// Reports what a handler did, and starts the container's next event.
     fn finish(&mut self, engine: &Engine, done: Handled, running: &mut Running<'o>) -> Io<()> {
+        if let Some(networks) = done.networks {
+            self.networks = Arc::new(networks);
+        }
         for r in done.records {
             self.emit(r)?;
         }
@@ -533,7 +550,10 @@ impl<'o> Watcher<'o, '_, '_> {
             })?;
         }
         match self.busy.get_mut(&done.id).and_then(VecDeque::pop_front) {
-            Some(job) => running.push(Box::pin(handle(engine.clone(), self.opts, job))),
+            Some(mut job) => {
+                job.networks = self.networks.clone();
+                running.push(Box::pin(handle(engine.clone(), self.opts, job)));
+            }
             None => {
                 self.busy.remove(&done.id);
             }
@@ -542,13 +562,19 @@ impl<'o> Watcher<'o, '_, '_> {
     }
 }
 
-/// Handles one event of one container: inspects it, decides its steps (before its
-/// start only the cross-project networks, see the module's notes), applies them.
+/// Handles one event of one container.
+///
+/// On `create` nothing is asked of the engine before the first connect: the container
+/// is known from the event (its name and labels), the networks from the session's list,
+/// and the connects go out at once — Compose starts the container a few milliseconds
+/// after creating it. A stale list only costs a failed connect, which the `start`
+/// finishes. On `start` the container is inspected and reconciled in full.
 async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
     let Job {
         event: ev,
         project,
         plan,
+        networks,
     } = job;
     let trigger = if ev.action == "create" {
         Trigger::Create
@@ -566,7 +592,41 @@ async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
         records: Vec::new(),
         steps: 0,
         last: None,
+        networks: None,
     };
+    if trigger == Trigger::Create {
+        // Deployed from the fenced file: Compose attaches its networks itself.
+        if ev.attributes.get(labels::MANAGED).map(String::as_str) == Some("true") {
+            return done;
+        }
+        let name = ev.attributes.get("name").cloned().unwrap_or_default();
+        done.container = Some(name.clone());
+        let observed = Observed {
+            networks: networks.as_ref().clone(),
+            containers: vec![Container {
+                id: ev.id.clone(),
+                name,
+                labels: ev.attributes.clone(),
+                ..Default::default()
+            }],
+        };
+        let mut steps = reconcile::steps(&plan, &observed, opts.strict, &opts.flat);
+        steps.retain(|s| before_start(&plan, s));
+        let applied = apply_at_once(
+            &engine,
+            opts,
+            &done.project,
+            trigger,
+            event_time(&ev),
+            &steps,
+        )
+        .await;
+        done.add(applied);
+        if steps.iter().any(|s| s.action == Action::Create) {
+            done.networks = engine.networks().await.ok();
+        }
+        return done;
+    }
     let error = |container: Option<&str>, message: String| Record::Error {
         at: now_text(),
         project: Some(done.project.clone()),
@@ -592,19 +652,13 @@ async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
         }
     };
     done.container = Some(container.name.clone());
-    let deployed_fenced = container.labels.get(labels::MANAGED).map(String::as_str) == Some("true");
     let observed = Observed {
         networks,
         containers: vec![container],
     };
-    let mut steps = reconcile::steps(&plan, &observed, opts.strict, &opts.flat);
-    match trigger {
-        // Deployed from the fenced file: Compose attaches its networks itself.
-        Trigger::Create if deployed_fenced => steps.clear(),
-        Trigger::Create => steps.retain(|s| before_start(&plan, s)),
-        _ => warn(&plan, &observed, opts),
-    }
-    let (records, count, last) = apply(
+    let steps = reconcile::steps(&plan, &observed, opts.strict, &opts.flat);
+    warn(&plan, &observed, opts);
+    let applied = apply_at_once(
         &engine,
         opts,
         &done.project,
@@ -613,10 +667,69 @@ async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
         &steps,
     )
     .await;
-    done.records.extend(records);
-    done.steps = count;
-    done.last = last;
+    done.add(applied);
+    done.networks = if steps.iter().any(|s| s.action == Action::Create) {
+        engine.networks().await.ok()
+    } else {
+        Some(observed.networks)
+    };
     done
+}
+
+impl Handled {
+    fn add(&mut self, (records, count, last): Applied) {
+        self.records.extend(records);
+        self.steps += count;
+        self.last = self.last.max(last);
+    }
+}
+
+/// Records, how many container steps were done, when the last was.
+type Applied = (Vec<Record>, usize, Option<SystemTime>);
+
+/// Applies a container's steps network by network, all networks at once: each
+/// network's steps in their order (create, then connect; a reconnect's disconnect, then
+/// its connect), then the disconnects from networks it should not be on, so that it is
+/// never left without a network.
+async fn apply_at_once(
+    engine: &Engine,
+    opts: &Options,
+    project: &str,
+    trigger: Trigger,
+    since: Option<SystemTime>,
+    steps: &[Step],
+) -> Applied {
+    let (joins, leaves) = phases(steps);
+    let first = join_all(
+        joins
+            .iter()
+            .map(|g| apply(engine, opts, project, trigger, since, g)),
+    )
+    .await;
+    let then = apply(engine, opts, project, trigger, since, &leaves).await;
+    let mut out: Applied = (Vec::new(), 0, None);
+    for (records, count, last) in first.into_iter().chain([then]) {
+        out.0.extend(records);
+        out.1 += count;
+        out.2 = out.2.max(last);
+    }
+    out
+}
+
+/// A container's steps by network, in their order: those that join a network (all at
+/// once), and then the disconnects from networks it leaves.
+fn phases(steps: &[Step]) -> (Vec<Vec<Step>>, Vec<Step>) {
+    let mut groups: Vec<Vec<Step>> = Vec::new();
+    for s in steps {
+        match groups.iter_mut().find(|g| g[0].network == s.network) {
+            Some(g) => g.push(s.clone()),
+            None => groups.push(vec![s.clone()]),
+        }
+    }
+    let (joins, leaves): (Vec<Vec<Step>>, Vec<Vec<Step>>) = groups
+        .into_iter()
+        .partition(|g| g.iter().any(|s| s.action != Action::Disconnect));
+    (joins, leaves.into_iter().flatten().collect())
 }
 
 /// Applies steps one by one, a record each; a failed step is reported and the others
@@ -796,6 +909,62 @@ mod tests {
         assert!(
             all.iter().any(|s| s.network == "nf-production-shop-front"),
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn a_containers_networks_are_joined_at_once_and_left_afterwards() {
+        let plan = plan();
+        let net = |id: &str, name: &str, pairs: &[(&str, &str)]| LiveNetwork {
+            id: id.into(),
+            name: name.into(),
+            labels: labels(pairs),
+            ..Default::default()
+        };
+        let ep = |id: &str, aliases: &[&str]| crate::engine::docker::Endpoint {
+            network_id: id.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        };
+        let observed = Observed {
+            networks: vec![
+                net(
+                    "b1",
+                    "shop_back",
+                    &[(compose::PROJECT, "shop"), (compose::NETWORK, "back")],
+                ),
+                net("e1", "nf-env-production", &[(labels::MANAGED, "true")]),
+                net(
+                    "p1",
+                    "nf-proxy",
+                    &[(labels::MANAGED, "true"), (labels::ROLE, "proxy")],
+                ),
+            ],
+            containers: vec![Container {
+                id: "c1".into(),
+                name: "shop-db-1".into(),
+                labels: labels(&[(compose::PROJECT, "shop"), (compose::SERVICE, "db")]),
+                networks: [
+                    ("shop_back".to_owned(), ep("b1", &["db"])),
+                    ("nf-env-production".to_owned(), ep("e1", &[])),
+                    ("nf-proxy".to_owned(), ep("p1", &[])),
+                ]
+                .into(),
+                ..Default::default()
+            }],
+        };
+        let steps = reconcile::steps(&plan, &observed, false, &[]);
+        let (joins, leaves) = phases(&steps);
+        let line = |s: &Step| format!("{:?} {}", s.action, s.network);
+        let joins: Vec<Vec<String>> = joins.iter().map(|g| g.iter().map(line).collect()).collect();
+        assert_eq!(
+            joins,
+            [["Disconnect nf-env-production", "Connect nf-env-production"]],
+            "a reconnect for aliases stays in order"
+        );
+        assert_eq!(
+            leaves.iter().map(line).collect::<Vec<_>>(),
+            ["Disconnect nf-proxy"]
         );
     }
 

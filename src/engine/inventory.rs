@@ -9,6 +9,7 @@
 //! host"); fields are added, never renamed.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
@@ -80,7 +81,7 @@ pub async fn observe(engine: &Engine) -> EngineResult<Observed> {
 }
 
 /// What `ls` is told besides the engine's state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// Where the engine was reached: `DOCKER_HOST`, else the default socket.
     pub location: String,
@@ -91,6 +92,8 @@ pub struct Settings {
     pub pool: Option<(IpNet, u8)>,
     /// Where the policy came from.
     pub policy: String,
+    /// Is a dev stack's checkout still there? (`Path::is_dir`, as `gc --dev` asks.)
+    pub checkout_exists: std::sync::Arc<dyn Fn(&Path) -> bool + Send + Sync>,
 }
 
 /// The host's inventory.
@@ -142,6 +145,9 @@ pub struct ScopeEntry {
     /// Runs: the `netfence run` that owns it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<OwnerEntry>,
+    /// Dev stacks: the checkout they were brought up from (`io.netfence.checkout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout: Option<String>,
     /// No live `netfence run` owns it: `gc` takes it (see [`Orphan`]).
     pub orphaned: bool,
     pub containers: Vec<ContainerEntry>,
@@ -251,11 +257,14 @@ pub struct DaemonPoolUse {
     pub free: u128,
 }
 
-/// A run `gc` would remove: no live `netfence run` owns it. `gc --older-than 0s` takes
-/// it now; plain `gc` once it is an hour old.
+/// A scope `gc` would remove: a run no live `netfence run` owns (`gc --older-than 0s`
+/// takes it now, plain `gc` once it is an hour old), or a dev stack whose checkout is
+/// gone (`gc --dev`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Orphan {
     pub scope: String,
+    /// The command that removes it: `netfence gc` or `netfence gc --dev`.
+    pub gc: &'static str,
     /// Of its newest object: `gc --older-than` judges by it.
     pub age_seconds: Option<u64>,
     pub objects: Vec<OrphanObject>,
@@ -270,7 +279,7 @@ pub struct OrphanObject {
 
 /// The inventory of what was observed (pure: the engine was read before).
 pub fn build(o: &Observed, s: &Settings, now: SystemTime) -> Inventory {
-    let orphans = orphans(&o.objects, now);
+    let orphans = orphans(&o.objects, now, &*s.checkout_exists);
     let orphaned: BTreeSet<&str> = orphans.iter().map(|x| x.scope.as_str()).collect();
     let scopes = scopes(o, &orphaned, now);
     let networks = networks(&o.networks);
@@ -313,10 +322,19 @@ fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-fn orphans(objects: &[Object], now: SystemTime) -> Vec<Orphan> {
-    gc::select(objects.to_vec(), Duration::ZERO, now)
+fn orphans(
+    objects: &[Object],
+    now: SystemTime,
+    checkout_exists: &dyn Fn(&Path) -> bool,
+) -> Vec<Orphan> {
+    let runs = gc::select(objects.to_vec(), Duration::ZERO, now)
         .into_iter()
-        .map(|(scope, objs)| {
+        .map(|o| ("netfence gc", o));
+    let dev = gc::select_dev(objects.to_vec(), Duration::ZERO, now, checkout_exists)
+        .into_iter()
+        .map(|o| ("netfence gc --dev", o));
+    runs.chain(dev)
+        .map(|(gc, (scope, objs))| {
             let newest = objs.iter().filter_map(|o| o.created).max();
             let mut objects: Vec<OrphanObject> = objs
                 .iter()
@@ -328,6 +346,7 @@ fn orphans(objects: &[Object], now: SystemTime) -> Vec<Orphan> {
             objects.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
             Orphan {
                 scope,
+                gc,
                 age_seconds: age(newest, now),
                 objects,
             }
@@ -385,6 +404,10 @@ fn scopes(o: &Observed, orphaned: &BTreeSet<&str>, now: SystemTime) -> Vec<Scope
                 created: oldest.map(rfc3339),
                 age_seconds: age(oldest, now),
                 owner,
+                checkout: objs
+                    .iter()
+                    .find_map(|x| x.label(labels::CHECKOUT))
+                    .map(str::to_owned),
                 orphaned: orphaned.contains(scope),
                 containers,
                 networks: names(Kind::Network),
@@ -639,6 +662,7 @@ mod tests {
             m,
             (labels::SCOPE, "dev:shop-1a2b"),
             (labels::PROJECT, "shop"),
+            (labels::CHECKOUT, "/gone/shop"),
         ];
         let web = Container {
             id: "c0ffee0123456789".into(),
@@ -703,6 +727,7 @@ mod tests {
             max_networks: 10,
             pool: None,
             policy: "built-in".into(),
+            checkout_exists: std::sync::Arc::new(|p: &Path| p != Path::new("/gone/shop")),
         }
     }
 
@@ -718,7 +743,7 @@ mod tests {
         assert_eq!(
             kinds,
             [
-                ("dev:shop-1a2b", "dev", false),
+                ("dev:shop-1a2b", "dev", true),
                 ("env:prod", "env", false),
                 ("run:dead", "run", true),
                 ("run:live", "run", false),
@@ -731,10 +756,22 @@ mod tests {
         assert_eq!(live.containers[0].ports[0].host_port, 32768);
         assert_eq!(inv.scopes[2].owner.as_ref().unwrap().liveness, "gone");
         assert!(inv.scopes[1].owner.is_none(), "environments have no owner");
-        assert_eq!(inv.orphans.len(), 1);
-        assert_eq!(inv.orphans[0].scope, "run:dead");
+        assert_eq!(inv.scopes[0].checkout.as_deref(), Some("/gone/shop"));
+        let orphans: Vec<(&str, &str)> = inv
+            .orphans
+            .iter()
+            .map(|o| (o.scope.as_str(), o.gc))
+            .collect();
+        assert_eq!(
+            orphans,
+            [
+                ("run:dead", "netfence gc"),
+                ("dev:shop-1a2b", "netfence gc --dev")
+            ]
+        );
         assert_eq!(inv.orphans[0].objects[0].name, "nf-dead-default");
         assert_eq!(inv.summary.scopes, 4);
+        assert_eq!(inv.summary.orphans, 2);
         assert_eq!(inv.summary.managed_networks, 3);
         assert_eq!(inv.summary.unmanaged_networks, 1);
     }

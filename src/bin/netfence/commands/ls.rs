@@ -31,6 +31,7 @@ pub fn run(s: LsSettings) -> anyhow::Result<ExitStatus> {
         max_networks: loaded.policy.max_networks(),
         pool,
         policy: loaded.source.to_string(),
+        checkout_exists: std::sync::Arc::new(std::path::Path::is_dir),
     };
     let observed = engine::block_on(async {
         let engine = Engine::connect().await?;
@@ -56,6 +57,9 @@ fn ago(secs: Option<u64>) -> String {
 }
 
 fn owner(s: &ScopeEntry) -> String {
+    if let Some(checkout) = &s.checkout {
+        return format!("checkout {checkout}");
+    }
     match &s.owner {
         Some(o) => match o.pid {
             Some(pid) => format!("pid {pid} {}", o.liveness),
@@ -283,7 +287,7 @@ fn orphans(out: &mut String, inv: &Inventory) {
     }
     let _ = writeln!(
         out,
-        "\norphans (no live `netfence run` owns them; `netfence gc --older-than 0s` removes them, plain `gc` once an hour old):"
+        "\norphans (runs no live `netfence run` owns: `netfence gc --older-than 0s` removes them, plain `gc` once an hour old; dev stacks whose checkout is gone: `gc --dev`):"
     );
     for o in &inv.orphans {
         let objects: Vec<String> = o
@@ -293,10 +297,11 @@ fn orphans(out: &mut String, inv: &Inventory) {
             .collect();
         let _ = writeln!(
             out,
-            "  {}  {}  {}",
+            "  {}  {}  {}  ({})",
             o.scope,
             ago(o.age_seconds),
-            objects.join(", ")
+            objects.join(", "),
+            o.gc
         );
     }
 }

@@ -41,14 +41,64 @@ fn scope<'a>(inv: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("ls lists no scope {name}: {inv:#}"))
 }
 
-/// `netfence run -f FILE --run-id ID -- sleep 300`, left running until its two
-/// containers run.
-fn running_run(file: &Path, id: &str) -> crate::binary::Running {
+/// A `netfence run` in progress, stopped (SIGTERM: it tears its stack down) when dropped.
+struct Run(Option<crate::binary::Running>);
+
+impl Run {
+    fn id(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
+    }
+
+    /// Sends `sig` and waits for the run to end. After a SIGKILL nobody stops its
+    /// command: that goes too.
+    fn end(mut self, sig: &str) {
+        let run = self.0.take().unwrap();
+        let children = children_of(run.id());
+        signal(run.id(), sig);
+        let _ = run.wait();
+        if sig == "KILL" {
+            for c in children {
+                signal(c, "KILL");
+            }
+        }
+    }
+}
+
+/// The processes whose parent is `pid` (from `/proc/*/stat`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/stat")).is_ok_and(|stat| {
+                // Field 4, after the command name in parentheses.
+                stat.rfind(')')
+                    .and_then(|i| stat[i + 1..].split_whitespace().nth(1))
+                    == Some(pid.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(run) = self.0.take() {
+            signal(run.id(), "TERM");
+            let _ = run.wait();
+        }
+    }
+}
+
+/// `netfence run -f FILE --run-id ID -- sleep 3600`, returned once its two containers
+/// run.
+fn running_run(file: &Path, id: &str) -> Run {
     let run = Netfence::new()
         .args(["run", "-f"])
         .arg(file)
-        .args(["--run-id", id, "--", "sleep", "300"])
+        .args(["--run-id", id, "--", "sleep", "3600"])
         .spawn();
+    let run = Run(Some(run));
     let scope = format!("run:{id}");
     wait_for(
         &format!("{scope} to run two containers"),
@@ -72,18 +122,9 @@ fn ls_lists_runs_environments_and_orphans_with_their_owners() {
     let small = p.e2e.fixture("small").join("compose.yml");
     let stacks = p.fixture("stacks");
     let (kept, live, killed) = (p.e2e.run_id("k"), p.e2e.run_id("l"), p.e2e.run_id("x"));
-    // A kept run: up, its `netfence run` gone.
-    Netfence::new()
-        .args(["run", "--keep", "-f"])
-        .arg(&small)
-        .args(["--run-id", &kept])
-        .run()
-        .success();
-    // A run whose owner is alive, and one whose owner was SIGKILLed mid-run.
+    // A run whose owner is alive, and one whose owner will be SIGKILLed mid-run.
     let live_run = running_run(&small, &live);
     let killed_run = running_run(&small, &killed);
-    signal(killed_run.id(), "KILL");
-    let _ = killed_run.wait();
     // An environment with a deployed project, and a scope kind this version does not know.
     let env = p.env("ls");
     p.deploy(&stacks, &env, "shop", None);
@@ -98,6 +139,16 @@ fn ls_lists_runs_environments_and_orphans_with_their_owners() {
         &format!("io.netfence.scope={dev}"),
         &format!("nf-dev-{}", p.id()),
     ]);
+    // The runs without a live owner come last: a `gc --older-than 0s` of another test
+    // process on a shared engine would take them (in this suite such tests run alone).
+    killed_run.end("KILL");
+    // A kept run: up, its `netfence run` gone.
+    Netfence::new()
+        .args(["run", "--keep", "-f"])
+        .arg(&small)
+        .args(["--run-id", &kept])
+        .run()
+        .success();
 
     let inv = Netfence::new()
         .args(["ls", "--format", "json"])
@@ -180,8 +231,7 @@ fn ls_lists_runs_environments_and_orphans_with_their_owners() {
     assert!(table.contains("orphans ("), "{table}");
     assert!(table.contains("(orphan)"), "{table}");
 
-    signal(live_run.id(), "TERM");
-    let _ = live_run.wait();
+    live_run.end("TERM");
 }
 
 /// A veth pair standing in for a VPN interface, removed when dropped (deleting one end

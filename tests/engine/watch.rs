@@ -30,6 +30,8 @@ struct Watcher {
     lines: mpsc::Receiver<Value>,
     /// Every record read so far.
     seen: Vec<Value>,
+    /// Records read but not yet waited for (they come in any order across containers).
+    unclaimed: Vec<Value>,
 }
 
 impl Watcher {
@@ -55,11 +57,15 @@ impl Watcher {
             running: Some(running),
             lines,
             seen: Vec::new(),
+            unclaimed: Vec::new(),
         }
     }
 
-    /// The first record from now on that `want` accepts.
+    /// The first record not waited for yet that `want` accepts.
     fn wait(&mut self, what: &str, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.unclaimed.iter().position(&want) {
+            return self.unclaimed.remove(i);
+        }
         let end = Instant::now() + limit;
         loop {
             let left = end.saturating_duration_since(Instant::now());
@@ -69,6 +75,7 @@ impl Watcher {
                     if want(&v) {
                         return v;
                     }
+                    self.unclaimed.push(v);
                 }
                 Err(_) => panic!(
                     "no {what} from the watcher within {limit:?}; it said:\n{}",
@@ -80,6 +87,14 @@ impl Watcher {
                 ),
             }
         }
+    }
+
+    /// Forgets the records not waited for: what is waited for next comes after now.
+    fn forget(&mut self) {
+        while let Ok(v) = self.lines.try_recv() {
+            self.seen.push(v);
+        }
+        self.unclaimed.clear();
     }
 
     fn event(&mut self, event: &str) -> Value {
@@ -257,6 +272,7 @@ fn watch_catches_up_after_its_event_stream_is_cut() {
     w.event("watching");
 
     // The engine "goes away": every connection cut, new ones refused.
+    w.forget();
     relay.set_open(false);
     relay.cut();
     w.event("lost");
@@ -266,6 +282,7 @@ fn watch_catches_up_after_its_event_stream_is_cut() {
     assert!(!attachments(&web).contains_key(&s.env_net()));
 
     // Back: the watcher reconnects and catches up on what runs.
+    w.forget();
     relay.set_open(true);
     let back = w.event("watching");
     assert_eq!(back["caught_up"], 2, "{back}");
@@ -279,6 +296,7 @@ fn watch_catches_up_after_its_event_stream_is_cut() {
     s.assert_fenced();
 
     // A cut without refusal: it is back at once, and events flow again.
+    w.forget();
     relay.cut();
     w.event("lost");
     w.event("watching");
@@ -306,6 +324,7 @@ fn watch_survives_an_engine_restart() {
     let s = setup(&p, "wr");
     let mut w = Watcher::spawn(&s.dir, &s.args(), None);
     w.event("watching");
+    w.forget();
     let restarted = crate::support::dockerd::restart().expect("restarting dockerd");
     eprintln!("engine away for {:?}", restarted.down_for);
     w.event("lost");

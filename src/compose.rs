@@ -1,7 +1,7 @@
 //! Read-only views of the untyped compose tree: services, their attachments, networks.
 //! Everything here reads; nothing edits (that is `rewrite`'s job).
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::yaml::{scalar_string, untag};
 

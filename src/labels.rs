@@ -1,7 +1,7 @@
 //! Labels as Compose writes them: a mapping (`key: value`) or a list (`key=value`).
 //! Edits keep the form the user wrote.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::yaml::{key, scalar_string};
 

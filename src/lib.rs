@@ -30,11 +30,11 @@ pub mod yaml;
 
 use std::path::Path;
 
+use crate::yaml::Value;
 pub use error::{Error, Result, Source};
 pub use plan::{Options, Plan, Target};
 pub use policy::{LoadedPolicy, Policy};
 pub use scope::Scope;
-use serde_yaml_ng::Value;
 
 /// Compose input with its policy found, ready to plan.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde_yaml_ng::Value;
+use crate::yaml::Value;
 
 use crate::error::{Error, Result, Source};
 

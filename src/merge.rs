@@ -2,7 +2,7 @@
 //! mappings deep-merged, most sequences appended without duplicates, a few replaced, some
 //! merged by a key (volumes by target, secrets by source), and `!reset` / `!override`.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::yaml::key;
 

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::yaml::Value;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use serde_yaml_ng::Value;
 
 use crate::error::{Error, Result, Source};
 

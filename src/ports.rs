@@ -2,7 +2,7 @@
 //! `loopback` also binds to 127.0.0.1, `keep` leaves them. Host IP, container port,
 //! ranges and protocol are kept; `${VAR}` text is never interpolated.
 
-use serde_yaml_ng::Value;
+use crate::yaml::Value;
 
 use crate::policy::PortsMode;
 use crate::yaml::key;

@@ -1,7 +1,7 @@
 //! Reverse-proxy conventions: which services are public, and the label that tells the
 //! proxy which network to reach a container over.
 
-use serde_yaml_ng::Mapping;
+use crate::yaml::Mapping;
 
 use crate::policy::{ProxyProvider, TraefikVersion};
 

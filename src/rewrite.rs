@@ -1,7 +1,7 @@
 //! Applying a plan to the untyped compose tree. Only what the plan names is touched;
 //! every other key, `x-` extension, tag and `${VAR}` text passes through in its order.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::labels;
 use crate::plan::{Attachment, NetworkPlan, Plan, Role, ServicePlan, Target};

@@ -2,8 +2,8 @@
 //! netfence's own output idempotent, and re-scoping clean (no `nf-a-nf-b-...`): the
 //! output records what it replaced, and this module puts it back.
 
+use crate::yaml::{Mapping, Value};
 use serde::{Deserialize, Serialize};
-use serde_yaml_ng::{Mapping, Value};
 
 use crate::labels;
 use crate::yaml::{key, scalar_string, untag_mut};

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::yaml::{Mapping, Value};
 use indexmap::IndexMap;
 use ipnet::IpNet;
-use serde_yaml_ng::{Mapping, Value};
 
 use super::escapes::{NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026};
 use super::lines::{key, Seg};

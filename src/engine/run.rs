@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::yaml::Value;
 use ipnet::IpNet;
-use serde_yaml_ng::Value;
 
 use super::compose::{self, Compose};
 use super::info::{self, RunInfo};

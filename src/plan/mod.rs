@@ -27,10 +27,10 @@ mod written;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::yaml::Value;
 use indexmap::IndexMap;
 use ipnet::IpNet;
 use serde::Serialize;
-use serde_yaml_ng::Value;
 
 use crate::error::{Result, Source};
 use crate::policy::{ContainerNameMode, Policy, PortsMode};

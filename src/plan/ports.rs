@@ -2,7 +2,7 @@
 //! default for runs) drops it and keeps host IP, container port, range and protocol;
 //! `keep` (the default for environments) leaves it; `loopback` also binds to 127.0.0.1.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::policy::PortsMode;
 use crate::scope::Scope;

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use crate::yaml::{Mapping, Value};
 use ipnet::IpNet;
-use serde_yaml_ng::{Mapping, Value};
 
 use crate::compose;
 use crate::error::Result;

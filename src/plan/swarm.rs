@@ -2,7 +2,7 @@
 //! encrypted), ports lose what the routing mesh refuses, and proxy labels move to the
 //! service, where Swarm providers read them.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::policy::{NetworkSettings, PortsMode};
 use crate::proxy::is_proxy_label;

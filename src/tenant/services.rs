@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use super::{paths, Context, Escape, Kind};
 use crate::compose;

@@ -5,6 +5,19 @@
 /// representation can change in one place.
 pub use serde_yaml_ng::{Mapping, Value};
 
+// netfence's own tree, which keeps each scalar's text, style and tag, with its parser
+// (libyaml events) and emitter; it replaces the serde_yaml_ng tree above.
+pub mod emit;
+mod libyaml;
+pub mod mapping;
+pub mod parse;
+pub mod resolve;
+mod ser;
+pub mod value;
+
+#[cfg(test)]
+mod roundtrip;
+
 use crate::error::{Error, Result, Source};
 
 /// Larger inputs are refused before parsing: no compose file comes close, and the

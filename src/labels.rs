@@ -130,7 +130,11 @@ mod tests {
     use super::*;
 
     fn y(s: &str) -> Mapping {
-        serde_yaml_ng::from_str(s).unwrap()
+        crate::yaml::from_str(s)
+            .unwrap()
+            .as_mapping()
+            .cloned()
+            .unwrap()
     }
 
     #[test]
@@ -140,7 +144,7 @@ mod tests {
         set(&mut m, "labels", "b", "2");
         assert_eq!(
             m["labels"],
-            serde_yaml_ng::from_str::<Value>("[a=1, traefik.docker.network=real, b=2]").unwrap()
+            crate::yaml::from_str("[a=1, traefik.docker.network=real, b=2]").unwrap()
         );
         let mut m = y("labels: {a: '1'}");
         set(&mut m, "labels", "b", "2");
@@ -156,7 +160,7 @@ mod tests {
         set(&mut m, "labels", SCOPE, "env:prod");
         assert_eq!(
             m["labels"],
-            serde_yaml_ng::from_str::<Value>("[io.netfence.scope=env:prod, a=1]").unwrap()
+            crate::yaml::from_str("[io.netfence.scope=env:prod, a=1]").unwrap()
         );
         assert_eq!(get(m.get("labels"), SCOPE).as_deref(), Some("env:prod"));
     }

@@ -87,7 +87,7 @@ impl Project {
         let (unfenced, record) = if unfence::record(&input.value).is_some() {
             unfence::unfence(input.value.clone())
         } else {
-            (std::mem::replace(&mut input.value, Value::Null), None)
+            (std::mem::take(&mut input.value), None)
         };
         Ok(Project {
             input,

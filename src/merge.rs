@@ -140,7 +140,7 @@ fn list_to_map(list: &[Value], seps: &[char]) -> Mapping {
         if let Some(s) = item.as_str() {
             match s.find(seps) {
                 Some(i) => m.insert(key(&s[..i]), key(&s[i + 1..])),
-                None => m.insert(key(s), Value::Null),
+                None => m.insert(key(s), Value::null()),
             };
         }
     }
@@ -181,7 +181,7 @@ fn merge_keyed_list(existing: &mut Value, over: Value, seps: &[char]) {
 
 fn networks_as_map(v: Value) -> Value {
     match v {
-        Value::Sequence(s) => Value::Mapping(s.into_iter().map(|n| (n, Value::Null)).collect()),
+        Value::Sequence(s) => Value::Mapping(s.into_iter().map(|n| (n, Value::null())).collect()),
         other => other,
     }
 }
@@ -196,13 +196,13 @@ fn merge_networks(existing: &mut Value, over: Value) {
     if let (Value::Mapping(bm), Value::Mapping(om)) = (&mut b, o) {
         for (k, v) in om {
             match bm.get_mut(&k) {
-                Some(Value::Null) | None => {
-                    bm.insert(k, v);
-                }
-                Some(e) => {
+                Some(e) if !e.is_null() => {
                     if !v.is_null() {
                         merge_value(e, v)
                     }
+                }
+                _ => {
+                    bm.insert(k, v);
                 }
             }
         }
@@ -212,8 +212,8 @@ fn merge_networks(existing: &mut Value, over: Value) {
 
 fn mount_target(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => {
-            let parts: Vec<&str> = s.split(':').collect();
+        Value::Scalar(_) => {
+            let parts: Vec<&str> = v.as_str()?.split(':').collect();
             Some(match parts.len() {
                 1 => parts[0].to_owned(),
                 _ => parts[1].to_owned(),
@@ -226,7 +226,7 @@ fn mount_target(v: &Value) -> Option<String> {
 
 fn reference_source(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => Some(s.clone()),
+        Value::Scalar(_) => v.as_str().map(str::to_owned),
         Value::Mapping(m) => m.get("source").and_then(|t| t.as_str()).map(str::to_owned),
         _ => None,
     }
@@ -252,7 +252,7 @@ mod tests {
     use super::*;
 
     fn y(s: &str) -> Value {
-        serde_yaml_ng::from_str(s).unwrap()
+        crate::yaml::from_str(s).unwrap()
     }
 
     fn merged(a: &str, b: &str) -> Value {

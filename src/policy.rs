@@ -542,7 +542,7 @@ fn built_in() -> LoadedPolicy {
 pub fn is_policy_document(v: &Value) -> bool {
     match v {
         Value::Mapping(m) => m.keys().any(|k| k.as_str() != Some("fenced")),
-        Value::Null => false,
+        v if v.is_null() => false,
         _ => true,
     }
 }
@@ -622,7 +622,7 @@ labels: { com.example.team: payments }
         embedded: &str,
         scope: Option<&crate::Scope>,
     ) -> Result<(LoadedPolicy, Option<String>)> {
-        let value: Value = serde_yaml_ng::from_str(embedded).unwrap();
+        let value: Value = crate::yaml::from_str(embedded).unwrap();
         discover(Discovery {
             explicit,
             embedded: Some((Path::new("compose.yml"), &value)),

@@ -66,7 +66,11 @@ mod tests {
     use super::*;
 
     fn svc(s: &str) -> Mapping {
-        serde_yaml_ng::from_str(s).unwrap()
+        crate::yaml::from_str(s)
+            .unwrap()
+            .as_mapping()
+            .cloned()
+            .unwrap()
     }
 
     #[test]

@@ -478,20 +478,22 @@ struct Published {
 }
 
 fn published(i: usize, p: &Value) -> Option<Published> {
-    match untag(p) {
-        Value::String(s) => {
+    let p = untag(p);
+    match p {
+        Value::Scalar(_) if p.is_string() => {
+            let s = p.as_str().unwrap_or_default();
             let sp = ShortPort::parse(s);
             Some(Published {
                 host_port: sp.published,
                 host_ip: sp.host_ip,
                 target: sp.target,
-                path: Seg::Item(s.clone()),
+                path: Seg::Item(s.to_owned()),
             })
         }
-        Value::Number(n) => Some(Published {
+        Value::Scalar(_) if p.is_number() => Some(Published {
             host_port: None,
             host_ip: None,
-            target: n.to_string(),
+            target: scalar_string(p).unwrap_or_default(),
             path: Seg::Index(i),
         }),
         Value::Mapping(m) => Some(Published {

@@ -733,7 +733,7 @@ mod tests {
 
     #[test]
     fn owner_labels_go_on_services_and_own_volumes_only() {
-        let mut doc: Value = serde_yaml_ng::from_str(
+        let mut doc: Value = crate::yaml::from_str(
             "services:\n  a: {image: x, labels: [k=v]}\n  b:\nvolumes:\n  data: {}\n  ext: {external: true}\n",
         )
         .unwrap();

@@ -259,7 +259,7 @@ impl Plan {
                 .map(|s| {
                     (
                         s.name.clone(),
-                        s.written_networks.clone().unwrap_or(Value::Null),
+                        s.written_networks.clone().unwrap_or_else(Value::null),
                     )
                 })
                 .collect(),

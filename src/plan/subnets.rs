@@ -282,7 +282,7 @@ pub(super) fn written_ipam(
                 .get(&n.key)
                 .and_then(|d| d.get("ipam"))
                 .cloned();
-            (n.key.clone(), ipam.unwrap_or(Value::Null))
+            (n.key.clone(), ipam.unwrap_or_else(Value::null))
         })
         .collect()
 }

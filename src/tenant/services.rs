@@ -162,8 +162,8 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
 /// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form.
 fn bind_source(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => {
-            let (source, _) = s.split_once(':')?;
+        Value::Scalar(_) => {
+            let (source, _) = v.as_str()?.split_once(':')?;
             let is_path = source.starts_with(['/', '.', '~', '$']) || source.contains('/');
             is_path.then(|| source.to_owned())
         }

@@ -1,32 +1,49 @@
-//! Parsing YAML into an untyped `Value` tree the way Compose reads it: anchors expanded,
-//! `<<` merge keys applied, key order kept. Bounded against alias bombs and deep nesting.
+//! The compose tree and its YAML text. Parsing keeps what Compose reads: each scalar's
+//! text, style and tag (`0022` stays `0022`, which Compose reads as 18; `"yes"` stays
+//! quoted), with anchors expanded, `<<` merge keys applied and key order kept, bounded
+//! against alias bombs and deep nesting. Emitting writes every scalar netfence did not
+//! make as it was read, and quotes the ones it makes only where needed.
+//!
+//! - [`parse`]: libyaml's events (the grammar go-yaml, Compose's parser, is ported from)
+//!   built into a [`Value`] (`parse.rs`, `libyaml.rs`).
+//! - [`to_string`]: the emitter (`emit.rs`).
+//! - [`Value`], [`Mapping`], [`Scalar`]: the tree, with an API shaped like
+//!   serde_yaml_ng's; what a scalar means follows go-yaml v3 (`resolve.rs`).
+//!
+//! Coming from `serde_yaml_ng::Value`: `Mapping`, `Sequence`, `Tagged`, `get`, `as_str`,
+//! `as_mapping(_mut)`, `Index` and the `Mapping` methods are the same. The four scalar
+//! variants are one, [`Value::Scalar`], asked what it means:
+//!
+//! | serde_yaml_ng | here |
+//! |---|---|
+//! | `Value::String(s)` (match) | `v.as_str()` / `Value::Scalar(_) if v.is_string()` |
+//! | `Value::String(s)` (build) | `Value::from(s)` / [`key`] |
+//! | `Value::Null` | `v.is_null()` / `Value::null()` |
+//! | `Value::Bool(b)`, `Value::Number(n)` | `as_bool`, `as_u64`, `is_number`, [`scalar_string`] / `Value::from(b)`, `Value::from(n)` |
+//! | `serde_yaml_ng::from_str`, `to_string` | [`from_str`], [`to_string`] |
+//! | `to_value` / `from_value` | build with `Mapping` and `Value::from` (see `unfence::Record`) |
 
-/// The compose tree every module works on. New code names it through here, so the
-/// representation can change in one place.
-pub use serde_yaml_ng::{Mapping, Value};
-
-// netfence's own tree, which keeps each scalar's text, style and tag, with its parser
-// (libyaml events) and emitter; it replaces the serde_yaml_ng tree above.
-pub mod emit;
+mod emit;
 mod libyaml;
 pub mod mapping;
-pub mod parse;
+mod parse;
 pub mod resolve;
 mod ser;
-pub mod value;
+mod value;
 
 #[cfg(test)]
 mod roundtrip;
+
+pub use mapping::Mapping;
+pub use parse::MAX_DEPTH;
+pub use resolve::Resolved;
+pub use value::{CoreTag, Index, Scalar, Sequence, Style, Tag, TaggedValue, Value};
 
 use crate::error::{Error, Result, Source};
 
 /// Larger inputs are refused before parsing: no compose file comes close, and the
 /// bound keeps memory proportional to what a user could mean.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
-
-/// Nesting deeper than this is refused (serde_yaml_ng stops at 128 by itself; this
-/// bound also covers values built by merge keys).
-const MAX_DEPTH: usize = 100;
 
 pub fn parse(source: &Source, text: &str) -> Result<Value> {
     if text.len() > MAX_INPUT_BYTES {
@@ -41,185 +58,32 @@ pub fn parse(source: &Source, text: &str) -> Result<Value> {
             ),
         });
     }
-    let mut value: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_error(source, &e))?;
-    if depth_exceeds(&value, MAX_DEPTH) {
-        return Err(Error::Yaml {
-            source_name: source.clone(),
-            line: None,
-            column: None,
-            message: format!("nesting deeper than {MAX_DEPTH} levels is refused"),
-        });
-    }
-    resolve_merge_keys(&mut value).map_err(|message| {
-        let (line, column) = match locate_bad_merge(text) {
-            Some((l, c)) => (Some(l), Some(c)),
-            None => (None, None),
-        };
-        Error::Yaml {
-            source_name: source.clone(),
-            line,
-            column,
-            message,
-        }
-    })?;
-    Ok(value)
-}
-
-pub fn yaml_error(source: &Source, e: &serde_yaml_ng::Error) -> Error {
-    let (line, column) = match e.location() {
-        Some(l) => (Some(l.line()), Some(l.column())),
-        None => (None, None),
-    };
-    let mut message = e.to_string();
-    // The crate appends "at line L column C"; the location is already in the prefix.
-    if let Some(i) = message.find(" at line ") {
-        message.truncate(i);
-    }
-    if message.contains("repetition limit exceeded") {
-        message = "too many alias expansions (a YAML alias bomb?): refused".into();
-    } else if message.contains("recursion limit exceeded") {
-        message = "nesting too deep: refused".into();
-    }
-    Error::Yaml {
+    parse::parse(text).map_err(|e| Error::Yaml {
         source_name: source.clone(),
-        line,
-        column,
-        message,
-    }
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }
 
-fn depth_exceeds(v: &Value, max: usize) -> bool {
-    // Iterative, so hostile input cannot overflow the stack here either.
-    let mut stack = vec![(v, 0usize)];
-    while let Some((v, d)) = stack.pop() {
-        if d > max {
-            return true;
-        }
-        match v {
-            Value::Sequence(s) => stack.extend(s.iter().map(|x| (x, d + 1))),
-            Value::Mapping(m) => stack.extend(m.values().map(|x| (x, d + 1))),
-            Value::Tagged(t) => stack.push((&t.value, d + 1)),
-            _ => {}
-        }
-    }
-    false
+/// [`parse`] of text that has no file name (tests, documents built in code).
+pub fn from_str(text: &str) -> Result<Value> {
+    parse(&Source::Stdin, text)
 }
 
-/// Applies `<<` merge keys. Unlike `Value::apply_merge` this keeps the mapping's key
-/// order: merged keys take the place of the `<<` entry, explicit keys win.
+/// The YAML text of a tree.
+pub fn to_string(v: &Value) -> String {
+    emit::to_string(v)
+}
+
+/// Applies `<<` merge keys throughout a tree built in code (parsing applies them
+/// already): merged keys take the place of the `<<` entry, explicit keys win.
 pub fn resolve_merge_keys(v: &mut Value) -> std::result::Result<(), String> {
-    match v {
-        Value::Mapping(m) => {
-            for (_, child) in m.iter_mut() {
-                resolve_merge_keys(child)?;
-            }
-            if m.contains_key("<<") {
-                let mut out = Mapping::with_capacity(m.len());
-                let explicit: Vec<Value> = m
-                    .keys()
-                    .filter(|k| k.as_str() != Some("<<"))
-                    .cloned()
-                    .collect();
-                for (k, val) in std::mem::take(m) {
-                    if k.as_str() == Some("<<") {
-                        for source in merge_sources(val)? {
-                            for (mk, mv) in source {
-                                if !explicit.contains(&mk) && !out.contains_key(&mk) {
-                                    out.insert(mk, mv);
-                                }
-                            }
-                        }
-                    } else {
-                        out.insert(k, val);
-                    }
-                }
-                *m = out;
-            }
-        }
-        Value::Sequence(s) => {
-            for x in s {
-                resolve_merge_keys(x)?;
-            }
-        }
-        Value::Tagged(t) => resolve_merge_keys(&mut t.value)?,
-        _ => {}
-    }
-    Ok(())
-}
-
-fn merge_sources(val: Value) -> std::result::Result<Vec<Mapping>, String> {
-    match val {
-        Value::Mapping(m) => Ok(vec![m]),
-        Value::Sequence(items) => items
-            .into_iter()
-            .map(|i| match i {
-                Value::Mapping(m) => Ok(m),
-                other => Err(format!(
-                    "a `<<` merge key takes a mapping or a list of mappings, found a list holding {}",
-                    kind(&other)
-                )),
-            })
-            .collect(),
-        other => Err(format!(
-            "a `<<` merge key takes a mapping or a list of mappings, found {}",
-            kind(&other)
-        )),
-    }
-}
-
-/// Where a `<<` merges an anchored list (the usual form of this mistake): the `Value`
-/// tree has no positions, so the text is searched for a `<<:` whose alias names an
-/// anchor that starts a sequence. 1-based line and column of the `<<`.
-fn locate_bad_merge(text: &str) -> Option<(usize, usize)> {
-    let lines: Vec<&str> = text.lines().collect();
-    let starts_sequence = |name: &str| -> bool {
-        let anchor = format!("&{name}");
-        lines.iter().enumerate().any(|(i, l)| {
-            let Some(pos) = l.find(&anchor) else {
-                return false;
-            };
-            let rest = l[pos + anchor.len()..].trim();
-            if rest.starts_with('[') {
-                return true;
-            }
-            rest.is_empty()
-                && lines[i + 1..]
-                    .iter()
-                    .map(|n| n.trim())
-                    .find(|n| !n.is_empty() && !n.starts_with('#'))
-                    .is_some_and(|n| n.starts_with("- "))
-        })
-    };
-    for (i, l) in lines.iter().enumerate() {
-        let Some(col) = l.find("<<") else { continue };
-        let rest = &l[col + 2..];
-        if !rest.trim_start().starts_with(':') {
-            continue;
-        }
-        let bad = rest.split('*').skip(1).any(|alias| {
-            let name: String = alias
-                .chars()
-                .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | ']' | '}'))
-                .collect();
-            !name.is_empty() && starts_sequence(&name)
-        });
-        if bad || !rest.contains('*') {
-            return Some((i + 1, col + 1));
-        }
-    }
-    None
+    v.apply_merge()
 }
 
 pub fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
+    v.kind()
 }
 
 /// The value with any `!reset` / `!override` tag looked through.
@@ -237,51 +101,39 @@ pub fn untag_mut(v: &mut Value) -> &mut Value {
     }
 }
 
-/// A scalar as Compose would read it in a string position.
+/// A scalar as Compose reads it in a string position (`0022` is "18", `1e3` is
+/// "1000", `on` is "on"); `None` for null and collections.
 pub fn scalar_string(v: &Value) -> Option<String> {
     match untag(v) {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::Scalar(s) => s.resolve().to_go_string(),
         _ => None,
     }
 }
 
 pub fn is_truthy(v: &Value) -> bool {
     match untag(v) {
-        Value::Bool(b) => *b,
-        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        Value::Scalar(s) => match s.resolve() {
+            Resolved::Bool(b) => b,
+            Resolved::Str(s) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        },
         _ => false,
     }
 }
 
+/// A string netfence writes (a key or a value), quoted on output only where needed.
 pub fn key(s: &str) -> Value {
-    Value::String(s.to_owned())
+    Value::from(s)
 }
 
 /// Inserts `k` at position `index` of `m` (or moves it there), keeping the others' order.
 pub fn insert_at(m: &mut Mapping, index: usize, k: Value, v: Value) {
-    let mut out = Mapping::with_capacity(m.len() + 1);
-    let mut pending = Some((k.clone(), v));
-    for (i, (ek, ev)) in std::mem::take(m).into_iter().enumerate() {
-        if i == index {
-            if let Some((k, v)) = pending.take() {
-                out.insert(k, v);
-            }
-        }
-        if ek != k {
-            out.insert(ek, ev);
-        }
-    }
-    if let Some((k, v)) = pending {
-        out.insert(k, v);
-    }
-    *m = out;
-}
-
-pub fn to_string(v: &Value) -> String {
-    // A `Value` holds only YAML-representable data, so serialisation cannot fail.
-    serde_yaml_ng::to_string(v).unwrap_or_default()
+    // `index` counts the entries as they are, the key's own old place included.
+    let index = match m.get_index_of(&k) {
+        Some(old) if old < index => index - 1,
+        _ => index,
+    };
+    m.shift_insert(index, k, v);
 }
 
 #[cfg(test)]

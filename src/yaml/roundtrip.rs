@@ -3,18 +3,7 @@
 
 use proptest::prelude::*;
 
-pub use super::emit::to_string;
-use super::resolve::{self, Resolved};
-use super::value::{Scalar, Style, Tag, TaggedValue, Value};
-
-fn from_str(text: &str) -> crate::Result<Value> {
-    super::parse::parse(text).map_err(|e| crate::Error::Yaml {
-        source_name: crate::Source::Stdin,
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })
-}
+use super::*;
 
 fn p(s: &str) -> Value {
     from_str(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))

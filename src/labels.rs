@@ -63,9 +63,16 @@ pub fn get(labels: Option<&Value>, name: &str) -> Option<String> {
 /// In a list every entry of the key goes: Compose keeps the last of duplicates, so one
 /// left behind would win over the value set here.
 pub fn set(parent: &mut Mapping, field: &str, name: &str, value: &str) {
-    let slot = parent
-        .entry(key(field))
-        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    let at = match parent.get_index_of(field) {
+        Some(i) => i,
+        None => {
+            parent.insert(key(field), Value::Mapping(Mapping::new()));
+            parent.len() - 1
+        }
+    };
+    let Some((_, slot)) = parent.get_index_mut(at) else {
+        return;
+    };
     if slot.is_null() {
         *slot = Value::Mapping(Mapping::new());
     }

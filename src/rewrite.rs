@@ -30,7 +30,7 @@ pub fn apply_owned(plan: &Plan, mut doc: Value) -> Value {
     }
     apply_volumes(plan, top);
 
-    let record = plan.record().to_value();
+    let record = plan.record().into_value();
     let ext = top
         .entry(key("x-netfence"))
         .or_insert_with(|| Value::Mapping(Mapping::new()));

@@ -45,30 +45,33 @@ pub fn record(doc: &Value) -> Option<Record> {
 impl Record {
     /// The record as written under `x-netfence.fenced`. The values it keeps (ports,
     /// networks, ipam as they were) are copied as they are, text and quotes included.
-    pub fn to_value(&self) -> Value {
+    pub fn into_value(self) -> Value {
         let mut m = Mapping::new();
-        m.insert(key("scope"), key(&self.scope));
-        m.insert(key("project"), key(&self.project));
-        if let Some(name) = &self.name {
-            m.insert(key("name"), key(name));
+        m.insert(key("scope"), Value::from(self.scope));
+        m.insert(key("project"), Value::from(self.project));
+        if let Some(name) = self.name {
+            m.insert(key("name"), Value::from(name));
         }
-        m.insert(key("policy"), key(&self.policy));
-        m.insert(key("version"), key(&self.version));
+        m.insert(key("policy"), Value::from(self.policy));
+        m.insert(key("version"), Value::from(self.version));
         if !self.container_names.is_empty() {
             let names = self
                 .container_names
-                .iter()
-                .map(|(s, n)| (key(s), key(n)))
+                .into_iter()
+                .map(|(s, n)| (Value::from(s), Value::from(n)))
                 .collect();
             m.insert(key("container_names"), Value::Mapping(names));
         }
         for (field, values) in [
-            ("ports", &self.ports),
-            ("networks", &self.networks),
-            ("ipam", &self.ipam),
+            ("ports", self.ports),
+            ("networks", self.networks),
+            ("ipam", self.ipam),
         ] {
             if !values.is_empty() {
-                let values = values.iter().map(|(k, v)| (key(k), v.clone())).collect();
+                let values = values
+                    .into_iter()
+                    .map(|(k, v)| (Value::from(k), v))
+                    .collect();
                 m.insert(key(field), Value::Mapping(values));
             }
         }

@@ -16,10 +16,30 @@ use super::value::{Scalar, Style, Value};
 pub fn to_string(v: &Value) -> String {
     let mut e = Emitter {
         out: String::with_capacity(16 * 1024),
+        sink: None,
+        failed: None,
     };
     e.root(v);
     e.out
 }
+
+/// Writes the text to `w` as it is made, in chunks: no copy of a large output is held.
+pub fn to_writer(v: &Value, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut e = Emitter {
+        out: String::with_capacity(CHUNK + 4 * 1024),
+        sink: Some(w),
+        failed: None,
+    };
+    e.root(v);
+    e.flush();
+    match e.failed {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// How much text is gathered before it goes to a writer.
+const CHUNK: usize = 64 * 1024;
 
 /// Where a node is written, which decides how a collection under it is laid out.
 #[derive(Clone, Copy, PartialEq)]
@@ -32,11 +52,32 @@ enum Ctx {
     ComplexValue,
 }
 
-struct Emitter {
+struct Emitter<'w> {
     out: String,
+    sink: Option<&'w mut dyn std::io::Write>,
+    /// The first write error; nothing is written after it.
+    failed: Option<std::io::Error>,
 }
 
-impl Emitter {
+impl Emitter<'_> {
+    fn flush(&mut self) {
+        if let Some(w) = self.sink.as_mut() {
+            if self.failed.is_none() {
+                if let Err(e) = w.write_all(self.out.as_bytes()) {
+                    self.failed = Some(e);
+                }
+            }
+            self.out.clear();
+        }
+    }
+
+    /// Between entries: hands a full chunk to the writer.
+    fn maybe_flush(&mut self) {
+        if self.out.len() >= CHUNK && self.sink.is_some() {
+            self.flush();
+        }
+    }
+
     fn indent(&mut self, n: usize) {
         const SPACES: &str = "                                                                ";
         let mut n = n;
@@ -94,6 +135,7 @@ impl Emitter {
     fn mapping(&mut self, m: &super::mapping::Mapping, indent: usize, inline: bool) {
         for (i, (k, v)) in m.iter().enumerate() {
             if i > 0 || !inline {
+                self.maybe_flush();
                 self.indent(indent);
             }
             if self.simple_key(k) {
@@ -114,6 +156,7 @@ impl Emitter {
     fn sequence(&mut self, s: &[Value], indent: usize, inline: bool) {
         for (i, item) in s.iter().enumerate() {
             if i > 0 || !inline {
+                self.maybe_flush();
                 self.indent(indent);
             }
             self.out.push('-');
@@ -240,6 +283,19 @@ impl Emitter {
     /// in this place, else the next that can (libyaml's `select_scalar_style`).
     fn choose(&self, s: &Scalar, key: bool) -> Style {
         let text = s.text();
+        // Most scalars are names, images and paths: decided at a glance (printable
+        // ASCII without blanks can be written plain or single-quoted).
+        match s.style() {
+            Style::Plain if plain_at_a_glance(text) => return Style::Plain,
+            Style::Any if plain_at_a_glance(text) => {
+                return if could_be_non_string(text) && reads_as_non_string(text) {
+                    Style::SingleQuoted
+                } else {
+                    Style::Plain
+                };
+            }
+            _ => {}
+        }
         let mut style = match s.style() {
             Style::Any => any_style(text),
             style => style,
@@ -378,7 +434,36 @@ fn is_break(c: char) -> bool {
 }
 
 fn has_break(s: &str) -> bool {
-    s.contains(is_break)
+    s.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0xC2 | 0xE2)) && s.contains(is_break)
+}
+
+/// Printable ASCII without blanks, not starting with an indicator or ending with `:`:
+/// libyaml's analysis would find nothing to object to.
+fn plain_at_a_glance(s: &str) -> bool {
+    let b = s.as_bytes();
+    let first_ok = match b.first() {
+        Some(c) if c.is_ascii_alphanumeric() => true,
+        Some(b'-') => b.len() > 1 && !b.starts_with(b"---"),
+        Some(b'.') => !b.starts_with(b"..."),
+        Some(c) => matches!(
+            c,
+            b'/' | b'_' | b'$' | b'(' | b')' | b'+' | b'=' | b'~' | b'<' | b';' | b'\\' | b'^'
+        ),
+        None => false,
+    };
+    // Without a short circuit, so the loop runs over whole words.
+    first_ok
+        && b[b.len() - 1] != b':'
+        && b.iter()
+            .fold(true, |ok, c| ok & (c.wrapping_sub(0x21) < 0x5e))
+}
+
+/// Whether a plain text might read as null, a boolean or a number (YAML 1.2 or
+/// go-yaml): all of those start with one of these.
+fn could_be_non_string(s: &str) -> bool {
+    s.as_bytes()
+        .first()
+        .is_none_or(|c| b"0123456789+-.~nNtTfF".contains(c))
 }
 
 /// libyaml's printable set, widened to the characters beyond the Basic Multilingual
@@ -511,14 +596,19 @@ pub(super) fn plain_allowed(s: &str) -> bool {
 fn any_style(s: &str) -> Style {
     if s.contains('\n') {
         Style::Literal
-    } else if yaml12_non_string(s)
-        || !matches!(resolve::plain(s), Resolved::Str(_))
-        || resolve::is_timestamp(s)
-    {
+    } else if reads_as_non_string(s) {
         Style::SingleQuoted
     } else {
         Style::Plain
     }
+}
+
+/// Whether plain `s` reads as something other than the string `s`, by YAML 1.2 or by
+/// go-yaml.
+fn reads_as_non_string(s: &str) -> bool {
+    yaml12_non_string(s)
+        || !matches!(resolve::plain(s), Resolved::Str(_))
+        || resolve::is_timestamp(s)
 }
 
 /// serde_yaml_ng's reading of a plain scalar: null, bool, integer (decimal, `0x`, `0o`,
@@ -562,6 +652,22 @@ fn digits_but_not_number(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The shortcut never takes a text libyaml's analysis would quote.
+        #[test]
+        fn the_glance_agrees_with_the_analysis(s in "[ -~]{0,12}") {
+            if plain_at_a_glance(&s) {
+                prop_assert!(analyze(&s, false).block_plain, "{s:?}");
+            }
+            if !could_be_non_string(&s) {
+                prop_assert!(!yaml12_non_string(&s), "{s:?}");
+                prop_assert!(matches!(resolve::plain(&s), Resolved::Str(_)), "{s:?}");
+                prop_assert!(!resolve::is_timestamp(&s), "{s:?}");
+            }
+        }
+    }
 
     fn out(s: &str) -> String {
         to_string(&Value::from(s))

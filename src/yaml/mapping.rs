@@ -65,6 +65,10 @@ impl Mapping {
         self.map.get_index(index)
     }
 
+    pub fn get_index_mut(&mut self, index: usize) -> Option<(&Value, &mut Value)> {
+        self.map.get_index_mut(index)
+    }
+
     pub fn entry(&mut self, k: Value) -> Entry<'_, Value, Value> {
         self.map.entry(k)
     }

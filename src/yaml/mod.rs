@@ -76,6 +76,11 @@ pub fn to_string(v: &Value) -> String {
     emit::to_string(v)
 }
 
+/// [`to_string`] into a writer, in chunks as the text is made.
+pub fn to_writer(v: &Value, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    emit::to_writer(v, w)
+}
+
 /// Applies `<<` merge keys throughout a tree built in code (parsing applies them
 /// already): merged keys take the place of the `<<` entry, explicit keys win.
 pub fn resolve_merge_keys(v: &mut Value) -> std::result::Result<(), String> {

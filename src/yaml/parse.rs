@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::libyaml::{Event, Mark, Parser};
-use super::mapping::Mapping;
+use super::mapping::{Entry, Mapping};
 use super::value::{CoreTag, Scalar, Style, Tag, TaggedValue, Value};
 
 /// Nesting deeper than this is refused, aliases and merged values included.
@@ -45,12 +45,12 @@ enum Frame {
         tag: Option<String>,
     },
     Mapping {
-        map: Mapping,
+        /// Entries with where each key is; the map is built once they are all read,
+        /// at its final size.
+        entries: Vec<(Value, Value, Mark)>,
         key: Option<(Value, Mark)>,
         anchor: Option<String>,
         tag: Option<String>,
-        /// Where its `<<` key is, if it has one.
-        merge: Option<Mark>,
     },
 }
 
@@ -115,11 +115,10 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
                     return Err(at(mark, too_deep()));
                 }
                 stack.push(Frame::Mapping {
-                    map: Mapping::new(),
+                    entries: Vec::new(),
                     key: None,
                     anchor,
                     tag,
-                    merge: None,
                 });
                 continue;
             }
@@ -131,17 +130,14 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Mapping {
-                    mut map,
+                    entries,
                     anchor,
                     tag,
-                    merge,
                     ..
-                }) => {
-                    if let Some(merge_mark) = merge {
-                        merge_into(&mut map).map_err(|m| at(merge_mark, m))?;
-                    }
-                    (collection(Value::Mapping(map), tag, "map"), anchor)
-                }
+                }) => (
+                    collection(Value::Mapping(mapping(entries)?), tag, "map"),
+                    anchor,
+                ),
                 _ => return Err(at(mark, "unbalanced mapping end")),
             },
         };
@@ -159,9 +155,7 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Sequence { items, .. }) => items.push(node),
-            Some(Frame::Mapping {
-                map, key, merge, ..
-            }) => match key.take() {
+            Some(Frame::Mapping { entries, key, .. }) => match key.take() {
                 None => {
                     if !is_scalar(&node) {
                         return Err(at(
@@ -171,19 +165,34 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
                     }
                     *key = Some((node, mark));
                 }
-                Some((k, key_mark)) => {
-                    if map.contains_key(&k) {
-                        return Err(at(key_mark, format!("duplicate entry with key {k:?}")));
-                    }
-                    if is_merge_key(&k) {
-                        *merge = Some(key_mark);
-                    }
-                    map.insert(k, node);
-                }
+                Some((k, key_mark)) => entries.push((k, node, key_mark)),
             },
         }
     }
     Ok(root.unwrap_or_else(Value::null))
+}
+
+/// A mapping from its entries: duplicate keys refused, `<<` applied.
+fn mapping(entries: Vec<(Value, Value, Mark)>) -> Result<Mapping, ParseError> {
+    let mut map = Mapping::with_capacity(entries.len());
+    let mut merge = None;
+    for (k, v, mark) in entries {
+        if merge.is_none() && is_merge_key(&k) {
+            merge = Some(mark);
+        }
+        match map.entry(k) {
+            Entry::Occupied(e) => {
+                return Err(at(mark, format!("duplicate entry with key {:?}", e.key())))
+            }
+            Entry::Vacant(e) => {
+                e.insert(v);
+            }
+        }
+    }
+    if let Some(mark) = merge {
+        merge_into(&mut map).map_err(|m| at(mark, m))?;
+    }
+    Ok(map)
 }
 
 fn too_deep() -> String {

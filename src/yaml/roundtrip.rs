@@ -204,6 +204,21 @@ fn long_keys_use_the_explicit_form() {
 }
 
 #[test]
+fn writing_in_chunks_gives_the_same_text() {
+    let mut text = String::from("services:\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "  s{i}:\n    image: \"x:{i}\"\n    ports: ['{i}:80']\n"
+        ));
+    }
+    let v = p(&text);
+    let mut out = Vec::new();
+    to_writer(&v, &mut out).unwrap();
+    assert!(out.len() > 100_000);
+    assert_eq!(String::from_utf8(out).unwrap(), to_string(&v));
+}
+
+#[test]
 fn odd_documents_read_back_the_same() {
     // Cases the properties below once found.
     for text in ["a\n\n$", "?", "<::", "- - |+\n    x\n\n"] {
@@ -350,7 +365,7 @@ fn goyaml_only(v: &serde_yaml_ng::Value) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig { max_global_rejects: 1 << 20, ..ProptestConfig::with_cases(512) })]
 
     /// Values netfence makes are written exactly as serde_yaml_ng wrote them.
     #[test]

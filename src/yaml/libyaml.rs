@@ -9,7 +9,7 @@ use std::mem::MaybeUninit;
 
 use unsafe_libyaml as ffi_unsafe;
 
-use super::value::Style;
+use super::value::{Scalar, Style};
 
 /// Where an event starts: 0-based line and column (in characters), as libyaml counts.
 #[derive(Debug, Clone, Copy, Default)]
@@ -28,8 +28,7 @@ pub enum Event {
     Scalar {
         anchor: Option<String>,
         tag: Option<String>,
-        value: Box<str>,
-        style: Style,
+        value: Scalar,
     },
     SequenceStart {
         anchor: Option<String>,
@@ -147,22 +146,22 @@ unsafe fn convert(e: &ffi_unsafe::yaml_event_t) -> Event {
         ffi_unsafe::YAML_SCALAR_EVENT => {
             let s = unsafe { &e.data.scalar };
             let bytes = unsafe { std::slice::from_raw_parts(s.value, s.length as usize) };
+            let style = match s.style {
+                ffi_unsafe::YAML_SINGLE_QUOTED_SCALAR_STYLE => Style::SingleQuoted,
+                ffi_unsafe::YAML_DOUBLE_QUOTED_SCALAR_STYLE => Style::DoubleQuoted,
+                ffi_unsafe::YAML_LITERAL_SCALAR_STYLE => Style::Literal,
+                ffi_unsafe::YAML_FOLDED_SCALAR_STYLE => Style::Folded,
+                _ => Style::Plain,
+            };
             // The input is UTF-8 and libyaml writes UTF-8: the lossy path is never taken.
-            let value: Box<str> = match std::str::from_utf8(bytes) {
-                Ok(v) => v.into(),
-                Err(_) => String::from_utf8_lossy(bytes).into(),
+            let value = match std::str::from_utf8(bytes) {
+                Ok(v) => Scalar::new(v, style, None),
+                Err(_) => Scalar::new(String::from_utf8_lossy(bytes), style, None),
             };
             Event::Scalar {
                 anchor: text(s.anchor),
                 tag: text(s.tag),
                 value,
-                style: match s.style {
-                    ffi_unsafe::YAML_SINGLE_QUOTED_SCALAR_STYLE => Style::SingleQuoted,
-                    ffi_unsafe::YAML_DOUBLE_QUOTED_SCALAR_STYLE => Style::DoubleQuoted,
-                    ffi_unsafe::YAML_LITERAL_SCALAR_STYLE => Style::Literal,
-                    ffi_unsafe::YAML_FOLDED_SCALAR_STYLE => Style::Folded,
-                    _ => Style::Plain,
-                },
             }
         }
         ffi_unsafe::YAML_SEQUENCE_START_EVENT => {

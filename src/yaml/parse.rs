@@ -93,12 +93,7 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
                 budget -= a.nodes;
                 (a.value.clone(), None)
             }
-            Event::Scalar {
-                anchor,
-                tag,
-                value,
-                style,
-            } => (scalar(value, style, tag), anchor),
+            Event::Scalar { anchor, tag, value } => (scalar(value, tag), anchor),
             Event::SequenceStart { anchor, tag } => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(at(mark, too_deep()));
@@ -212,18 +207,18 @@ pub fn is_merge_key(k: &Value) -> bool {
     matches!(k, Value::Scalar(s) if s.text() == "<<" && s.style() == Style::Plain && s.tag().is_none())
 }
 
-fn scalar(value: Box<str>, style: Style, tag: Option<String>) -> Value {
+fn scalar(value: Scalar, tag: Option<String>) -> Value {
     let Some(tag) = tag else {
-        return Value::Scalar(Scalar::new(value, style, None));
+        return Value::Scalar(value);
     };
     match tag
         .strip_prefix("tag:yaml.org,2002:")
         .and_then(CoreTag::from_suffix)
     {
-        Some(core) => Value::Scalar(Scalar::new(value, style, Some(core))),
+        Some(core) => Value::Scalar(value.with_tag(Some(core))),
         None => Value::Tagged(Box::new(TaggedValue {
             tag: Tag::from_resolved(&tag),
-            value: Value::Scalar(Scalar::new(value, style, None)),
+            value: Value::Scalar(value),
         })),
     }
 }

@@ -1,9 +1,10 @@
-//! The baseline of SPEC §6's speed bar: a bare parse-and-emit of a compose file by the YAML
-//! crate netfence uses (serde_yaml_ng), with nothing else — no merge keys, no plan.
+//! The baseline of SPEC §6's speed bar: a bare serde YAML parse-and-emit of a compose file
+//! (serde_yaml_ng, the crate netfence used before its own tree), with nothing else — no
+//! merge keys, no plan.
 //! Same I/O shape as `netfence rewrite -f FILE`: reads the file, prints YAML to stdout.
 //!
 //! `yaml_roundtrip FILE` prints the round trip; `yaml_roundtrip --parsed-size FILE` prints
-//! only the heap bytes the parsed document holds (the "parsed size" of the memory bar).
+//! only the heap bytes the parsed document holds.
 //! Built by `scripts/bench.sh` (`cargo build --release --example yaml_roundtrip`).
 
 use std::io::Write;

@@ -7,15 +7,18 @@
 #      serde_yaml_ng parse-and-emit of the same file (examples/yaml_roundtrip.rs) and
 #      `docker compose -f FILE config` (hyperfine when it is there or installable, else a
 #      loop of timed runs);
-#   4. measures peak memory (max RSS, /usr/bin/time) against the file's parsed size (the
-#      heap serde_yaml_ng's parsed document holds);
-#   5. runs the in-process harness (`cargo bench --bench rewrite`), which also plans
-#      10,000 networks into a pool.
+#   4. measures peak memory (max RSS, /usr/bin/time) of netfence against the round trip's
+#      (SPEC §6: within 2x), also as growth over each binary's run on an empty file;
+#   5. with CALLGRIND=1, counts instructions (valgrind --tool=callgrind), which unlike
+#      times do not depend on the machine's load;
+#   6. runs the in-process harness (`cargo bench --bench rewrite`), which also plans
+#      10,000 networks into a pool and compares peak heaps.
 # Prints a Markdown report (also written to $BENCH_DIR/report.md) for docs/BENCHMARKS.md.
 #
 #   scripts/bench.sh                  # everything
 #   SIZES="1000" scripts/bench.sh     # some sizes only
-#   NO_HARNESS=1 scripts/bench.sh     # skip step 5
+#   NO_HARNESS=1 scripts/bench.sh     # skip step 6
+#   CALLGRIND=1 scripts/bench.sh      # add step 5
 # Speed is measured here, never asserted in tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -98,15 +101,14 @@ report=$BENCH_DIR/report.md
     "Compose $([ ${#COMPOSE[@]} -gt 0 ] && "${COMPOSE[@]}" version --short 2>/dev/null || echo none);" \
     "timing: $(command -v hyperfine >/dev/null 2>&1 && hyperfine --version || echo "loop of $RUNS"), median of $RUNS runs after 3 warm-ups."
   echo
-  echo "| services | file KB | parsed KB | netfence ms | round-trip ms | compose ms | netfence ÷ round-trip | compose ÷ netfence | netfence max RSS MB (Δ over empty) | round-trip max RSS MB (Δ) | Δ RSS ÷ parsed |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| services | file KB | netfence ms | round-trip ms | compose ms | netfence ÷ round-trip | compose ÷ netfence | netfence max RSS MB (Δ over empty) | round-trip max RSS MB (Δ) | RSS netfence ÷ round-trip (Δ) |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } >"$report"
 
 for n in $SIZES; do
   f=$BENCH_DIR/compose-$n.yml
   "$GEN" "$n" >"$f"
   bytes=$(wc -c <"$f")
-  parsed=$("$RT" --parsed-size "$f")
   "$NF" rewrite -f "$f" --run-id bench >/dev/null
   say "$n services: $bytes bytes, timing"
   t_nf=$(median_ms "netfence-$n" "$NF" rewrite -f "$f" --run-id bench)
@@ -117,26 +119,43 @@ for n in $SIZES; do
   fi
   rss_nf=$(max_rss_kb "$NF" rewrite -f "$f" --run-id bench)
   rss_rt=$(max_rss_kb "$RT" "$f")
-  python3 - "$n" "$bytes" "$parsed" "$t_nf" "$t_rt" "${t_dc:-0}" "$rss_nf" "$NF_BASE_KB" "$rss_rt" "$RT_BASE_KB" >>"$report" <<'EOF'
+  python3 - "$n" "$bytes" "$t_nf" "$t_rt" "${t_dc:-0}" "$rss_nf" "$NF_BASE_KB" "$rss_rt" "$RT_BASE_KB" >>"$report" <<'EOF'
 import sys
-n, size, parsed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-t_nf, t_rt, t_dc = (float(x) for x in sys.argv[4:7])
-rss_nf, base_nf, rss_rt, base_rt = (int(x) for x in sys.argv[7:11])
+n, size = int(sys.argv[1]), int(sys.argv[2])
+t_nf, t_rt, t_dc = (float(x) for x in sys.argv[3:6])
+rss_nf, base_nf, rss_rt, base_rt = (int(x) for x in sys.argv[6:10])
 d_nf, d_rt = (rss_nf - base_nf) * 1024, (rss_rt - base_rt) * 1024
 dc = f"{t_dc:.1f}" if t_dc else "–"
 dc_ratio = f"{t_dc / t_nf:.1f}×" if t_dc else "–"
-print(f"| {n:,} | {size/1024:.0f} | {parsed/1024:.0f} | {t_nf:.2f} | {t_rt:.2f} | {dc} | "
+print(f"| {n:,} | {size/1024:.0f} | {t_nf:.2f} | {t_rt:.2f} | {dc} | "
       f"{t_nf / t_rt:.2f}× | {dc_ratio} | {rss_nf/1024:.1f} ({d_nf/1048576:+.1f}) | "
-      f"{rss_rt/1024:.1f} ({d_rt/1048576:+.1f}) | {d_nf / parsed:.2f}× |")
+      f"{rss_rt/1024:.1f} ({d_rt/1048576:+.1f}) | {rss_nf / rss_rt:.2f}× ({d_nf / d_rt:.2f}×) |")
 EOF
 done
+
+if [ "${CALLGRIND:-0}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+  say "instruction counts (callgrind)"
+  {
+    echo
+    echo "Instructions (valgrind --tool=callgrind, whole process):"
+    echo
+    echo "| services | netfence Ir | round-trip Ir | ratio |"
+    echo "|---:|---:|---:|---:|"
+  } >>"$report"
+  ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected/ {print $NF}'; }
+  for n in $SIZES; do
+    f=$BENCH_DIR/compose-$n.yml
+    python3 -c 'import sys; n, a, b = (int(x) for x in sys.argv[1:4]); print(f"| {n:,} | {a/1e6:.1f} M | {b/1e6:.1f} M | {a/b:.2f}× |")' \
+      "$n" "$(ir "$NF" rewrite -f "$f" --run-id bench)" "$(ir "$RT" "$f")" >>"$report"
+  done
+fi
 
 if [ "${NO_HARNESS:-0}" != 1 ]; then
   say "in-process harness (cargo bench --bench rewrite)"
   {
     echo
     echo "In process (\`cargo bench --bench rewrite\`: library calls, no process start-up or file I/O;"
-    echo "peak = the heap high-water mark of one rewrite, parsed = the heap of the parsed document):"
+    echo "tree = the heap each parsed tree holds, peak = the heap high-water mark of one call):"
     echo
     echo '```'
     cargo bench --quiet --bench rewrite 2>/dev/null

@@ -1,7 +1,7 @@
 //! Read-only views of the untyped compose tree: services, their attachments, networks.
 //! Everything here reads; nothing edits (that is `rewrite`'s job).
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::yaml::{scalar_string, untag};
 
@@ -73,8 +73,7 @@ pub fn network_mode(svc: &Mapping) -> Option<String> {
 /// Is the network declared external (`external: true`, or the legacy `external: {name}`)?
 pub fn is_external(net: &Mapping) -> bool {
     match net.get("external").map(untag) {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(v @ Value::Scalar(_)) => crate::yaml::is_truthy(v),
         Some(Value::Mapping(_)) => true,
         _ => false,
     }
@@ -96,7 +95,7 @@ pub fn external_name(key: &str, net: &Mapping) -> String {
 /// The service a same-file `extends` points at, if any.
 pub fn extends_base(svc: &Mapping) -> Option<String> {
     match untag(svc.get("extends")?) {
-        Value::String(s) => Some(s.clone()),
+        v @ Value::Scalar(_) => v.as_str().map(str::to_owned),
         Value::Mapping(m) => {
             if m.get("file").is_some() {
                 return None;

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use serde_yaml_ng::Value;
+use crate::yaml::Value;
 
 use crate::plan::{NetworkPlan, Plan, Role, ServicePlan};
 use crate::yaml::{scalar_string, untag};

@@ -1,7 +1,7 @@
 //! Labels as Compose writes them: a mapping (`key: value`) or a list (`key=value`).
 //! Edits keep the form the user wrote.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::yaml::{key, scalar_string};
 
@@ -65,9 +65,16 @@ pub fn get(labels: Option<&Value>, name: &str) -> Option<String> {
 /// In a list every entry of the key goes: Compose keeps the last of duplicates, so one
 /// left behind would win over the value set here.
 pub fn set(parent: &mut Mapping, field: &str, name: &str, value: &str) {
-    let slot = parent
-        .entry(key(field))
-        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    let at = match parent.get_index_of(field) {
+        Some(i) => i,
+        None => {
+            parent.insert(key(field), Value::Mapping(Mapping::new()));
+            parent.len() - 1
+        }
+    };
+    let Some((_, slot)) = parent.get_index_mut(at) else {
+        return;
+    };
     if slot.is_null() {
         *slot = Value::Mapping(Mapping::new());
     }
@@ -132,7 +139,11 @@ mod tests {
     use super::*;
 
     fn y(s: &str) -> Mapping {
-        serde_yaml_ng::from_str(s).unwrap()
+        crate::yaml::from_str(s)
+            .unwrap()
+            .as_mapping()
+            .cloned()
+            .unwrap()
     }
 
     #[test]
@@ -142,7 +153,7 @@ mod tests {
         set(&mut m, "labels", "b", "2");
         assert_eq!(
             m["labels"],
-            serde_yaml_ng::from_str::<Value>("[a=1, traefik.docker.network=real, b=2]").unwrap()
+            crate::yaml::from_str("[a=1, traefik.docker.network=real, b=2]").unwrap()
         );
         let mut m = y("labels: {a: '1'}");
         set(&mut m, "labels", "b", "2");
@@ -158,7 +169,7 @@ mod tests {
         set(&mut m, "labels", SCOPE, "env:prod");
         assert_eq!(
             m["labels"],
-            serde_yaml_ng::from_str::<Value>("[io.netfence.scope=env:prod, a=1]").unwrap()
+            crate::yaml::from_str("[io.netfence.scope=env:prod, a=1]").unwrap()
         );
         assert_eq!(get(m.get("labels"), SCOPE).as_deref(), Some("env:prod"));
     }

@@ -33,11 +33,11 @@ pub mod yaml;
 
 use std::path::Path;
 
+use crate::yaml::Value;
 pub use error::{Error, Result, Source};
 pub use plan::{Options, Plan, Target};
 pub use policy::{LoadedPolicy, Policy};
 pub use scope::Scope;
-use serde_yaml_ng::Value;
 
 /// Compose input with its policy found, ready to plan.
 #[derive(Debug, Clone)]
@@ -94,7 +94,7 @@ impl Project {
         let (unfenced, record) = if unfence::record(&input.value).is_some() {
             unfence::unfence(input.value.clone())
         } else {
-            (std::mem::replace(&mut input.value, Value::Null), None)
+            (std::mem::take(&mut input.value), None)
         };
         Ok(Project {
             input,

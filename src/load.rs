@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde_yaml_ng::Value;
+use crate::yaml::Value;
 
 use crate::error::{Error, Result, Source};
 
@@ -241,7 +241,7 @@ fn is_empty(v: &Value) -> bool {
 pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
     let value = crate::yaml::parse(source, text)?;
     let value = match value {
-        Value::Null => Value::Mapping(Default::default()),
+        v if v.is_null() => Value::Mapping(Default::default()),
         v => v,
     };
     let Value::Mapping(top) = &value else {
@@ -255,7 +255,8 @@ pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
     };
     for section in ["services", "networks", "volumes"] {
         match top.get(section).map(crate::yaml::untag) {
-            None | Some(Value::Null) | Some(Value::Mapping(_)) => {}
+            None | Some(Value::Mapping(_)) => {}
+            Some(v) if v.is_null() => {}
             Some(other) => {
                 return Err(Error::compose(
                     source,
@@ -271,7 +272,8 @@ pub fn parse_document(source: &Source, text: &str) -> Result<Value> {
         for (name, svc) in services {
             let name = crate::yaml::scalar_string(name).unwrap_or_default();
             match crate::yaml::untag(svc) {
-                Value::Mapping(_) | Value::Null => {}
+                Value::Mapping(_) => {}
+                v if v.is_null() => {}
                 other => {
                     return Err(Error::compose(
                         source,

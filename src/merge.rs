@@ -2,7 +2,7 @@
 //! mappings deep-merged, most sequences appended without duplicates, a few replaced, some
 //! merged by a key (volumes by target, secrets by source), and `!reset` / `!override`.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::yaml::key;
 
@@ -165,7 +165,7 @@ fn list_to_map(list: &[Value], seps: &[char]) -> Mapping {
         if let Some(s) = item.as_str() {
             match s.find(seps) {
                 Some(i) => m.insert(key(&s[..i]), key(&s[i + 1..])),
-                None => m.insert(key(s), Value::Null),
+                None => m.insert(key(s), Value::null()),
             };
         }
     }
@@ -206,7 +206,7 @@ fn merge_keyed_list(existing: &mut Value, over: Value, seps: &[char]) {
 
 fn networks_as_map(v: Value) -> Value {
     match v {
-        Value::Sequence(s) => Value::Mapping(s.into_iter().map(|n| (n, Value::Null)).collect()),
+        Value::Sequence(s) => Value::Mapping(s.into_iter().map(|n| (n, Value::null())).collect()),
         other => other,
     }
 }
@@ -221,13 +221,13 @@ fn merge_networks(existing: &mut Value, over: Value) {
     if let (Value::Mapping(bm), Value::Mapping(om)) = (&mut b, o) {
         for (k, v) in om {
             match bm.get_mut(&k) {
-                Some(Value::Null) | None => {
-                    bm.insert(k, v);
-                }
-                Some(e) => {
+                Some(e) if !e.is_null() => {
                     if !v.is_null() {
                         merge_value(e, v)
                     }
+                }
+                _ => {
+                    bm.insert(k, v);
                 }
             }
         }
@@ -237,16 +237,17 @@ fn merge_networks(existing: &mut Value, over: Value) {
 
 /// `build: ./ctx` is `{context: ./ctx}`; then the mappings merge.
 fn merge_build(existing: &mut Value, over: Value) {
-    let as_map = |v: Value| match v {
-        Value::String(s) => {
+    let as_map = |v: Value| {
+        if v.is_string() {
             let mut m = Mapping::new();
-            m.insert(key("context"), Value::String(s));
+            m.insert(key("context"), v);
             Value::Mapping(m)
+        } else {
+            v
         }
-        other => other,
     };
     match (&*existing, &over) {
-        (Value::String(_), Value::Mapping(_)) | (Value::Mapping(_), Value::String(_)) => {
+        (Value::Scalar(_), Value::Mapping(_)) | (Value::Mapping(_), Value::Scalar(_)) => {
             let mut b = as_map(std::mem::take(existing));
             merge_value(&mut b, as_map(over));
             *existing = b;
@@ -263,7 +264,7 @@ fn merge_depends_on(existing: &mut Value, over: Value) {
                 .map(|n| {
                     let mut c = Mapping::new();
                     c.insert(key("condition"), key("service_started"));
-                    c.insert(key("required"), Value::Bool(true));
+                    c.insert(key("required"), Value::from(true));
                     (n, Value::Mapping(c))
                 })
                 .collect(),
@@ -282,9 +283,12 @@ fn merge_depends_on(existing: &mut Value, over: Value) {
 
 /// `dns: 1.1.1.1` + `[8.8.8.8]` is both.
 fn merge_string_or_list(existing: &mut Value, over: Value) {
-    let as_list = |v: Value| match v {
-        Value::String(_) => Value::Sequence(vec![v]),
-        other => other,
+    let as_list = |v: Value| {
+        if v.is_string() {
+            Value::Sequence(vec![v])
+        } else {
+            v
+        }
     };
     let mut b = as_list(std::mem::take(existing));
     let o = as_list(over);
@@ -333,8 +337,8 @@ fn merge_ulimits(existing: &mut Value, over: Value) {
 
 fn mount_target(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => {
-            let parts: Vec<&str> = s.split(':').collect();
+        Value::Scalar(_) => {
+            let parts: Vec<&str> = v.as_str()?.split(':').collect();
             Some(match parts.len() {
                 1 => parts[0].to_owned(),
                 _ => parts[1].to_owned(),
@@ -347,7 +351,7 @@ fn mount_target(v: &Value) -> Option<String> {
 
 fn reference_source(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => Some(s.clone()),
+        Value::Scalar(_) => v.as_str().map(str::to_owned),
         Value::Mapping(m) => m.get("source").and_then(|t| t.as_str()).map(str::to_owned),
         _ => None,
     }
@@ -373,7 +377,7 @@ mod tests {
     use super::*;
 
     fn y(s: &str) -> Value {
-        serde_yaml_ng::from_str(s).unwrap()
+        crate::yaml::from_str(s).unwrap()
     }
 
     fn merged(a: &str, b: &str) -> Value {

@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::yaml::Value;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use serde_yaml_ng::Value;
 
 use crate::error::{Error, Result, Source};
 
@@ -602,7 +602,7 @@ fn built_in() -> LoadedPolicy {
 pub fn is_policy_document(v: &Value) -> bool {
     match v {
         Value::Mapping(m) => m.keys().any(|k| k.as_str() != Some("fenced")),
-        Value::Null => false,
+        v if v.is_null() => false,
         _ => true,
     }
 }
@@ -708,7 +708,7 @@ labels: { com.example.team: payments }
         embedded: &str,
         scope: Option<&crate::Scope>,
     ) -> Result<(LoadedPolicy, Option<String>)> {
-        let value: Value = serde_yaml_ng::from_str(embedded).unwrap();
+        let value: Value = crate::yaml::from_str(embedded).unwrap();
         discover(Discovery {
             explicit,
             embedded: Some((Path::new("compose.yml"), &value)),

@@ -2,7 +2,7 @@
 //! `loopback` also binds to 127.0.0.1, `keep` leaves them. Host IP, container port,
 //! ranges and protocol are kept; `${VAR}` text is never interpolated.
 
-use serde_yaml_ng::Value;
+use crate::yaml::{Scalar, Value};
 
 use crate::policy::PortsMode;
 use crate::yaml::key;
@@ -87,17 +87,20 @@ pub fn rewrite(port: &Value, mode: PortsMode) -> Option<Value> {
         return None;
     }
     match port {
-        Value::String(s) => {
+        Value::Scalar(scalar) if port.is_string() => {
+            let s = scalar.text();
             let mut p = ShortPort::parse(s);
             p.published = None;
             if mode == PortsMode::Loopback && !p.host_ip.as_deref().is_some_and(is_loopback) {
                 p.host_ip = Some(LOOPBACK.into());
             }
             let out = p.render();
-            (out != *s).then(|| Value::String(out))
+            // The new value keeps the quotes the entry was written with.
+            (out != s).then(|| Value::Scalar(Scalar::string(out).with_quotes_of(scalar)))
         }
-        Value::Number(n) if mode == PortsMode::Loopback => {
-            Some(Value::String(format!("{LOOPBACK}::{n}")))
+        Value::Scalar(_) if port.is_number() && mode == PortsMode::Loopback => {
+            let n = crate::yaml::scalar_string(port)?;
+            Some(Value::from(format!("{LOOPBACK}::{n}")))
         }
         Value::Mapping(m) => {
             let mut m2 = m.clone();
@@ -120,7 +123,7 @@ pub fn rewrite(port: &Value, mode: PortsMode) -> Option<Value> {
 /// The host port a port entry publishes on, if it fixes one (for audit and run).
 pub fn fixed_host_port(port: &Value) -> Option<String> {
     match port {
-        Value::String(s) => ShortPort::parse(s).published,
+        Value::Scalar(_) => ShortPort::parse(port.as_str()?).published,
         Value::Mapping(m) => m.get("published").and_then(crate::yaml::scalar_string),
         _ => None,
     }
@@ -131,8 +134,8 @@ mod tests {
     use super::*;
 
     fn eph(s: &str) -> String {
-        match rewrite(&Value::String(s.into()), PortsMode::Ephemeral) {
-            Some(Value::String(o)) => o,
+        match rewrite(&Value::from(s), PortsMode::Ephemeral) {
+            Some(o) if o.is_string() => o.as_str().unwrap().to_owned(),
             None => s.to_owned(),
             other => panic!("{other:?}"),
         }
@@ -155,7 +158,7 @@ mod tests {
 
     #[test]
     fn loopback_binds_to_127() {
-        let l = |s: &str| rewrite(&Value::String(s.into()), PortsMode::Loopback);
+        let l = |s: &str| rewrite(&Value::from(s), PortsMode::Loopback);
         assert_eq!(l("8080:80"), Some(Value::from("127.0.0.1::80")));
         assert_eq!(l("127.0.0.1::80"), None);
         assert_eq!(
@@ -167,11 +170,11 @@ mod tests {
     #[test]
     fn long_syntax_loses_published() {
         let v: Value =
-            serde_yaml_ng::from_str("{target: 80, published: '8080', protocol: tcp}").unwrap();
+            crate::yaml::from_str("{target: 80, published: '8080', protocol: tcp}").unwrap();
         let out = rewrite(&v, PortsMode::Ephemeral).unwrap();
         assert_eq!(
             out,
-            serde_yaml_ng::from_str::<Value>("{target: 80, protocol: tcp}").unwrap()
+            crate::yaml::from_str("{target: 80, protocol: tcp}").unwrap()
         );
         assert_eq!(rewrite(&v, PortsMode::Keep), None);
     }

@@ -1,7 +1,7 @@
 //! Reverse-proxy conventions: which services are public, and the label that tells the
 //! proxy which network to reach a container over.
 
-use serde_yaml_ng::Mapping;
+use crate::yaml::Mapping;
 
 use crate::policy::{ProxyProvider, TraefikVersion};
 
@@ -66,7 +66,11 @@ mod tests {
     use super::*;
 
     fn svc(s: &str) -> Mapping {
-        serde_yaml_ng::from_str(s).unwrap()
+        crate::yaml::from_str(s)
+            .unwrap()
+            .as_mapping()
+            .cloned()
+            .unwrap()
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Applying a plan to the untyped compose tree. Only what the plan names is touched;
 //! every other key, `x-` extension, tag and `${VAR}` text passes through in its order.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::labels;
 use crate::plan::{Attachment, NetworkPlan, Plan, Role, ServicePlan, Target};
@@ -30,7 +30,7 @@ pub fn apply_owned(plan: &Plan, mut doc: Value) -> Value {
     }
     apply_volumes(plan, top);
 
-    let record = serde_yaml_ng::to_value(plan.record()).unwrap_or(Value::Null);
+    let record = plan.record().into_value();
     let ext = top
         .entry(key("x-netfence"))
         .or_insert_with(|| Value::Mapping(Mapping::new()));
@@ -94,7 +94,7 @@ fn apply_networks(plan: &Plan, top: &mut Mapping) {
             _ => {
                 let mut m = Mapping::new();
                 m.insert(key("name"), key(&np.name));
-                m.insert(key("external"), Value::Bool(true));
+                m.insert(key("external"), Value::from(true));
                 nets.insert(key(&np.key), Value::Mapping(m));
             }
         }
@@ -272,7 +272,7 @@ fn networks_value(attachments: &[Attachment], written: Option<&Value>) -> Value 
             out.insert(
                 key(&a.network),
                 if was_null {
-                    Value::Null
+                    Value::null()
                 } else {
                     Value::Mapping(Mapping::new())
                 },
@@ -311,7 +311,7 @@ fn apply_network(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
         // `run` creates the network itself; Compose must only attach to it.
         m.clear();
         m.insert(key("name"), key(&np.name));
-        m.insert(key("external"), Value::Bool(true));
+        m.insert(key("external"), Value::from(true));
         return;
     }
     insert_at(m, 0, key("name"), key(&np.name));
@@ -320,9 +320,9 @@ fn apply_network(plan: &Plan, np: &NetworkPlan, m: &mut Mapping) {
     }
     let set_flag = |m: &mut Mapping, field: &str, on: bool| {
         if on {
-            m.insert(key(field), Value::Bool(true));
+            m.insert(key(field), Value::from(true));
         } else if m.get(field).is_some() {
-            m.insert(key(field), Value::Bool(false));
+            m.insert(key(field), Value::from(false));
         }
     };
     set_flag(m, "internal", np.internal);

@@ -2,8 +2,8 @@
 //! netfence's own output idempotent, and re-scoping clean (no `nf-a-nf-b-...`): the
 //! output records what it replaced, and this module puts it back.
 
+use crate::yaml::{Mapping, Value};
 use serde::{Deserialize, Serialize};
-use serde_yaml_ng::{Mapping, Value};
 
 use crate::labels;
 use crate::yaml::{key, scalar_string, untag_mut};
@@ -39,8 +39,87 @@ pub struct Record {
 }
 
 pub fn record(doc: &Value) -> Option<Record> {
-    let fenced = doc.get("x-netfence")?.get("fenced")?;
-    serde_yaml_ng::from_value(fenced.clone()).ok()
+    Record::from_value(doc.get("x-netfence")?.get("fenced")?)
+}
+
+impl Record {
+    /// The record as written under `x-netfence.fenced`. The values it keeps (ports,
+    /// networks, ipam as they were) are copied as they are, text and quotes included.
+    pub fn into_value(self) -> Value {
+        let mut m = Mapping::new();
+        m.insert(key("scope"), Value::from(self.scope));
+        m.insert(key("project"), Value::from(self.project));
+        if let Some(name) = self.name {
+            m.insert(key("name"), Value::from(name));
+        }
+        m.insert(key("policy"), Value::from(self.policy));
+        m.insert(key("version"), Value::from(self.version));
+        if !self.container_names.is_empty() {
+            let names = self
+                .container_names
+                .into_iter()
+                .map(|(s, n)| (Value::from(s), Value::from(n)))
+                .collect();
+            m.insert(key("container_names"), Value::Mapping(names));
+        }
+        for (field, values) in [
+            ("ports", self.ports),
+            ("networks", self.networks),
+            ("ipam", self.ipam),
+        ] {
+            if !values.is_empty() {
+                let values = values
+                    .into_iter()
+                    .map(|(k, v)| (Value::from(k), v))
+                    .collect();
+                m.insert(key(field), Value::Mapping(values));
+            }
+        }
+        Value::Mapping(m)
+    }
+
+    /// Reads a record back; `None` when it is not one (a field missing or mistyped).
+    pub fn from_value(v: &Value) -> Option<Record> {
+        let m = v.as_mapping()?;
+        let text = |field: &str| m.get(field).and_then(Value::as_str).map(str::to_owned);
+        let entries = |field: &str| -> Option<Vec<(String, &Value)>> {
+            match m.get(field) {
+                None => Some(Vec::new()),
+                Some(v) => v
+                    .as_mapping()?
+                    .iter()
+                    .map(|(k, v)| Some((k.as_str()?.to_owned(), v)))
+                    .collect(),
+            }
+        };
+        let values = |field: &str| -> Option<std::collections::BTreeMap<String, Value>> {
+            Some(
+                entries(field)?
+                    .into_iter()
+                    .map(|(k, v)| (k, v.clone()))
+                    .collect(),
+            )
+        };
+        let name = match m.get("name") {
+            None => None,
+            Some(n) if n.is_null() => None,
+            Some(n) => Some(n.as_str()?.to_owned()),
+        };
+        Some(Record {
+            scope: text("scope")?,
+            project: text("project")?,
+            name,
+            policy: text("policy")?,
+            version: text("version")?,
+            container_names: entries("container_names")?
+                .into_iter()
+                .map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+                .collect::<Option<_>>()?,
+            ports: values("ports")?,
+            networks: values("networks")?,
+            ipam: values("ipam")?,
+        })
+    }
 }
 
 /// Returns the document as it was before netfence fenced it (as far as that matters for
@@ -83,7 +162,7 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
                 }
             };
             match scalar_string(k).and_then(|k| rec.ipam.get(&k)) {
-                Some(Value::Null) => {
+                Some(v) if v.is_null() => {
                     m.shift_remove("ipam");
                 }
                 Some(orig) => {
@@ -124,7 +203,7 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
                     *slot = orig.clone();
                 }
                 match rec.networks.get(&name) {
-                    Some(Value::Null) => {
+                    Some(v) if v.is_null() => {
                         m.shift_remove("networks");
                     }
                     Some(orig) => {

@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::yaml::{Mapping, Value};
 use indexmap::IndexMap;
 use ipnet::IpNet;
-use serde_yaml_ng::{Mapping, Value};
 
 use super::escapes::{NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026, NF027};
 use super::lines::{key, Seg};
@@ -479,20 +479,22 @@ struct Published {
 }
 
 fn published(i: usize, p: &Value) -> Option<Published> {
-    match untag(p) {
-        Value::String(s) => {
+    let p = untag(p);
+    match p {
+        Value::Scalar(_) if p.is_string() => {
+            let s = p.as_str().unwrap_or_default();
             let sp = ShortPort::parse(s);
             Some(Published {
                 host_port: sp.published,
                 host_ip: sp.host_ip,
                 target: sp.target,
-                path: Seg::Item(s.clone()),
+                path: Seg::Item(s.to_owned()),
             })
         }
-        Value::Number(n) => Some(Published {
+        Value::Scalar(_) if p.is_number() => Some(Published {
             host_port: None,
             host_ip: None,
-            target: n.to_string(),
+            target: scalar_string(p).unwrap_or_default(),
             path: Seg::Index(i),
         }),
         Value::Mapping(m) => Some(Published {

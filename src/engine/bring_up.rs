@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::yaml::Value;
 use ipnet::IpNet;
-use serde_yaml_ng::Value;
 
 use super::docker::done_if_gone;
 use super::info::{self, RunInfo};

@@ -378,8 +378,9 @@ fn chosen_ports(plan: &Plan) -> Vec<(u16, String)> {
     let mut out = Vec::new();
     for change in plan.services.iter().flat_map(|s| &s.ports) {
         let (published, target, protocol) = match &change.after {
-            Value::String(s) => {
-                let sp = crate::ports::ShortPort::parse(s);
+            Value::Scalar(_) => {
+                let text = crate::yaml::scalar_string(&change.after).unwrap_or_default();
+                let sp = crate::ports::ShortPort::parse(&text);
                 (sp.published, sp.target, None)
             }
             Value::Mapping(m) => (
@@ -564,17 +565,14 @@ mod tests {
     fn chosen_ports_reads_short_long_and_ranges() {
         let mut plan_ports = Vec::new();
         for (before, after) in [
-            ("8080:80", Value::String("21000:80".into())),
-            ("53:53/udp", Value::String("127.0.0.1:21001:53/udp".into())),
-            (
-                "7000-7001:7000-7001",
-                Value::String("21002-21003:7000-7001".into()),
-            ),
+            ("8080:80", Value::from("21000:80")),
+            ("53:53/udp", Value::from("127.0.0.1:21001:53/udp")),
+            ("7000-7001:7000-7001", Value::from("21002-21003:7000-7001")),
             ("x", yaml("{target: 80, published: '21004', protocol: udp}")),
-            ("5432", Value::String("5432".into())),
+            ("5432", Value::from("5432")),
         ] {
             plan_ports.push(crate::plan::PortChange {
-                before: Value::String(before.into()),
+                before: Value::from(before),
                 after,
             });
         }

@@ -14,6 +14,9 @@ use crate::labels;
 /// How many removals run at once: the engine serialises much of it anyway.
 const CONCURRENCY: usize = 8;
 
+/// Removal rounds before `sweep_scope` gives up: about five seconds of waiting in all.
+const ROUNDS: u64 = 6;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Container,
@@ -166,7 +169,8 @@ impl Engine {
         keep: impl Fn(&Object) -> bool,
     ) -> EngineResult<Vec<Object>> {
         let mut last_failures = Vec::new();
-        for round in 0..4 {
+        let mut removed: Vec<String> = Vec::new();
+        for round in 0..ROUNDS {
             let objects: Vec<Object> = self
                 .owned(filter)
                 .await?
@@ -177,8 +181,15 @@ impl Engine {
                 return Ok(Vec::new());
             }
             if round > 0 {
-                tokio::time::sleep(Duration::from_millis(300 * round)).await;
+                tokio::time::sleep(Duration::from_millis((300 * round).min(1500))).await;
+                self.release_stale_endpoints(&objects, &removed).await;
             }
+            removed.extend(
+                objects
+                    .iter()
+                    .filter(|o| o.kind == Kind::Container)
+                    .map(|o| o.name.clone()),
+            );
             last_failures = self.remove_objects(&objects).await;
         }
         let left: Vec<Object> = self
@@ -191,6 +202,18 @@ impl Engine {
             tracing::warn!("{f}");
         }
         Ok(left)
+    }
+
+    /// A busy engine can report "active endpoints" on a network whose containers are
+    /// already gone: their endpoints outlive them for a moment, sometimes for good.
+    /// A forced disconnect by name deletes such an endpoint. Only the scope's own,
+    /// already removed containers are named, so no other scope's container is touched.
+    async fn release_stale_endpoints(&self, objects: &[Object], removed: &[String]) {
+        for net in objects.iter().filter(|o| o.kind == Kind::Network) {
+            for name in removed {
+                let _ = self.disconnect_network(&net.id, name, true).await;
+            }
+        }
     }
 }
 

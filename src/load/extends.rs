@@ -43,11 +43,14 @@ struct Reference {
 }
 
 fn reference(ctx: &FileCtx<'_>, name: &str, v: &Value) -> Result<Reference> {
-    match untag(v) {
-        Value::String(s) => Ok(Reference {
-            service: s.clone(),
+    let v = untag(v);
+    if let Some(s) = v.as_str() {
+        return Ok(Reference {
+            service: s.to_owned(),
             file: None,
-        }),
+        });
+    }
+    match v {
         Value::Mapping(m) => {
             let Some(service) = m.get("service").and_then(scalar_string) else {
                 return Err(ctx.service_error(

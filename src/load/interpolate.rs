@@ -225,11 +225,14 @@ pub fn substitute_tree(
         wanted: &dyn Fn(&str) -> bool,
         lookup: Lookup<'_>,
     ) -> Result<(), String> {
-        match untag_mut(v) {
-            Value::String(s) if s.contains('$') => {
-                *s = substitute_only(s, wanted, lookup)
-                    .map_err(|e| format!("{}: {e}", path.join(".")))?;
-            }
+        let v = untag_mut(v);
+        if let Some(s) = v.as_str().filter(|s| s.contains('$')) {
+            let new = substitute_only(s, wanted, lookup)
+                .map_err(|e| format!("{}: {e}", path.join(".")))?;
+            *v = Value::from(new);
+            return Ok(());
+        }
+        match v {
             Value::Sequence(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
                     path.push(format!("[{i}]"));

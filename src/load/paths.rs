@@ -116,19 +116,23 @@ impl<'a> Rebase<'a> {
     }
 
     fn slot(&mut self, v: &mut Value) {
-        if let Value::String(s) = untag_mut(v) {
-            if let Some(new) = self.path(s) {
-                *s = new;
-            }
+        let v = untag_mut(v);
+        let Some(s) = v.as_str().map(str::to_owned) else {
+            return;
+        };
+        if let Some(new) = self.path(&s) {
+            *v = Value::from(new);
         }
     }
 
     fn context_slot(&mut self, v: &mut Value) {
-        if let Value::String(s) = untag_mut(v) {
-            if !is_remote_context(s) {
-                if let Some(new) = self.path(s) {
-                    *s = new;
-                }
+        let v = untag_mut(v);
+        let Some(s) = v.as_str().map(str::to_owned) else {
+            return;
+        };
+        if !is_remote_context(&s) {
+            if let Some(new) = self.path(&s) {
+                *v = Value::from(new);
             }
         }
     }
@@ -214,7 +218,7 @@ impl<'a> Rebase<'a> {
 
     fn build(&mut self, build: &mut Value) {
         match untag_mut(build) {
-            Value::String(_) => self.context_slot(build),
+            Value::Scalar(_) => self.context_slot(build),
             Value::Mapping(b) => {
                 if !b.contains_key("context") && self.default_context {
                     b.insert(key("context"), key("."));
@@ -255,7 +259,8 @@ impl<'a> Rebase<'a> {
 
     /// A `name=path` list item (`additional_contexts`, `ssh`); a bare `default` has none.
     fn keyed_item(&mut self, item: &mut Value, context: bool) {
-        let Value::String(s) = untag_mut(item) else {
+        let item = untag_mut(item);
+        let Some(s) = item.as_str().map(str::to_owned) else {
             return;
         };
         let Some((name, p)) = s.split_once('=') else {
@@ -265,18 +270,18 @@ impl<'a> Rebase<'a> {
             return;
         }
         if let Some(new) = self.path(p) {
-            *s = format!("{name}={new}");
+            *item = Value::from(format!("{name}={new}"));
         }
     }
 
     /// `env_file` / `label_file`: a string, or a list of strings or `{path: …}`.
     fn file_list(&mut self, v: &mut Value) {
         match untag_mut(v) {
-            Value::String(_) => self.slot(v),
+            Value::Scalar(_) => self.slot(v),
             Value::Sequence(items) => {
                 for item in items {
                     match untag_mut(item) {
-                        Value::String(_) => self.slot(item),
+                        Value::Scalar(_) => self.slot(item),
                         Value::Mapping(m) => {
                             if let Some(p) = m.get_mut("path") {
                                 self.slot(p);
@@ -292,37 +297,36 @@ impl<'a> Rebase<'a> {
 
     /// A service mount: short `SRC:DST[:MODE]` with a path source, or long `type: bind`.
     fn service_volume(&mut self, v: &mut Value) {
-        match untag_mut(v) {
-            Value::String(s) => {
-                if s.starts_with('$') {
-                    // `${DATA:-./data}:/data`: only Compose knows what it resolves to.
-                    self.path(s);
-                    return;
-                }
-                let Some((src, rest)) = s.split_once(':') else {
-                    return;
-                };
-                // compose-go `isFilePath`: a relative source starts with a dot; anything
-                // else that is not absolute is a named volume.
-                if !src.starts_with('.') {
-                    return;
-                }
-                if let Some(new) = self.path(src) {
-                    *s = format!("{new}:{rest}");
+        let v = untag_mut(v);
+        if let Some(s) = v.as_str().map(str::to_owned) {
+            if s.starts_with('$') {
+                // `${DATA:-./data}:/data`: only Compose knows what it resolves to.
+                self.path(&s);
+                return;
+            }
+            let Some((src, rest)) = s.split_once(':') else {
+                return;
+            };
+            // compose-go `isFilePath`: a relative source starts with a dot; anything
+            // else that is not absolute is a named volume.
+            if !src.starts_with('.') {
+                return;
+            }
+            if let Some(new) = self.path(src) {
+                *v = Value::from(format!("{new}:{rest}"));
+            }
+            return;
+        }
+        if let Value::Mapping(m) = v {
+            let bind = m
+                .get("type")
+                .and_then(scalar_string)
+                .is_some_and(|t| t == "bind");
+            if bind {
+                if let Some(src) = m.get_mut("source") {
+                    self.slot(src);
                 }
             }
-            Value::Mapping(m) => {
-                let bind = m
-                    .get("type")
-                    .and_then(scalar_string)
-                    .is_some_and(|t| t == "bind");
-                if bind {
-                    if let Some(src) = m.get_mut("source") {
-                        self.slot(src);
-                    }
-                }
-            }
-            _ => {}
         }
     }
 

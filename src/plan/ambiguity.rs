@@ -35,14 +35,14 @@ pub(super) fn warn(
 }
 
 /// Per network key, each name it resolves and the services answering to it.
-fn names_by_network(services: &[ServicePlan]) -> BTreeMap<&str, BTreeMap<String, Vec<&str>>> {
-    let mut by_network: BTreeMap<&str, BTreeMap<String, Vec<&str>>> = BTreeMap::new();
+fn names_by_network(services: &[ServicePlan]) -> BTreeMap<&str, BTreeMap<&str, Vec<&str>>> {
+    let mut by_network: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
     for s in services {
         for a in &s.attachments {
             let names = by_network.entry(a.network.as_str()).or_default();
-            names.entry(s.name.clone()).or_default().push(&s.name);
+            names.entry(s.name.as_str()).or_default().push(&s.name);
             for al in &a.aliases {
-                let v = names.entry(al.clone()).or_default();
+                let v = names.entry(al.as_str()).or_default();
                 if !v.contains(&s.name.as_str()) {
                     v.push(&s.name);
                 }
@@ -58,7 +58,7 @@ fn shared_names(
     ctx: &mut Ctx<'_>,
     project: &str,
     n: &NetworkPlan,
-    names: &BTreeMap<String, Vec<&str>>,
+    names: &BTreeMap<&str, Vec<&str>>,
 ) {
     let scoped = format!(".{project}");
     for (alias, holders) in names {
@@ -66,7 +66,7 @@ fn shared_names(
             continue;
         }
         let holder = holders[0];
-        let what = if alias == holder {
+        let what = if *alias == holder {
             format!("service `{alias}` answers to its bare name")
         } else {
             format!("service `{holder}` answers to `{alias}`")

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::yaml::{Mapping, Value};
 use indexmap::IndexMap;
-use serde_yaml_ng::{Mapping, Value};
 
 use crate::compose::{self, DEFAULT_NETWORK};
 use crate::error::Result;

@@ -138,7 +138,7 @@ pub(super) fn push_unique(v: &mut Vec<String>, s: &str) {
 pub(super) mod testing {
     use std::path::PathBuf;
 
-    use serde_yaml_ng::Value;
+    use crate::yaml::Value;
 
     use super::Ctx;
     use crate::error::Source;

@@ -167,8 +167,9 @@ pub(super) fn plan(
     let mut unknowable = Vec::new();
     for p in list {
         let parsed = match p {
-            Value::String(s) => entry(&ShortPort::parse(s).target, None),
-            Value::Number(n) => entry(&n.to_string(), None),
+            Value::Scalar(_) => {
+                scalar_string(p).and_then(|s| entry(&ShortPort::parse(&s).target, None))
+            }
             Value::Mapping(m) => m.get("target").and_then(scalar_string).and_then(|t| {
                 let proto = m.get("protocol").and_then(scalar_string);
                 entry(&t, proto.as_deref())
@@ -206,7 +207,7 @@ pub(super) fn plan(
         let after = match p {
             Value::Mapping(m) => {
                 let mut m2 = m.clone();
-                m2.insert(key("published"), Value::String(host));
+                m2.insert(key("published"), Value::from(host));
                 if alloc.loopback
                     && !m2
                         .get("host_ip")
@@ -218,15 +219,12 @@ pub(super) fn plan(
                 Value::Mapping(m2)
             }
             _ => {
-                let mut sp = match p {
-                    Value::String(s) => ShortPort::parse(s),
-                    _ => ShortPort::parse(&scalar_string(p).unwrap_or_default()),
-                };
+                let mut sp = ShortPort::parse(&scalar_string(p).unwrap_or_default());
                 sp.published = Some(host);
                 if alloc.loopback && !sp.host_ip.as_deref().is_some_and(is_loopback) {
                     sp.host_ip = Some("127.0.0.1".into());
                 }
-                Value::String(sp.render())
+                Value::from(sp.render())
             }
         };
         if after != *p {
@@ -335,7 +333,7 @@ mod tests {
 
     fn host_of(v: &Value) -> u16 {
         let text = match v {
-            Value::String(s) => ShortPort::parse(s).published.unwrap(),
+            v if v.as_str().is_some() => ShortPort::parse(v.as_str().unwrap()).published.unwrap(),
             Value::Mapping(m) => scalar_string(m.get("published").unwrap()).unwrap(),
             other => panic!("{other:?}"),
         };
@@ -350,20 +348,20 @@ mod tests {
         let (out, changes) = planned(&w).unwrap();
         let scope = Scope::Dev("shop-1111aaaa".into());
         let want = preferred(&scope, &port_key("web", 80, "tcp"), &RANGE);
-        assert_eq!(out[0][0], Value::String(format!("{want}:80")));
-        let Value::String(second) = &out[0][1] else {
+        assert_eq!(out[0][0], Value::from(format!("{want}:80")));
+        let Some(second) = &out[0][1].as_str() else {
             panic!()
         };
         assert!(
             second.starts_with("127.0.0.1:2") && second.ends_with(":9000"),
             "{second}"
         );
-        let Value::String(udp) = &out[0][2] else {
+        let Some(udp) = &out[0][2].as_str() else {
             panic!()
         };
         assert!(udp.ends_with(":53/udp"), "{udp}");
         assert!(RANGE.contains(&host_of(&out[1][0])));
-        let Value::String(block) = &out[1][1] else {
+        let Some(block) = &out[1][1].as_str() else {
             panic!()
         };
         let start = host_of(&out[1][1]);
@@ -393,21 +391,21 @@ mod tests {
             ..HostPorts::default()
         };
         let (out, _) = planned(&dev(compose, "", taken)).unwrap();
-        assert_eq!(out[0][0], Value::String(format!("{next}:80")));
+        assert_eq!(out[0][0], Value::from(format!("{next}:80")));
         // Once up on `next`, it stays there even when `p` is free again.
         let held = HostPorts {
             held: [(k.clone(), next)].into(),
             ..HostPorts::default()
         };
         let (out, _) = planned(&dev(compose, "", held)).unwrap();
-        assert_eq!(out[0][0], Value::String(format!("{next}:80")));
+        assert_eq!(out[0][0], Value::from(format!("{next}:80")));
         // A held port out of the range (the policy changed) is not kept.
         let stale = HostPorts {
             held: [(k, 80)].into(),
             ..HostPorts::default()
         };
         let (out, _) = planned(&dev(compose, "", stale)).unwrap();
-        assert_eq!(out[0][0], Value::String(format!("{p}:80")));
+        assert_eq!(out[0][0], Value::from(format!("{p}:80")));
     }
 
     #[test]
@@ -440,14 +438,14 @@ mod tests {
     fn loopback_keep_and_interpolated_targets() {
         let compose = "services:\n  web:\n    ports: ['8080:80', '${P:-1}:${C:-80}']";
         let (out, _) = planned(&dev(compose, "ports: loopback", HostPorts::default())).unwrap();
-        let Value::String(first) = &out[0][0] else {
+        let Some(first) = &out[0][0].as_str() else {
             panic!()
         };
         assert!(
             first.starts_with("127.0.0.1:2") && first.ends_with(":80"),
             "{first}"
         );
-        assert_eq!(out[0][1], Value::String("127.0.0.1::${C:-80}".into()));
+        assert_eq!(out[0][1], Value::from("127.0.0.1::${C:-80}"));
         let w = dev(compose, "ports: keep", HostPorts::default());
         let scope = w.opts.scope.clone().unwrap();
         let none = w.run(|ctx| {

@@ -28,10 +28,10 @@ mod written;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use crate::yaml::Value;
 use indexmap::IndexMap;
 use ipnet::IpNet;
 use serde::Serialize;
-use serde_yaml_ng::Value;
 
 use crate::avoid::Avoid;
 use crate::error::{Result, Source};
@@ -274,7 +274,7 @@ impl Plan {
                 .map(|s| {
                     (
                         s.name.clone(),
-                        s.written_networks.clone().unwrap_or(Value::Null),
+                        s.written_networks.clone().unwrap_or_else(Value::null),
                     )
                 })
                 .collect(),

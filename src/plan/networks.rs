@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::yaml::Mapping;
 use indexmap::IndexMap;
-use serde_yaml_ng::Mapping;
 
 use crate::compose::{self, DEFAULT_NETWORK};
 use crate::error::Result;

@@ -2,7 +2,7 @@
 //! default for runs) drops it and keeps host IP, container port, range and protocol;
 //! `keep` (the default for environments) leaves it; `loopback` also binds to 127.0.0.1.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::policy::PortsMode;
 use crate::scope::Scope;
@@ -66,8 +66,8 @@ pub(super) fn plan(
 /// A port entry as the change list shows it: short syntax quoted, long syntax as JSON.
 pub(super) fn show(v: &Value) -> String {
     match v {
-        Value::String(s) => format!("\"{s}\""),
-        Value::Number(n) => n.to_string(),
+        Value::Scalar(_) if v.is_string() => format!("\"{}\"", v.as_str().unwrap_or_default()),
+        Value::Scalar(_) if v.is_number() => crate::yaml::scalar_string(v).unwrap_or_default(),
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
@@ -97,14 +97,14 @@ mod tests {
     }
 
     fn s(v: &str) -> Value {
-        Value::String(v.into())
+        Value::from(v)
     }
 
     #[test]
     fn a_run_drops_host_ports_and_keeps_the_rest() {
         let (out, changes) = planned(&World::new(COMPOSE, ""));
         assert_eq!(out[0], [s("5432"), s("127.0.0.1::8000")]);
-        let long: Value = serde_yaml_ng::from_str("{target: 80, protocol: tcp}").unwrap();
+        let long: Value = crate::yaml::from_str("{target: 80, protocol: tcp}").unwrap();
         assert_eq!(out[1], [long]);
         assert_eq!(
             changes[0],

@@ -2,7 +2,7 @@
 //! proxy's network and get the label that tells the proxy to route over it; a proxy label
 //! that names a logical network key is corrected to the real name in every mode.
 
-use serde_yaml_ng::Mapping;
+use crate::yaml::Mapping;
 
 use crate::compose;
 use crate::error::Result;

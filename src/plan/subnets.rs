@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use crate::yaml::{Mapping, Value};
 use ipnet::IpNet;
-use serde_yaml_ng::{Mapping, Value};
 
 use crate::avoid::Avoid;
 use crate::compose;
@@ -374,7 +374,7 @@ pub(super) fn written_ipam(
                 .get(&n.key)
                 .and_then(|d| d.get("ipam"))
                 .cloned();
-            (n.key.clone(), ipam.unwrap_or(Value::Null))
+            (n.key.clone(), ipam.unwrap_or_else(Value::null))
         })
         .collect()
 }

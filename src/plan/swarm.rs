@@ -2,7 +2,7 @@
 //! encrypted), ports lose what the routing mesh refuses, and proxy labels move to the
 //! service, where Swarm providers read them.
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use crate::policy::{NetworkSettings, PortsMode};
 use crate::proxy::is_proxy_label;
@@ -38,10 +38,12 @@ pub(super) fn ports_mode(mode: PortsMode) -> PortsMode {
 /// Swarm publishes through its routing mesh: a host IP is not allowed.
 pub(super) fn port(p: &Value) -> Option<Value> {
     match p {
-        Value::String(s) => {
-            let mut sp = crate::ports::ShortPort::parse(s);
+        Value::Scalar(scalar) if p.is_string() => {
+            let mut sp = crate::ports::ShortPort::parse(scalar.text());
             sp.host_ip.take()?;
-            Some(Value::String(sp.render()))
+            Some(Value::Scalar(
+                crate::yaml::Scalar::string(sp.render()).with_quotes_of(scalar),
+            ))
         }
         Value::Mapping(m) if m.contains_key("host_ip") => {
             let mut m = m.clone();
@@ -73,7 +75,7 @@ mod tests {
     use crate::plan::ctx::testing::World;
 
     fn value(yaml: &str) -> Value {
-        serde_yaml_ng::from_str(yaml).unwrap()
+        crate::yaml::from_str(yaml).unwrap()
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! it declares (rule 3). Network keys with netfence's reserved prefix are refused, so the
 //! networks netfence adds can never be mistaken for the user's.
 
+use crate::yaml::Mapping;
 use indexmap::IndexMap;
-use serde_yaml_ng::Mapping;
 
 use crate::compose::{self, DEFAULT_NETWORK};
 use crate::error::Result;

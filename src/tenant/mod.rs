@@ -11,8 +11,8 @@ mod templates;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::yaml::Value;
 use serde::Serialize;
-use serde_yaml_ng::Value;
 
 use crate::naming::{
     ENV_NETWORK_OF_PROJECT_TEMPLATE, ENV_NETWORK_TEMPLATE, PROXY_NETWORK_TEMPLATE,

@@ -1,7 +1,7 @@
 //! Escapes through the file's `networks:`: joining a network outside the fence, or a
 //! driver that puts containers on the host's own network.
 
-use serde_yaml_ng::Value;
+use crate::yaml::Value;
 
 use super::{Context, Escape, Kind};
 use crate::compose;

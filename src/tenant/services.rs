@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_yaml_ng::{Mapping, Value};
+use crate::yaml::{Mapping, Value};
 
 use super::{paths, Context, Escape, Kind};
 use crate::compose;
@@ -167,8 +167,8 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
 /// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form.
 fn bind_source(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => {
-            let (source, _) = s.split_once(':')?;
+        Value::Scalar(_) => {
+            let (source, _) = v.as_str()?.split_once(':')?;
             let is_path = source.starts_with(['/', '.', '~', '$']) || source.contains('/');
             is_path.then(|| source.to_owned())
         }

@@ -1,7 +1,7 @@
 use super::*;
 
 fn doc(text: &str) -> Value {
-    serde_yaml_ng::from_str(text).unwrap()
+    crate::yaml::from_str(text).unwrap()
 }
 
 fn policy(text: &str) -> Policy {

@@ -45,6 +45,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod scalars;
+
 use netfence::load::ComposeInput;
 use netfence::{Options, Project, Scope, Source};
 use serde_yaml_ng::Value;

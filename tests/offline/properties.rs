@@ -216,9 +216,9 @@ proptest! {
         prop_assert_eq!(after, sharing(&s));
         // Nothing of the fixed layout survives into the output (the record of what was
         // replaced, under x-netfence, aside).
-        let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out).unwrap();
+        let mut doc = netfence::yaml::from_str(&out).unwrap();
         doc.as_mapping_mut().unwrap().remove("x-netfence");
-        let out = serde_yaml_ng::to_string(&doc).unwrap();
+        let out = netfence::yaml::to_string(&doc);
         prop_assert!(!out.contains("\n    name: fixed-net-"), "a fixed network name survived");
         prop_assert!(!out.contains("\n    container_name:"), "a container_name survived");
         prop_assert!(!out.contains("172."), "a fixed subnet survived");
@@ -352,7 +352,7 @@ proptest! {
         };
         let opts = Options { scope: Some(Scope::Run("p1".into())), project: Some("prop".into()), ..Options::default() };
         let (plan, out) = fence_str(&compose, Some("proxy: {services: [web]}\n"), &opts).unwrap();
-        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out).unwrap();
+        let doc = netfence::yaml::from_str(&out).unwrap();
         let want = [
             ("io.netfence.scope", "run:p1".to_owned()),
             ("io.netfence.project", plan.project_name.clone()),

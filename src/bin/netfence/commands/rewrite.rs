@@ -1,6 +1,8 @@
 //! `netfence rewrite`: the fenced compose file, to stdout or atomically to a file;
 //! `--check` exits 1 when the input is not fenced this way already.
 
+use std::io::Write;
+
 use anyhow::Context;
 
 use super::{emit, plan_with_engine_view, write_atomically};
@@ -36,11 +38,20 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Found);
     }
     let fenced = project.into_rewrite(&plan);
+    // The process ends right after writing: freeing large trees first is wasted work.
+    std::mem::forget(plan);
+    if let (DataFormat::Yaml, None) = (&s.format, &s.output) {
+        // Straight to stdout as it is made: no copy of a large output is held.
+        let mut out = std::io::stdout().lock();
+        netfence::yaml::to_writer(&fenced, &mut out)?;
+        out.flush()?;
+        std::mem::forget(fenced);
+        return Ok(ExitStatus::Success);
+    }
     let text = match s.format {
         DataFormat::Yaml => netfence::yaml::to_string(&fenced),
         DataFormat::Json => serde_json::to_string_pretty(&fenced)?,
     };
-    // The process ends right after writing: freeing a large tree first is wasted work.
     std::mem::forget(fenced);
     match &s.output {
         Some(path) => {

@@ -55,12 +55,14 @@ impl Run {
         let run = self.0.take().unwrap();
         let children = children_of(run.id());
         signal(run.id(), sig);
-        let _ = run.wait();
+        // Its command holds the run's output open: it goes first, or the wait for
+        // that output never ends.
         if sig == "KILL" {
             for c in children {
                 signal(c, "KILL");
             }
         }
+        let _ = run.wait();
     }
 }
 

@@ -124,12 +124,20 @@ pub enum TargetArg {
 pub struct RewriteArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Write to FILE atomically instead of stdout (may be the input file itself).
+    /// Write to FILE atomically instead of stdout (may be the input file itself, except
+    /// with --overlay).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print nothing; exit 1 if the input is not already fenced this way.
     #[arg(long, conflicts_with = "output")]
     pub check: bool,
+    /// Print the fence as a Compose override file (`!reset`/`!override`) instead of the
+    /// whole fenced file. Given after the compose files it was made from, Compose reads
+    /// exactly what it reads from the full rewrite, and those files are never written:
+    /// `netfence rewrite --overlay -o fence.yml && docker compose -f compose.yml -f
+    /// fence.yml up -d`.
+    #[arg(long, conflicts_with_all = ["check", "format"])]
+    pub overlay: bool,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: DataFormat,
     /// compose: for `docker compose`; swarm: for `docker stack deploy`.

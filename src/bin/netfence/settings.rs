@@ -142,11 +142,19 @@ pub struct RewriteSettings {
     pub format: DataFormat,
     pub target: Target,
     pub no_project_name: bool,
+    /// The fence as an override file for the input files, not the whole file.
+    pub overlay: bool,
 }
 
 impl RewriteSettings {
     pub fn resolve(a: RewriteArgs, p: &Process) -> Result<Self> {
+        if a.overlay && a.target == TargetArg::Swarm {
+            return Err(Error::Usage(
+                "--overlay writes a Compose override file, and `docker stack deploy` does not read `!reset`/`!override`: leave out --overlay for --target swarm".into(),
+            ));
+        }
         Ok(RewriteSettings {
+            overlay: a.overlay,
             input: InputSettings::resolve(&a.input, p)?,
             output: a.output,
             check: a.check,

@@ -192,6 +192,11 @@ pub struct RunArgs {
     /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = duration)]
     pub timeout: Duration,
+    /// Give Compose the compose files themselves plus an override file that fences them
+    /// (`-f FILE… -f fence.yml`, the overlay in the run's private directory) instead of
+    /// a fenced copy of them. Not with stdin as input.
+    #[arg(long)]
+    pub overlay: bool,
     /// The command to run against the stack (after `--`).
     #[arg(
         value_name = "CMD",

@@ -17,6 +17,7 @@ mod dev;
 mod fixtures;
 mod graph;
 mod load;
+mod overlay;
 mod platform;
 mod properties;
 mod tenant;

@@ -110,6 +110,30 @@ fn overlay_goes_to_a_file_and_the_compose_file_is_untouched() {
     );
     assert_eq!(write(), first, "the same input, the same overlay");
     assert_eq!(std::fs::read_to_string(&f).unwrap(), STACK);
+    // The file and its overlay read together are fenced already: nothing more to say.
+    let both = [
+        "-f",
+        "compose.yml",
+        "-f",
+        "fence.yml",
+        "--run-id",
+        "t1",
+        "-p",
+        "demo",
+    ];
+    crate::netfence_offline()
+        .current_dir(d.path())
+        .args(["rewrite", "--overlay"])
+        .args(both)
+        .run()
+        .success()
+        .stdout_has("\n{}\n");
+    crate::netfence_offline()
+        .current_dir(d.path())
+        .args(["rewrite", "--check"])
+        .args(both)
+        .run()
+        .success();
 }
 
 #[test]

@@ -116,14 +116,18 @@ fn same_file(a: &Path, b: &Path) -> bool {
     matches!((real(a), real(b)), (Some(x), Some(y)) if x == y)
 }
 
-/// How to use the overlay, for whoever opens it.
+/// How to use the overlay, for whoever opens it. Found files are named as from the
+/// working directory, as the user would type them.
 fn header(project: &netfence::Project, plan: &netfence::Plan) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
     let files: Vec<String> = project
         .input
         .sources
         .iter()
         .map(|s| match s {
-            netfence::Source::File(p) => format!("-f {}", p.display()),
+            netfence::Source::File(p) => {
+                format!("-f {}", p.strip_prefix(&cwd).unwrap_or(p).display())
+            }
             _ => "-f -".to_owned(),
         })
         .collect();

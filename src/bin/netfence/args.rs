@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the fenced compose file.
+    /// Print the fenced compose file, or with --overlay an override file that fences it.
     Rewrite(RewriteArgs),
     /// Print the plan: networks, attachments, aliases, and every change with its reason.
     Plan(PlanArgs),

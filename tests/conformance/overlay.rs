@@ -2,7 +2,8 @@
 //! §6 Fidelity): `docker compose -f INPUT… -f OVERLAY config --format json` must equal
 //! `docker compose -f REWRITE config --format json`, whole (the project name included).
 //! An input the overlay cannot express must be refused with a reason, which is counted
-//! and listed, never passed over.
+//! and listed, never passed over. For the fixtures, giving the overlay twice must read as
+//! giving it once.
 //!
 //! Checked for every rewrite and overlay fixture here, and for every Compose-accepted
 //! corpus file in `corpus_conformance` (see [`check`]).
@@ -169,6 +170,35 @@ pub(super) fn check(
     }
 }
 
+/// Giving the overlay a second time changes nothing Compose reads.
+fn twice_is_once(
+    compose: &ComposeCmd,
+    files: &[PathBuf],
+    dir: &Path,
+    scope: &Scope,
+    raw: bool,
+    policy: Option<&Path>,
+    no_policy_dir: &Path,
+) -> Result<(), String> {
+    let (_, overlay) =
+        fence_both(files, dir, scope, policy, no_policy_dir).map_err(|e| e.to_string())?;
+    let overlay = overlay?;
+    let once = compose.config_of(dir, files, Some(&overlay), raw)?;
+    let tmp = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    std::fs::write(tmp.path(), &overlay).map_err(|e| e.to_string())?;
+    let mut with_first = files.to_vec();
+    with_first.push(tmp.path().to_path_buf());
+    let twice = compose.config_of(dir, &with_first, Some(&overlay), raw)?;
+    if once == twice {
+        Ok(())
+    } else {
+        Err(format!(
+            "the overlay given twice reads otherwise: {}",
+            first_difference(&once, &twice, String::new())
+        ))
+    }
+}
+
 /// Where two of Compose's views first differ, as `path: expected …, got …`.
 fn first_difference(expected: &J, got: &J, path: String) -> String {
     match (expected, got) {
@@ -256,16 +286,14 @@ fn overlay_fixtures_read_as_the_full_rewrite() {
             skipped.push(name.display().to_string());
             continue;
         }
-        match check(
-            &compose,
-            &files,
-            &dir,
-            &scope,
-            raw,
-            policy,
-            no_policy.path(),
-        ) {
-            Verdict::Equal => equal += 1,
+        let np = no_policy.path();
+        match check(&compose, &files, &dir, &scope, raw, policy, np) {
+            Verdict::Equal => {
+                equal += 1;
+                if let Err(why) = twice_is_once(&compose, &files, &dir, &scope, raw, policy, np) {
+                    failures.push(format!("{}: {why}", name.display()));
+                }
+            }
             Verdict::Refused(why) => failures.push(format!("{}: refused: {why}", name.display())),
             Verdict::Failed(why) => failures.push(format!("{}: {why}", name.display())),
         }

@@ -17,6 +17,7 @@ pub mod labels;
 pub mod load;
 pub mod merge;
 pub mod naming;
+pub mod overlay;
 pub mod plan;
 pub mod policy;
 pub mod ports;
@@ -132,6 +133,18 @@ impl Project {
     /// The fenced document for a plan made from this project.
     pub fn rewrite(&self, plan: &Plan) -> Value {
         rewrite::apply(plan, &self.unfenced)
+    }
+
+    /// The fence for a plan made from this project as a Compose override file, to give
+    /// after the files it was read from (see [`overlay`]).
+    pub fn overlay(&self, plan: &Plan) -> Result<Value> {
+        self.overlay_of(&self.rewrite(plan))
+    }
+
+    /// The override file that makes the input read as `fenced`, a rewrite of it (with
+    /// whatever a caller added, such as `run`'s owner labels).
+    pub fn overlay_of(&self, fenced: &Value) -> Result<Value> {
+        overlay::make(self.original(), fenced, self.input.first_source())
     }
 
     /// [`Project::rewrite`] consuming the project: no copy of the tree.

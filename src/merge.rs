@@ -66,7 +66,7 @@ fn merge_entry(m: &mut Mapping, k: Value, v: Value, merge: fn(&mut Value, Value)
                 return;
             }
             "!override" => {
-                m.insert(k, t.value.clone());
+                m.insert(k, settled(t.value.clone()));
                 return;
             }
             _ => {}
@@ -75,8 +75,33 @@ fn merge_entry(m: &mut Mapping, k: Value, v: Value, merge: fn(&mut Value, Value)
     match m.get_mut(&k) {
         Some(existing) => merge(existing, v),
         None => {
-            m.insert(k, v);
+            m.insert(k, settled(v));
         }
+    }
+}
+
+/// A later file's value as it lands where nothing was merged yet: its `!reset` entries
+/// gone and its `!override` values untagged, as Compose reads them (there is nothing
+/// under them left to reset). Read back as a plain value, an overlay's `x-netfence`
+/// record is found like any other.
+fn settled(v: Value) -> Value {
+    let is_reset = |v: &Value| matches!(v, Value::Tagged(t) if t.tag == "reset");
+    match v {
+        Value::Tagged(t) if t.tag == "override" => settled(t.value),
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .filter(|(_, v)| !is_reset(v))
+                .map(|(k, v)| (k, settled(v)))
+                .collect(),
+        ),
+        Value::Sequence(items) => Value::Sequence(
+            items
+                .into_iter()
+                .filter(|v| !is_reset(v))
+                .map(settled)
+                .collect(),
+        ),
+        other => other,
     }
 }
 
@@ -101,7 +126,7 @@ fn merge_value(base: &mut Value, over: Value) {
             }
         }
         (Value::Sequence(b), Value::Sequence(o)) => append_unique(b, o),
-        (base, over) => *base = over,
+        (base, over) => *base = settled(over),
     }
 }
 
@@ -430,6 +455,16 @@ mod tests {
         );
         assert!(v["services"]["a"].get("ports").is_none());
         assert_eq!(v["services"]["a"]["environment"], y("{B: '2'}"));
+    }
+
+    #[test]
+    fn tags_under_a_new_key_are_settled_as_compose_reads_them() {
+        let v = merged(
+            "services: {a: {image: x}}",
+            "x-rec: {kept: !override {a: 1}, gone: !reset null}\nservices: {b: {image: y, ports: !override ['80']}}",
+        );
+        assert_eq!(v["x-rec"], y("{kept: {a: 1}}"));
+        assert_eq!(v["services"]["b"], y("{image: y, ports: ['80']}"));
     }
 
     #[test]

@@ -19,8 +19,10 @@ use crate::avoid::Avoid;
 use crate::plan::{Plan, Role};
 use crate::{labels, Scope};
 
-/// The fenced compose file and the run info, in the run's private directory.
+/// The fenced compose file (or the overlay) and the run info, in the run's private
+/// directory.
 const FENCED_FILE: &str = "compose.yml";
+const OVERLAY_FILE: &str = "fence.yml";
 const INFO_FILE: &str = "run-info.json";
 
 /// What a copy has put on the engine (or on disk), for tear-down.
@@ -28,7 +30,9 @@ const INFO_FILE: &str = "run-info.json";
 pub struct Footprint {
     /// The run's private directory: the fenced file and the run info are in it.
     pub dir: Option<RunDir>,
-    pub compose_file: Option<PathBuf>,
+    /// The files Compose is given, in order: the fenced file, or the input files and
+    /// the overlay. Empty until they are written.
+    pub compose_files: Vec<PathBuf>,
     pub info_file: Option<PathBuf>,
     pub project_name: String,
 }
@@ -69,10 +73,10 @@ pub async fn bring_up(
     let plan = plan_and_create(session, scope).await?;
     fp.project_name = plan.project_name.clone();
     let dir = session.state.new_run_dir(&plan.project_name)?;
-    let file = write_fenced(session, &plan, fp.dir.insert(dir))?;
-    fp.compose_file = Some(file.clone());
+    let files = write_fenced(session, &plan, fp.dir.insert(dir))?;
+    fp.compose_files = files.clone();
     tracing::debug!("networks ready after {:?}", t0.elapsed());
-    compose_up(session, &file, &plan.project_name, deadline).await?;
+    compose_up(session, &files, &plan.project_name, deadline).await?;
     tracing::debug!("compose up done after {:?}", t0.elapsed());
     let ready_at = wait::until_ready(engine, &plan.project_name, deadline, session.setup.progress)
         .await
@@ -90,10 +94,18 @@ pub async fn bring_up(
         info_path.to_string_lossy().into_owned(),
     ));
     exports.push(("NETFENCE_INDEX".into(), index.unwrap_or(0).to_string()));
-    exports.push((
-        "NETFENCE_COMPOSE_FILE".into(),
-        file.to_string_lossy().into_owned(),
-    ));
+    // The file netfence wrote, and every file Compose was given (a `COMPOSE_FILE` value).
+    if let Some(written) = files.last() {
+        exports.push((
+            "NETFENCE_COMPOSE_FILE".into(),
+            written.to_string_lossy().into_owned(),
+        ));
+    }
+    let all: Vec<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    exports.push(("NETFENCE_COMPOSE_FILES".into(), all.join(":")));
     // The settle look overlaps with collecting the run info.
     if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at)
         .await
@@ -219,28 +231,40 @@ async fn create_networks(
     Ok(None)
 }
 
-/// The fenced file, with owner labels, in the run's private directory. Its relative
-/// paths still resolve as in the input: Compose takes them from the project directory,
-/// which it is given (see [`Compose::command`]).
-fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<PathBuf, String> {
+/// The fenced file, with owner labels, in the run's private directory: the files
+/// Compose is to read, in order. Its relative paths still resolve as in the input:
+/// Compose takes them from the project directory, which it is given (see
+/// [`Compose::command`]). With an overlay, the input files come first, untouched.
+///
+/// [`Compose::command`]: super::compose::Compose::command
+fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<Vec<PathBuf>, String> {
     let mut doc = session.project.rewrite(plan);
     add_owner_labels(&mut doc, &session.owner);
-    let text = crate::yaml::to_string(&doc);
-    Ok(dir.write(FENCED_FILE, &text)?)
+    if !session.setup.overlay {
+        let text = crate::yaml::to_string(&doc);
+        return Ok(vec![dir.write(FENCED_FILE, &text)?]);
+    }
+    let overlay = session
+        .project
+        .overlay_of(&doc)
+        .map_err(|e| e.to_string())?;
+    let mut files = super::session::overlay_inputs(&session.project).map_err(|e| e.to_string())?;
+    files.push(dir.write(OVERLAY_FILE, &crate::yaml::to_string(&overlay))?);
+    Ok(files)
 }
 
 /// `compose up -d`, tried again when it failed for a reason that passes; a failure
 /// comes with the logs of the services that did not start.
 async fn compose_up(
     session: &Session,
-    file: &std::path::Path,
+    files: &[PathBuf],
     project: &str,
     deadline: Instant,
 ) -> Result<(), String> {
     let dir = &session.project.input.project_dir;
     let mut attempt = 0;
     let out = loop {
-        let mut up = session.compose.command(Some(file), dir, project);
+        let mut up = session.compose.command(files, dir, project);
         up.args(["up", "-d", "--remove-orphans"]);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let out = match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {

@@ -65,13 +65,14 @@ impl Compose {
     /// Ctrl-C at the terminal reaches netfence (which decides what to stop) and not a
     /// tear-down half way through.
     ///
-    /// `project_dir` is the input's directory: Compose resolves every relative path of
-    /// the file (build contexts, bind mounts, `env_file`, `include`, `extends`) against
-    /// it, and reads `.env` there, so the fenced file may live anywhere.
-    pub fn command(&self, file: Option<&Path>, project_dir: &Path, project: &str) -> Command {
+    /// `files` are given in order (none: Compose finds its own). `project_dir` is the
+    /// input's directory: Compose resolves every relative path of the files (build
+    /// contexts, bind mounts, `env_file`, `include`, `extends`) against it, and reads
+    /// `.env` there, so the fenced file may live anywhere.
+    pub fn command(&self, files: &[PathBuf], project_dir: &Path, project: &str) -> Command {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..]);
-        if let Some(f) = file {
+        for f in files {
             cmd.arg("-f").arg(f);
         }
         cmd.arg("--project-directory")

@@ -78,6 +78,7 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
         environ: opts.environ.clone(),
         timeout: opts.timeout,
         progress: opts.progress,
+        overlay: false,
     };
     project.plan(&options(&setup, &scope, Vec::new(), HostPorts::default()))?;
     super::runtime()?.block_on(async {
@@ -493,9 +494,11 @@ async fn compose_up(
     project: &str,
     deadline: Instant,
 ) -> Result<Option<String>, String> {
-    let mut up = session
-        .compose
-        .command(Some(file), &session.project.input.project_dir, project);
+    let mut up = session.compose.command(
+        &[file.to_path_buf()],
+        &session.project.input.project_dir,
+        project,
+    );
     up.args(["up", "-d", "--remove-orphans"]);
     let remaining = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {

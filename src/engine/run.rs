@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub project_name: Option<String>,
     /// The process environment, for the policy's templates.
     pub environ: BTreeMap<String, String>,
+    /// Give Compose the input files plus an overlay, not a fenced copy.
+    pub overlay: bool,
 }
 
 impl RunOptions {
@@ -69,6 +71,7 @@ impl RunOptions {
             cmd: Vec::new(),
             project_name: None,
             environ: BTreeMap::new(),
+            overlay: false,
         })
     }
 }
@@ -84,6 +87,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
         environ: opts.environ.clone(),
         timeout: opts.timeout,
         progress: copies == 1 && std::io::stderr().is_terminal(),
+        overlay: opts.overlay,
     };
     // Bad input is reported before anything touches the engine.
     setup.check(&project, &opts.ids[0])?;
@@ -140,7 +144,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
     // `--keep` keeps a stack that came up; one that did not is torn down as always.
     if sh.opts.keep && came_up {
-        if fp.compose_file.is_some() {
+        if !fp.compose_files.is_empty() {
             eprintln!(
                 "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",
                 fp.project_name,

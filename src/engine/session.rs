@@ -28,6 +28,9 @@ pub struct Setup {
     pub timeout: Duration,
     /// Show a progress bar while waiting (one copy, on a terminal).
     pub progress: bool,
+    /// Bring copies up from the input files plus an overlay (`-f FILE… -f fence.yml`),
+    /// not from a fenced copy of them.
+    pub overlay: bool,
 }
 
 impl Setup {
@@ -45,10 +48,34 @@ impl Setup {
     }
 
     /// Plans the first copy without an engine: bad input is reported before anything is
-    /// touched.
+    /// touched, an input no overlay can be written for included.
     pub fn check(&self, project: &Project, first_id: &str) -> Result<Plan, Error> {
-        project.plan(&self.options(&Scope::Run(first_id.to_owned()), Vec::new()))
+        let plan = project.plan(&self.options(&Scope::Run(first_id.to_owned()), Vec::new()))?;
+        if self.overlay {
+            overlay_inputs(project)?;
+            project.overlay(&plan)?;
+        }
+        Ok(plan)
     }
+}
+
+/// The files Compose reads under an overlay: the input's own, as absolute paths (Compose
+/// runs elsewhere than the user may think). Standard input cannot be read a second time.
+pub fn overlay_inputs(project: &Project) -> Result<Vec<std::path::PathBuf>, Error> {
+    project
+        .input
+        .sources
+        .iter()
+        .map(|s| match s {
+            crate::Source::File(p) => std::path::absolute(p).map_err(|e| Error::Io {
+                path: s.clone(),
+                source: e,
+            }),
+            _ => Err(Error::Usage(
+                "--overlay gives Compose the compose files themselves, and standard input cannot be read twice: name the file with -f, or leave out --overlay".into(),
+            )),
+        })
+        .collect()
 }
 
 /// Everything the copies of one stack share.

@@ -119,6 +119,7 @@ impl Stack {
             environ: opts.environ,
             timeout: opts.timeout,
             progress: false,
+            overlay: false,
         };
         setup.check(&project, scope.id())?;
         off_thread(move || {

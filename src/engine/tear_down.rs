@@ -10,9 +10,9 @@ use crate::Scope;
 
 /// Tears the copy down; what is still on the engine afterwards is the error.
 pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> Result<(), String> {
-    if let Some(file) = &fp.compose_file {
+    if !fp.compose_files.is_empty() {
         let mut down = session.compose.command(
-            Some(file),
+            &fp.compose_files,
             &session.project.input.project_dir,
             &fp.project_name,
         );

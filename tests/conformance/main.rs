@@ -45,6 +45,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod overlay;
 mod scalars;
 
 use netfence::load::ComposeInput;
@@ -445,6 +446,10 @@ struct FileReport {
     cross_kind: Vec<String>,
     /// What tenant mode refuses in the file (informational).
     tenant_refusals: Vec<String>,
+    /// Scopes whose overlay Compose reads exactly as the full rewrite.
+    overlay_equal: Vec<String>,
+    /// Scopes netfence writes no overlay for, with its reason.
+    overlay_refused: Vec<String>,
 }
 
 struct Ctx {
@@ -613,6 +618,26 @@ fn check_file(ctx: &Ctx, path: &Path) -> FileReport {
         if r.failures.len() == before {
             r.ok_scopes.push(scope.to_string());
         }
+        // (d) The overlay: input + overlay reads as the full rewrite, or is refused.
+        let files = [path.to_path_buf()];
+        let raw = level == Level::Raw;
+        match overlay::check(
+            &ctx.compose,
+            &files,
+            dir,
+            &scope,
+            raw,
+            None,
+            &ctx.no_policy_dir,
+        ) {
+            overlay::Verdict::Equal => r.overlay_equal.push(scope.to_string()),
+            overlay::Verdict::Refused(why) => {
+                r.overlay_refused.push(format!("[{scope}] {}", tidy(why)))
+            }
+            overlay::Verdict::Failed(why) => {
+                r.failures.push(format!("[{scope}] overlay: {}", tidy(why)))
+            }
+        }
     }
     r
 }
@@ -697,6 +722,11 @@ fn corpus_conformance() {
 
     let summary = Summary::of(&reports);
     eprintln!("{}", summary.text(&ctx.compose, elapsed));
+    for r in reports.iter().filter(|r| !r.overlay_refused.is_empty()) {
+        for why in &r.overlay_refused {
+            eprintln!("conformance:   overlay refused: {}: {why}", r.rel);
+        }
+    }
 
     let reviewed: BTreeMap<&str, &str> = REVIEWED_REFUSALS.iter().copied().collect();
     let mut failures: Vec<String> = Vec::new();
@@ -742,6 +772,10 @@ struct Summary {
     schema_invalid_originals: usize,
     broken: usize,
     cross_kind: usize,
+    /// Accepted files whose overlay reads as the full rewrite in both scopes.
+    overlay_equal: usize,
+    /// Accepted files netfence writes no overlay for in some scope.
+    overlay_refused: usize,
 }
 
 impl Summary {
@@ -775,6 +809,14 @@ impl Summary {
             schema_invalid_originals: reports.iter().filter(|r| r.schema_invalid_original).count(),
             broken: reports.iter().filter(|r| !r.failures.is_empty()).count(),
             cross_kind: reports.iter().filter(|r| !r.cross_kind.is_empty()).count(),
+            overlay_equal: reports
+                .iter()
+                .filter(|r| r.overlay_equal.len() == scopes().len())
+                .count(),
+            overlay_refused: reports
+                .iter()
+                .filter(|r| !r.overlay_refused.is_empty())
+                .count(),
         }
     }
 
@@ -787,7 +829,9 @@ impl Summary {
              conformance:   compose-invalid:         {}\n\
              conformance:   broken by netfence:      {}\n\
              conformance:   (accepted originals already failing compose-spec.json: {})\n\
-             conformance:   (re-scoping across kinds differs for {} file(s); not required)",
+             conformance:   (re-scoping across kinds differs for {} file(s); not required)\n\
+             conformance:   overlay reads as the full rewrite (run+env): {} of the accepted; \
+             refused for {}",
             self.files,
             compose.version,
             elapsed.as_secs_f64(),
@@ -801,6 +845,8 @@ impl Summary {
             self.broken,
             self.schema_invalid_originals,
             self.cross_kind,
+            self.overlay_equal,
+            self.overlay_refused,
         )
     }
 }
@@ -845,6 +891,40 @@ fn tenant_section(d: &mut String, reports: &[FileReport]) {
         let _ = writeln!(d, "| `{k}` | {n} |");
     }
     let _ = writeln!(d);
+}
+
+/// `rewrite --overlay` over the accepted files: how many read as the full rewrite, and
+/// every refusal with its reason.
+fn overlay_section(d: &mut String, reports: &[FileReport], s: &Summary) {
+    let _ = writeln!(
+        d,
+        "## Overlay\n\n\
+         For each accepted file and both scopes, `docker compose -f FILE -f OVERLAY config \
+         --format json` (the output of `rewrite --overlay` given after the file) must equal \
+         `config --format json` of the full rewrite, whole. A difference is a failure \
+         (listed under \"Broken by netfence\"); an input netfence cannot express as an \
+         overlay must be refused with a reason, listed here.\n\n\
+         | | files |\n|---|---:|\n\
+         | overlay reads as the full rewrite in both scopes | {} |\n\
+         | overlay refused in some scope | {} |\n",
+        s.overlay_equal, s.overlay_refused
+    );
+    let refused: Vec<&FileReport> = reports
+        .iter()
+        .filter(|r| !r.overlay_refused.is_empty())
+        .collect();
+    if !refused.is_empty() {
+        let _ = writeln!(d, "| file | netfence's reason |\n|---|---|");
+        for r in refused {
+            let _ = writeln!(
+                d,
+                "| `{}` | {} |",
+                r.rel,
+                md_cell(&r.overlay_refused.join("; "))
+            );
+        }
+        let _ = writeln!(d);
+    }
 }
 
 /// `network_mode` from "service x: `services.x.network_mode`: ...".
@@ -913,6 +993,7 @@ fn conformance_doc(
     );
 
     tenant_section(&mut d, reports);
+    overlay_section(&mut d, reports, s);
     let _ = writeln!(d, "## Refusals\n");
     let refused: Vec<&FileReport> = reports.iter().filter(|r| r.refusal.is_some()).collect();
     if refused.is_empty() {

@@ -537,3 +537,53 @@ fn plan_for_run_prints_the_subnets_run_creates() {
     assert_eq!(planned_subnets(&dir, &e2e.id), planned);
     down(&e2e.id);
 }
+
+#[test]
+fn run_overlay_brings_copies_up_from_the_users_file_and_never_writes_it() {
+    let Some(e2e) = E2e::start("overlay") else {
+        return;
+    };
+    let dir = e2e.fixture("stack7");
+    let file = compose_file(&dir);
+    let before = std::fs::read(&file).unwrap();
+    for i in 0..2 {
+        e2e.guard(&format!("run:{}-{i}", e2e.id));
+    }
+    // Two copies at once from one file: fixed names and ports would collide unfenced.
+    let script = r#"env | grep ^NETFENCE_ > "$0/env-$NETFENCE_INDEX.txt"
+        docker exec "$NETFENCE_PROJECT-edge-1" nc -w2 shop-api 8000 > "$0/answer-$NETFENCE_INDEX.txt"
+        docker inspect -f '{{index .Config.Labels "com.docker.compose.project.config_files"}}' \
+            "$NETFENCE_PROJECT-web-1" > "$0/files-$NETFENCE_INDEX.txt""#;
+    Netfence::new()
+        .args(["run", "--overlay", "-f", &file, "--run-id", &e2e.id])
+        .args(["--parallel", "2", "--", "sh", "-c", script])
+        .arg(&dir)
+        .run()
+        .success();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    for i in 0..2 {
+        assert_eq!(read(&format!("answer-{i}.txt")).trim(), "hello-api");
+        // Compose read the user's file first, then the overlay netfence wrote.
+        let files = read(&format!("files-{i}.txt"));
+        let files: Vec<&str> = files.trim().split(',').collect();
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert_eq!(
+            Path::new(files[0]),
+            Path::new(&file).canonicalize().unwrap()
+        );
+        assert!(files[1].ends_with("/fence.yml"), "{files:?}");
+        let env = read(&format!("env-{i}.txt"));
+        assert!(
+            env.lines().any(|l| l.starts_with("NETFENCE_COMPOSE_FILES=")
+                && l.contains(&file)
+                && l.ends_with("/fence.yml")),
+            "{env}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the user's file is never written"
+    );
+    assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
+}

@@ -18,6 +18,7 @@ mod fixtures;
 mod graph;
 mod host;
 mod load;
+mod overlay;
 mod platform;
 mod properties;
 mod tenant;

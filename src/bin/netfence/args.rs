@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the fenced compose file.
+    /// Print the fenced compose file, or with --overlay an override file that fences it.
     Rewrite(RewriteArgs),
     /// Print the plan: networks, attachments, aliases, and every change with its reason.
     Plan(PlanArgs),
@@ -128,12 +128,20 @@ pub enum TargetArg {
 pub struct RewriteArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Write to FILE atomically instead of stdout (may be the input file itself).
+    /// Write to FILE atomically instead of stdout (may be the input file itself, except
+    /// with --overlay).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print nothing; exit 1 if the input is not already fenced this way.
     #[arg(long, conflicts_with = "output")]
     pub check: bool,
+    /// Print the fence as a Compose override file (`!reset`/`!override`) instead of the
+    /// whole fenced file. Given after the compose files it was made from, Compose reads
+    /// exactly what it reads from the full rewrite, and those files are never written:
+    /// `netfence rewrite --overlay -o fence.yml && docker compose -f compose.yml -f
+    /// fence.yml up -d`.
+    #[arg(long, conflicts_with_all = ["check", "format"])]
+    pub overlay: bool,
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: DataFormat,
     /// compose: for `docker compose`; swarm: for `docker stack deploy`.
@@ -188,6 +196,11 @@ pub struct RunArgs {
     /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = duration)]
     pub timeout: Duration,
+    /// Give Compose the compose files themselves plus an override file that fences them
+    /// (`-f FILE… -f fence.yml`, the overlay in the run's private directory) instead of
+    /// a fenced copy of them. Not with stdin as input.
+    #[arg(long)]
+    pub overlay: bool,
     /// The command to run against the stack (after `--`).
     #[arg(
         value_name = "CMD",

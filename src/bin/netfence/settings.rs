@@ -142,11 +142,19 @@ pub struct RewriteSettings {
     pub format: DataFormat,
     pub target: Target,
     pub no_project_name: bool,
+    /// The fence as an override file for the input files, not the whole file.
+    pub overlay: bool,
 }
 
 impl RewriteSettings {
     pub fn resolve(a: RewriteArgs, p: &Process) -> Result<Self> {
+        if a.overlay && a.target == TargetArg::Swarm {
+            return Err(Error::Usage(
+                "--overlay writes a Compose override file, and `docker stack deploy` does not read `!reset`/`!override`: leave out --overlay for --target swarm".into(),
+            ));
+        }
         Ok(RewriteSettings {
+            overlay: a.overlay,
             input: InputSettings::resolve(&a.input, p)?,
             output: a.output,
             check: a.check,
@@ -260,6 +268,17 @@ impl RunSettings {
             ));
         }
         let input = InputSettings::resolve(&a.input, p)?;
+        let stdin = match &input.spec.files {
+            ComposeFiles::Stdin => true,
+            files => files
+                .paths()
+                .is_ok_and(|p| p.iter().any(|f| f.as_os_str() == "-")),
+        };
+        if a.overlay && stdin {
+            return Err(Error::Usage(
+                "run --overlay gives Compose the compose files themselves, and standard input cannot be read twice: name the file with -f, or leave out --overlay".into(),
+            ));
+        }
         let base = match &input.scope {
             Some(scope) => scope.id().to_owned(),
             None => {
@@ -274,6 +293,7 @@ impl RunSettings {
                 keep: a.keep,
                 timeout: a.timeout,
                 cmd: a.cmd,
+                overlay: a.overlay,
                 project_name: input.project_name.clone(),
                 environ: input.environ.clone(),
                 ..run

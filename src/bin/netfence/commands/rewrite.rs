@@ -1,7 +1,9 @@
 //! `netfence rewrite`: the fenced compose file, to stdout or atomically to a file;
-//! `--check` exits 1 when the input is not fenced this way already.
+//! `--check` exits 1 when the input is not fenced this way already; `--overlay` prints
+//! the fence as an override file for the input files instead.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -25,6 +27,9 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         }
         other => other?,
     };
+    if s.overlay {
+        return overlay(&s, &project, &plan);
+    }
     if s.check {
         if project.record.is_some() && project.rewrite(&plan) == *project.original() {
             return Ok(ExitStatus::Success);
@@ -60,4 +65,76 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         None => emit(&text)?,
     }
     Ok(ExitStatus::Success)
+}
+
+/// The override file, after a header saying where it goes. It never replaces a file it
+/// was made from: the point of an overlay is that the user's file stays as it is.
+fn overlay(
+    s: &RewriteSettings,
+    project: &netfence::Project,
+    plan: &netfence::Plan,
+) -> anyhow::Result<ExitStatus> {
+    let fence = project.overlay(plan)?;
+    if let Some(out) = &s.output {
+        if let Some(input) = read_from(project).find(|f| same_file(f, out)) {
+            return Err(netfence::Error::Usage(format!(
+                "-o {}: that is {}, which the overlay fences; the user's files are never written with --overlay: write it to another file (e.g. -o fence.yml)",
+                out.display(),
+                input.display()
+            ))
+            .into());
+        }
+    }
+    let text = format!(
+        "{}{}",
+        header(project, plan),
+        netfence::yaml::to_string(&fence)
+    );
+    match &s.output {
+        Some(path) => {
+            write_atomically(path, &text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => emit(&text)?,
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Every file the input was read from: the compose files, and those they include or
+/// extend.
+fn read_from(project: &netfence::Project) -> impl Iterator<Item = &Path> {
+    let given = project.input.sources.iter().filter_map(|s| match s {
+        netfence::Source::File(p) => Some(p.as_path()),
+        _ => None,
+    });
+    given.chain(project.input.references.iter().map(|r| r.path.as_path()))
+}
+
+/// Do two paths name one file? Through symbolic links, and for an output that does not
+/// exist yet (then it is none of the inputs).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let real = |p: &Path| -> Option<PathBuf> { std::fs::canonicalize(p).ok() };
+    matches!((real(a), real(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// How to use the overlay, for whoever opens it. Found files are named as from the
+/// working directory, as the user would type them.
+fn header(project: &netfence::Project, plan: &netfence::Plan) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let files: Vec<String> = project
+        .input
+        .sources
+        .iter()
+        .map(|s| match s {
+            netfence::Source::File(p) => {
+                format!("-f {}", p.strip_prefix(&cwd).unwrap_or(p).display())
+            }
+            _ => "-f -".to_owned(),
+        })
+        .collect();
+    format!(
+        "# netfence overlay (scope {}): give it after the compose files it fences, e.g.\n\
+         #   docker compose {} -f <this file> up -d\n",
+        plan.scope,
+        files.join(" ")
+    )
 }

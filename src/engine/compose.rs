@@ -1,5 +1,7 @@
 //! Invoking Docker Compose: the v2 CLI plugin (`docker compose`), else the standalone
 //! `docker-compose`. `NETFENCE_COMPOSE` overrides the choice (e.g. `docker-compose`).
+//! Every Compose command is told the Docker context netfence resolved, so both talk to
+//! one engine.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,6 +13,8 @@ use super::{EngineError, EngineResult};
 #[derive(Debug, Clone)]
 pub struct Compose {
     program: Vec<String>,
+    /// `DOCKER_CONTEXT` for Compose: the context netfence itself uses.
+    context: Option<(&'static str, String)>,
 }
 
 /// What a finished Compose command said.
@@ -23,18 +27,25 @@ pub struct Output {
 impl Compose {
     /// Finds a working Compose v2: `docker compose`, else `docker-compose`.
     pub async fn detect() -> EngineResult<Compose> {
+        let context = super::endpoint().ok().map(|e| {
+            let (k, v) = e.child_env();
+            (k, v.to_owned())
+        });
+        let program = Self::program().await?;
+        Ok(Compose { program, context })
+    }
+
+    async fn program() -> EngineResult<Vec<String>> {
         if let Ok(custom) = std::env::var("NETFENCE_COMPOSE") {
             let program: Vec<String> = custom.split_whitespace().map(str::to_owned).collect();
             if !program.is_empty() {
-                return Ok(Compose { program });
+                return Ok(program);
             }
         }
         // Looking for the plugin file first saves a `docker compose version` (~0.1 s)
         // on every run.
         if plugin_installed() {
-            return Ok(Compose {
-                program: vec!["docker".into(), "compose".into()],
-            });
+            return Ok(vec!["docker".into(), "compose".into()]);
         }
         for candidate in [&["docker", "compose"][..], &["docker-compose"][..]] {
             let ok = Command::new(candidate[0])
@@ -47,9 +58,7 @@ impl Compose {
                 .await
                 .is_ok_and(|s| s.success());
             if ok {
-                return Ok(Compose {
-                    program: candidate.iter().map(|s| s.to_string()).collect(),
-                });
+                return Ok(candidate.iter().map(|s| s.to_string()).collect());
             }
         }
         Err(EngineError::new(
@@ -72,6 +81,9 @@ impl Compose {
     pub fn command(&self, files: &[PathBuf], project_dir: &Path, project: &str) -> Command {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..]);
+        if let Some((k, v)) = &self.context {
+            cmd.env(k, v);
+        }
         for f in files {
             cmd.arg("-f").arg(f);
         }

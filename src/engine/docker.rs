@@ -9,7 +9,6 @@
 //! doing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::models::{
@@ -23,13 +22,17 @@ use bollard::query_parameters::{
     ListNetworksOptions, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, WaitContainerOptionsBuilder,
 };
-use bollard::Docker;
+use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::stream::{BoxStream, StreamExt};
 use ipnet::IpNet;
 
-use super::{engine_location, EngineError, EngineResult};
+use super::context::Transport;
+use super::{EngineError, EngineResult};
 use crate::labels::compose;
 use crate::plan::NetworkPlan;
+
+/// Seconds a single engine call may take.
+const TIMEOUT: u64 = 120;
 
 /// A connected engine: the API version negotiated, reachability checked.
 #[derive(Clone)]
@@ -305,17 +308,24 @@ fn listing(what: &str) -> impl Fn(bollard::errors::Error) -> EngineError + '_ {
 }
 
 impl Engine {
-    /// Connects and pings. An unreachable engine is one line naming where we looked.
+    /// Connects to the engine `docker` would use (its context) and pings. An unreachable
+    /// engine is one line naming the context and where it points.
     pub async fn connect() -> EngineResult<Engine> {
+        let endpoint = super::endpoint().map_err(|e| EngineError(e.to_string()))?;
         let unreachable = |e: &dyn std::fmt::Display| {
             EngineError(format!(
                 "cannot reach the Docker engine at {}: {e}",
-                engine_location()
+                endpoint.describe()
             ))
         };
-        let docker = Docker::connect_with_defaults()
-            .map_err(|e| unreachable(&e))?
-            .with_timeout(Duration::from_secs(120));
+        let docker = match endpoint.transport() {
+            Transport::Unix(host) => Docker::connect_with_unix(&host, TIMEOUT, API_DEFAULT_VERSION),
+            Transport::Http(host) => Docker::connect_with_http(&host, TIMEOUT, API_DEFAULT_VERSION),
+            Transport::DockerCli => {
+                super::dial_stdio::connect(&endpoint, TIMEOUT, API_DEFAULT_VERSION)
+            }
+        }
+        .map_err(|e| unreachable(&e))?;
         // Engines older than bollard's default API version answer "client version too
         // new" to everything: settle on the highest version both sides speak.
         let docker = docker

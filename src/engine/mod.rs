@@ -1,9 +1,10 @@
 //! Everything that talks to a live Docker engine: `run`, `up`, `down`, `gc`, `ensure`,
 //! `reconcile` and `verify`.
 //!
-//! The engine is reached through one facade, [`docker`] (bollard underneath: it honours
-//! `DOCKER_HOST`, else the default socket); Compose is invoked as a program
-//! (`docker compose`, else `docker-compose`).
+//! The engine is reached through one facade, [`docker`] (bollard underneath), at the
+//! endpoint the docker CLI would use ([`context`]: `DOCKER_HOST`, else the Docker
+//! context); Compose is invoked as a program (`docker compose`, else `docker-compose`),
+//! told the same context.
 //! The plan stays the single source: this module only applies it and cleans up after it,
 //! always by ownership labels (SPEC §2), never by name patterns.
 
@@ -11,7 +12,9 @@ pub mod address_space;
 pub mod bring_up;
 pub mod claim;
 pub mod compose;
+pub mod context;
 pub mod dev;
+mod dial_stdio;
 pub mod docker;
 pub mod down;
 pub mod ensure;
@@ -57,21 +60,24 @@ impl From<EngineError> for String {
 
 pub type EngineResult<T> = std::result::Result<T, EngineError>;
 
-/// Where netfence looks for the engine, for messages: `DOCKER_HOST`, else the socket.
+/// The engine `docker` itself would talk to now (SPEC §7): `DOCKER_HOST`, else the
+/// Docker context selected by `DOCKER_CONTEXT` or `docker context use`.
+pub fn endpoint() -> Result<context::Endpoint, context::ContextError> {
+    context::resolve(&context::DockerEnv::from_process())
+}
+
+/// Where netfence looks for the engine, for messages: the context and where it points.
 pub fn engine_location() -> String {
-    match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.is_empty() => format!("{h} (from DOCKER_HOST)"),
-        _ => "unix:///var/run/docker.sock (DOCKER_HOST is not set)".to_owned(),
+    match endpoint() {
+        Ok(e) => e.describe(),
+        Err(e) => e.to_string(),
     }
 }
 
-/// Is the engine on this host (a unix socket, the default)? Then its containers'
-/// process ids, and the host's routes, are this machine's.
+/// Is the engine on this host (a unix socket)? Then its containers' process ids, and
+/// the host's routes, are this machine's.
 pub fn is_local() -> bool {
-    match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.is_empty() => h.starts_with("unix://"),
-        _ => true,
-    }
+    endpoint().is_ok_and(|e| e.is_local())
 }
 
 /// The label filter that selects a scope's objects.

@@ -70,6 +70,29 @@ zsh:  netfence completions zsh > \"${fpath[1]}/_netfence\"\n\
 fish: netfence completions fish > ~/.config/fish/completions/netfence.fish"
     )]
     Completions(CompletionsArgs),
+    /// Install or remove `docker netfence`, the Docker CLI plugin (this same binary).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Link docker-netfence into a directory docker looks in for plugins, so every
+    /// command also runs as `docker netfence …`.
+    Install(PluginArgs),
+    /// Remove the link `plugin install` made (and nothing else).
+    Uninstall(PluginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginArgs {
+    /// For this user: the cli-plugins directory of the docker CLI's config
+    /// ($DOCKER_CONFIG, else ~/.docker). The default.
+    #[arg(long, conflicts_with = "system")]
+    pub user: bool,
+    /// For everyone: /usr/local/lib/docker/cli-plugins (needs root).
+    #[arg(long)]
+    pub system: bool,
 }
 
 #[derive(Debug, Args)]

@@ -5,18 +5,39 @@
 mod args;
 mod commands;
 mod exit;
+mod plugin;
 mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use args::{Cli, Command};
 use exit::ExitStatus;
 use settings::*;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match plugin::invocation(std::env::args_os().collect()) {
+        Ok(plugin::Invocation::Metadata) => {
+            println!("{}", plugin::metadata());
+            return ExitCode::SUCCESS;
+        }
+        Ok(plugin::Invocation::Cli {
+            args,
+            bin_name,
+            env,
+        }) => {
+            apply_env(env);
+            if bin_name != plugin::NAME {
+                plugin::watch_docker_cli();
+            }
+            parse(args, bin_name)
+        }
+        Err(e) => {
+            eprintln!("netfence: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     init_logging(cli.verbose);
     match dispatch(cli.command, &Process::current()) {
         Ok(status) => status.code(),
@@ -26,6 +47,23 @@ fn main() -> ExitCode {
             exit::error_code(&e)
         }
     }
+}
+
+/// docker's global options as the variables they stand for. Set while the process has
+/// one thread, before anything reads the environment.
+fn apply_env(env: Vec<(&'static str, Option<std::ffi::OsString>)>) {
+    for (key, value) in env {
+        match value {
+            Some(v) => std::env::set_var(key, v),
+            None => std::env::remove_var(key),
+        }
+    }
+}
+
+/// Parses like `Cli::parse`, with help and errors naming the program as it was called.
+fn parse(args: Vec<std::ffi::OsString>, bin_name: &'static str) -> Cli {
+    let matches = Cli::command().bin_name(bin_name).get_matches_from(args);
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 fn dispatch(command: Command, p: &Process) -> anyhow::Result<ExitStatus> {
@@ -49,6 +87,7 @@ fn dispatch(command: Command, p: &Process) -> anyhow::Result<ExitStatus> {
         Command::Verify(a) => commands::verify::run(VerifySettings::resolve(a, p)?),
         Command::Ls(a) => commands::ls::run(LsSettings::resolve(a, p)),
         Command::Completions(a) => commands::completions::run(a.shell),
+        Command::Plugin(c) => commands::plugin::run(PluginSettings::resolve(c)),
     }
 }
 

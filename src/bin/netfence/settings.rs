@@ -14,8 +14,9 @@ use netfence::{Error, Project, Result, Scope};
 
 use crate::args::{
     AuditArgs, AuditFormat, CheckoutArgs, ColorChoice, DataFormat, DenyLevel, DownArgs, EnsureArgs,
-    GcArgs, GraphArgs, GraphFormat, InputArgs, PlanArgs, PlanFormat, PortArgs, Protocol,
-    ReconcileArgs, RewriteArgs, RunArgs, TargetArg, UpArgs, ValidateArgs, VerifyArgs,
+    GcArgs, GraphArgs, GraphFormat, InputArgs, PlanArgs, PlanFormat, PluginArgs, PluginCommand,
+    PortArgs, Protocol, ReconcileArgs, RewriteArgs, RunArgs, TargetArg, UpArgs, ValidateArgs,
+    VerifyArgs,
 };
 
 /// What every command may read from the process: its environment, its directory, and
@@ -414,6 +415,33 @@ impl GcSettings {
             dry_run: a.dry_run,
             dev: a.dev,
         }
+    }
+}
+
+pub struct PluginSettings {
+    pub install: bool,
+    /// Where the `docker-netfence` link goes.
+    pub dir: PathBuf,
+}
+
+/// Where docker looks for a system-wide plugin first (docker/cli `manager_unix.go`).
+pub const SYSTEM_PLUGIN_DIR: &str = "/usr/local/lib/docker/cli-plugins";
+
+impl PluginSettings {
+    pub fn resolve(c: PluginCommand) -> Self {
+        let (install, a): (bool, PluginArgs) = match c {
+            PluginCommand::Install(a) => (true, a),
+            PluginCommand::Uninstall(a) => (false, a),
+        };
+        let dir = if a.system && !a.user {
+            PathBuf::from(SYSTEM_PLUGIN_DIR)
+        } else {
+            // The docker CLI's own config directory, exactly: --user is the default.
+            netfence::engine::context::DockerEnv::from_process()
+                .config_dir()
+                .join("cli-plugins")
+        };
+        PluginSettings { install, dir }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod gc;
 pub mod graph;
 pub mod ls;
 pub mod plan;
+pub mod plugin;
 pub mod port;
 pub mod reconcile;
 pub mod rewrite;

@@ -66,6 +66,11 @@ impl Compose {
         ))
     }
 
+    /// The variable that names netfence's Docker context, for other children too.
+    pub fn context_env(&self) -> Option<(&'static str, &str)> {
+        self.context.as_ref().map(|(k, v)| (*k, v.as_str()))
+    }
+
     pub fn display(&self) -> String {
         self.program.join(" ")
     }

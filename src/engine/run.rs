@@ -268,6 +268,11 @@ async fn run_cmd(sh: &Shared, ready: &Up, ints: &mut Interrupts) -> Result<u8, S
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(rest);
+    // CMD's own `docker` reaches the stack's engine even if `docker context use`
+    // switches the default meanwhile.
+    if let Some((k, v)) = sh.session.compose.context_env() {
+        cmd.env(k, v);
+    }
     for (k, v) in &ready.exports {
         cmd.env(k, v);
     }

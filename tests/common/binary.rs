@@ -34,7 +34,13 @@ impl Netfence {
     /// The binary with a clean environment for scope choice: none of the variables
     /// that pick a scope, a compose file or a project, and nothing on stdin.
     pub fn new() -> Netfence {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_netfence"));
+        Netfence::program(env!("CARGO_BIN_EXE_netfence"))
+    }
+
+    /// Another way in to the same binary: the `docker-netfence` plugin link, or
+    /// `docker` itself (`docker netfence …`).
+    pub fn program(program: impl AsRef<OsStr>) -> Netfence {
+        let mut command = Command::new(program);
         command
             .env_remove("NETFENCE_RUN_ID")
             .env_remove("COMPOSE_FILE")

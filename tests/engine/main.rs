@@ -1,6 +1,7 @@
 //! The tests that need a Docker engine and Compose v2: `run`, `down`, `gc` and `verify`
 //! (isolation, published ports, signals, scale), `up`/`port`/`down` for checkouts,
-//! `rewrite` and `audit` against the engine's subnets, and platform mode (`ensure`,
+//! `rewrite` and `audit` against the engine's subnets, `docker netfence` and Docker
+//! contexts, and platform mode (`ensure`,
 //! environments, `reconcile`, Swarm).
 //!
 //! Without an engine they print a loud SKIPPED line and pass; `NETFENCE_E2E=require` (CI)
@@ -18,6 +19,7 @@ mod environments;
 mod faults;
 mod host;
 mod library;
+mod plugin;
 mod reconcile;
 mod rewrite;
 mod run;

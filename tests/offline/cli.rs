@@ -487,6 +487,7 @@ fn completions_for_each_shell_name_every_subcommand() {
         "reconcile",
         "verify",
         "completions",
+        "plugin",
     ];
     for shell in ["bash", "zsh", "fish"] {
         let out = crate::netfence_offline().args(["completions", shell]).run();

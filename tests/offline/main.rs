@@ -1,5 +1,5 @@
 //! The tests that need no Docker engine: the binary driven as a user drives it (`cli`,
-//! `audit`, `dev`, `graph`, `platform`), the rewrite rule and loading fixtures, and properties of fencing
+//! `audit`, `dev`, `graph`, `platform`, `plugin`), the rewrite rule and loading fixtures, and properties of fencing
 //! over generated compose files.
 
 #[path = "../common/binary.rs"]
@@ -20,5 +20,6 @@ mod host;
 mod load;
 mod overlay;
 mod platform;
+mod plugin;
 mod properties;
 mod tenant;

@@ -50,7 +50,11 @@ fn existing(link: &Path) -> anyhow::Result<Existing> {
 fn install(exe: &Path, dir: &Path, link: &Path) -> anyhow::Result<ExitStatus> {
     match existing(link)? {
         Existing::Ours(target) if target == exe => {
-            eprintln!("netfence: {} already links to {}", link.display(), exe.display());
+            eprintln!(
+                "netfence: {} already links to {}: `docker netfence` is this netfence",
+                link.display(),
+                exe.display()
+            );
             return Ok(ExitStatus::Success);
         }
         Existing::Foreign => bail!(

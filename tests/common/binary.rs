@@ -165,7 +165,7 @@ impl Running {
     }
 
     /// [`Running::wait`], but kills the process and panics after `limit`.
-    fn wait_at_most(self, limit: Duration) -> Outcome {
+    pub fn wait_at_most(self, limit: Duration) -> Outcome {
         fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
             std::thread::spawn(move || {
                 let mut bytes = Vec::new();

@@ -15,7 +15,9 @@ use netfence::audit::Occupied;
     long_about = "netfence reads compose files plus a network policy and rewrites them so that many \
 copies of a stack, or many environments, share one Docker host without colliding or seeing \
 each other. Compose input comes from -f FILE (repeatable, merged like Compose; - is stdin), \
-else $COMPOSE_FILE, else stdin."
+else $COMPOSE_FILE, else what Compose itself finds (compose.yaml, compose.yml, docker-compose.yml \
+or docker-compose.yaml and its override, here or in the nearest parent directory), else a piped \
+stdin."
 )]
 pub struct Cli {
     /// More log lines on stderr (repeat for more).

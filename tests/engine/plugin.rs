@@ -226,8 +226,14 @@ fn cli_signals_plugins() -> bool {
         .and_then(|m| m.parse().ok())
         .unwrap_or(0);
     if major < 25 {
+        // Under NETFENCE_E2E=require a check that cannot run is a failure, as for the
+        // engine itself: CI must not pass it by skipping it.
+        assert!(
+            std::env::var("NETFENCE_E2E").as_deref() != Ok("require"),
+            "NETFENCE_E2E=require, but docker CLI {version} has no plugin socket (docker CLI 25 or later needed)"
+        );
         eprintln!(
-            "SKIPPED docker_stopped_without_a_terminal_still_tears_the_run_down: docker CLI {version} has no plugin socket"
+            "\n*** SKIPPED: docker_stopped_without_a_terminal_still_tears_the_run_down: docker CLI {version} has no plugin socket ***\n"
         );
     }
     major >= 25

@@ -306,17 +306,12 @@ fn watch_catches_up_after_its_event_stream_is_cut() {
 }
 
 /// Restarts dockerd, which stops every container on the engine: it takes the engine
-/// alone (no other test of this process runs meanwhile), and it only runs when asked
-/// (`NETFENCE_E2E_RESTART=1`), because the engine may be shared with other work on the
-/// machine, whose containers a restart would stop too.
+/// alone (no other test of this process runs meanwhile). Ignored unless asked, because
+/// the engine may be shared with other work on the machine, whose containers a restart
+/// would stop too: scripts/test.sh runs it with `NETFENCE_E2E_RESTART=1`, which CI sets.
 #[test]
+#[ignore = "restarts dockerd; scripts/test.sh runs it when NETFENCE_E2E_RESTART=1 (CI)"]
 fn watch_survives_an_engine_restart() {
-    if std::env::var("NETFENCE_E2E_RESTART").as_deref() != Ok("1") {
-        eprintln!(
-            "\n*** SKIPPED: watch_survives_an_engine_restart restarts dockerd (every container on the engine stops); set NETFENCE_E2E_RESTART=1 to run it ***\n"
-        );
-        return;
-    }
     let _alone = alone();
     let Some(p) = Platform::start("wrst") else {
         return;

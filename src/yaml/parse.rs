@@ -202,9 +202,23 @@ fn is_scalar(v: &Value) -> bool {
     }
 }
 
-/// A plain, untagged `<<`: a quoted one is an ordinary key, as for go-yaml.
+/// A plain `<<` untagged or tagged `!`, or any `<<` tagged `!!merge`: a quoted one is
+/// otherwise an ordinary key, as for go-yaml. Missing the tagged form would let a file merge keys
+/// Compose reads and netfence does not see.
 pub fn is_merge_key(k: &Value) -> bool {
-    matches!(k, Value::Scalar(s) if s.text() == "<<" && s.style() == Style::Plain && s.tag().is_none())
+    match k {
+        Value::Scalar(s) => s.text() == "<<" && s.style() == Style::Plain && s.tag().is_none(),
+        Value::Tagged(t) => {
+            let Value::Scalar(s) = &t.value else {
+                return false;
+            };
+            let plain = s.style() == Style::Plain;
+            s.text() == "<<"
+                && s.tag().is_none()
+                && (t.tag.as_str() == "!!merge" || (t.tag.as_str() == "!" && plain))
+        }
+        _ => false,
+    }
 }
 
 fn scalar(value: Scalar, tag: Option<String>) -> Value {

@@ -132,6 +132,13 @@ fn anchors_aliases_and_merge_keys_are_resolved() {
     );
     // A quoted `<<` is an ordinary key.
     assert!(p("a: {'<<': {b: c}}")["a"].get("<<").is_some());
+    assert!(p("x: &a {b: c}\na: {! '<<': *a}")["a"].get("b").is_none());
+    // Tagged ones merge, as Compose merges them.
+    for key in ["!!merge <<", "!!merge '<<'", "! <<"] {
+        let v = p(&format!("x: &a {{b: c}}\na: {{{key}: *a, d: e}}"));
+        assert_eq!(v["a"].get("b").and_then(|b| b.as_str()), Some("c"), "{key}");
+        assert!(v["a"].get("<<").is_none(), "{key}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! is decided in `input`), each parsed, anchors and merge keys resolved, its `extends`
 //! and `include:` resolved (see `load/pipeline.rs`), then merged.
 
-mod env;
+pub(crate) mod env;
 mod extends;
 mod include;
 mod interpolate;

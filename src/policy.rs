@@ -199,6 +199,9 @@ pub struct TenantAllow {
     pub docker_socket: bool,
     #[serde(default)]
     pub host_namespaces: bool,
+    /// The platform, not the tenant, sets the variables Compose interpolates at deploy.
+    #[serde(default)]
+    pub interpolation: bool,
     #[serde(default)]
     pub capabilities: Vec<String>,
     #[serde(default)]

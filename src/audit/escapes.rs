@@ -1,4 +1,4 @@
-//! Audit rules for the ways out of a fence (SPEC §2 Trust), NF017–NF027: the escapes
+//! Audit rules for the ways out of a fence (SPEC §2 Trust), NF017–NF028: the escapes
 //! tenant mode refuses, reported in any mode. `network_mode: host` is NF013's.
 
 use super::lines::{key, Seg};
@@ -67,6 +67,11 @@ rule!(NF027, "outside-file", Error,
     "A tenant's file that includes (or extends from) another tenant's compose file, or one of the host's, deploys those services — their environment, secrets and volumes — as its own. Symbolic links are followed to where they lead.",
     "Keep every included or extended file inside the project's directory.");
 
+rule!(NF028, "interpolated-escape", Note,
+    "A setting that reaches past the fence is filled in by `${VAR}` at deploy",
+    "`network_mode`, `privileged`, a namespace, `cap_add`, `devices`, `security_opt`, a volume's source or `volumes_from` written with a variable becomes what the deploy's environment (and the project's `.env`) says: `${MODE:-host}` is the host's network for whoever sets MODE, or nobody. What the file says cannot be judged before then.",
+    "Write the value itself; or, where the platform alone sets the variables, grant `tenant.allow.interpolation` (netfence then judges the values it can know).");
+
 fn rule_of(kind: Kind) -> Option<&'static Rule> {
     Some(match kind {
         Kind::ForeignNetwork => &NF017,
@@ -80,7 +85,9 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::NetworkDriver => &NF025,
         Kind::ExternalNetwork => &NF026,
         Kind::OutsideFile => &NF027,
-        Kind::HostNetwork => return None,
+        Kind::Interpolated => &NF028,
+        // NF013's; and a `.env` setting is not in the compose file a finding points into.
+        Kind::HostNetwork | Kind::ComposeSetting => return None,
     })
 }
 

@@ -35,6 +35,14 @@ impl Env {
         Ok(env)
     }
 
+    /// The process's variables alone (no project directory to read a `.env` from).
+    pub fn process(vars: BTreeMap<String, String>) -> Env {
+        Env {
+            vars,
+            local: BTreeSet::new(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         self.vars.get(name).cloned()
     }

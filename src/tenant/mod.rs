@@ -3,6 +3,7 @@
 //! policy and what is known of the engine's networks. In tenant mode the plan refuses
 //! each one the policy does not grant; `audit` reports them in any mode.
 
+mod judged;
 mod networks;
 mod paths;
 mod services;
@@ -45,6 +46,10 @@ pub enum Kind {
     Capability,
     NetworkDriver,
     ExternalNetwork,
+    /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
+    Interpolated,
+    /// Compose's own settings (`COMPOSE_PROJECT_NAME`, …) in the project's `.env`.
+    ComposeSetting,
 }
 
 impl Kind {
@@ -58,7 +63,9 @@ impl Kind {
             Kind::Capability => Some("capabilities"),
             Kind::NetworkDriver => Some("network_drivers"),
             Kind::ExternalNetwork => Some("external_networks"),
+            Kind::Interpolated => Some("interpolation"),
             Kind::ForeignNetwork
+            | Kind::ComposeSetting
             | Kind::ForeignNamespace
             | Kind::OwnLabels
             | Kind::ForgedRecord
@@ -253,9 +260,12 @@ pub fn foreign_patterns(policy: &Policy) -> Vec<NamePattern> {
 /// granted or not by `policy`.
 pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     let mut out = Vec::new();
+    let environ = ctx.environ.cloned().unwrap_or_default();
+    let judged = judged::view(doc, &environ, ctx.project_dir, &mut out);
     networks::check(doc, ctx, &mut out);
-    services::check(doc, ctx, &mut out);
+    services::check(&judged, ctx, &mut out);
     services::check_labels(doc, &mut out);
+    judged::check_dotenv(ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
     check_references(ctx, &mut out);
     for e in &mut out {
@@ -289,6 +299,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
         Kind::Privileged => allow.privileged,
         Kind::DockerSocket => allow.docker_socket,
         Kind::HostNamespace => allow.host_namespaces,
+        Kind::Interpolated => allow.interpolation,
         Kind::Capability => allow
             .capabilities
             .iter()

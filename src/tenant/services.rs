@@ -56,7 +56,70 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             ));
         }
         capabilities(name, svc, out);
+        privileges(name, svc, out);
+        volumes_from(name, svc, &own, out);
         socket(name, svc, ctx, out);
+    }
+}
+
+/// What `privileged` is made of, asked for piece by piece: host devices, and the
+/// kernel's confinement switched off.
+fn privileges(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
+    let items = |field: &str| -> Vec<String> {
+        match svc.get(field).map(untag) {
+            Some(Value::Sequence(items)) => items.iter().filter_map(scalar_string).collect(),
+            _ => Vec::new(),
+        }
+    };
+    for (i, device) in items("devices").iter().enumerate() {
+        out.push(Escape::new(
+            Kind::Privileged,
+            format!("service {name}"),
+            super::path(&["services", name, "devices"], Some(i)),
+            format!("device `{device}` gives the container the host's hardware directly (part of what `privileged` gives)"),
+            None,
+        ));
+    }
+    for (i, opt) in items("security_opt").iter().enumerate() {
+        let compact: String = opt.to_ascii_lowercase().replace(':', "=");
+        let unconfined = [
+            "seccomp=unconfined",
+            "apparmor=unconfined",
+            "label=disable",
+            "systempaths=unconfined",
+        ]
+        .contains(&compact.as_str());
+        if unconfined {
+            out.push(Escape::new(
+                Kind::Privileged,
+                format!("service {name}"),
+                super::path(&["services", name, "security_opt"], Some(i)),
+                format!("`security_opt: {opt}` switches off the kernel's confinement of the container (part of what `privileged` gives)"),
+                None,
+            ));
+        }
+    }
+}
+
+/// `volumes_from: [container:X]` mounts every volume of a container outside the project.
+fn volumes_from(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>) {
+    let Some(Value::Sequence(items)) = svc.get("volumes_from").map(untag) else {
+        return;
+    };
+    for (i, item) in items.iter().filter_map(scalar_string).enumerate() {
+        let source = item
+            .rsplit_once(':')
+            .filter(|(_, m)| matches!(*m, "ro" | "rw"));
+        let source = source.map_or(item.as_str(), |(s, _)| s);
+        if let Some(whose) = own.outside(source) {
+            out.push(Escape::new(
+                Kind::ForeignNamespace,
+                format!("service {name}"),
+                super::path(&["services", name, "volumes_from"], Some(i)),
+                format!("`volumes_from: {item}` mounts the volumes of {whose}"),
+                None,
+            ));
+        }
     }
 }
 
@@ -83,7 +146,7 @@ impl Own<'_> {
 
 fn namespaces(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>) {
     let subject = format!("service {name}");
-    for field in ["network_mode", "pid", "ipc", "uts", "userns_mode"] {
+    for field in ["network_mode", "pid", "ipc", "uts", "userns_mode", "cgroup"] {
         let Some(mode) = svc.get(field).and_then(scalar_string) else {
             continue;
         };

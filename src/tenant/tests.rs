@@ -97,7 +97,46 @@ fn a_socket_behind_a_variable_is_found_as_compose_will_resolve_it() {
         "services:\n  a: {volumes: ['${SOCK}:/s', '${NONE:-/run}:/r']}\n",
         &ctx,
     );
-    assert_eq!(kinds(&e), [Kind::DockerSocket, Kind::DockerSocket]);
+    // The interpolation itself first (the tenant may set the variable at deploy), then
+    // what it gives with the variables netfence can see.
+    assert_eq!(
+        kinds(&e),
+        [
+            Kind::Interpolated,
+            Kind::Interpolated,
+            Kind::DockerSocket,
+            Kind::DockerSocket
+        ]
+    );
+}
+
+#[test]
+fn only_a_substituted_dollar_is_interpolation() {
+    use super::judged::interpolates;
+    for yes in ["${A}", "$A", "${A:-host}", "x$_b", "a$$${B}"] {
+        assert!(interpolates(yes), "{yes}");
+    }
+    for no in ["host", "$$A", "a$", "$1", "cost: 5$"] {
+        assert!(!interpolates(no), "{no}");
+    }
+}
+
+#[test]
+fn privileged_pieces_and_compose_booleans_are_escapes() {
+    let e = found(
+        "services:\n  a: {privileged: 'on', cgroup: host, devices: ['/dev/mem:/dev/mem'], security_opt: ['apparmor:unconfined', 'no-new-privileges:true'], volumes_from: ['container:other:ro', 'b']}\n  b: {image: x}\n",
+        &Context::default(),
+    );
+    assert_eq!(
+        kinds(&e),
+        [
+            Kind::HostNamespace,
+            Kind::Privileged,
+            Kind::Privileged,
+            Kind::Privileged,
+            Kind::ForeignNamespace
+        ]
+    );
 }
 
 #[test]

@@ -119,7 +119,10 @@ pub fn is_truthy(v: &Value) -> bool {
     match untag(v) {
         Value::Scalar(s) => match s.resolve() {
             Resolved::Bool(b) => b,
-            Resolved::Str(s) => s.eq_ignore_ascii_case("true"),
+            // Compose casts a string where it wants a boolean: y, yes, true, on.
+            Resolved::Str(s) => ["y", "yes", "true", "on"]
+                .iter()
+                .any(|t| s.eq_ignore_ascii_case(t)),
             _ => false,
         },
         _ => false,

@@ -149,7 +149,8 @@ impl Globals {
         if let Some(c) = &self.config {
             env.push(("DOCKER_CONFIG", Some(c.clone())));
         }
-        if self.tls {
+        // As docker: `--tlsverify` given at all, even `=false`, turns TLS on.
+        if self.tls || self.tls_verify.is_some() {
             env.push(("DOCKER_TLS", Some("1".into())));
         }
         match self.tls_verify {
@@ -327,8 +328,21 @@ mod tests {
                 &["docker netfence"],
                 &[
                     ("DOCKER_HOST", Some("tcp://h:2376")),
+                    ("DOCKER_TLS", Some("1")),
                     ("DOCKER_TLS_VERIFY", Some("1")),
                     ("DOCKER_CERT_PATH", Some("/c"))
+                ]
+            ))
+        );
+        // `--tlsverify=false` still means TLS, without verification, as for docker.
+        assert_eq!(
+            plugin(&["-H", "tcp://h:2376", "--tlsverify=false", "netfence"]),
+            Ok(cli(
+                &["docker netfence"],
+                &[
+                    ("DOCKER_HOST", Some("tcp://h:2376")),
+                    ("DOCKER_TLS", Some("1")),
+                    ("DOCKER_TLS_VERIFY", None)
                 ]
             ))
         );

@@ -80,11 +80,11 @@ fn merge_entry(m: &mut Mapping, k: Value, v: Value, merge: fn(&mut Value, Value)
     }
 }
 
-/// A later file's value as it lands where nothing was merged yet: its `!reset` entries
-/// gone and its `!override` values untagged, as Compose reads them (there is nothing
-/// under them left to reset). Read back as a plain value, an overlay's `x-netfence`
-/// record is found like any other.
-fn settled(v: Value) -> Value {
+/// A value as it lands where nothing was merged yet (a later file's new key, or the
+/// first file): its `!reset` entries gone and its `!override` values untagged, as
+/// Compose reads them (there is nothing under them left to reset). Read back as a plain
+/// value, an overlay's `x-netfence` record is found like any other.
+pub fn settled(v: Value) -> Value {
     let is_reset = |v: &Value| matches!(v, Value::Tagged(t) if t.tag == "reset");
     match v {
         Value::Tagged(t) if t.tag == "override" => settled(t.value),

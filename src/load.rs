@@ -192,7 +192,7 @@ fn load_documents(
         let value = loader.file(&ctx, &frame)?;
         sources.push(source.clone());
         match &mut merged {
-            None => merged = Some(crate::merge::settled(value)),
+            None => merged = Some(crate::merge::settled_file(value)),
             Some(base) => crate::merge::merge_files(base, value),
         }
     }

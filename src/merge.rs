@@ -80,6 +80,37 @@ fn merge_entry(m: &mut Mapping, k: Value, v: Value, merge: fn(&mut Value, Value)
     }
 }
 
+/// The first file as Compose reads it before anything merges over it: [`settled`],
+/// except in a service that `extends` another, whose tags stay for the `extends` they
+/// apply to (`command: !reset` removes what the base gives, not just the key).
+pub fn settled_file(v: Value) -> Value {
+    let Value::Mapping(top) = v else {
+        return settled(v);
+    };
+    let settle_service = |svc: Value| {
+        let extends = svc.as_mapping().is_some_and(|m| m.contains_key("extends"));
+        if extends {
+            svc
+        } else {
+            settled(svc)
+        }
+    };
+    Value::Mapping(
+        top.into_iter()
+            .map(|(k, v)| match (k.as_str(), v) {
+                (Some("services"), Value::Mapping(services)) => {
+                    let services = services
+                        .into_iter()
+                        .map(|(name, svc)| (name, settle_service(svc)))
+                        .collect();
+                    (k, Value::Mapping(services))
+                }
+                (_, v) => (k, settled(v)),
+            })
+            .collect(),
+    )
+}
+
 /// A value as it lands where nothing was merged yet (a later file's new key, or the
 /// first file): its `!reset` entries gone and its `!override` values untagged, as
 /// Compose reads them (there is nothing under them left to reset). Read back as a plain

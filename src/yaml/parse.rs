@@ -294,20 +294,27 @@ pub fn merge_into(m: &mut Mapping) -> Result<(), String> {
             ))
         }
     };
+    // Compose drops a `!reset` entry before it merges `<<`: the merged value then stands.
+    let is_reset = |v: &Value| matches!(v, Value::Tagged(t) if t.tag == "reset");
     let mut merged = Mapping::new();
     for source in sources {
         for (k, v) in source {
-            if !m.contains_key(&k) && !merged.contains_key(&k) {
+            let explicit = m.get(&k).is_some_and(|e| !is_reset(e));
+            if !explicit && !merged.contains_key(&k) {
                 merged.insert(k, v);
             }
         }
     }
     let old = std::mem::take(m);
     let mut out = Mapping::with_capacity(old.len() + merged.len());
+    let reset_by_merge: Vec<Value> = merged.keys().cloned().collect();
     let mut merged = Some(merged);
     for (i, (k, v)) in old.into_iter().enumerate() {
         if i == at {
             out.extend(merged.take().into_iter().flatten());
+        }
+        if is_reset(&v) && reset_by_merge.contains(&k) {
+            continue;
         }
         out.insert(k, v);
     }

@@ -133,6 +133,10 @@ fn anchors_aliases_and_merge_keys_are_resolved() {
     // A quoted `<<` is an ordinary key.
     assert!(p("a: {'<<': {b: c}}")["a"].get("<<").is_some());
     assert!(p("x: &a {b: c}\na: {! '<<': *a}")["a"].get("b").is_none());
+    // A `!reset` entry is dropped before `<<` merges, as Compose drops it.
+    let v = p("x: &a {b: c}\na: {<<: *a, b: !reset null, d: !reset null}");
+    assert_eq!(v["a"].get("b").and_then(|b| b.as_str()), Some("c"));
+    assert!(matches!(v["a"].get("d"), Some(Value::Tagged(_))));
     // Tagged ones merge, as Compose merges them.
     for key in ["!!merge <<", "!!merge '<<'", "! <<"] {
         let v = p(&format!("x: &a {{b: c}}\na: {{{key}: *a, d: e}}"));

@@ -69,7 +69,7 @@ rule!(NF027, "outside-file", Error,
 
 rule!(NF028, "interpolated-escape", Note,
     "A setting that reaches past the fence is filled in by `${VAR}` at deploy",
-    "`network_mode`, `privileged`, a namespace, `cap_add`, `devices`, `security_opt`, a volume's source or `volumes_from` written with a variable becomes what the deploy's environment (and the project's `.env`) says: `${MODE:-host}` is the host's network for whoever sets MODE, or nobody. What the file says cannot be judged before then.",
+    "`network_mode`, `privileged`, a namespace, `cap_add`, `devices`, `security_opt`, a volume's source, `volumes_from`, a network's `external`, `driver` or `name`, or a local volume's bind device written with a variable becomes what the deploy's environment (and the project's `.env`) says: `${MODE:-host}` is the host's network for whoever sets MODE, or nobody. What the file says cannot be judged before then.",
     "Write the value itself; or, where the platform alone sets the variables, grant `tenant.allow.interpolation` (netfence then judges the values it can know).");
 
 fn rule_of(kind: Kind) -> Option<&'static Rule> {

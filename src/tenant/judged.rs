@@ -86,13 +86,62 @@ pub(super) fn view(
         };
         interpolate_service(name, svc, &env, out);
     }
+    interpolate_top_level(&mut judged, &env, out);
     judged
+}
+
+/// The value under `keys` (a path of mapping keys), if the path is there.
+fn value_at<'a>(m: &'a mut Mapping, keys: &[&str]) -> Option<&'a mut Value> {
+    let (last, parents) = keys.split_last()?;
+    let mut m = m;
+    for k in parents {
+        m = m.get_mut(*k)?.as_mapping_mut()?;
+    }
+    m.get_mut(*last)
+}
+
+/// A network's `external`, `driver` and `name`, a volume's bind device: what Compose
+/// makes of them decides whose network or which host path it is.
+fn interpolate_top_level(doc: &mut Value, env: &Env, out: &mut Vec<Escape>) {
+    let Some(top) = doc.as_mapping_mut() else {
+        return;
+    };
+    for (section, fields) in [
+        ("networks", &["external", "driver", "name"][..]),
+        ("volumes", &["driver_opts.device"][..]),
+    ] {
+        let Some(items) = top.get_mut(section).and_then(Value::as_mapping_mut) else {
+            continue;
+        };
+        let singular = section.trim_end_matches('s');
+        for (name, item) in items.iter_mut() {
+            let (Some(name), Some(item)) = (name.as_str(), item.as_mapping_mut()) else {
+                continue;
+            };
+            for field in fields {
+                let keys: Vec<&str> = field.split('.').collect();
+                let mut at = path(&[section, name], None);
+                at.extend(keys.iter().map(|k| Part::Key((*k).to_owned())));
+                let v = value_at(item, &keys);
+                if let Some(v) = v {
+                    judge(&format!("{singular} {name}"), v, at, env, out);
+                }
+            }
+        }
+    }
 }
 
 fn interpolate_service(name: &str, svc: &mut Mapping, env: &Env, out: &mut Vec<Escape>) {
     for field in SCALARS {
         if let Some(v) = svc.get_mut(*field) {
-            judge(name, v, path(&["services", name, field], None), env, out);
+            let subject = format!("service {name}");
+            judge(
+                &subject,
+                v,
+                path(&["services", name, field], None),
+                env,
+                out,
+            );
         }
     }
     for field in LISTS {
@@ -107,18 +156,18 @@ fn interpolate_service(name: &str, svc: &mut Mapping, env: &Env, out: &mut Vec<E
                         if let Some(v) = m.get_mut(key) {
                             let mut at = at.clone();
                             at.push(Part::Key(key.to_owned()));
-                            judge(name, v, at, env, out);
+                            judge(&format!("service {name}"), v, at, env, out);
                         }
                     }
                 }
-                _ => judge(name, item, at, env, out),
+                _ => judge(&format!("service {name}"), item, at, env, out),
             }
         }
     }
 }
 
 /// Replaces an interpolated scalar by what Compose would make of it here.
-fn judge(service: &str, v: &mut Value, at: Vec<Part>, env: &Env, out: &mut Vec<Escape>) {
+fn judge(subject: &str, v: &mut Value, at: Vec<Part>, env: &Env, out: &mut Vec<Escape>) {
     let Some(text) = untag(v).as_str().map(str::to_owned) else {
         return;
     };
@@ -127,7 +176,7 @@ fn judge(service: &str, v: &mut Value, at: Vec<Part>, env: &Env, out: &mut Vec<E
     }
     out.push(Escape::new(
         Kind::Interpolated,
-        format!("service {service}"),
+        subject,
         at,
         format!("`{text}` is filled in when Compose deploys, from variables the tenant may set (its `.env` among them): netfence cannot judge what it becomes; write the value itself"),
         None,

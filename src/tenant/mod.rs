@@ -262,8 +262,9 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     let mut out = Vec::new();
     let environ = ctx.environ.cloned().unwrap_or_default();
     let judged = judged::view(doc, &environ, ctx.project_dir, &mut out);
-    networks::check(doc, ctx, &mut out);
+    networks::check(&judged, ctx, &mut out);
     services::check(&judged, ctx, &mut out);
+    services::volume_devices(&judged, ctx, &mut out);
     services::check_labels(doc, &mut out);
     judged::check_dotenv(ctx.project_dir, &mut out);
     check_record(ctx, &mut out);

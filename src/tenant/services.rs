@@ -227,6 +227,42 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     }
 }
 
+/// A named volume of the `local` driver bound to a host path (`driver_opts: {type: none,
+/// o: bind, device: /var/run}`): mounted by a service, it is a bind mount by another name.
+pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let Some(volumes) = compose::section(doc, "volumes") else {
+        return;
+    };
+    for (k, v) in volumes {
+        let (Some(name), Some(opts)) = (
+            scalar_string(k),
+            untag(v)
+                .as_mapping()
+                .and_then(|m| m.get("driver_opts"))
+                .map(untag)
+                .and_then(Value::as_mapping),
+        ) else {
+            continue;
+        };
+        let opt = |key: &str| opts.get(key).and_then(scalar_string).unwrap_or_default();
+        let bind = opt("o").split(',').any(|o| o.trim() == "bind") || opt("type") == "none";
+        let device = opt("device");
+        if !bind || device.is_empty() {
+            continue;
+        }
+        let resolved = paths::resolve(&device, ctx.project_dir);
+        if paths::exposes_docker_socket(&resolved) {
+            out.push(Escape::new(
+                Kind::DockerSocket,
+                format!("volume {name}"),
+                super::path(&["volumes", &name, "driver_opts", "device"], None),
+                format!("a local volume bound to `{device}` (resolves to {}) gives whoever mounts it the Docker API, which can undo every fence", resolved.display()),
+                None,
+            ));
+        }
+    }
+}
+
 /// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form.
 fn bind_source(v: &Value) -> Option<String> {
     match v {

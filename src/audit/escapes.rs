@@ -40,7 +40,7 @@ rule!(NF020, "forged-record", Error,
     "Fence the original file, not another deploy's output.");
 rule!(NF021, "privileged", Warning,
     "A service runs privileged",
-    "A privileged container holds every capability and the host's devices: it can change the host's network configuration and leave its own namespace.",
+    "A privileged container holds every capability and the host's devices: it can change the host's network configuration and leave its own namespace. Its pieces count too: host `devices`, `device_cgroup_rules`, any `security_opt` but `no-new-privileges`, a privileged or `security.insecure` build.",
     "Drop `privileged`; add only the capabilities the service needs.");
 rule!(NF022, "docker-socket", Error,
     "A service mounts the Docker socket (or a directory that holds it)",
@@ -63,9 +63,9 @@ rule!(NF026, "external-network", Note,
     "Every container on an external network can reach every other one on it, across projects: it is a way around the project's own fence.",
     "Join only the networks the policy assigns (proxy, shared, environment), or have the platform grant the network under `tenant.allow.external_networks`.");
 rule!(NF027, "outside-file", Error,
-    "`include:` or `extends.file` reads a file outside the project's directory",
-    "A tenant's file that includes (or extends from) another tenant's compose file, or one of the host's, deploys those services — their environment, secrets and volumes — as its own. Symbolic links are followed to where they lead.",
-    "Keep every included or extended file inside the project's directory.");
+    "The file makes Compose read a file outside the project's directory",
+    "`include:` (and its `env_file`), `extends.file`, `env_file`, `label_file`, a secret's or config's `file`, `develop.watch` paths and build contexts are read by Compose or the build from the host: another tenant's compose file deploys its services and secrets as this one's, `/proc/self/environ` is the deploying process's environment, `/etc` copied into an image is the host's. Symbolic links are followed to where they lead. A build given the deploying user's SSH agent (`build.ssh`) counts too.",
+    "Keep every file the project reads inside the project's directory; no `build.ssh`.");
 
 rule!(NF028, "interpolated-escape", Note,
     "A setting that reaches past the fence is filled in by `${VAR}` at deploy",

@@ -212,6 +212,12 @@ fn include_env(
             if path.is_dir() {
                 return Err(ctx.error_at(at, format!("{} is not a file", path.display())));
             }
+            // Read like an included file: tenant mode judges where it is.
+            loader.references.push(super::Reference {
+                path: path.clone(),
+                by: ctx.source.clone(),
+                key: format!("{}.env_file", super::pipeline::dotted(at)),
+            });
             files.push(path);
         }
     }

@@ -66,7 +66,7 @@ impl FileCtx<'_> {
 }
 
 /// `include[0].path`, `services.web.extends.file`.
-fn dotted(at: &[Seg]) -> String {
+pub(super) fn dotted(at: &[Seg]) -> String {
     let mut out = String::new();
     for seg in at {
         match seg {

@@ -15,6 +15,8 @@ use crate::yaml::{untag, Mapping, Value};
 
 /// Service settings that reach past the fence when they say the wrong thing.
 const SCALARS: &[&str] = &[
+    "env_file",
+    "label_file",
     "network_mode",
     "pid",
     "ipc",
@@ -108,7 +110,12 @@ fn interpolate_top_level(doc: &mut Value, env: &Env, out: &mut Vec<Escape>) {
     };
     for (section, fields) in [
         ("networks", &["external", "driver", "name"][..]),
-        ("volumes", &["driver_opts.device"][..]),
+        (
+            "volumes",
+            &["driver_opts.device", "driver_opts.o", "driver_opts.type"][..],
+        ),
+        ("secrets", &["file"][..]),
+        ("configs", &["file"][..]),
     ] {
         let Some(items) = top.get_mut(section).and_then(Value::as_mapping_mut) else {
             continue;
@@ -152,7 +159,7 @@ fn interpolate_service(name: &str, svc: &mut Mapping, env: &Env, out: &mut Vec<E
             let at = path(&["services", name, field], Some(i));
             match item {
                 Value::Mapping(m) => {
-                    for key in ["type", "source"] {
+                    for key in ["type", "source", "path"] {
                         if let Some(v) = m.get_mut(key) {
                             let mut at = at.clone();
                             at.push(Part::Key(key.to_owned()));

@@ -3,6 +3,7 @@
 //! policy and what is known of the engine's networks. In tenant mode the plan refuses
 //! each one the policy does not grant; `audit` reports them in any mode.
 
+mod files;
 mod judged;
 mod networks;
 mod paths;
@@ -265,6 +266,7 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     networks::check(&judged, ctx, &mut out);
     services::check(&judged, ctx, &mut out);
     services::volume_devices(&judged, ctx, &mut out);
+    files::check(&judged, ctx, &mut out);
     services::check_labels(doc, &mut out);
     judged::check_dotenv(ctx.project_dir, &mut out);
     check_record(ctx, &mut out);

@@ -4,8 +4,16 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-/// Where Docker's API socket lives on Linux hosts (`/var/run` is `/run` on most).
-const SOCKETS: &[&str] = &["/var/run/docker.sock", "/run/docker.sock"];
+/// Where an engine's API socket lives on Linux hosts (`/var/run` is `/run` on most):
+/// Docker's, and containerd's and Podman's, which command containers as well.
+const SOCKETS: &[&str] = &[
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/podman/podman.sock",
+    "/var/run/podman/podman.sock",
+];
 
 /// `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?msg}`, `$VAR` and `$$` as
 /// Compose interpolates them; an unknown variable without a default is empty.
@@ -52,9 +60,16 @@ fn braced(expr: &str, environ: &BTreeMap<String, String>) -> String {
     environ.get(expr).cloned().unwrap_or_default()
 }
 
-/// The absolute, lexically normalised path a bind source names.
+/// The absolute, lexically normalised path a bind source names; `~` is the home
+/// directory, as Compose expands it.
 pub(super) fn resolve(source: &str, project_dir: Option<&Path>) -> PathBuf {
-    let path = Path::new(source);
+    let expanded = match (source.strip_prefix('~'), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
+        _ => source.to_owned(),
+    };
+    let path = Path::new(&expanded);
     let joined = match (path.is_absolute(), project_dir) {
         (false, Some(dir)) => dir.join(path),
         _ => path.to_path_buf(),
@@ -72,12 +87,28 @@ pub(super) fn resolve(source: &str, project_dir: Option<&Path>) -> PathBuf {
     out
 }
 
-/// Is the path the Docker socket, a directory holding it, or a socket named like it?
+/// Is the path an engine's socket, a directory holding one, a socket named like one, or
+/// the host's `/proc` (`/proc/1/root` is the host's whole file system)? Symbolic links
+/// on the host are followed: the engine follows them when it mounts.
 pub(super) fn exposes_docker_socket(path: &Path) -> bool {
-    SOCKETS.iter().any(|s| Path::new(s).starts_with(path))
-        || path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().ends_with("docker.sock"))
+    let real = std::fs::canonicalize(path).ok();
+    std::iter::once(path).chain(real.as_deref()).any(|p| {
+        SOCKETS.iter().any(|s| Path::new(s).starts_with(p))
+            || p.starts_with("/proc")
+            || p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                ["docker.sock", "containerd.sock", "podman.sock"]
+                    .iter()
+                    .any(|s| n.ends_with(s))
+            })
+    })
+}
+
+/// Whether `path` (resolved) lies inside the project's directory, links followed.
+pub(super) fn inside(path: &Path, project_dir: &Path) -> bool {
+    let home = std::fs::canonicalize(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    real.starts_with(&home) || (path.starts_with(project_dir) && !path.exists())
 }
 
 #[cfg(test)]
@@ -116,6 +147,8 @@ mod tests {
             "/",
             "../../../../var/run/docker.sock",
             "/run/user/1000/docker.sock",
+            "/proc/1/root",
+            "/run/containerd",
         ] {
             assert!(exposes_docker_socket(&resolve(s, Some(dir))), "{s}");
         }

@@ -36,8 +36,11 @@ pub(super) fn capability(name: &str) -> String {
 pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     let services = compose::services_ref(doc);
     let names: BTreeSet<&str> = services.iter().map(|(n, _)| n.as_str()).collect();
+    // A service under a profile may never run: its container_name could name another
+    // project's container while the file seems to share only its own.
     let container_names: BTreeSet<String> = services
         .iter()
+        .filter(|(_, s)| s.get("profiles").is_none_or(Value::is_null))
         .filter_map(|(_, s)| s.get("container_name").and_then(scalar_string))
         .collect();
     let own = Own {
@@ -62,39 +65,45 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     }
 }
 
-/// What `privileged` is made of, asked for piece by piece: host devices, and the
-/// kernel's confinement switched off.
+/// What `privileged` is made of, asked for piece by piece: host devices (by path or by
+/// cgroup rule), and the kernel's confinement changed (any `security_opt` but
+/// `no-new-privileges`: a seccomp profile file or an SELinux type can unconfine too).
 fn privileges(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
     let items = |field: &str| -> Vec<String> {
         match svc.get(field).map(untag) {
-            Some(Value::Sequence(items)) => items.iter().filter_map(scalar_string).collect(),
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .map(|i| scalar_string(i).unwrap_or_else(|| i.kind().to_owned()))
+                .collect(),
+            Some(v) if !v.is_null() => vec![scalar_string(v).unwrap_or_default()],
             _ => Vec::new(),
         }
     };
-    for (i, device) in items("devices").iter().enumerate() {
-        out.push(Escape::new(
-            Kind::Privileged,
-            format!("service {name}"),
-            super::path(&["services", name, "devices"], Some(i)),
-            format!("device `{device}` gives the container the host's hardware directly (part of what `privileged` gives)"),
-            None,
-        ));
-    }
-    for (i, opt) in items("security_opt").iter().enumerate() {
-        let compact: String = opt.to_ascii_lowercase().replace(':', "=");
-        let unconfined = [
-            "seccomp=unconfined",
-            "apparmor=unconfined",
-            "label=disable",
-            "systempaths=unconfined",
-        ]
-        .contains(&compact.as_str());
-        if unconfined {
+    let pieces = [
+        (
+            "devices",
+            "gives the container the host's hardware directly",
+        ),
+        (
+            "device_cgroup_rules",
+            "lets the container open host devices it creates (MKNOD is a default capability)",
+        ),
+        (
+            "security_opt",
+            "changes the kernel's confinement of the container",
+        ),
+    ];
+    for (field, what) in pieces {
+        for (i, item) in items(field).iter().enumerate() {
+            let lower = item.to_ascii_lowercase();
+            if field == "security_opt" && lower.starts_with("no-new-privileges") {
+                continue;
+            }
             out.push(Escape::new(
                 Kind::Privileged,
                 format!("service {name}"),
-                super::path(&["services", name, "security_opt"], Some(i)),
-                format!("`security_opt: {opt}` switches off the kernel's confinement of the container (part of what `privileged` gives)"),
+                super::path(&["services", name, field], Some(i)),
+                format!("`{field}: {item}` {what} (part of what `privileged` gives)"),
                 None,
             ));
         }
@@ -220,7 +229,7 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
                 Kind::DockerSocket,
                 format!("service {name}"),
                 super::path(&["services", name, "volumes"], Some(i)),
-                format!("bind mount of `{source}` (resolves to {}) gives the container the Docker API, which can undo every fence", resolved.display()),
+                format!("bind mount of `{source}` (resolves to {}) gives the container an engine's API (or the host's whole file system), which can undo every fence", resolved.display()),
                 None,
             ));
         }
@@ -245,7 +254,10 @@ pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escap
             continue;
         };
         let opt = |key: &str| opts.get(key).and_then(scalar_string).unwrap_or_default();
-        let bind = opt("o").split(',').any(|o| o.trim() == "bind") || opt("type") == "none";
+        let bind = opt("o")
+            .split(',')
+            .any(|o| matches!(o.trim(), "bind" | "rbind"))
+            || opt("type").eq_ignore_ascii_case("none");
         let device = opt("device");
         if !bind || device.is_empty() {
             continue;
@@ -315,7 +327,15 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
 
 fn own_labels(subject: &str, key: &[super::Part], labels: Option<&Value>, out: &mut Vec<Escape>) {
     for (label, value) in crate::labels::entries(labels) {
-        if label.starts_with(crate::labels::PREFIX) {
+        if super::judged::interpolates(&label) {
+            out.push(Escape::new(
+                Kind::OwnLabels,
+                subject,
+                key.to_vec(),
+                format!("label key `{label}` is filled in at deploy, from variables the tenant may set: it could be one of netfence's own (`io.netfence.*`), whose ownership is netfence's to set"),
+                None,
+            ));
+        } else if label.starts_with(crate::labels::PREFIX) {
             out.push(Escape::new(
                 Kind::OwnLabels,
                 subject,

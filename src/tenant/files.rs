@@ -1,0 +1,234 @@
+//! Host files a tenant's file makes Compose (or the build) read: env and label files,
+//! secrets and configs from files, `develop.watch` paths, build contexts. Outside the
+//! project's directory each is another tenant's, or the host's (`/proc/self/environ` is
+//! the deploying process's whole environment); a secret or config from an engine's
+//! socket is a bind mount of it. And the build's own ways out: the host's network,
+//! privileges, the deploying user's SSH agent.
+
+use std::path::Path;
+
+use super::{path, paths, Context, Escape, Kind, Part};
+use crate::compose;
+use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
+
+pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    let Some(dir) = ctx.project_dir else {
+        return;
+    };
+    for (name, svc) in compose::services_ref(doc) {
+        let subject = format!("service {name}");
+        for (at, file) in service_files(&name, svc) {
+            let is_label_file = matches!(at.get(2), Some(Part::Key(k)) if k == "label_file");
+            if is_label_file {
+                label_file(&subject, &at, &file, dir, out);
+            }
+            outside(&subject, at, &file, dir, out);
+        }
+        build(&name, svc, dir, out);
+    }
+    for section in ["secrets", "configs"] {
+        let Some(items) = compose::section(doc, section) else {
+            continue;
+        };
+        let singular = section.trim_end_matches('s');
+        for (k, v) in items {
+            let (Some(key), Some(file)) = (
+                scalar_string(k),
+                untag(v).get("file").and_then(scalar_string),
+            ) else {
+                continue;
+            };
+            let subject = format!("{singular} {key}");
+            let at = path(&[section, &key, "file"], None);
+            let resolved = paths::resolve(&file, Some(dir));
+            if paths::exposes_docker_socket(&resolved) {
+                out.push(Escape::new(
+                    Kind::DockerSocket,
+                    subject.clone(),
+                    at.clone(),
+                    format!("a {singular} from `{file}` is a bind mount of it: the container gets an engine's API, which can undo every fence"),
+                    None,
+                ));
+            }
+            outside(&subject, at, &file, dir, out);
+        }
+    }
+}
+
+/// `env_file`, `label_file` (a path or a list; `env_file` entries may be `{path: …}`)
+/// and `develop.watch[].path`.
+fn service_files(name: &str, svc: &Mapping) -> Vec<(Vec<Part>, String)> {
+    let mut found = Vec::new();
+    for field in ["env_file", "label_file"] {
+        match svc.get(field).map(untag) {
+            Some(Value::Sequence(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let file = scalar_string(item)
+                        .or_else(|| untag(item).get("path").and_then(scalar_string));
+                    if let Some(file) = file {
+                        found.push((path(&["services", name, field], Some(i)), file));
+                    }
+                }
+            }
+            Some(v) => {
+                if let Some(file) = scalar_string(v) {
+                    found.push((path(&["services", name, field], None), file));
+                }
+            }
+            None => {}
+        }
+    }
+    let watch = svc
+        .get("develop")
+        .map(untag)
+        .and_then(|d| d.get("watch"))
+        .map(untag);
+    if let Some(Value::Sequence(rules)) = watch {
+        for (i, rule) in rules.iter().enumerate() {
+            if let Some(file) = untag(rule).get("path").and_then(scalar_string) {
+                let mut at = path(&["services", name, "develop", "watch"], Some(i));
+                at.push(Part::Key("path".into()));
+                found.push((at, file));
+            }
+        }
+    }
+    found
+}
+
+/// Labels from a file are labels all the same: none of them may be netfence's own.
+fn label_file(subject: &str, at: &[Part], file: &str, dir: &Path, out: &mut Vec<Escape>) {
+    let resolved = paths::resolve(file, Some(dir));
+    let Ok(text) = crate::load::read_file(&resolved) else {
+        return;
+    };
+    for line in text.lines().map(str::trim) {
+        let key = line.split_once('=').map_or(line, |(k, _)| k).trim();
+        if key.starts_with(crate::labels::PREFIX) {
+            out.push(Escape::new(
+                Kind::OwnLabels,
+                subject,
+                at.to_vec(),
+                format!("`{file}` sets label `{key}`, netfence's own: ownership is netfence's to set, never the file's"),
+                None,
+            ));
+        }
+    }
+}
+
+fn outside(subject: &str, at: Vec<Part>, file: &str, dir: &Path, out: &mut Vec<Escape>) {
+    let resolved = paths::resolve(file, Some(dir));
+    if paths::inside(&resolved, dir) {
+        return;
+    }
+    out.push(Escape::new(
+        Kind::OutsideFile,
+        subject,
+        at,
+        format!("reads `{file}` (resolves to {}, links followed), outside the project's directory: a tenant's file reads only its own", resolved.display()),
+        None,
+    ));
+}
+
+/// Whether a build context or an additional context names something other than a
+/// local directory (a Git or HTTP URL, an image, another service's stage).
+fn is_remote(context: &str) -> bool {
+    context.contains("://")
+        || context.starts_with("git@")
+        || context.starts_with("service:")
+        || context.starts_with("target:")
+}
+
+fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
+    let Some(build) = svc.get("build").map(untag) else {
+        return;
+    };
+    let subject = format!("service {name}");
+    let at = |keys: &[&str]| {
+        let mut p = path(&["services", name, "build"], None);
+        p.extend(keys.iter().map(|k| Part::Key((*k).to_owned())));
+        p
+    };
+    let mut contexts: Vec<(Vec<Part>, String)> = Vec::new();
+    if let Some(c) = scalar_string(build) {
+        contexts.push((at(&[]), c));
+    }
+    if let Some(c) = build.get("context").and_then(scalar_string) {
+        contexts.push((at(&["context"]), c));
+    }
+    match build.get("additional_contexts").map(untag) {
+        Some(Value::Mapping(m)) => {
+            for (k, v) in m {
+                if let (Some(k), Some(v)) = (scalar_string(k), scalar_string(v)) {
+                    contexts.push((at(&["additional_contexts", &k]), v));
+                }
+            }
+        }
+        Some(Value::Sequence(items)) => {
+            for (i, item) in items.iter().filter_map(scalar_string).enumerate() {
+                if let Some((_, v)) = item.split_once('=') {
+                    let mut p = at(&["additional_contexts"]);
+                    p.push(Part::Index(i));
+                    contexts.push((p, v.to_owned()));
+                }
+            }
+        }
+        _ => {}
+    }
+    for (p, c) in contexts.into_iter().filter(|(_, c)| !is_remote(c)) {
+        outside(&subject, p, &c, dir, out);
+    }
+    build_privileges(&subject, build, &at, out);
+}
+
+/// The build's own ways out: BuildKit runs it on the host's network, privileged, or with
+/// the deploying user's SSH agent when the file asks.
+fn build_privileges(
+    subject: &str,
+    build: &Value,
+    at: &dyn Fn(&[&str]) -> Vec<Part>,
+    out: &mut Vec<Escape>,
+) {
+    let mut push = |kind: Kind, keys: &[&str], why: &str| {
+        out.push(Escape::new(kind, subject, at(keys), why, None));
+    };
+    if build.get("network").and_then(scalar_string).as_deref() == Some("host") {
+        push(
+            Kind::HostNetwork,
+            &["network"],
+            "the build runs on the host's network stack",
+        );
+    }
+    if build.get("privileged").is_some_and(is_truthy) {
+        push(
+            Kind::Privileged,
+            &["privileged"],
+            "the build runs privileged",
+        );
+    }
+    let entitlements: Vec<String> = match build.get("entitlements").map(untag) {
+        Some(Value::Sequence(items)) => items.iter().filter_map(scalar_string).collect(),
+        _ => Vec::new(),
+    };
+    if entitlements.iter().any(|e| e == "network.host") {
+        push(
+            Kind::HostNetwork,
+            &["entitlements"],
+            "entitlement `network.host` runs build steps on the host's network",
+        );
+    }
+    if entitlements.iter().any(|e| e == "security.insecure") {
+        push(
+            Kind::Privileged,
+            &["entitlements"],
+            "entitlement `security.insecure` runs build steps privileged",
+        );
+    }
+    let ssh = build.get("ssh").map(untag);
+    if ssh.is_some_and(|s| !s.is_null() && s.as_sequence().is_none_or(|l| !l.is_empty())) {
+        push(
+            Kind::OutsideFile,
+            &["ssh"],
+            "the build gets the deploying user's SSH agent (or keys from the host)",
+        );
+    }
+}

@@ -183,7 +183,8 @@ fn proxy_reaches_only_public_services_and_labels_name_its_network() {
             for ip in ips(c) {
                 assert!(
                     !reaches(&proxy, &ip),
-                    "the proxy must not reach {c} at {ip}"
+                    "the proxy must not reach {c} at {ip}; what holds that address:{}",
+                    who_has(&proxy, &ip)
                 );
             }
             assert_eq!(label(c, label_key), None, "{c} is private: no {label_key}");

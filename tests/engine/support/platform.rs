@@ -205,6 +205,45 @@ pub fn inspect(what: &str) -> serde_json::Value {
     v[0].clone()
 }
 
+/// For a failed isolation check: every network of the engine whose subnet holds `ip`,
+/// with its containers there, and what `from` sees of its own routes and what answers.
+pub fn who_has(from: &str, ip: &str) -> String {
+    let mut report = String::new();
+    for id in docker_ok(&["network", "ls", "-q"]).lines() {
+        let net = inspect(id);
+        let subnets: Vec<String> = net["IPAM"]["Config"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|s| s["Subnet"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let holders: Vec<String> = net["Containers"]
+            .as_object()
+            .map(|c| {
+                c.values()
+                    .filter(|e| {
+                        e["IPv4Address"]
+                            .as_str()
+                            .is_some_and(|a| a.split('/').next() == Some(ip))
+                    })
+                    .map(|e| e["Name"].as_str().unwrap_or("?").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !holders.is_empty() {
+            report.push_str(&format!(
+                "\n  network {} {subnets:?} holds {ip} as {holders:?}",
+                net["Name"].as_str().unwrap_or(id)
+            ));
+        }
+    }
+    let (_, routes) = exec(from, "ip route; ip -4 addr");
+    let (_, answer) = exec(from, &format!("nc -w2 {ip} 8080 </dev/null"));
+    format!("{report}\n  {from} routes:\n{routes}\n  answer: {answer:?}")
+}
+
 /// A container's networks: name → (IPv4 address, aliases).
 pub fn attachments(container: &str) -> std::collections::BTreeMap<String, (String, Vec<String>)> {
     let c = inspect(container);

@@ -55,8 +55,8 @@ rule!(NF024, "capability", Warning,
     "NET_ADMIN rewrites the container's routes and firewall; SYS_ADMIN and ALL come close to privileged.",
     "Remove `cap_add` entries the service does not need.");
 rule!(NF025, "network-driver", Warning,
-    "A network uses a driver that reaches past a bridge (macvlan, ipvlan, host, a plugin)",
-    "macvlan and ipvlan put containers directly on the host's LAN; no bridge netfence fences stands in between.",
+    "A network uses a driver that reaches past a bridge (macvlan, ipvlan, host, a plugin), or bridge options that change how it meets the host",
+    "macvlan and ipvlan put containers directly on the host's LAN; no bridge netfence fences stands in between. Bridge options such as `com.docker.network.bridge.name` or a `gateway_mode_ipv4` of `routed`/`nat-unprotected` change the bridge netfence fences.",
     "Use the bridge driver (overlay under Swarm).");
 rule!(NF026, "external-network", Note,
     "A service joins an external network the policy does not assign",

@@ -5,7 +5,7 @@ use crate::yaml::Value;
 
 use super::{Context, Escape, Kind};
 use crate::compose;
-use crate::yaml::{scalar_string, untag};
+use crate::yaml::{scalar_string, untag, Mapping};
 
 /// Drivers that keep a network to the containers on it.
 const CONTAINED_DRIVERS: &[&str] = &["bridge", "overlay", "none"];
@@ -44,6 +44,7 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             });
             continue;
         }
+        bridge_options(&subject, &key, &decl, out);
         let Some(driver) = decl.get("driver").and_then(scalar_string) else {
             continue;
         };
@@ -56,6 +57,44 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
                 Some(driver),
             ));
         }
+    }
+}
+
+/// Bridge driver options that change how the bridge meets the host: a bridge of the
+/// host's own name, routing without NAT from anywhere (`gateway_mode_ipv4: routed` or
+/// `nat-unprotected`), host interfaces trusted to reach in. Size and masquerading are
+/// the network's own business.
+fn bridge_options(subject: &str, key: &str, decl: &Mapping, out: &mut Vec<Escape>) {
+    let Some(opts) = decl
+        .get("driver_opts")
+        .map(untag)
+        .and_then(Value::as_mapping)
+    else {
+        return;
+    };
+    for (k, v) in opts {
+        let (Some(opt), Some(value)) = (scalar_string(k), scalar_string(v)) else {
+            continue;
+        };
+        let harmless = matches!(
+            opt.as_str(),
+            "com.docker.network.driver.mtu"
+                | "com.docker.network.bridge.enable_ip_masquerade"
+                | "com.docker.network.bridge.enable_icc"
+                | "com.docker.network.container_iface_prefix"
+        );
+        if harmless || !opt.starts_with("com.docker.network.") {
+            continue;
+        }
+        let mut at = super::path(&["networks", key, "driver_opts"], None);
+        at.push(super::Part::Key(opt.clone()));
+        out.push(Escape::new(
+            Kind::NetworkDriver,
+            subject,
+            at,
+            format!("driver option `{opt}: {value}` changes how the bridge meets the host (its name, its gateway's routing, who may reach in): netfence fences bridges as Docker makes them by default"),
+            Some(opt),
+        ));
     }
 }
 

@@ -42,6 +42,10 @@ impl Relay {
                     break;
                 }
                 let Ok(client) = client else { continue };
+                // Checked and registered under the lock `cut` takes: a connection
+                // accepted while the engine "goes away" is either cut or refused, never
+                // left relaying.
+                let mut registered = streams.lock().unwrap();
                 if !open.load(Ordering::SeqCst) {
                     // The engine is "down": the connection is refused at once.
                     let _ = client.shutdown(Shutdown::Both);
@@ -51,8 +55,9 @@ impl Relay {
                     continue;
                 };
                 if let (Ok(c), Ok(e)) = (client.try_clone(), engine.try_clone()) {
-                    streams.lock().unwrap().extend([c, e]);
+                    registered.extend([c, e]);
                 }
+                drop(registered);
                 pipe(client.try_clone().unwrap(), engine.try_clone().unwrap());
                 pipe(engine, client);
             }

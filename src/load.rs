@@ -5,7 +5,7 @@
 pub(crate) mod env;
 mod extends;
 mod include;
-mod interpolate;
+pub(crate) mod interpolate;
 pub(crate) mod paths;
 mod pipeline;
 

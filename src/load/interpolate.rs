@@ -35,64 +35,18 @@ fn is_name(c: u8) -> bool {
     c == b'_' || c.is_ascii_alphanumeric()
 }
 
+/// `{` and `}` of `${…}`, named once.
+const OPEN: u8 = 0x7b;
+const CLOSE: u8 = 0x7d;
+
+/// The template as text and `$` expressions, in order.
 fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
-        if b[i] != b'$' || i + 1 >= b.len() {
-            i += 1;
-            continue;
-        }
-        let next = b[i + 1];
-        let (piece, end) = if next == b'$' {
-            (Piece::Dollar, i + 2)
-        } else if is_name_start(next) {
-            let mut j = i + 1;
-            while j < b.len() && is_name(b[j]) {
-                j += 1;
-            }
-            (
-                Piece::Var {
-                    raw: &text[i..j],
-                    name: &text[i + 1..j],
-                    op: None,
-                },
-                j,
-            )
-        } else if next == b'{' {
-            let close =
-                closing_brace(b, i + 1).ok_or_else(|| format!("Invalid template: {text:?}"))?;
-            let inner = &text[i + 2..close];
-            let ib = inner.as_bytes();
-            if ib.is_empty() || !is_name_start(ib[0]) {
-                return Err(format!("Invalid template: {text:?}"));
-            }
-            let mut j = 1;
-            while j < ib.len() && is_name(ib[j]) {
-                j += 1;
-            }
-            let name = &inner[..j];
-            let rest = &inner[j..];
-            let op = if rest.is_empty() {
-                None
-            } else {
-                let op = OPS
-                    .iter()
-                    .find(|o| rest.starts_with(**o))
-                    .ok_or_else(|| format!("Invalid template: {text:?}"))?;
-                Some((*op, &rest[op.len()..]))
-            };
-            (
-                Piece::Var {
-                    raw: &text[i..=close],
-                    name,
-                    op,
-                },
-                close + 1,
-            )
-        } else {
+        let Some((piece, end)) = expression(text, i)? else {
             i += 1;
             continue;
         };
@@ -109,13 +63,82 @@ fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(out)
 }
 
+/// The expression starting at `i`, with where it ends; `None` when `i` starts none.
+fn expression(text: &str, i: usize) -> Result<Option<(Piece<'_>, usize)>, String> {
+    let b = text.as_bytes();
+    if b[i] != b'$' || i + 1 >= b.len() {
+        return Ok(None);
+    }
+    let next = b[i + 1];
+    Ok(if next == b'$' {
+        Some((Piece::Dollar, i + 2))
+    } else if is_name_start(next) {
+        Some(bare(text, i))
+    } else if next == OPEN {
+        Some(braced(text, i)?)
+    } else {
+        None
+    })
+}
+
+/// `$NAME` at `i`.
+fn bare(text: &str, i: usize) -> (Piece<'_>, usize) {
+    let b = text.as_bytes();
+    let mut j = i + 1;
+    while j < b.len() && is_name(b[j]) {
+        j += 1;
+    }
+    let var = Piece::Var {
+        raw: &text[i..j],
+        name: &text[i + 1..j],
+        op: None,
+    };
+    (var, j)
+}
+
+/// `${NAME}` or `${NAME<op><argument>}` at `i`.
+fn braced(text: &str, i: usize) -> Result<(Piece<'_>, usize), String> {
+    let invalid = || format!("Invalid template: {text:?}");
+    let close = closing_brace(text.as_bytes(), i + 1).ok_or_else(invalid)?;
+    let inner = &text[i + 2..close];
+    let ib = inner.as_bytes();
+    if ib.is_empty() || !is_name_start(ib[0]) {
+        return Err(invalid());
+    }
+    let j = 1 + ib[1..].iter().take_while(|c| is_name(**c)).count();
+    let (name, rest) = inner.split_at(j);
+    let op = if rest.is_empty() {
+        None
+    } else {
+        let op = OPS
+            .iter()
+            .find(|o| rest.starts_with(**o))
+            .ok_or_else(invalid)?;
+        Some((*op, &rest[op.len()..]))
+    };
+    let var = Piece::Var {
+        raw: &text[i..=close],
+        name,
+        op,
+    };
+    Ok((var, close + 1))
+}
+
+/// Whether Compose substitutes anything in `text` (`$$` is a literal `$`). A template
+/// Compose cannot read counts: it is not a plain value either.
+pub fn has_variables(text: &str) -> bool {
+    parse(text).map_or(true, |pieces| {
+        pieces.iter().any(|p| matches!(p, Piece::Var { .. }))
+    })
+}
+
 /// The `}` closing the `{` at `open`, counting nested braces.
 fn closing_brace(b: &[u8], open: usize) -> Option<usize> {
     let mut depth = 0usize;
     for (i, c) in b.iter().enumerate().skip(open) {
-        match c {
-            b'{' => depth += 1,
-            b'}' => {
+        match *c {
+            OPEN => depth += 1,
+            CLOSE => {
                 depth -= 1;
                 if depth == 0 {
                     return Some(i);

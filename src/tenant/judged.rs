@@ -48,19 +48,7 @@ const COMPOSE_SETTINGS: &[&str] = &[
 
 /// Whether `text` holds a `$` Compose substitutes (`$$` is a literal `$`).
 pub(super) fn interpolates(text: &str) -> bool {
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' {
-            match chars.peek() {
-                Some('$') => {
-                    chars.next();
-                }
-                Some(n) if *n == '{' || *n == '_' || n.is_ascii_alphabetic() => return true,
-                _ => {}
-            }
-        }
-    }
-    false
+    crate::load::interpolate::has_variables(text)
 }
 
 /// The document with every judged setting interpolated, and the escapes the

@@ -1,7 +1,7 @@
-//! Bind-mount sources as Compose will resolve them, to find the Docker socket: variables
-//! from the environment (or their defaults), relative paths from the project directory.
+//! Host paths as Compose will resolve them, to find an engine's socket and files outside
+//! the project: relative paths from the project directory, `~` from the home directory
+//! (variables are filled in before, by the judged view).
 
-use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 /// Where an engine's API socket lives on Linux hosts (`/var/run` is `/run` on most):
@@ -14,51 +14,6 @@ const SOCKETS: &[&str] = &[
     "/run/podman/podman.sock",
     "/var/run/podman/podman.sock",
 ];
-
-/// `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?msg}`, `$VAR` and `$$` as
-/// Compose interpolates them; an unknown variable without a default is empty.
-pub(super) fn interpolate(text: &str, environ: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + 1..];
-        if let Some(r) = rest.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix('{') {
-            let end = r.find('}').unwrap_or(r.len());
-            out.push_str(&braced(&r[..end], environ));
-            rest = r.get(end + 1..).unwrap_or("");
-        } else {
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            out.push_str(environ.get(&rest[..end]).map_or("", String::as_str));
-            rest = &rest[end..];
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn braced(expr: &str, environ: &BTreeMap<String, String>) -> String {
-    for (op, unset_only) in [(":-", false), ("-", true), (":?", false), ("?", true)] {
-        if let Some((name, default)) = expr.split_once(op) {
-            let value = environ.get(name);
-            let use_default = match value {
-                None => true,
-                Some(v) => v.is_empty() && !unset_only,
-            };
-            return match (use_default, op.ends_with('-')) {
-                (true, true) => interpolate(default, environ),
-                (true, false) => String::new(),
-                (false, _) => value.cloned().unwrap_or_default(),
-            };
-        }
-    }
-    environ.get(expr).cloned().unwrap_or_default()
-}
 
 /// The absolute, lexically normalised path a bind source names; `~` is the home
 /// directory, as Compose expands it.
@@ -114,28 +69,6 @@ pub(super) fn inside(path: &Path, project_dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn variables_resolve_as_compose_does() {
-        let e = env(&[("SOCK", "/var/run/docker.sock"), ("EMPTY", "")]);
-        assert_eq!(interpolate("${SOCK}", &e), "/var/run/docker.sock");
-        assert_eq!(interpolate("$SOCK:/s", &e), "/var/run/docker.sock:/s");
-        assert_eq!(
-            interpolate("${NOPE:-/run/docker.sock}", &e),
-            "/run/docker.sock"
-        );
-        assert_eq!(interpolate("${EMPTY:-/d}", &e), "/d");
-        assert_eq!(interpolate("${EMPTY-/d}", &e), "");
-        assert_eq!(interpolate("$$HOME", &e), "$HOME");
-        assert_eq!(interpolate("${NOPE}/x", &e), "/x");
-    }
 
     #[test]
     fn the_socket_its_directories_and_look_alikes_are_found() {

@@ -1,7 +1,7 @@
 //! Escapes through services: the host's or another project's namespaces, privileges,
 //! the Docker socket, capabilities; and `io.netfence.*` labels a file writes itself.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::yaml::{Mapping, Value};
 
@@ -217,13 +217,11 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     let Some(Value::Sequence(vols)) = svc.get("volumes").map(untag) else {
         return;
     };
-    let empty = BTreeMap::new();
-    let environ = ctx.environ.unwrap_or(&empty);
     for (i, v) in vols.iter().enumerate() {
         let Some(source) = bind_source(untag(v)) else {
             continue;
         };
-        let resolved = paths::resolve(&paths::interpolate(&source, environ), ctx.project_dir);
+        let resolved = paths::resolve(&source, ctx.project_dir);
         if paths::exposes_docker_socket(&resolved) {
             out.push(Escape::new(
                 Kind::DockerSocket,

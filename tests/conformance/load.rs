@@ -10,7 +10,6 @@
 //!   published ports, the `io.netfence.*` labels, the project name and `x-` keys.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value as J};
 
@@ -22,36 +21,7 @@ impl ComposeCmd {
     /// `config --format json` of `files` (or of `text` on stdin) with `dir` as the
     /// project directory, in an empty environment; `Err` is Compose's message.
     fn config_json(&self, dir: &Path, files: &[PathBuf], text: Option<&str>) -> Result<J, String> {
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.prefix);
-        for f in files {
-            cmd.arg("-f").arg(f);
-        }
-        if text.is_some() {
-            cmd.args(["-f", "-"]);
-        }
-        cmd.arg("--project-directory")
-            .arg(dir)
-            .args(["-p", "t", "config", "--format", "json"]);
-        cmd.env_clear();
-        for keep in ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "TMPDIR"] {
-            if let Some(v) = std::env::var_os(keep) {
-                cmd.env(keep, v);
-            }
-        }
-        cmd.current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start compose: {e}"))?;
-        {
-            use std::io::Write as _;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            let _ = stdin.write_all(text.unwrap_or_default().as_bytes());
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        let out = self.run(dir, files, text, &["-p", "t", "config", "--format", "json"])?;
         if !out.status.success() {
             return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
         }

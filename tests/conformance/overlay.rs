@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde_json::Value as J;
 
@@ -59,40 +58,11 @@ impl ComposeCmd {
         raw: bool,
         format: &str,
     ) -> Result<String, String> {
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.prefix);
-        for f in files {
-            cmd.arg("-f").arg(f);
-        }
-        if stdin.is_some() {
-            cmd.args(["-f", "-"]);
-        }
-        cmd.arg("--project-directory")
-            .arg(dir)
-            .args(["config", "--format", format]);
+        let mut args = vec!["config", "--format", format];
         if raw {
-            cmd.arg("--no-interpolate");
+            args.push("--no-interpolate");
         }
-        cmd.env_clear();
-        for keep in ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "TMPDIR"] {
-            if let Some(v) = std::env::var_os(keep) {
-                cmd.env(keep, v);
-            }
-        }
-        cmd.env("GOMAXPROCS", "1").env("GOGC", "off");
-        cmd.current_dir(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start compose: {e}"))?;
-        {
-            use std::io::Write as _;
-            let mut input = child.stdin.take().expect("piped stdin");
-            let _ = input.write_all(stdin.unwrap_or_default().as_bytes());
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        let out = self.run(dir, files, stdin, &args)?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
             let lines: Vec<&str> = err

@@ -612,17 +612,7 @@ async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
         };
         let mut steps = reconcile::steps(&plan, &observed, opts.strict, &opts.flat);
         steps.retain(|s| before_start(&plan, s));
-        let applied = apply_at_once(
-            &engine,
-            opts,
-            &done.project,
-            trigger,
-            event_time(&ev),
-            &steps,
-        )
-        .await;
-        done.add(applied);
-        if steps.iter().any(|s| s.action == Action::Create) {
+        if done.apply(&engine, opts, &ev, &steps).await {
             done.networks = engine.networks().await.ok();
         }
         return done;
@@ -658,17 +648,7 @@ async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
     };
     let steps = reconcile::steps(&plan, &observed, opts.strict, &opts.flat);
     warn(&plan, &observed, opts);
-    let applied = apply_at_once(
-        &engine,
-        opts,
-        &done.project,
-        trigger,
-        event_time(&ev),
-        &steps,
-    )
-    .await;
-    done.add(applied);
-    done.networks = if steps.iter().any(|s| s.action == Action::Create) {
+    done.networks = if done.apply(&engine, opts, &ev, &steps).await {
         engine.networks().await.ok()
     } else {
         Some(observed.networks)
@@ -691,6 +671,17 @@ type Applied = (Vec<Record>, usize, Option<SystemTime>);
 /// network's steps in their order (create, then connect; a reconnect's disconnect, then
 /// its connect), then the disconnects from networks it should not be on, so that it is
 /// never left without a network.
+impl Handled {
+    /// Applies the event's steps at once and records them; whether one of them created
+    /// a network (the session's list of networks is then stale).
+    async fn apply(&mut self, engine: &Engine, opts: &Options, ev: &Event, steps: &[Step]) -> bool {
+        let since = event_time(ev);
+        let applied = apply_at_once(engine, opts, &self.project, self.trigger, since, steps).await;
+        self.add(applied);
+        steps.iter().any(|s| s.action == Action::Create)
+    }
+}
+
 async fn apply_at_once(
     engine: &Engine,
     opts: &Options,

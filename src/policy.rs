@@ -183,6 +183,10 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub enabled: Option<bool>,
+    /// Process variables (names or globs) a tenant's `${VAR}` may read, beside the
+    /// project's `.env`; every other variable reads as unset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment: Vec<String>,
     #[serde(default)]
     pub allow: TenantAllow,
 }
@@ -209,6 +213,25 @@ pub struct TenantAllow {
     /// Names or globs (`*`, `?`).
     #[serde(default)]
     pub external_networks: Vec<String>,
+    /// External volumes by name or glob.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_volumes: Vec<String>,
+    /// Host paths (globs) bind mounts and local volume devices may use outside the
+    /// project directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_paths: Vec<String>,
+    /// `provider.type` values a service may run on the deploying host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<String>,
+    /// `devices`, `device_cgroup_rules` and device reservations.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub devices: bool,
+    /// `gpus` and GPU device reservations.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpus: bool,
+    /// Container runtimes (`runtime:`) beyond the engine's default, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runtime: Vec<String>,
 }
 
 impl Tenant {

@@ -8,12 +8,21 @@ use crate::plan::{Attachment, NetworkPlan, Plan, Role, ServicePlan, Target};
 use crate::yaml::{insert_at, key, scalar_string, untag_mut};
 
 /// The fenced document. `doc` is the unfenced input the plan was made from.
+/// In tenant mode the plan's closed document stands in for `doc`.
 pub fn apply(plan: &Plan, doc: &Value) -> Value {
-    apply_owned(plan, doc.clone())
+    apply_owned(plan, plan.closed.as_ref().unwrap_or(doc).clone())
 }
 
 /// [`apply`] on a document the caller no longer needs: no copy of the tree.
-pub fn apply_owned(plan: &Plan, mut doc: Value) -> Value {
+pub fn apply_owned(plan: &Plan, doc: Value) -> Value {
+    let doc = match &plan.closed {
+        Some(closed) => closed.clone(),
+        None => doc,
+    };
+    apply_to(plan, doc)
+}
+
+fn apply_to(plan: &Plan, mut doc: Value) -> Value {
     let Value::Mapping(top) = &mut doc else {
         return doc;
     };

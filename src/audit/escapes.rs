@@ -1,4 +1,4 @@
-//! Audit rules for the ways out of a fence (SPEC §2 Trust), NF017–NF028: the escapes
+//! Audit rules for the ways out of a fence, NF017–NF032: the escapes
 //! tenant mode refuses, reported in any mode. `network_mode: host` is NF013's.
 
 use super::lines::{key, Seg};
@@ -72,6 +72,23 @@ rule!(NF028, "interpolated-escape", Note,
     "`network_mode`, `privileged`, a namespace, `cap_add`, `devices`, `security_opt`, a volume's source, `volumes_from`, a network's `external`, `driver` or `name`, or a local volume's bind device written with a variable becomes what the deploy's environment (and the project's `.env`) says: `${MODE:-host}` is the host's network for whoever sets MODE, or nobody. What the file says cannot be judged before then.",
     "Write the value itself; or, where the platform alone sets the variables, grant `tenant.allow.interpolation` (netfence then judges the values it can know).");
 
+rule!(NF029, "foreign-volume", Error,
+    "A volume that can be another project's",
+    "An external volume, or a named volume with a fixed `name:`, mounts whatever volume of that name the engine holds: another project's database files, say. Volumes a project declares are scoped to it by Compose only when they have no fixed name.",
+    "Drop the volume's `name:` (Compose then scopes it to the project); mount an external volume only where the platform grants it under `tenant.allow.external_volumes`.");
+rule!(NF030, "unjudged-key", Error,
+    "A key or YAML tag tenant mode cannot judge",
+    "Tenant mode judges a file by a table of every Compose key; a key the table does not know may mean anything in a newer Compose (`use_api_socket` binds the engine's socket, `provider` runs a program on the host). A YAML tag such as `!!binary` hides a value from every reader that does not decode it as Compose does.",
+    "Remove the key or write the value without the tag; `netfence tenant keys` lists every key and what allows it.");
+rule!(NF031, "qualified-name", Error,
+    "A service name or alias shaped like another project's qualified name",
+    "On an environment, shared or proxy network other projects reach a service as `<service>.<project>`; a service called `db.blog` in another project answers for blog's database.",
+    "Name services without dots; reach others as `<service>.<project>`.");
+rule!(NF032, "host-program", Error,
+    "A service runs a program on the deploying host (`provider`)",
+    "Compose runs a provider's `type` as a program on the machine that deploys, as the deploying user: outside every container and every fence.",
+    "Remove `provider`, or have the platform grant its type under `tenant.allow.providers`.");
+
 fn rule_of(kind: Kind) -> Option<&'static Rule> {
     Some(match kind {
         Kind::ForeignNetwork => &NF017,
@@ -86,6 +103,12 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::ExternalNetwork => &NF026,
         Kind::OutsideFile => &NF027,
         Kind::Interpolated => &NF028,
+        Kind::HostPath => &NF027,
+        Kind::Device | Kind::Gpu | Kind::Runtime => &NF021,
+        Kind::ExternalVolume | Kind::ForeignVolume => &NF029,
+        Kind::UnknownKey | Kind::Tag => &NF030,
+        Kind::QualifiedName => &NF031,
+        Kind::Provider => &NF032,
         // NF013's; and a `.env` setting is not in the compose file a finding points into.
         Kind::HostNetwork | Kind::ComposeSetting => return None,
     })

@@ -9,7 +9,8 @@ use indexmap::IndexMap;
 use ipnet::IpNet;
 
 use super::escapes::{
-    NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026, NF027, NF028,
+    NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026, NF027, NF028, NF029,
+    NF030, NF031, NF032,
 };
 use super::lines::{key, Seg};
 use super::{Occupied, Severity};
@@ -186,7 +187,7 @@ pub const NF016: Rule = Rule {
 pub const RULES: &[Rule] = &[
     NF001, NF002, NF003, NF004, NF005, NF006, NF007, NF008, NF009, NF010, NF011, NF012, NF013,
     NF014, NF015, NF016, NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026,
-    NF027, NF028,
+    NF027, NF028, NF029, NF030, NF031, NF032,
 ];
 
 /// A finding before it is placed in a file.

@@ -13,6 +13,8 @@ pub(super) struct Ctx<'a> {
     pub opts: &'a Options,
     pub changes: Vec<Change>,
     pub warnings: Vec<Warning>,
+    /// Escapes found while closing a tenant's document, judged with the rest.
+    pub closing: Vec<crate::tenant::Escape>,
 }
 
 impl<'a> Ctx<'a> {
@@ -22,6 +24,7 @@ impl<'a> Ctx<'a> {
             opts,
             changes: Vec::new(),
             warnings: Vec::new(),
+            closing: Vec::new(),
         }
     }
 

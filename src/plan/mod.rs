@@ -238,6 +238,10 @@ pub struct Plan {
     pub(crate) no_project_name: bool,
     #[serde(skip)]
     pub(crate) managed_external: bool,
+    /// In tenant mode, the closed document the plan was made from (see
+    /// `tenant::close`): the rewrite applies the plan to it, not to the input as read.
+    #[serde(skip)]
+    pub closed: Option<Value>,
 }
 
 impl Plan {
@@ -298,7 +302,26 @@ pub struct Inputs<'a> {
 
 /// Plans the fence for one compose file, policy and scope.
 pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
+    let Some(closed) = trust::close(&Ctx::new(inputs, opts))? else {
+        return plan_from(inputs, opts, Vec::new());
+    };
+    let closed_inputs = Inputs {
+        doc: &closed.doc,
+        ..*inputs
+    };
+    let mut plan = plan_from(&closed_inputs, opts, closed.escapes)?;
+    plan.closed = Some(closed.doc);
+    Ok(plan)
+}
+
+/// [`plan`] of a document as it is; `closing` holds what closing it found.
+fn plan_from(
+    inputs: &Inputs<'_>,
+    opts: &Options,
+    closing: Vec<crate::tenant::Escape>,
+) -> Result<Plan> {
     let mut ctx = Ctx::new(inputs, opts);
+    ctx.closing = closing;
     let id = project::identify(&ctx)?;
     let written = written::read(&ctx)?;
     references::check(&ctx, &written)?;
@@ -354,6 +377,7 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
         original_top_name: id.original_top_name,
         no_project_name: opts.no_project_name || opts.target == Target::Swarm,
         managed_external: opts.managed_external,
+        closed: None,
     })
 }
 

@@ -14,7 +14,11 @@ pub(super) fn enforce(ctx: &Ctx<'_>, id: &Identity, networks: &[NetworkPlan]) ->
     if !policy.tenant_mode(&id.scope) {
         return Ok(());
     }
-    let escapes = tenant::escapes(ctx.inputs.doc, policy, &context(ctx, id, networks));
+    let mut escapes = tenant::escapes(ctx.inputs.doc, policy, &context(ctx, id, networks));
+    escapes.extend(ctx.closing.iter().cloned().map(|mut e| {
+        e.granted = tenant::is_granted(&e, policy);
+        e
+    }));
     let refused = tenant::refused(&escapes);
     if refused.is_empty() {
         return Ok(());
@@ -23,6 +27,23 @@ pub(super) fn enforce(ctx: &Ctx<'_>, id: &Identity, networks: &[NetworkPlan]) ->
         source_name: ctx.inputs.source.clone(),
         refusals: refused.iter().map(|e| e.describe()).collect(),
     })
+}
+
+/// In tenant mode, the document closed (see `tenant::close`); `None` otherwise.
+pub(super) fn close(ctx: &Ctx<'_>) -> Result<Option<tenant::Closed>> {
+    let id = super::project::identify(ctx)?;
+    let policy = ctx.policy();
+    if !policy.tenant_mode(&id.scope) {
+        return Ok(None);
+    }
+    let inputs = tenant::CloseInputs {
+        environ: &ctx.opts.environ,
+        allowed: &policy.tenant.environment,
+        project_dir: ctx.inputs.project_dir,
+    };
+    tenant::close(ctx.inputs.doc.clone(), &inputs)
+        .map(Some)
+        .map_err(|e| ctx.compose_err(e))
 }
 
 /// What the platform's side knows: its scope and project, the networks this plan

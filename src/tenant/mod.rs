@@ -3,12 +3,16 @@
 //! policy and what is known of the engine's networks. In tenant mode the plan refuses
 //! each one the policy does not grant; `audit` reports them in any mode.
 
+mod close;
 mod files;
 mod judged;
+mod keys;
+mod names;
 mod networks;
 mod paths;
 mod services;
 mod templates;
+mod volumes;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,6 +28,7 @@ use crate::policy::Policy;
 use crate::scope::Scope;
 use crate::unfence::Record;
 
+pub use close::{close, Closed, Inputs as CloseInputs};
 pub use templates::NamePattern;
 
 /// One way out of the fence.
@@ -51,6 +56,22 @@ pub enum Kind {
     Interpolated,
     /// Compose's own settings (`COMPOSE_PROJECT_NAME`, …) in the project's `.env`.
     ComposeSetting,
+    /// A host path outside the project directory (bind source, volume device, build).
+    HostPath,
+    ExternalVolume,
+    /// A named volume whose fixed `name:` could be another project's.
+    ForeignVolume,
+    /// `provider:` runs a program on the deploying host.
+    Provider,
+    Device,
+    Gpu,
+    Runtime,
+    /// A key tenant mode does not know: a newer Compose may give it any meaning.
+    UnknownKey,
+    /// A YAML tag whose meaning netfence does not read as Compose does.
+    Tag,
+    /// A service name or alias shaped like another project's qualified DNS name.
+    QualifiedName,
 }
 
 impl Kind {
@@ -65,7 +86,17 @@ impl Kind {
             Kind::NetworkDriver => Some("network_drivers"),
             Kind::ExternalNetwork => Some("external_networks"),
             Kind::Interpolated => Some("interpolation"),
-            Kind::ForeignNetwork
+            Kind::HostPath => Some("host_paths"),
+            Kind::ExternalVolume => Some("external_volumes"),
+            Kind::Provider => Some("providers"),
+            Kind::Device => Some("devices"),
+            Kind::Gpu => Some("gpus"),
+            Kind::Runtime => Some("runtime"),
+            Kind::ForeignVolume
+            | Kind::UnknownKey
+            | Kind::Tag
+            | Kind::QualifiedName
+            | Kind::ForeignNetwork
             | Kind::ComposeSetting
             | Kind::ForeignNamespace
             | Kind::OwnLabels
@@ -78,7 +109,13 @@ impl Kind {
     fn is_list(self) -> bool {
         matches!(
             self,
-            Kind::Capability | Kind::NetworkDriver | Kind::ExternalNetwork
+            Kind::Capability
+                | Kind::NetworkDriver
+                | Kind::ExternalNetwork
+                | Kind::ExternalVolume
+                | Kind::HostPath
+                | Kind::Provider
+                | Kind::Runtime
         )
     }
 }
@@ -262,15 +299,23 @@ pub fn foreign_patterns(policy: &Policy) -> Vec<NamePattern> {
 pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     let mut out = Vec::new();
     let environ = ctx.environ.cloned().unwrap_or_default();
+    keys::check(doc, &mut out);
     let judged = judged::view(doc, &environ, ctx.project_dir, &mut out);
     networks::check(&judged, ctx, &mut out);
     services::check(&judged, ctx, &mut out);
     services::volume_devices(&judged, ctx, &mut out);
+    volumes::bind_sources(&judged, ctx, &mut out);
+    volumes::scoped(&judged, ctx, &mut out);
+    names::qualified(&judged, ctx, &mut out);
     files::check(&judged, ctx, &mut out);
     services::check_labels(doc, &mut out);
     judged::check_dotenv(ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
     check_references(ctx, &mut out);
+    // Two rules may see one key (a build's `privileged` is both a key the table grants
+    // and a build privilege): one refusal is enough.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|e| seen.insert((e.kind, e.key.clone(), e.item.clone())));
     for e in &mut out {
         e.granted = granted(e, policy);
     }
@@ -280,6 +325,11 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
 /// The escapes tenant mode refuses: everything not granted.
 pub fn refused(escapes: &[Escape]) -> Vec<&Escape> {
     escapes.iter().filter(|e| !e.granted).collect()
+}
+
+/// Whether the policy grants this escape.
+pub fn is_granted(e: &Escape, policy: &Policy) -> bool {
+    granted(e, policy)
 }
 
 fn granted(e: &Escape, policy: &Policy) -> bool {
@@ -315,6 +365,18 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
             .external_networks
             .iter()
             .any(|g| templates::glob_matches(g, item)),
+        Kind::ExternalVolume => allow
+            .external_volumes
+            .iter()
+            .any(|g| templates::glob_matches(g, item)),
+        Kind::HostPath => allow
+            .host_paths
+            .iter()
+            .any(|g| templates::glob_matches(g, item)),
+        Kind::Provider => allow.providers.iter().any(|p| p == item),
+        Kind::Runtime => allow.runtime.iter().any(|r| r == item),
+        Kind::Device => allow.devices,
+        Kind::Gpu => allow.gpus,
         _ => false,
     }
 }

@@ -62,8 +62,30 @@ pub(super) fn exposes_docker_socket(path: &Path) -> bool {
 /// Whether `path` (resolved) lies inside the project's directory, links followed.
 pub(super) fn inside(path: &Path, project_dir: &Path) -> bool {
     let home = std::fs::canonicalize(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
-    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    real.starts_with(&home) || (path.starts_with(project_dir) && !path.exists())
+    real(path).starts_with(&home)
+}
+
+/// Where `path` leads once every link of its longest existing part is followed: the
+/// engine creates a missing bind source through the links above it, so a missing
+/// `./link-to-root/new` is `/new`.
+pub(super) fn real(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(found) = std::fs::canonicalize(&existing) {
+            return rest
+                .iter()
+                .rev()
+                .fold(found, |acc: PathBuf, part| acc.join(part));
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_owned());
+                existing = parent.to_path_buf();
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -36,17 +36,7 @@ pub(super) fn capability(name: &str) -> String {
 pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     let services = compose::services_ref(doc);
     let names: BTreeSet<&str> = services.iter().map(|(n, _)| n.as_str()).collect();
-    // A service under a profile may never run: its container_name could name another
-    // project's container while the file seems to share only its own.
-    let container_names: BTreeSet<String> = services
-        .iter()
-        .filter(|(_, s)| s.get("profiles").is_none_or(Value::is_null))
-        .filter_map(|(_, s)| s.get("container_name").and_then(scalar_string))
-        .collect();
-    let own = Own {
-        services: &names,
-        containers: &container_names,
-    };
+    let own = Own { services: &names };
     for (name, svc) in &services {
         namespaces(name, svc, &own, out);
         if svc.get("privileged").is_some_and(is_truthy) {
@@ -96,11 +86,16 @@ fn privileges(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
     for (field, what) in pieces {
         for (i, item) in items(field).iter().enumerate() {
             let lower = item.to_ascii_lowercase();
-            if field == "security_opt" && lower.starts_with("no-new-privileges") {
+            if field == "security_opt" && only_tightens(&lower) {
                 continue;
             }
+            let kind = if field == "security_opt" {
+                Kind::Privileged
+            } else {
+                Kind::Device
+            };
             out.push(Escape::new(
-                Kind::Privileged,
+                kind,
                 format!("service {name}"),
                 super::path(&["services", name, field], Some(i)),
                 format!("`{field}: {item}` {what} (part of what `privileged` gives)"),
@@ -108,6 +103,20 @@ fn privileges(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
             ));
         }
     }
+}
+
+/// `no-new-privileges` and Docker's own AppArmor profile only tighten what a container
+/// may do; every other option (a seccomp file, an SELinux type, `label=disable`) can
+/// loosen it.
+fn only_tightens(opt: &str) -> bool {
+    let opt: String = opt.chars().filter(|c| !c.is_whitespace()).collect();
+    let profile = |sep: char| opt == format!("apparmor{sep}docker-default");
+    opt.starts_with("no-new-privileges")
+        && !opt.ends_with("false")
+        && !opt.ends_with("=0")
+        && !opt.ends_with(":0")
+        || profile('=')
+        || profile(':')
 }
 
 /// `volumes_from: [container:X]` mounts every volume of a container outside the project.
@@ -132,22 +141,25 @@ fn volumes_from(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>)
     }
 }
 
-/// What belongs to the project: its services and the container names they declare.
+/// What belongs to the project: its services. Never the container names it declares:
+/// the rewrite strips them, so `container:X` lands on whatever container the engine
+/// holds under that name — a decoy `container_name` would otherwise vouch for another
+/// project's.
 struct Own<'a> {
     services: &'a BTreeSet<&'a str>,
-    containers: &'a BTreeSet<String>,
 }
 
 impl Own<'_> {
-    /// `service:X` or `container:X` outside the project, described.
+    /// `service:X` outside the project, or any `container:X`, described.
     fn outside(&self, mode: &str) -> Option<String> {
         if let Some(s) = mode.strip_prefix("service:") {
             return (!self.services.contains(s))
                 .then(|| format!("service `{s}`, which is not one of this project's"));
         }
         if let Some(c) = mode.strip_prefix("container:") {
-            return (!self.containers.contains(c))
-                .then(|| format!("container `{c}`, which is not one of this project's"));
+            return Some(format!(
+                "container `{c}`: a container is whatever the engine holds under that name, never vouched for as this project's (use `service:NAME` for the project's own)"
+            ));
         }
         None
     }
@@ -176,11 +188,22 @@ fn namespaces(name: &str, svc: &Mapping, own: &Own<'_>, out: &mut Vec<Escape>) {
                 format!("`{field}: {mode}` joins the namespace of {whose}"),
                 None,
             )
+        } else if field == "network_mode" && !is_own_network_mode(&mode) {
+            (
+                Kind::ForeignNamespace,
+                format!("`network_mode: {mode}` hands the engine a network by name (another project's or environment's, say): only `none` and `service:NAME` of this project stay inside the fence; join networks under `networks:`"),
+                None,
+            )
         } else {
             continue;
         };
         out.push(Escape::new(kind, subject.clone(), key, why, item));
     }
+}
+
+/// `none`, or `service:X` (an own service: `outside` judged it already).
+fn is_own_network_mode(mode: &str) -> bool {
+    mode == "none" || mode.starts_with("service:")
 }
 
 /// The capability as Docker reads it, when it is not one Docker gives every container.
@@ -218,7 +241,7 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
         return;
     };
     for (i, v) in vols.iter().enumerate() {
-        let Some(source) = bind_source(untag(v)) else {
+        let Some(source) = super::volumes::bind_source(untag(v)) else {
             continue;
         };
         let resolved = paths::resolve(&source, ctx.project_dir);
@@ -270,23 +293,6 @@ pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escap
                 None,
             ));
         }
-    }
-}
-
-/// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form.
-fn bind_source(v: &Value) -> Option<String> {
-    match v {
-        Value::Scalar(_) => {
-            let (source, _) = v.as_str()?.split_once(':')?;
-            let is_path = source.starts_with(['/', '.', '~', '$']) || source.contains('/');
-            is_path.then(|| source.to_owned())
-        }
-        Value::Mapping(m) => {
-            let bind = m.get("type").and_then(scalar_string).as_deref() == Some("bind");
-            bind.then(|| m.get("source").and_then(scalar_string))
-                .flatten()
-        }
-        _ => None,
     }
 }
 

@@ -55,12 +55,16 @@ fn host_and_foreign_namespaces() {
 }
 
 #[test]
-fn a_container_of_the_project_itself_is_not_foreign() {
+fn a_declared_container_name_never_vouches_for_a_container_reference() {
+    // The rewrite strips `container_name`: `container:ce-prod-blog-db-1` would land on
+    // another project's real container of that name, whatever the file declares.
     let e = found(
-        "services:\n  db: {container_name: app-db}\n  side: {network_mode: 'container:app-db'}\n",
+        "services:\n  db: {container_name: ce-prod-blog-db-1}\n  side: {network_mode: 'container:ce-prod-blog-db-1'}\n  ok: {network_mode: 'service:db'}\n",
         &Context::default(),
     );
-    assert_eq!(e, vec![]);
+    assert_eq!(kinds(&e), [Kind::ForeignNamespace]);
+    assert_eq!(e[0].key, "services.side.network_mode");
+    assert!(e[0].why.contains("service:NAME"), "{}", e[0].why);
 }
 
 #[test]
@@ -132,7 +136,7 @@ fn privileged_pieces_and_compose_booleans_are_escapes() {
         [
             Kind::HostNamespace,
             Kind::Privileged,
-            Kind::Privileged,
+            Kind::Device,
             Kind::Privileged,
             Kind::ForeignNamespace
         ]
@@ -274,4 +278,124 @@ fn dotted_keys_parse_back() {
         ]
     );
     assert_eq!(dotted(&p), "include[0].path");
+}
+
+fn in_project<'a>(dir: &'a std::path::Path, scope: Option<&'a crate::Scope>) -> Context<'a> {
+    Context {
+        project_dir: Some(dir),
+        scope,
+        ..Context::default()
+    }
+}
+
+#[test]
+fn network_mode_is_none_or_an_own_service_never_a_network_by_name() {
+    let e = found(
+        "services:\n  a: {network_mode: ce-env-staging}\n  b: {network_mode: none}\n  c: {network_mode: 'service:b'}\n",
+        &Context::default(),
+    );
+    assert_eq!(kinds(&e), [Kind::ForeignNamespace]);
+    assert!(e[0].why.contains("ce-env-staging"), "{}", e[0].why);
+    assert_eq!(e[0].grant, None);
+}
+
+#[test]
+fn bind_sources_outside_the_project_are_host_paths_granted_by_glob() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("shop");
+    std::fs::create_dir(&project).unwrap();
+    std::os::unix::fs::symlink("/etc", project.join("conf")).unwrap();
+    let text = "services:\n  a:\n    volumes:\n      - /etc:/e\n      - /var/lib/docker:/d\n      - ../../../../../root:/r\n      - ./conf/new:/n\n      - ./data:/data\n      - {type: bind, source: /srv/media/films, target: /m}\n";
+    let ctx = in_project(&project, None);
+    let e = escapes(&doc(text), &Policy::default(), &ctx);
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "services.a.volumes[0]",
+            "services.a.volumes[1]",
+            "services.a.volumes[2]",
+            "services.a.volumes[3]",
+            "services.a.volumes[5]",
+        ]
+    );
+    assert!(e.iter().all(|e| e.kind == Kind::HostPath && !e.granted));
+    assert_eq!(
+        e[3].item.as_deref(),
+        Some("/etc/new"),
+        "the link is followed"
+    );
+    let granted = escapes(
+        &doc(text),
+        &policy("tenant: {allow: {host_paths: ['/srv/media/*']}}\n"),
+        &ctx,
+    );
+    assert!(granted[4].granted && !granted[0].granted);
+    assert_eq!(
+        e[4].grant.as_deref(),
+        Some("tenant.allow.host_paths: [/srv/media/films]")
+    );
+}
+
+#[test]
+fn volumes_are_the_project_s_own_unless_granted() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "services:\n  a: {volumes: ['loot:/l', 'fixed:/f', 'disk:/x', 'mem:/m']}\nvolumes:\n  loot: {external: true, name: ce-prod-blog_db}\n  fixed: {name: ce-prod-blog_db}\n  disk: {driver_opts: {type: ext4, device: /dev/sda1}}\n  mem: {driver_opts: {type: tmpfs, device: tmpfs, o: size=64m}}\n";
+    let ctx = in_project(dir.path(), None);
+    let e = escapes(&doc(text), &Policy::default(), &ctx);
+    assert_eq!(
+        kinds(&e),
+        [Kind::ExternalVolume, Kind::ForeignVolume, Kind::HostPath]
+    );
+    assert_eq!(e[0].item.as_deref(), Some("ce-prod-blog_db"));
+    assert_eq!(e[2].item.as_deref(), Some("/dev/sda1"));
+    let p = policy(
+        "tenant: {allow: {external_volumes: ['ce-prod-blog_*'], host_paths: ['/dev/sda1']}}\n",
+    );
+    let granted = escapes(&doc(text), &p, &ctx);
+    assert!(granted[0].granted && !granted[1].granted && granted[2].granted);
+}
+
+#[test]
+fn a_dotted_service_name_is_refused_in_an_environment() {
+    let env = crate::Scope::Env("prod".into());
+    let text = "services:\n  db.blog: {image: x}\n  api: {image: x, networks: {envnet: {aliases: [db.blog]}, own: {aliases: [api.local]}}}\nnetworks:\n  envnet: {external: true, name: ce-env-prod}\n  own: {}\n";
+    let e = found(
+        text,
+        &in_project(std::path::Path::new("/nonexistent"), Some(&env)),
+    );
+    let named: Vec<(Kind, &str)> = e
+        .iter()
+        .filter(|e| e.kind == Kind::QualifiedName)
+        .map(|e| (e.kind, e.key.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (Kind::QualifiedName, "services.db.blog"),
+            (
+                Kind::QualifiedName,
+                "services.api.networks.envnet.aliases[0]"
+            ),
+        ]
+    );
+    let run = crate::Scope::Run("t".into());
+    let e = found(
+        text,
+        &in_project(std::path::Path::new("/nonexistent"), Some(&run)),
+    );
+    assert!(e.iter().all(|e| e.kind != Kind::QualifiedName));
+}
+
+#[test]
+fn only_tightening_security_options_pass() {
+    let e = found(
+        "services:\n  a: {security_opt: ['apparmor=docker-default', 'no-new-privileges:true', 'label=disable', 'no-new-privileges:false']}\n",
+        &Context::default(),
+    );
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["services.a.security_opt[2]", "services.a.security_opt[3]"]
+    );
 }

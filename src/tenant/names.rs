@@ -1,0 +1,68 @@
+//! Names a tenant's services answer to beyond their own networks. Compose registers a
+//! service's name (and a `container_name` kept as an alias) on every network the service
+//! joins, the environment's, shared and proxy networks among them, where other projects
+//! reach a service as `<service>.<project>`: a service called `db.blog` in project `shop`
+//! would answer for blog's database.
+
+use super::{path, Context, Escape, Kind};
+use crate::compose;
+use crate::yaml::{scalar_string, untag, Value};
+
+pub(super) fn qualified(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
+    if !ctx.scope.is_some_and(crate::Scope::is_env) {
+        return;
+    }
+    for (name, svc) in compose::services_ref(doc) {
+        let subject = format!("service {name}");
+        if name.contains('.') {
+            out.push(escape(
+                &subject,
+                path(&["services", &name], None),
+                "service name",
+                &name,
+            ));
+        }
+        if let Some(c) = svc.get("container_name").and_then(scalar_string) {
+            if c.contains('.') {
+                let at = path(&["services", &name, "container_name"], None);
+                out.push(escape(&subject, at, "container name", &c));
+            }
+        }
+        let Some(Value::Mapping(nets)) = svc.get("networks").map(untag) else {
+            continue;
+        };
+        for (net, attach) in nets {
+            // Aliases on the project's own networks answer only there; on an external
+            // network (the environment's, joined by name) they answer for everyone.
+            let Some(net) = scalar_string(net).filter(|n| external(doc, n)) else {
+                continue;
+            };
+            let Some(Value::Sequence(aliases)) = untag(attach).get("aliases").map(untag) else {
+                continue;
+            };
+            for (i, alias) in aliases.iter().filter_map(scalar_string).enumerate() {
+                if alias.contains('.') {
+                    let at = path(&["services", &name, "networks", &net, "aliases"], Some(i));
+                    out.push(escape(&subject, at, "alias", &alias));
+                }
+            }
+        }
+    }
+}
+
+fn escape(subject: &str, at: Vec<super::Part>, what: &str, name: &str) -> Escape {
+    Escape::new(
+        Kind::QualifiedName,
+        subject,
+        at,
+        format!("{what} `{name}` has the shape of another project's qualified name (`<service>.<project>`): on the environment's networks it would answer for that project's service; name it without a dot"),
+        None,
+    )
+}
+
+fn external(doc: &Value, network: &str) -> bool {
+    compose::section(doc, "networks")
+        .and_then(|m| m.get(network))
+        .and_then(|n| untag(n).get("external"))
+        .is_some_and(crate::yaml::is_truthy)
+}

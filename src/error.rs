@@ -53,7 +53,7 @@ pub enum Error {
     /// In tenant mode, the file reaches past its fence (SPEC §2 Trust): every refusal
     /// names the service or network, the key, why, and the policy key that grants it.
     #[error(
-        "{source_name}: refused in tenant mode (the compose file is a tenant's; SPEC Trust):{}",
+        "{source_name}: refused in tenant mode (the compose file is a tenant's: it may not reach past its own project):{}",
         bullets(refusals)
     )]
     Tenant {

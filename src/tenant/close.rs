@@ -88,8 +88,8 @@ fn dotenv_inside(dir: &Path) -> Result<(), String> {
         })?;
         if !real.starts_with(&home) || !real.is_file() {
             return Err(format!(
-                "the project's `.env` is a link to `{}`, outside the project: Compose would read another file's variables (another project's secrets, say) into this one",
-                real.display()
+                "the project's `.env` is a link to `{}` (from the project's directory), outside it: Compose would read another file's variables (another project's secrets, say) into this one",
+                crate::load::paths::relative(&home, &real).display()
             ));
         }
         return Ok(());

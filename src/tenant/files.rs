@@ -174,10 +174,57 @@ fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
         }
         _ => {}
     }
+    let local = contexts
+        .first()
+        .map(|(_, c)| c.clone())
+        .filter(|c| !is_remote(c));
     for (p, c) in contexts.into_iter().filter(|(_, c)| !is_remote(c)) {
         outside(&subject, p, &c, dir, out);
     }
+    if let (Some(context), Some(file)) = (local, build.get("dockerfile").and_then(scalar_string)) {
+        let joined = crate::load::paths::join(Path::new(&context), Path::new(&file));
+        outside(
+            &subject,
+            at(&["dockerfile"]),
+            &joined.to_string_lossy(),
+            dir,
+            out,
+        );
+    }
+    for field in ["cache_from", "cache_to"] {
+        for (i, cache) in list(build.get(field)).iter().enumerate() {
+            if let Some(local) = local_cache(cache) {
+                let mut p = at(&[field]);
+                p.push(Part::Index(i));
+                outside(&subject, p, &local, dir, out);
+            }
+        }
+    }
     build_privileges(&subject, build, &at, out);
+}
+
+fn list(v: Option<&Value>) -> Vec<String> {
+    match v.map(untag) {
+        Some(Value::Sequence(items)) => items.iter().filter_map(scalar_string).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The host directory of a `type=local` cache (`src=` to read, `dest=` to write).
+fn local_cache(spec: &str) -> Option<String> {
+    let fields: Vec<(&str, &str)> = spec
+        .split(',')
+        .filter_map(|f| f.trim().split_once('='))
+        .collect();
+    let is_local = fields.iter().any(|(k, v)| *k == "type" && *v == "local");
+    is_local
+        .then(|| {
+            fields
+                .iter()
+                .find(|(k, _)| matches!(*k, "src" | "dest"))
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .flatten()
 }
 
 /// The build's own ways out: BuildKit runs it on the host's network, privileged, or with

@@ -170,3 +170,47 @@ fn an_include_that_is_a_link_out_of_the_project_is_refused() {
         .success()
         .stdout_has("secret-db");
 }
+
+/// The tenant's output is closed: what Compose runs does not depend on the deploy's
+/// environment. Harmless files that read variables with defaults inside the project are
+/// accepted; a platform variable the policy does not name never reaches the file.
+#[test]
+fn a_tenants_output_is_closed_and_harmless_defaults_are_accepted() {
+    let root = tempfile::tempdir().unwrap();
+    let project = root.path().join("shop");
+    std::fs::create_dir(&project).unwrap();
+    std::fs::write(project.join("app.env"), "A=1\n").unwrap();
+    std::fs::write(project.join(".env"), "GREETING=hello\n").unwrap();
+    std::fs::write(
+        project.join("compose.yml"),
+        "services:\n  web:\n    image: busybox\n    volumes: ['${DATA_DIR:-./data}:/data']\n    env_file: ${ENV_FILE:-./app.env}\n    security_opt: [apparmor=docker-default]\n    user: !!str 0022\n    environment:\n      TOKEN: ${PLATFORM_TOKEN}\n      REGION: ${REGION}\n      GREETING: $GREETING\n      PRICE: \"5$$\"\n",
+    )
+    .unwrap();
+    let policy = root.path().join("platform.yml");
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string(self::root().join(PLATFORM)).unwrap()
+            + "tenant: {environment: [REG*]}\n",
+    )
+    .unwrap();
+    let out = crate::netfence_offline()
+        .current_dir(&project)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env("PLATFORM_TOKEN", "s3cret")
+        .env("REGION", "eu-1")
+        .args(["rewrite", "--env", "prod", "-p", "shop", "--policy"])
+        .arg(&policy)
+        .run();
+    let dir = std::path::absolute(&project).unwrap();
+    out.success()
+        .stdout_lacks("s3cret")
+        .stdout_lacks("${")
+        .stdout_lacks("!!")
+        .stdout_has("TOKEN: ''")
+        .stdout_has("REGION: eu-1")
+        .stdout_has("GREETING: hello")
+        .stdout_has("PRICE: 5$$")
+        .stdout_has("user: '0022'")
+        .stdout_has(&format!("{}/data:/data", dir.display()))
+        .stdout_has(&format!("env_file: {}/app.env", dir.display()));
+}

@@ -28,6 +28,7 @@ pub mod probe;
 pub mod project_files;
 pub mod reconcile;
 pub mod run;
+pub mod second_opinion;
 pub mod session;
 pub mod signals;
 pub mod stack;

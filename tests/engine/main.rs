@@ -25,6 +25,7 @@ mod rewrite;
 mod run;
 mod run_safety;
 mod scale;
+mod second_opinion;
 mod swarm;
 mod verify;
 mod watch;

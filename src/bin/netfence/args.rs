@@ -175,6 +175,10 @@ pub struct RewriteArgs {
     /// Leave out the top-level `name:` (the scoped project name).
     #[arg(long)]
     pub no_project_name: bool,
+    /// In tenant mode, skip the second opinion: `docker compose config` reading the
+    /// output, judged again (for hosts without Compose).
+    #[arg(long)]
+    pub no_compose_check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -145,6 +145,8 @@ pub struct RewriteSettings {
     pub no_project_name: bool,
     /// The fence as an override file for the input files, not the whole file.
     pub overlay: bool,
+    /// In tenant mode, Compose's reading of the output is judged too (SPEC §2 Trust).
+    pub compose_check: bool,
 }
 
 impl RewriteSettings {
@@ -162,6 +164,7 @@ impl RewriteSettings {
             format: a.format,
             target: target(a.target),
             no_project_name: a.no_project_name,
+            compose_check: !a.no_compose_check,
         })
     }
 }

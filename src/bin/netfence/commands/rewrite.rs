@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use netfence::engine::second_opinion::{self, SecondOpinion};
 
 use super::{emit, plan_with_engine_view, write_atomically};
 use crate::args::DataFormat;
@@ -42,6 +43,12 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         );
         return Ok(ExitStatus::Found);
     }
+    // A tenant's output is judged before anyone sees it, so it is made whole first.
+    if s.compose_check && second_opinion::applies(&project, &plan) {
+        let text = text_of(&s.format, &project.rewrite(&plan))?;
+        judge_with_compose(&text, &plan, &project, &opts)?;
+        return write(&s, &text);
+    }
     let fenced = project.into_rewrite(&plan);
     // The process ends right after writing: freeing large trees first is wasted work.
     std::mem::forget(plan);
@@ -53,18 +60,44 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         std::mem::forget(fenced);
         return Ok(ExitStatus::Success);
     }
-    let text = match s.format {
-        DataFormat::Yaml => netfence::yaml::to_string(&fenced),
-        DataFormat::Json => serde_json::to_string_pretty(&fenced)?,
-    };
+    let text = text_of(&s.format, &fenced)?;
     std::mem::forget(fenced);
+    write(&s, &text)
+}
+
+fn text_of(format: &DataFormat, fenced: &netfence::yaml::Value) -> anyhow::Result<String> {
+    Ok(match format {
+        DataFormat::Yaml => netfence::yaml::to_string(fenced),
+        DataFormat::Json => serde_json::to_string_pretty(fenced)?,
+    })
+}
+
+fn write(s: &RewriteSettings, text: &str) -> anyhow::Result<ExitStatus> {
     match &s.output {
         Some(path) => {
-            write_atomically(path, &text).with_context(|| format!("writing {}", path.display()))?
+            write_atomically(path, text).with_context(|| format!("writing {}", path.display()))?
         }
-        None => emit(&text)?,
+        None => emit(text)?,
     }
     Ok(ExitStatus::Success)
+}
+
+/// SPEC §2 Trust, point 3: Compose's reading of the output, judged again. A check that
+/// could not run is said out loud, never passed in silence.
+fn judge_with_compose(
+    text: &str,
+    plan: &netfence::Plan,
+    project: &netfence::Project,
+    opts: &netfence::Options,
+) -> anyhow::Result<()> {
+    if second_opinion::judge_with_compose(text, plan, project, opts)?
+        == SecondOpinion::ComposeNotFound
+    {
+        eprintln!(
+            "netfence: warning: the second opinion was skipped: Docker Compose was not found (neither `docker compose` nor `docker-compose` runs), so Compose's reading of this tenant's output was not judged; --no-compose-check skips it on hosts without Compose"
+        );
+    }
+    Ok(())
 }
 
 /// The override file, after a header saying where it goes. It never replaces a file it

@@ -166,29 +166,3 @@ fn without_compose_the_skipped_check_is_said_unless_asked_for() {
         .stderr_lacks(SKIPPED)
         .stderr_lacks("Compose");
 }
-
-#[test]
-fn a_compose_that_reads_the_output_differently_refuses_before_anything_is_written() {
-    let dir = tenant_project();
-    // A stand-in for Compose (it needs no Compose): it reads every service `web` as
-    // privileged, as a Compose decoding a tag netfence does not would.
-    let fake = dir.path().join("fake-compose");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\nsed 's/^  web:$/  web:\\n    privileged: true/'\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let out = rewrite(dir.path())
-        .env("NETFENCE_COMPOSE", &fake)
-        .args(["-o", "fenced.yml"])
-        .run();
-    out.code(2)
-        .stderr_has("refused in tenant mode")
-        .stderr_has("Compose's reading of the output: service web: `services.web.privileged`")
-        .stderr_has("netfence's reading is `false`, Compose's is `true`");
-    assert!(
-        !dir.path().join("fenced.yml").exists(),
-        "a refused output is not written"
-    );
-}

@@ -138,6 +138,14 @@ impl Project {
     /// The fence for a plan made from this project as a Compose override file, to give
     /// after the files it was read from (see [`overlay`]).
     pub fn overlay(&self, plan: &Plan) -> Result<Value> {
+        if plan.closed.is_some() {
+            // An override file leaves the tenant's `${VAR}`, tags and relative paths for
+            // Compose to read at deploy: what runs would not be what was judged.
+            return Err(Error::compose(
+                self.input.first_source(),
+                "tenant mode writes a closed file, and an overlay cannot close the files it is given with: use the full rewrite (without --overlay)",
+            ));
+        }
         self.overlay_of(&self.rewrite(plan))
     }
 

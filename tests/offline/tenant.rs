@@ -214,3 +214,35 @@ fn a_tenants_output_is_closed_and_harmless_defaults_are_accepted() {
         .stdout_has(&format!("{}/data:/data", dir.display()))
         .stdout_has(&format!("env_file: {}/app.env", dir.display()));
 }
+
+#[test]
+fn tenant_keys_prints_the_table_with_each_grant() {
+    let out = crate::netfence_offline().args(["tenant", "keys"]).run();
+    out.success();
+    let gpus = out
+        .stdout()
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("services.*.gpus"))
+        .map(str::to_owned);
+    assert_eq!(
+        gpus.as_deref()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["services.*.gpus", "grant", "tenant.allow.gpus"]),
+        "{}",
+        out.stdout()
+    );
+    let json = crate::netfence_offline()
+        .args(["tenant", "keys", "--format", "json"])
+        .run()
+        .json();
+    let rows = json.as_array().expect("a list of keys");
+    let row = |key: &str| rows.iter().find(|r| r["key"] == key).cloned();
+    assert_eq!(
+        row("services.*.network_mode").map(|r| r["rules"].clone()),
+        Some(serde_json::json!(["services::namespaces"]))
+    );
+    assert_eq!(
+        row("services.*.image").map(|r| r["class"].clone()),
+        Some(serde_json::json!("free"))
+    );
+}

@@ -75,6 +75,9 @@ fish: netfence completions fish > ~/.config/fish/completions/netfence.fish"
     /// Install or remove `docker netfence`, the Docker CLI plugin (this same binary).
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Tenant mode: `tenant keys` prints how it classifies every Compose key.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +98,28 @@ pub struct PluginArgs {
     /// For everyone: /usr/local/lib/docker/cli-plugins (needs root).
     #[arg(long)]
     pub system: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Print every key of the Compose specification as tenant mode classifies it: free,
+    /// judged by a named rule, or refused unless the policy grants it under
+    /// `tenant.allow`. Any key not listed is refused.
+    Keys(TenantKeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TenantKeysArgs {
+    /// `markdown` is docs/TENANT.md.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: KeysFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum KeysFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]

@@ -88,6 +88,7 @@ fn dispatch(command: Command, p: &Process) -> anyhow::Result<ExitStatus> {
         Command::Ls(a) => commands::ls::run(LsSettings::resolve(a, p)),
         Command::Completions(a) => commands::completions::run(a.shell),
         Command::Plugin(c) => commands::plugin::run(PluginSettings::resolve(c)),
+        Command::Tenant(c) => commands::tenant::run(c),
     }
 }
 

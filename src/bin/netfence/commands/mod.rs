@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod rewrite;
 pub mod run;
 pub mod schema;
+pub mod tenant;
 pub mod up;
 pub mod validate;
 pub mod verify;

@@ -8,10 +8,9 @@ use super::{path, Context, Escape, Kind};
 use crate::compose;
 use crate::yaml::{scalar_string, untag, Value};
 
-pub(super) fn qualified(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
-    if !ctx.scope.is_some_and(crate::Scope::is_env) {
-        return;
-    }
+/// Judged in every scope (a run's file may later deploy to an environment); tenant mode,
+/// where it refuses, is an environment's.
+pub(super) fn qualified(doc: &Value, _ctx: &Context<'_>, out: &mut Vec<Escape>) {
     for (name, svc) in compose::services_ref(doc) {
         let subject = format!("service {name}");
         if name.contains('.') {

@@ -357,7 +357,7 @@ fn volumes_are_the_project_s_own_unless_granted() {
 }
 
 #[test]
-fn a_dotted_service_name_is_refused_in_an_environment() {
+fn a_dotted_service_name_or_an_alias_on_an_external_network_is_a_qualified_name() {
     let env = crate::Scope::Env("prod".into());
     let text = "services:\n  db.blog: {image: x}\n  api: {image: x, networks: {envnet: {aliases: [db.blog]}, own: {aliases: [api.local]}}}\nnetworks:\n  envnet: {external: true, name: ce-env-prod}\n  own: {}\n";
     let e = found(
@@ -379,12 +379,6 @@ fn a_dotted_service_name_is_refused_in_an_environment() {
             ),
         ]
     );
-    let run = crate::Scope::Run("t".into());
-    let e = found(
-        text,
-        &in_project(std::path::Path::new("/nonexistent"), Some(&run)),
-    );
-    assert!(e.iter().all(|e| e.kind != Kind::QualifiedName));
 }
 
 #[test]

@@ -62,16 +62,27 @@ const COMPOSE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Empty today: every Compose-accepted file of the corpus must rewrite.
 const REVIEWED_REFUSALS: &[(&str, &str)] = &[];
 
+/// What Compose keeps of the environment in [`isolated`].
+const KEPT: [&str; 5] = ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "TMPDIR"];
+
 /// An empty environment, so that the verdict does not depend on who runs the test.
 /// GOMAXPROCS/GOGC only make the short-lived Go process cheaper (about 2x here).
 fn isolated(cmd: &mut Command) {
     cmd.env_clear();
-    for keep in ["PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG", "TMPDIR"] {
+    for keep in KEPT {
         if let Some(v) = std::env::var_os(keep) {
             cmd.env(keep, v);
         }
     }
     cmd.env("GOMAXPROCS", "1").env("GOGC", "off");
+}
+
+/// The variables Compose sees in [`isolated`]: a tenant's output closed with these (the
+/// policy naming them in `tenant.environment`) must read as the open one does.
+fn kept_environment() -> BTreeMap<String, String> {
+    KEPT.iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+        .collect()
 }
 
 fn shared_dir() -> PathBuf {
@@ -311,12 +322,66 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
     }
 }
 
+/// The tenant's closed output (every `${VAR}` resolved, tags decoded, paths absolute)
+/// read by Compose exactly as the open output of the same plan, in the same empty
+/// environment: closing changes what netfence can judge, never what Compose runs.
+/// Both are fenced for one project, as a platform gives it (`-p`): a `name:` with
+/// variables is otherwise read from the file only once it is closed.
+fn closed_reads_as_open(ctx: &Ctx, path: &Path, text: &str) -> Result<(), String> {
+    let scope = Scope::Env("staging".into());
+    let fence = |tenant: bool| match fence_for(
+        path,
+        text,
+        &scope,
+        &ctx.no_policy_dir,
+        tenant,
+        Some("conf"),
+    ) {
+        Ok(out) => Ok(out),
+        Err(FenceError::Refused(e)) => Err(format!("refused (tenant mode {tenant}): {e}")),
+        Err(FenceError::Panicked(p)) => Err(format!("netfence panicked: {p}")),
+    };
+    let (open, closed) = (fence(false)?, fence(true)?);
+    let dir = path.parent().expect("corpus file has a directory");
+    // The record's policy digest differs: the two policies differ in `tenant`.
+    let read = |text: &str| {
+        ctx.compose
+            .config_of(dir, &[], Some(text), false)
+            .map(|mut j| {
+                if let Some(f) = j.pointer_mut("/x-netfence/fenced") {
+                    f.as_object_mut().map(|o| o.remove("policy"));
+                }
+                j
+            })
+    };
+    let open = read(&open)?;
+    let closed = read(&closed).map_err(|e| format!("Compose refuses the closed output: {e}"))?;
+    if open == closed {
+        return Ok(());
+    }
+    Err(format!(
+        "Compose reads the closed output differently: {}",
+        overlay::first_difference(&open, &closed, String::new())
+    ))
+}
+
 fn fence_as(
     path: &Path,
     text: &str,
     scope: &Scope,
     no_policy_dir: &Path,
     tenant: bool,
+) -> Result<String, FenceError> {
+    fence_for(path, text, scope, no_policy_dir, tenant, None)
+}
+
+fn fence_for(
+    path: &Path,
+    text: &str,
+    scope: &Scope,
+    no_policy_dir: &Path,
+    tenant: bool,
+    project_name: Option<&str>,
 ) -> Result<String, FenceError> {
     let run = || -> netfence::Result<String> {
         // Through the loader, as `netfence rewrite -f PATH` reads it: include and extends
@@ -328,9 +393,16 @@ fn fence_as(
         let input = netfence::load::load_document(path, text, &opts)?;
         let mut project = Project::new(input, None, no_policy_dir)?;
         project.policy.policy.tenant.enabled = Some(tenant);
+        let environ = if tenant {
+            project.policy.policy.tenant.environment = KEPT.map(String::from).to_vec();
+            kept_environment()
+        } else {
+            BTreeMap::new()
+        };
         let opts = Options {
             scope: Some(scope.clone()),
-            environ: BTreeMap::new(),
+            environ,
+            project: project_name.map(str::to_owned),
             ..Options::default()
         };
         let plan = project.plan(&opts)?;
@@ -488,6 +560,8 @@ struct FileReport {
     overlay_equal: Vec<String>,
     /// Scopes netfence writes no overlay for, with its reason.
     overlay_refused: Vec<String>,
+    /// Tenant mode accepted the file and Compose reads its closed output as the open one.
+    closed_equal: bool,
 }
 
 struct Ctx {
@@ -595,6 +669,12 @@ fn check_file(ctx: &Ctx, path: &Path) -> FileReport {
     let direct_for =
         |s: &Scope| -> &str { &direct.iter().find(|(d, _)| d == s).expect("rewritten").1 };
     r.tenant_refusals = tenant_refusal(path, &text, &ctx.no_policy_dir).unwrap_or_default();
+    if r.tenant_refusals.is_empty() && level == Level::Strict {
+        match closed_reads_as_open(ctx, path, &text) {
+            Ok(()) => r.closed_equal = true,
+            Err(why) => r.failures.push(format!("[tenant] {}", tidy(why))),
+        }
+    }
 
     for (scope, _) in scopes() {
         let out = direct_for(&scope);
@@ -927,6 +1007,24 @@ fn tenant_section(d: &mut String, reports: &[FileReport]) {
     let _ = writeln!(d, "| key | files |\n|---|---:|");
     for (k, n) in &by_key {
         let _ = writeln!(d, "| `{k}` | {n} |");
+    }
+    let closed = reports.iter().filter(|r| r.closed_equal).count();
+    let _ = writeln!(
+        d,
+        "\nOf the strictly accepted files tenant mode accepts, {closed} were fenced as a tenant's \
+         and Compose read the closed output (every `${{VAR}}` resolved, tags decoded, paths \
+         absolute) exactly as the open one, in the same empty environment; a difference fails \
+         the test.\n\nEach refused file, with what its refusals name:\n"
+    );
+    let _ = writeln!(d, "| file | keys |\n|---|---|");
+    for r in &refused {
+        let keys: BTreeSet<String> = r
+            .tenant_refusals
+            .iter()
+            .filter_map(|l| refused_key(l))
+            .collect();
+        let keys: Vec<String> = keys.into_iter().map(|k| format!("`{k}`")).collect();
+        let _ = writeln!(d, "| {} | {} |", md_cell(&r.rel), keys.join(", "));
     }
     let _ = writeln!(d);
 }

@@ -33,7 +33,7 @@ impl ComposeCmd {
     /// project directory is `dir`, the environment empty, and `raw` skips interpolation.
     /// Compose cannot print `build.ssh` keys as JSON; such a project is compared as the
     /// YAML text Compose prints.
-    fn config_of(
+    pub(super) fn config_of(
         &self,
         dir: &Path,
         files: &[PathBuf],
@@ -170,7 +170,7 @@ fn twice_is_once(
 }
 
 /// Where two of Compose's views first differ, as `path: expected …, got …`.
-fn first_difference(expected: &J, got: &J, path: String) -> String {
+pub(super) fn first_difference(expected: &J, got: &J, path: String) -> String {
     match (expected, got) {
         (J::Object(a), J::Object(b)) => {
             for (k, va) in a {

@@ -80,9 +80,13 @@ fn compose_reads_every_scalar_the_same_after_the_rewrite() {
     for scope in [Scope::Run("conf".into()), Scope::Env("staging".into())] {
         let input = netfence::load::load(std::slice::from_ref(&file), &mut std::io::empty())
             .expect("fixture loads");
-        let project = Project::new(input, None, no_policy.path()).expect("built-in policy");
+        let mut project = Project::new(input, None, no_policy.path()).expect("built-in policy");
+        // In env scope the file is a tenant's: its output is closed with the variables
+        // the policy names, here those Compose itself is given.
+        project.policy.policy.tenant.environment = super::KEPT.map(String::from).to_vec();
         let opts = Options {
             scope: Some(scope.clone()),
+            environ: super::kept_environment(),
             ..Options::default()
         };
         let plan = project.plan(&opts).expect("plan");

@@ -4,7 +4,7 @@
 use super::lines::{key, Seg};
 use super::rules::{Draft, Rule};
 use super::Severity;
-use crate::plan::{Options, Plan, Role};
+use crate::plan::{Options, Plan};
 use crate::tenant::{self, Context, Escape, Kind, Part};
 use crate::Project;
 
@@ -124,12 +124,7 @@ pub(crate) fn check(project: &Project, plan: &Plan, opts: &Options) -> Vec<Draft
     let ctx = Context {
         scope: Some(&plan.scope),
         project: platform_project,
-        assigned: plan
-            .networks
-            .iter()
-            .filter(|n| n.role != Role::External)
-            .map(|n| n.name.clone())
-            .collect(),
+        assigned: crate::plan::assigned_names(&plan.networks),
         known: &[],
         foreign_patterns: patterns,
         environ: Some(&opts.environ),

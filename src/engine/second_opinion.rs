@@ -16,7 +16,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::compose;
-use crate::plan::Role;
 use crate::tenant::{self, Context};
 use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
 use crate::{Error, Options, Plan, Project, Result, Source};
@@ -45,9 +44,10 @@ pub enum SecondOpinion {
     ComposeNotFound,
 }
 
-/// Does the second opinion apply to this plan: was it made in tenant mode?
-pub fn applies(project: &Project, plan: &Plan) -> bool {
-    project.policy.policy.tenant_mode(&plan.scope)
+/// Does the second opinion apply to this plan: was it made in tenant mode (and so
+/// closed)?
+pub fn applies(plan: &Plan) -> bool {
+    plan.closed.is_some()
 }
 
 /// Judges `output` (netfence's fenced file for `plan`, YAML or JSON text) as Compose
@@ -61,7 +61,7 @@ pub fn judge_with_compose(
     project: &Project,
     opts: &Options,
 ) -> Result<SecondOpinion> {
-    if !applies(project, plan) {
+    if !applies(plan) {
         return Ok(SecondOpinion::Trusted);
     }
     let dir = project.input.project_dir.clone();
@@ -121,12 +121,7 @@ fn escapes(theirs: &Value, plan: &Plan, project: &Project, opts: &Options) -> Ve
     let ctx = Context {
         scope: Some(&plan.scope),
         project: Some(&plan.project),
-        assigned: plan
-            .networks
-            .iter()
-            .filter(|n| n.role != Role::External)
-            .map(|n| n.name.clone())
-            .collect(),
+        assigned: crate::plan::assigned_names(&plan.networks),
         known: &opts.known_networks,
         foreign_patterns: tenant::foreign_patterns(policy),
         environ: Some(&environ),

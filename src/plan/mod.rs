@@ -244,6 +244,16 @@ pub struct Plan {
     pub closed: Option<Value>,
 }
 
+/// The real names of the networks a plan makes or assigns itself (not the file's own
+/// external ones): joining those is the plan's doing, never a tenant's escape.
+pub fn assigned_names(networks: &[NetworkPlan]) -> Vec<String> {
+    networks
+        .iter()
+        .filter(|n| n.role != Role::External)
+        .map(|n| n.name.clone())
+        .collect()
+}
+
 impl Plan {
     pub fn network(&self, key: &str) -> Option<&NetworkPlan> {
         self.networks.iter().find(|n| n.key == key)
@@ -302,6 +312,18 @@ pub struct Inputs<'a> {
 
 /// Plans the fence for one compose file, policy and scope.
 pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
+    // The scope decided once: a new run's random id must be the same for every stage.
+    let decided;
+    let opts = match &opts.scope {
+        Some(_) => opts,
+        None => {
+            decided = Options {
+                scope: Some(project::scope(inputs, opts)),
+                ..opts.clone()
+            };
+            &decided
+        }
+    };
     let Some(closed) = trust::close(&Ctx::new(inputs, opts))? else {
         return plan_from(inputs, opts, Vec::new());
     };

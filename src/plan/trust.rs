@@ -7,7 +7,7 @@ use crate::tenant::{self, Context};
 
 use super::ctx::Ctx;
 use super::project::{given_project, Identity};
-use super::{NetworkPlan, Role};
+use super::NetworkPlan;
 
 pub(super) fn enforce(ctx: &Ctx<'_>, id: &Identity, networks: &[NetworkPlan]) -> Result<()> {
     let policy = ctx.policy();
@@ -31,9 +31,9 @@ pub(super) fn enforce(ctx: &Ctx<'_>, id: &Identity, networks: &[NetworkPlan]) ->
 
 /// In tenant mode, the document closed (see `tenant::close`); `None` otherwise.
 pub(super) fn close(ctx: &Ctx<'_>) -> Result<Option<tenant::Closed>> {
-    let id = super::project::identify(ctx)?;
+    let scope = super::project::scope(ctx.inputs, ctx.opts);
     let policy = ctx.policy();
-    if !policy.tenant_mode(&id.scope) {
+    if !policy.tenant_mode(&scope) {
         return Ok(None);
     }
     let inputs = tenant::CloseInputs {
@@ -52,11 +52,7 @@ fn context<'a>(ctx: &Ctx<'a>, id: &'a Identity, networks: &[NetworkPlan]) -> Con
     Context {
         scope: Some(&id.scope),
         project: given_project(ctx.opts),
-        assigned: networks
-            .iter()
-            .filter(|n| n.role != Role::External)
-            .map(|n| n.name.clone())
-            .collect(),
+        assigned: super::assigned_names(networks),
         known: &ctx.opts.known_networks,
         foreign_patterns: tenant::foreign_patterns(ctx.policy()),
         environ: Some(&ctx.opts.environ),

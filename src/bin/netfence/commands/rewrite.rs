@@ -44,7 +44,7 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Found);
     }
     // A tenant's output is judged before anyone sees it, so it is made whole first.
-    if s.compose_check && second_opinion::applies(&project, &plan) {
+    if s.compose_check && second_opinion::applies(&plan) {
         let text = text_of(&s.format, &project.rewrite(&plan))?;
         judge_with_compose(&text, &plan, &project, &opts)?;
         return write(&s, &text);

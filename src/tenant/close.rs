@@ -15,7 +15,7 @@ use super::{path, Escape, Kind, Part};
 use crate::load::env::Env;
 use crate::load::interpolate;
 use crate::load::paths::Rebase;
-use crate::yaml::{CoreTag, Resolved, Scalar, Value};
+use crate::yaml::{CoreTag, Mapping, Resolved, Scalar, Value};
 
 /// The document as Compose will run it, and what could not be closed.
 #[derive(Debug)]
@@ -123,6 +123,7 @@ fn decode_tags(v: &mut Value, at: &mut Vec<Part>, escapes: &mut Vec<Escape>) {
             }
         }
         Value::Mapping(m) => {
+            decode_keys(m, at, escapes);
             for (k, item) in m.iter_mut() {
                 at.push(Part::Key(
                     crate::yaml::scalar_string(k).unwrap_or_else(|| "?".into()),
@@ -133,6 +134,45 @@ fn decode_tags(v: &mut Value, at: &mut Vec<Part>, escapes: &mut Vec<Escape>) {
         }
         Value::Scalar(_) => {}
     }
+}
+
+/// Keys are decoded too: `!!binary aW8ubmV0ZmVuY2Uuc2NvcGU=` as a label's key is
+/// `io.netfence.scope` to Compose. Two keys that decode to one are refused, as the YAML
+/// reader refuses a key given twice.
+fn decode_keys(m: &mut Mapping, at: &[Part], escapes: &mut Vec<Escape>) {
+    let tagged = |k: &Value| {
+        matches!(k, Value::Tagged(_)) || k.as_scalar().is_some_and(|s| s.tag().is_some())
+    };
+    if !m.keys().any(tagged) {
+        return;
+    }
+    let mut decoded = Mapping::with_capacity(m.len());
+    for (k, v) in std::mem::take(m) {
+        let key = match &k {
+            Value::Scalar(s) if s.tag().is_some() => match decode_scalar(s) {
+                Ok(plain) => Value::Scalar(plain),
+                Err(why) => {
+                    escapes.push(tag_escape(at, format!("a key: {why}")));
+                    k
+                }
+            },
+            Value::Tagged(t) => {
+                let why = format!("a key tagged `!{}`", t.tag.as_str());
+                escapes.push(tag_escape(at, why));
+                k
+            }
+            _ => k,
+        };
+        if decoded.contains_key(&key) {
+            let name = crate::yaml::scalar_string(&key).unwrap_or_default();
+            escapes.push(tag_escape(
+                at,
+                format!("two keys read as `{name}` once decoded"),
+            ));
+        }
+        decoded.insert(key, v);
+    }
+    *m = decoded;
 }
 
 fn tag_escape(at: &[Part], why: String) -> Escape {
@@ -217,6 +257,30 @@ mod tests {
         assert!(text.contains("network_mode: host"), "{text}");
         assert!(text.contains("user: '0022'"), "{text}");
         assert!(!text.contains("!!"), "{text}");
+    }
+
+    #[test]
+    fn tagged_keys_are_decoded_so_a_hidden_label_key_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = closed(
+            "services:\n  a:\n    labels:\n      !!binary aW8ubmV0ZmVuY2Uuc2NvcGU=: env:other\n",
+            &[],
+            &[],
+            dir.path(),
+        );
+        assert!(c.escapes.is_empty(), "{:?}", c.escapes);
+        assert!(
+            out(&c).contains("io.netfence.scope: env:other"),
+            "{}",
+            out(&c)
+        );
+        let twice = closed(
+            "services:\n  a:\n    labels:\n      !!binary YQ==: 1\n      a: 2\n",
+            &[],
+            &[],
+            dir.path(),
+        );
+        assert_eq!(twice.escapes.len(), 1, "{:?}", twice.escapes);
     }
 
     #[test]

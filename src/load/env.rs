@@ -47,6 +47,11 @@ impl Env {
         self.vars.get(name).cloned()
     }
 
+    /// Every variable, as Compose would interpolate this content.
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
+    }
+
     /// The environment of an included project: these variables plus the include's env
     /// files for names not set yet (`environment.Clone().Merge(envFromFile)`).
     pub fn with_files(&self, files: &[std::path::PathBuf]) -> Result<Env> {

@@ -3,7 +3,8 @@
 //! decoded as Compose decodes them (or refused where it would not read a plain scalar),
 //! every `${VAR}` is resolved from the project's `.env` and the variables the platform
 //! names in `tenant.environment` (every literal `$` written `$$`), and every relative
-//! path is made absolute against the project directory. Anchors, merge keys, `include`
+//! path is made absolute against the project directory; env and label files are read in
+//! (see `inline`). Anchors, merge keys, `include`
 //! and `extends` are already gone: the loader resolved them into the tree.
 
 use std::collections::BTreeMap;
@@ -43,6 +44,7 @@ pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, String> {
     let dir = std::path::absolute(inputs.project_dir)
         .unwrap_or_else(|_| inputs.project_dir.to_path_buf());
     Rebase::new(&dir, &dir, false).model(&mut doc);
+    super::inline::inline(&mut doc, &env, &dir)?;
     Ok(Closed { doc, escapes })
 }
 
@@ -318,11 +320,12 @@ mod tests {
     }
 
     #[test]
-    fn relative_paths_become_absolute_after_interpolation() {
+    fn relative_paths_become_absolute_and_env_files_are_read_in() {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.env"), "FROM_FILE=${TOKEN}\nKEPT=x\n").unwrap();
         let c = closed(
-            "services:\n  a:\n    image: busybox\n    volumes: [\"${DATA_DIR:-./data}:/data\"]\n    env_file: ${ENV_FILE:-./app.env}\n",
-            &[],
+            "services:\n  a:\n    image: busybox\n    volumes: [\"${DATA_DIR:-./data}:/data\"]\n    env_file: ${ENV_FILE:-./app.env}\n    environment: [KEPT=y, TOKEN]\n",
+            &[("TOKEN", "secret")],
             &[],
             dir.path(),
         );
@@ -333,8 +336,16 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains(&format!("{}/app.env", abs.display())),
+            !text.contains("env_file") && !text.contains("secret"),
             "{text}"
+        );
+        assert!(
+            text.contains("FROM_FILE: ''") && text.contains("KEPT: y"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("TOKEN:"),
+            "an unset bare name sets nothing: {text}"
         );
     }
 

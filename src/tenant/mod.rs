@@ -5,6 +5,7 @@
 
 mod close;
 mod files;
+mod inline;
 mod judged;
 mod keys;
 mod names;
@@ -313,10 +314,10 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     judged::check_dotenv(ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
     check_references(ctx, &mut out);
-    // Two rules may see one key (a build's `privileged` is both a key the table grants
-    // and a build privilege): one refusal is enough.
+    // Two rules may find the very same escape (labels are judged as written and as
+    // Compose reads them): one refusal is enough. Different ones at one key all stay.
     let mut seen = std::collections::BTreeSet::new();
-    out.retain(|e| seen.insert((e.kind, e.key.clone(), e.item.clone())));
+    out.retain(|e| seen.insert((e.kind, e.describe())));
     for e in &mut out {
         e.granted = granted(e, policy);
     }

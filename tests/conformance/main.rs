@@ -32,6 +32,7 @@
 //!
 //! `load` holds the include and extends fixtures against Compose the same way.
 
+mod closed;
 mod load;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -351,6 +352,7 @@ fn closed_reads_as_open(ctx: &Ctx, path: &Path, text: &str) -> Result<(), String
                 if let Some(f) = j.pointer_mut("/x-netfence/fenced") {
                     f.as_object_mut().map(|o| o.remove("policy"));
                 }
+                drop_unset_environment(&mut j);
                 j
             })
     };
@@ -363,6 +365,19 @@ fn closed_reads_as_open(ctx: &Ctx, path: &Path, text: &str) -> Result<(), String
         "Compose reads the closed output differently: {}",
         overlay::first_difference(&open, &closed, String::new())
     ))
+}
+
+/// `environment: {NAME: null}` (a variable the deploy does not set) sets nothing in the
+/// container; the closed output leaves such a name out instead.
+fn drop_unset_environment(config: &mut serde_json::Value) {
+    let Some(services) = config.get_mut("services").and_then(|s| s.as_object_mut()) else {
+        return;
+    };
+    for svc in services.values_mut() {
+        if let Some(env) = svc.get_mut("environment").and_then(|e| e.as_object_mut()) {
+            env.retain(|_, v| !v.is_null());
+        }
+    }
 }
 
 fn fence_as(

@@ -223,6 +223,15 @@ mod tests {
     use super::*;
 
     fn closed(text: &str, environ: &[(&str, &str)], allowed: &[&str], dir: &Path) -> Closed {
+        try_close(text, environ, allowed, dir).unwrap()
+    }
+
+    fn try_close(
+        text: &str,
+        environ: &[(&str, &str)],
+        allowed: &[&str],
+        dir: &Path,
+    ) -> Result<Closed, String> {
         let doc = crate::yaml::from_str(text).unwrap();
         let environ: BTreeMap<String, String> = environ
             .iter()
@@ -237,7 +246,6 @@ mod tests {
                 project_dir: dir,
             },
         )
-        .unwrap()
     }
 
     fn out(c: &Closed) -> String {
@@ -369,16 +377,21 @@ mod tests {
 
     #[test]
     fn a_required_variable_without_a_value_is_compose_s_own_error() {
-        let doc = crate::yaml::from_str("services:\n  a: {image: \"${IMG:?set IMG}\"}\n").unwrap();
-        let e = close(
-            doc,
-            &Inputs {
-                environ: &BTreeMap::new(),
-                allowed: &[],
-                project_dir: Path::new("/nonexistent"),
-            },
-        )
-        .unwrap_err();
+        let text = "services:\n  a: {image: \"${IMG:?set IMG}\"}\n";
+        let e = try_close(text, &[], &[], Path::new("/nonexistent")).unwrap_err();
         assert!(e.contains("IMG"), "{e}");
+    }
+
+    #[test]
+    fn the_last_entry_of_a_name_wins_and_an_unset_bare_name_unsets_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = closed(
+            "services:\n  a:\n    image: busybox\n    environment: [A=1, A, B=2, B=3]\n",
+            &[],
+            &[],
+            dir.path(),
+        );
+        let text = out(&c);
+        assert!(!text.contains("A:") && text.contains("B: '3'"), "{text}");
     }
 }

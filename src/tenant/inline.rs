@@ -26,7 +26,11 @@ pub(super) fn inline(doc: &mut Value, env: &Env, project_dir: &Path) -> Result<(
     for svc in services.values_mut().filter_map(Value::as_mapping_mut) {
         inline_files(svc, "env_file", "environment", env, project_dir)?;
         inline_files(svc, "label_file", "labels", env, project_dir)?;
-        resolve_bare_names(svc, env);
+        resolve_bare_names(svc, "environment", env);
+        // `build.args: [TOKEN]` takes the deploy's variable into the image the same way.
+        if let Some(build) = svc.get_mut("build").and_then(Value::as_mapping_mut) {
+            resolve_bare_names(build, "args", env);
+        }
     }
     Ok(())
 }
@@ -81,7 +85,12 @@ fn inline_files(
     let mut merged: Vec<(String, Value)> = Vec::new();
     for e in &list {
         let path = Path::new(&e.path);
-        if !path.exists() && !e.required {
+        if !path.exists() && (!e.required || svc.contains_key("profiles")) {
+            // Compose reads a profiled service's files only when the profile is active:
+            // a missing one is no error yet, and is left for Compose (with its key).
+            if e.required {
+                return Ok(());
+            }
             continue;
         }
         let read = read_file(path, env.vars()).map_err(|err| err.to_string())?;
@@ -127,11 +136,11 @@ fn own_entries(v: Option<&Value>, bare_is_null: bool) -> Vec<(String, Value)> {
     }
 }
 
-/// `environment: [NAME]` or `NAME:` with no value takes the deploy's variable: given the
-/// value of the variables the platform named now, or dropped (an unset one sets nothing
-/// in the container either).
-fn resolve_bare_names(svc: &mut Mapping, env: &Env) {
-    let Some(environment) = svc.get("environment") else {
+/// `environment: [NAME]` or `NAME:` with no value (and so `build.args`) takes the
+/// deploy's variable: given the value of the variables the platform named now, or
+/// dropped (an unset one sets nothing in the container either).
+fn resolve_bare_names(holder: &mut Mapping, field: &str, env: &Env) {
+    let Some(environment) = holder.get(field) else {
         return;
     };
     let bare = |v: &Value| v.is_null();
@@ -149,9 +158,10 @@ fn resolve_bare_names(svc: &mut Mapping, env: &Env) {
     for (i, (k, v)) in entries.into_iter().enumerate() {
         match resolved.get(&i) {
             Some(Some(value)) => m.insert(key(&k), value.clone()),
-            Some(None) => None,
+            // The last entry of a name wins, as in Compose: an unset one unsets it.
+            Some(None) => m.shift_remove(k.as_str()),
             None => m.insert(key(&k), v),
         };
     }
-    svc.insert(key("environment"), Value::Mapping(m));
+    holder.insert(key(field), Value::Mapping(m));
 }

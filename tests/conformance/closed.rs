@@ -46,7 +46,7 @@ fn compose_reads_no_deploy_variable_from_a_closed_output() {
     .unwrap();
     std::fs::write(
         dir.path().join("compose.yml"),
-        "services:\n  web:\n    image: busybox\n    env_file: [./app.env, {path: ./missing.env, required: false}]\n    environment: [PLATFORM_TOKEN, REGION, 'INTERPOLATED=${PLATFORM_TOKEN}', 'PLAIN=overridden']\n",
+        "services:\n  web:\n    image: busybox\n    env_file: [./app.env, {path: ./missing.env, required: false}]\n    environment: [PLATFORM_TOKEN, REGION, 'INTERPOLATED=${PLATFORM_TOKEN}', 'PLAIN=overridden']\n    build: {context: ., args: [PLATFORM_TOKEN, REGION]}\n",
     )
     .unwrap();
     let out = dir.path().join("out.yml");
@@ -84,4 +84,10 @@ fn compose_reads_no_deploy_variable_from_a_closed_output() {
     );
     assert_eq!(env["FROM_FILE"], "", "{text}");
     assert!(env.get("PLATFORM_TOKEN").is_none(), "{text}");
+    let args = config["services"]["web"]["build"]["args"].to_string();
+    assert!(
+        !args.contains(SECRET),
+        "the deploy's secret reached the build: {args}"
+    );
+    assert!(args.contains("eu-1"), "{args}");
 }

@@ -95,7 +95,10 @@ fn compose_reads_every_scalar_the_same_after_the_rewrite() {
         let before = config_json(&compose, &dir, &text).expect("Compose accepts the fixture");
         let after = config_json(&compose, &dir, &out)
             .unwrap_or_else(|e| panic!("[{scope}] Compose rejects the rewrite: {e}\n{out}"));
-        let (before, after) = (without_owned(before), without_owned(after));
+        let (mut before, mut after) = (without_owned(before), without_owned(after));
+        // A tenant's closed output leaves out a name the deploy does not set.
+        super::drop_unset_environment(&mut before);
+        super::drop_unset_environment(&mut after);
         if before != after {
             let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap();
             let (b, a) = (pretty(&before), pretty(&after));

@@ -303,9 +303,10 @@ fn real_name(doc: &Value, section: &str, key: &str, project: &str) -> String {
 
 /// What each compared key of a service means, as comparable text, in a fixed order.
 fn meanings(doc: &Value, svc: &Mapping, project: &str) -> [(&'static str, String); 8] {
+    // An empty value is no value to Compose: `pid: ""` is left out of its reading.
     let scalar = |k: &str| match svc.get(k).and_then(scalar_string) {
-        Some(v) => format!("`{v}`"),
-        None => "nothing".to_owned(),
+        Some(v) if !v.is_empty() => format!("`{v}`"),
+        _ => "nothing".to_owned(),
     };
     [
         (

@@ -33,6 +33,7 @@
 //! `load` holds the include and extends fixtures against Compose the same way.
 
 mod closed;
+mod generated;
 mod load;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -319,9 +320,15 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
     };
     match project.plan(&opts) {
         Err(netfence::Error::Tenant { refusals, .. }) => Some(refusals),
+        // Closing reads what Compose reads at deploy (env files): one it cannot read
+        // refuses the file as Compose would, before any escape is judged.
+        Err(netfence::Error::Compose { .. }) => Some(vec![CLOSING_ERROR.to_owned()]),
         _ => None,
     }
 }
+
+/// How the doc counts a file whose closing fails with Compose's own error.
+const CLOSING_ERROR: &str = "`Compose error while closing (a missing env file, say)`";
 
 /// The tenant's closed output (every `${VAR}` resolved, tags decoded, paths absolute)
 /// read by Compose exactly as the open output of the same plan, in the same empty
@@ -369,13 +376,16 @@ fn closed_reads_as_open(ctx: &Ctx, path: &Path, text: &str) -> Result<(), String
 
 /// `environment: {NAME: null}` (a variable the deploy does not set) sets nothing in the
 /// container; the closed output leaves such a name out instead.
-fn drop_unset_environment(config: &mut serde_json::Value) {
+pub(crate) fn drop_unset_environment(config: &mut serde_json::Value) {
     let Some(services) = config.get_mut("services").and_then(|s| s.as_object_mut()) else {
         return;
     };
-    for svc in services.values_mut() {
+    for svc in services.values_mut().filter_map(|s| s.as_object_mut()) {
         if let Some(env) = svc.get_mut("environment").and_then(|e| e.as_object_mut()) {
             env.retain(|_, v| !v.is_null());
+            if env.is_empty() {
+                svc.remove("environment");
+            }
         }
     }
 }
@@ -996,20 +1006,18 @@ fn md_cell(s: &str) -> String {
 /// How many accepted files tenant mode (env scope, built-in policy) refuses, by the key
 /// each refusal names: the platform's view of the corpus, informational.
 fn tenant_section(d: &mut String, reports: &[FileReport]) {
-    let refused: Vec<&FileReport> = reports
+    // Each refused file with the keys its refusals name, once each.
+    let refused: Vec<(&FileReport, BTreeSet<String>)> = reports
         .iter()
         .filter(|r| r.accepted.is_some() && !r.tenant_refusals.is_empty())
+        .map(|r| {
+            let keys = r.tenant_refusals.iter().filter_map(|l| refused_key(l));
+            (r, keys.collect())
+        })
         .collect();
-    let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &refused {
-        let keys: BTreeSet<String> = r
-            .tenant_refusals
-            .iter()
-            .filter_map(|l| refused_key(l))
-            .collect();
-        for k in keys {
-            *by_key.entry(k).or_default() += 1;
-        }
+    let mut by_key: BTreeMap<&str, usize> = BTreeMap::new();
+    for k in refused.iter().flat_map(|(_, keys)| keys) {
+        *by_key.entry(k).or_default() += 1;
     }
     let _ = writeln!(
         d,
@@ -1032,13 +1040,8 @@ fn tenant_section(d: &mut String, reports: &[FileReport]) {
          the test.\n\nEach refused file, with what its refusals name:\n"
     );
     let _ = writeln!(d, "| file | keys |\n|---|---|");
-    for r in &refused {
-        let keys: BTreeSet<String> = r
-            .tenant_refusals
-            .iter()
-            .filter_map(|l| refused_key(l))
-            .collect();
-        let keys: Vec<String> = keys.into_iter().map(|k| format!("`{k}`")).collect();
+    for (r, keys) in &refused {
+        let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
         let _ = writeln!(d, "| {} | {} |", md_cell(&r.rel), keys.join(", "));
     }
     let _ = writeln!(d);

@@ -25,7 +25,7 @@ mod trust;
 mod volumes;
 mod written;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use crate::yaml::Value;
@@ -366,7 +366,7 @@ fn plan_from(
         written: &written,
         networks: &networks,
         moved,
-        joins,
+        joins: by_service(joins),
         proxy,
         ports_mode,
     };
@@ -408,10 +408,20 @@ struct Topology<'a> {
     written: &'a Written<'a>,
     networks: &'a [NetworkPlan],
     moved: Moved,
-    joins: Vec<Join>,
+    /// The joins of each service, in the order the stages made them (looked up once a
+    /// service: a scan of every join for every service was quadratic in the file).
+    joins: HashMap<String, Vec<Join>>,
     /// The proxy network's real name, when the policy has a proxy.
     proxy: Option<String>,
     ports_mode: PortsMode,
+}
+
+fn by_service(joins: Vec<Join>) -> HashMap<String, Vec<Join>> {
+    let mut out: HashMap<String, Vec<Join>> = HashMap::new();
+    for j in joins {
+        out.entry(j.service.clone()).or_default().push(j);
+    }
+    out
 }
 
 /// One service's edits, in the order its changes are recorded: container_name, aliases
@@ -429,7 +439,8 @@ fn service(
         assignment::add_policy_aliases(ctx, &d.name, a);
         subnets::move_addresses(ctx, &d.name, a, &t.moved)?;
     }
-    persistent::join(&mut attachments, &t.joins, &d.name);
+    let joins = t.joins.get(&d.name).map_or(&[][..], Vec::as_slice);
+    persistent::join(&mut attachments, joins, &d.name);
     let rewrite_networks = d.network_mode.is_none() && attachments != d.as_written;
     let ports = match stable_ports {
         Some(alloc) => dev_ports::plan(ctx, alloc, &d.name, d.svc)?,

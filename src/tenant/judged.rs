@@ -6,6 +6,7 @@
 //! (`tenant.allow.interpolation`). The project's `.env` may also carry Compose's own
 //! settings (`COMPOSE_PROJECT_NAME` over the fenced name): always refused.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -53,12 +54,16 @@ pub(super) fn interpolates(text: &str) -> bool {
 
 /// The document with every judged setting interpolated, and the escapes the
 /// interpolation itself is.
-pub(super) fn view(
-    doc: &Value,
+pub(super) fn view<'d>(
+    doc: &'d Value,
     environ: &BTreeMap<String, String>,
     project_dir: Option<&Path>,
     out: &mut Vec<Escape>,
-) -> Value {
+) -> Cow<'d, Value> {
+    // A closed document (tenant mode) has nothing left to fill in: judged as it is.
+    if !has_variables(doc) {
+        return Cow::Borrowed(doc);
+    }
     let env = project_dir
         .and_then(|d| Env::project(environ.clone(), d).ok())
         .unwrap_or_else(|| Env::process(environ.clone()));
@@ -68,7 +73,7 @@ pub(super) fn view(
         .and_then(|m| m.get_mut("services"))
         .and_then(Value::as_mapping_mut)
     else {
-        return judged;
+        return Cow::Owned(judged);
     };
     for (name, svc) in services.iter_mut() {
         let (Some(name), Some(svc)) = (name.as_str(), svc.as_mapping_mut()) else {
@@ -77,7 +82,17 @@ pub(super) fn view(
         interpolate_service(name, svc, &env, out);
     }
     interpolate_top_level(&mut judged, &env, out);
-    judged
+    Cow::Owned(judged)
+}
+
+/// Whether any value of the document has a `${VAR}` Compose would fill in.
+fn has_variables(v: &Value) -> bool {
+    match v {
+        Value::Scalar(s) => s.text().contains('$') && interpolates(s.text()),
+        Value::Sequence(items) => items.iter().any(has_variables),
+        Value::Mapping(m) => m.values().any(has_variables),
+        Value::Tagged(t) => has_variables(&t.value),
+    }
 }
 
 /// The value under `keys` (a path of mapping keys), if the path is there.

@@ -226,6 +226,12 @@ async fn create_networks(
             }),
             Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
             Err(NotCreated::Failed(e)) => return Err(e.0),
+            Err(NotCreated::Exists) => {
+                return Err(format!(
+                    "creating network {}: the engine already holds a network of that name (another run with this id?)",
+                    np.name
+                ))
+            }
         }
     }
     Ok(None)

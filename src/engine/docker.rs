@@ -45,12 +45,19 @@ pub struct Engine {
 pub struct ApiError {
     message: String,
     not_found: bool,
+    conflict: bool,
 }
 
 impl ApiError {
     /// The object is not there (already removed, or never was).
     pub fn is_not_found(&self) -> bool {
         self.not_found
+    }
+
+    /// The engine holds an object of that name already (409): engines since 20.10 refuse
+    /// a second network of one name where 20.10 made a duplicate.
+    pub fn is_conflict(&self) -> bool {
+        self.conflict
     }
 
     pub fn message(&self) -> &str {
@@ -74,10 +81,12 @@ impl From<bollard::errors::Error> for ApiError {
             } => ApiError {
                 message,
                 not_found: status_code == 404,
+                conflict: status_code == 409,
             },
             other => ApiError {
                 message: other.to_string(),
                 not_found: false,
+                conflict: false,
             },
         }
     }

@@ -230,18 +230,21 @@ pub async fn create_one(engine: &Engine, np: &NetworkPlan) -> EngineResult<bool>
     }
     let mine = create_raw(engine, np).await?;
     let kept = settle_duplicates(engine, &np.name).await?;
-    Ok(kept.as_deref() == Some(mine.as_str()))
+    Ok(mine.is_some() && kept == mine)
 }
 
-/// One `POST /networks/create` with the plan's settings and a creation time; the new id.
-pub async fn create_raw(engine: &Engine, np: &NetworkPlan) -> EngineResult<String> {
+/// One `POST /networks/create` with the plan's settings and a creation time; the new id,
+/// or `None` when the engine already holds a network of that name (a concurrent creator
+/// won: current engines refuse the second, where 20.10 made a duplicate).
+pub async fn create_raw(engine: &Engine, np: &NetworkPlan) -> EngineResult<Option<String>> {
     let mut labels: HashMap<String, String> = np.labels.clone().into_iter().collect();
     labels.insert(labels::CREATED.to_owned(), super::now_rfc3339());
     let subnets: Vec<ipnet::IpNet> = [np.subnet, np.subnet6].into_iter().flatten().collect();
-    engine
-        .create_network(np, &subnets, labels)
-        .await
-        .map_err(|e| EngineError(format!("creating network {}: {e}", np.name)))
+    match engine.create_network(np, &subnets, labels).await {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if e.is_conflict() => Ok(None),
+        Err(e) => Err(EngineError(format!("creating network {}: {e}", np.name))),
+    }
 }
 
 /// Removes all but one network named `name`; returns the id of the one kept.

@@ -148,6 +148,7 @@ impl Engine {
         self.create_network(np, &subnets, labels)
             .await
             .map_err(|e| match subnets.first() {
+                _ if e.is_conflict() => NotCreated::Exists,
                 Some(&s) if e.message().contains("overlaps") => NotCreated::Overlap(s),
                 _ => NotCreated::Failed(EngineError(format!(
                     "creating network {}{}: {e}",
@@ -164,18 +165,21 @@ impl Engine {
             return Ok(false);
         }
         let created = vec![(labels::CREATED.to_owned(), super::now_rfc3339())];
-        self.create_planned(np, &created)
-            .await
-            .map_err(|e| match e {
-                NotCreated::Failed(e) => e,
-                NotCreated::Overlap(s) => EngineError(format!(
+        match self.create_planned(np, &created).await {
+            Ok(_) => {}
+            // A concurrent creator won (current engines refuse a second of one name).
+            Err(NotCreated::Exists) => return Ok(false),
+            Err(NotCreated::Failed(e)) => return Err(e),
+            Err(NotCreated::Overlap(s)) => {
+                return Err(EngineError(format!(
                     "creating network {}: its subnet {s} overlaps another network on the engine",
                     np.name
-                )),
-            })?;
+                )))
+            }
+        }
         let ids = self.networks_named(&np.name).await?;
         if ids.len() > 1 {
-            // Docker allows duplicate names (a known race): keep the oldest.
+            // Docker 20.10 allows duplicate names (a known race): keep the oldest.
             let mut dated = Vec::new();
             for id in &ids {
                 if let Ok(n) = self.inspect_network(id).await {
@@ -197,5 +201,7 @@ pub enum NotCreated {
     /// The engine has a network on (part of) this subnet: a concurrent run took it after
     /// the plan read the engine.
     Overlap(IpNet),
+    /// The engine holds a network of that name already.
+    Exists,
     Failed(EngineError),
 }

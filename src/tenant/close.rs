@@ -38,6 +38,7 @@ pub struct Inputs<'a> {
 /// without a value, a malformed `${`).
 pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, String> {
     let mut escapes = Vec::new();
+    flatten_extends(&mut doc);
     decode_tags(&mut doc, &mut Vec::new(), &mut escapes);
     let env = environment(inputs, &mut escapes)?;
     interpolate::substitute_tree(&mut doc, &|_| true, &|n| env.get(n))?;
@@ -46,6 +47,51 @@ pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, String> {
     Rebase::new(&dir, &dir, false).model(&mut doc);
     super::inline::inline(&mut doc, &env, &dir)?;
     Ok(Closed { doc, escapes })
+}
+
+/// Same-file `extends` merged in, as Compose merges it (the loader keeps them as written
+/// for an open output, and resolves every other kind): the closed file says what each
+/// service is without a base to read, and its `!reset`/`!override` tags are spent.
+fn flatten_extends(doc: &mut Value) {
+    let Some(services) = doc.get_mut("services").and_then(Value::as_mapping_mut) else {
+        return;
+    };
+    let names: Vec<String> = services
+        .keys()
+        .filter_map(crate::yaml::scalar_string)
+        .collect();
+    for name in &names {
+        flatten_one(services, name, &mut Vec::new());
+    }
+}
+
+/// `name` with its base merged under it (bases first); `seen` stops a cycle the loader
+/// would have refused already.
+fn flatten_one(services: &mut Mapping, name: &str, seen: &mut Vec<String>) {
+    let Some(base) = services
+        .get(name)
+        .and_then(|s| s.get("extends"))
+        .and_then(|e| {
+            crate::yaml::scalar_string(e)
+                .or_else(|| e.get("service").and_then(crate::yaml::scalar_string))
+        })
+    else {
+        return;
+    };
+    if seen.iter().any(|s| s == name) || !services.contains_key(base.as_str()) {
+        return;
+    }
+    seen.push(name.to_owned());
+    flatten_one(services, &base, seen);
+    let Some(mut merged) = services.get(base.as_str()).cloned() else {
+        return;
+    };
+    let Some(Value::Mapping(mut own)) = services.get(name).cloned() else {
+        return;
+    };
+    own.shift_remove("extends");
+    crate::merge::merge_service(&mut merged, Value::Mapping(own));
+    services.insert(crate::yaml::key(name), merged);
 }
 
 /// The variables a tenant's `${VAR}` reads: the platform's, by name, over the project's
@@ -267,6 +313,35 @@ mod tests {
         assert!(text.contains("network_mode: host"), "{text}");
         assert!(text.contains("user: '0022'"), "{text}");
         assert!(!text.contains("!!"), "{text}");
+    }
+
+    #[test]
+    fn a_same_file_extends_is_merged_in_and_its_reset_spent() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = closed(
+            "services:\n  init: {image: alpine, command: sleep, cap_add: [CHOWN]}\n  base:\n    extends: {service: init}\n    command: !reset\n    cap_add: [KILL]\n  top:\n    extends: base\n",
+            &[],
+            &[],
+            dir.path(),
+        );
+        assert!(c.escapes.is_empty(), "{:?}", c.escapes);
+        let text = out(&c);
+        assert!(
+            !text.contains("extends") && !text.contains("!reset"),
+            "{text}"
+        );
+        let top = c.doc.get("services").and_then(|s| s.get("top")).unwrap();
+        assert_eq!(
+            top.get("image")
+                .and_then(crate::yaml::scalar_string)
+                .as_deref(),
+            Some("alpine")
+        );
+        assert!(top.get("command").is_none(), "{text}");
+        assert_eq!(
+            crate::yaml::to_string(top.get("cap_add").unwrap()),
+            "- CHOWN\n- KILL\n"
+        );
     }
 
     #[test]

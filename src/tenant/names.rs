@@ -1,8 +1,9 @@
 //! Names a tenant's services answer to beyond their own networks. Compose registers a
-//! service's name (and a `container_name` kept as an alias) on every network the service
-//! joins, the environment's, shared and proxy networks among them, where other projects
-//! reach a service as `<service>.<project>`: a service called `db.blog` in project `shop`
-//! would answer for blog's database.
+//! service's name on every network the service joins, the environment's, shared and
+//! proxy networks among them, where other projects reach a service as
+//! `<service>.<project>`: a service called `db.blog` in project `shop` would answer for
+//! blog's database. (A `container_name` is stripped, and kept as an alias only on the
+//! project's own networks: it is not judged here.)
 
 use super::{path, Context, Escape, Kind};
 use crate::compose;
@@ -20,12 +21,6 @@ pub(super) fn qualified(doc: &Value, _ctx: &Context<'_>, out: &mut Vec<Escape>) 
                 "service name",
                 &name,
             ));
-        }
-        if let Some(c) = svc.get("container_name").and_then(scalar_string) {
-            if c.contains('.') {
-                let at = path(&["services", &name, "container_name"], None);
-                out.push(escape(&subject, at, "container name", &c));
-            }
         }
         let Some(Value::Mapping(nets)) = svc.get("networks").map(untag) else {
             continue;

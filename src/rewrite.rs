@@ -258,9 +258,12 @@ fn has_label(l: Option<&Value>, name: &str) -> bool {
 fn networks_value(attachments: &[Attachment], written: Option<&Value>) -> Value {
     let written_map = written.map(crate::yaml::untag).and_then(Value::as_mapping);
     let needs_map = written_map.is_some()
-        || attachments
-            .iter()
-            .any(|a| !a.aliases.is_empty() || a.ipv4_address.is_some() || a.ipv6_address.is_some());
+        || attachments.iter().any(|a| {
+            !a.aliases.is_empty()
+                || a.ipv4_address.is_some()
+                || a.ipv6_address.is_some()
+                || a.gw_priority.is_some()
+        });
     if !needs_map {
         return Value::Sequence(attachments.iter().map(|a| key(&a.network)).collect());
     }
@@ -274,7 +277,8 @@ fn networks_value(attachments: &[Attachment], written: Option<&Value>) -> Value 
         let untouched = original.is_none()
             && a.aliases.is_empty()
             && a.ipv4_address.is_none()
-            && a.ipv6_address.is_none();
+            && a.ipv6_address.is_none()
+            && a.gw_priority.is_none();
         if untouched {
             let was_null =
                 written_map.is_some_and(|m| m.get(a.network.as_str()).is_some_and(Value::is_null));
@@ -308,6 +312,14 @@ fn networks_value(attachments: &[Attachment], written: Option<&Value>) -> Value 
                 None => {
                     cfg.shift_remove(field);
                 }
+            }
+        }
+        match a.gw_priority {
+            Some(p) => {
+                cfg.insert(key("gw_priority"), Value::from(p));
+            }
+            None => {
+                cfg.shift_remove("gw_priority");
             }
         }
         out.insert(key(&a.network), Value::Mapping(cfg));

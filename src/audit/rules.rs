@@ -169,7 +169,7 @@ pub const NF015: Rule = Rule {
     name: "ambiguous-bare-name",
     severity: Severity::Warning,
     summary: "A service answers to a bare name on a network other stacks share",
-    description: "Compose registers every service's name (and its bare aliases and container name) on every network it joins. On a network shared with other stacks, another stack's `db` or `api` answers to the same name, and DNS answers at random.",
+    description: "Compose registers every service's name (and its bare aliases and container name) on every network it joins. On a network shared with other stacks, another stack's `db` or `api` answers to the same name: a stack that asks that network first (without netfence's priorities, or on an engine before Docker 28: NF033) gets either at random, and a stack that has no service of that name gets this one.",
     fix: "Keep the service off the shared network if it does not need it, and refer to shared services by a qualified alias (`db.myproject`); netfence's environment network adds `<service>.<project>` aliases.",
     rewrite: "No: Compose always registers service names; the policy can keep a service off shared networks.",
 };
@@ -182,12 +182,21 @@ pub const NF016: Rule = Rule {
     fix: "Give each service its own aliases on each network.",
     rewrite: "No.",
 };
+pub const NF033: Rule = Rule {
+    id: "NF033",
+    name: "name-order",
+    severity: Severity::Note,
+    summary: "On engines before Docker 28, a bare name may be answered from a network other projects share",
+    description: "A container asks its networks for a name one after another. netfence puts every network other projects share below the service's own by endpoint priority (`gw_priority`), which Docker 28 and later honour; older engines order a container's networks by internal flag and name in a heap, so that only the first is sure to be asked first. Where that first network is not one of the service's own, a bare name of the project (`db`) can be answered by another project's service on a shared, environment or proxy network.",
+    fix: "Deploy on Docker Engine 28 or later; on an older engine, give the service one network of its own whose name sorts before every shared one and that is not internal, and put every service it calls there, or call them by their qualified names.",
+    rewrite: "No: the priorities it writes are what engines since 28 need; older ones ignore them.",
+};
 
 /// Every rule, in id order.
 pub const RULES: &[Rule] = &[
     NF001, NF002, NF003, NF004, NF005, NF006, NF007, NF008, NF009, NF010, NF011, NF012, NF013,
     NF014, NF015, NF016, NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026,
-    NF027, NF028, NF029, NF030, NF031, NF032,
+    NF027, NF028, NF029, NF030, NF031, NF032, NF033,
 ];
 
 /// A finding before it is placed in a file.
@@ -397,7 +406,26 @@ pub(crate) fn check(
     flat(&doc, &mut out);
     proxy_labels(&doc, &mut out);
     names_on_networks(&doc, &mut out);
+    name_order(&doc, &mut out);
     out
+}
+
+// ---- NF033 ---------------------------------------------------------------------------
+
+fn name_order(doc: &Doc<'_>, out: &mut Vec<Draft>) {
+    let plan = doc.plan;
+    for (service, shared, own) in crate::plan::name_order::unordered(&plan.networks, &plan.services)
+    {
+        out.push(draft(
+            &NF033,
+            svc_path(service, &["networks"]),
+            format!("service {service}"),
+            format!(
+                "on an engine before Docker 28, `{service}` may ask `{shared}` for a name before its own `{own}`: a bare name its project holds only there can be answered by another project's service"
+            ),
+            format!("{service}|{shared}|{own}"),
+        ));
+    }
 }
 
 // ---- NF001, NF002 -------------------------------------------------------------------
@@ -1083,7 +1111,7 @@ fn names_on_networks(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                 },
                 format!("service {name}"),
                 format!(
-                    "service `{name}` answers to the bare name{} {} on {kind} `{}`, which other stacks share: another stack's service of that name makes it resolve at random",
+                    "service `{name}` answers to the bare name{} {} on {kind} `{}`, which other stacks share: another stack's lookup of that name can be answered by this service",
                     if bare.len() > 1 { "s" } else { "" },
                     quoted(&shown),
                     doc.real_name(k)

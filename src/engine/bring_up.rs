@@ -71,6 +71,9 @@ pub async fn bring_up(
     let deadline = t0 + session.setup.timeout;
     let engine = &session.engine;
     let plan = plan_and_create(session, scope).await?;
+    if let Some(w) = super::name_order::caveat_on(engine, &plan).await {
+        tracing::warn!("{scope}: {w}");
+    }
     fp.project_name = plan.project_name.clone();
     let dir = session.state.new_run_dir(&plan.project_name)?;
     let files = write_fenced(session, &plan, fp.dir.insert(dir))?;

@@ -266,6 +266,11 @@ async fn bring_up(
     let (plan, file) = loop {
         attempt += 1;
         let plan = plan_free(session, &scope, occupied.clone(), &mut host, &own_ports)?;
+        if attempt == 1 {
+            if let Some(w) = super::name_order::caveat_on(engine, &plan).await {
+                tracing::warn!("{scope}: {w}");
+            }
+        }
         session.state.forget(&plan.project_name);
         let d = dir.insert(session.state.new_run_dir(&plan.project_name)?);
         let file = write_fenced(session, &plan, checkout, d)?;

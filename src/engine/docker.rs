@@ -180,6 +180,8 @@ pub struct Endpoint {
     pub aliases: Vec<String>,
     /// The address the endpoint was connected with, when one was fixed.
     pub fixed: Option<FixedAddress>,
+    /// Its priority among the container's networks (engines since 28; else 0).
+    pub gw_priority: i64,
 }
 
 /// A static address asked for at connect time.
@@ -289,6 +291,19 @@ pub struct EngineInfo {
     pub name: String,
     /// `(base CIDR, size)` as the engine reports them; empty when it does not.
     pub default_address_pools: Vec<(String, u8)>,
+}
+
+impl EngineInfo {
+    /// Does the engine ask a container's networks for a name in endpoint-priority order
+    /// (Compose's `gw_priority`)? Docker 28 added it; older engines order by name alone.
+    pub fn orders_names_by_priority(&self) -> bool {
+        let major = self
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok());
+        major.is_some_and(|m| m >= 28)
+    }
 }
 
 /// One engine event (`docker events`).
@@ -824,6 +839,7 @@ fn endpoint(ep: EndpointSettings) -> Endpoint {
         ipv6: nonempty(ep.global_ipv6_address),
         aliases: ep.aliases.unwrap_or_default(),
         fixed,
+        gw_priority: ep.gw_priority.unwrap_or(0),
     }
 }
 

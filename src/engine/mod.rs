@@ -22,6 +22,7 @@ pub mod gc;
 pub mod info;
 pub mod inventory;
 pub mod logs;
+pub mod name_order;
 pub mod network;
 pub mod owner;
 pub mod probe;

@@ -1,6 +1,8 @@
 //! Rule 9 (SPEC §3): ambiguous aliases. Compose gives every service its bare name as an
-//! alias on every network, so two services answering to one name on a network — or one
-//! answering to a bare name on a network other projects share — resolve at random.
+//! alias on every network, so two services answering to one name on a network resolve at
+//! random, and one answering to a bare name on a network other projects share answers
+//! their lookups of that name when they have no such service (rule 13 keeps its own
+//! project's lookups at home).
 
 use std::collections::BTreeMap;
 
@@ -76,11 +78,15 @@ fn shared_names(
         } else {
             String::new()
         };
+        // Rule 13's priorities are Compose's: a Swarm stack has none.
+        let risk = if ctx.swarm() {
+            format!("if another project answers to `{alias}` here, DNS picks one at random")
+        } else {
+            format!("its own project asks its own networks first, but another project's service that asks for `{alias}` and has none of its own gets this one")
+        };
         ctx.warn(
             format!("network {}", n.name),
-            format!(
-                "{what} on this network, which other projects share: if another project answers to `{alias}` here, DNS picks one at random{hint}"
-            ),
+            format!("{what} on this network, which other projects share: {risk}{hint}"),
         );
     }
 }
@@ -124,6 +130,7 @@ mod tests {
                     aliases: aliases.iter().map(|s| s.to_string()).collect(),
                     ipv4_address: None,
                     ipv6_address: None,
+                    gw_priority: None,
                 })
                 .collect(),
             container_name: None,

@@ -41,6 +41,9 @@ impl Attachment {
                 .unwrap_or_default(),
             ipv4_address: field("ipv4_address").and_then(scalar_string),
             ipv6_address: field("ipv6_address").and_then(scalar_string),
+            gw_priority: field("gw_priority")
+                .and_then(scalar_string)
+                .and_then(|s| s.trim().parse().ok()),
         }
     }
 }

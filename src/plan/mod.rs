@@ -12,6 +12,7 @@ mod container_name;
 mod ctx;
 mod dev_ports;
 mod environment;
+pub mod name_order;
 mod networks;
 mod persistent;
 mod ports;
@@ -150,6 +151,10 @@ pub struct Attachment {
     pub ipv4_address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ipv6_address: Option<String>,
+    /// The engine's endpoint priority (Compose's `gw_priority`): engines since 28 pick
+    /// the default gateway by it and ask a container's networks for a name in its order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gw_priority: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -370,10 +375,11 @@ fn plan_from(
         proxy,
         ports_mode,
     };
-    let services = drafts
+    let mut services = drafts
         .into_iter()
         .map(|d| service(&mut ctx, &topology, stable_ports.as_mut(), d))
         .collect::<Result<Vec<_>>>()?;
+    name_order::apply(&mut ctx, &networks, &mut services);
     let volumes = volumes::plan(&mut ctx, &id);
     ambiguity::warn(&mut ctx, &id.project, &networks, &services);
     let written_ipam = subnets::written_ipam(&written, &networks);

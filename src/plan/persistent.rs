@@ -107,6 +107,7 @@ pub(super) fn join(attachments: &mut Vec<Attachment>, joins: &[Join], service: &
                 aliases: j.aliases.clone(),
                 ipv4_address: None,
                 ipv6_address: None,
+                gw_priority: None,
             }),
         }
     }
@@ -123,6 +124,7 @@ mod tests {
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             ipv4_address: None,
             ipv6_address: None,
+            gw_priority: None,
         }
     }
 

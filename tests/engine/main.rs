@@ -19,6 +19,7 @@ mod environments;
 mod faults;
 mod host;
 mod library;
+mod names;
 mod plugin;
 mod reconcile;
 mod rewrite;

@@ -73,7 +73,7 @@ fn plan_names_bare_names_two_projects_share_on_environment_and_shared_networks()
             .run()
             .success()
             .stdout_has(&format!(
-                "network nf-env-e1: service `db` answers to its bare name on this network, which other projects share: if another project answers to `db` here, DNS picks one at random — use `db.{project}`"
+                "network nf-env-e1: service `db` answers to its bare name on this network, which other projects share: its own project asks its own networks first, but another project's service that asks for `db` and has none of its own gets this one — use `db.{project}`"
             ))
             .stdout_has("network nfp-t1-infra: service `db` answers to its bare name");
     }

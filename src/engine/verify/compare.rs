@@ -17,6 +17,7 @@ pub(super) fn rows(rules: &Rules, expected: &Expected, observed: &Observed) -> V
         ours,
         others,
         nets,
+        by_priority,
         ..
     } = observed;
     let mut rows: Vec<Row> = Vec::new();
@@ -37,7 +38,8 @@ pub(super) fn rows(rules: &Rules, expected: &Expected, observed: &Observed) -> V
     compare_escapes(rules, observed, &mut rows);
     compare_sharers(rules, observed, &mut rows);
     compare_pairs(ours, &want, &mut rows);
-    compare_names(ours, others, nets, &mut rows);
+    compare_names(rules, ours, others, nets, &mut rows);
+    rows.extend(super::names::rows(ours, others, nets, *by_priority));
     rows
 }
 
@@ -402,12 +404,24 @@ fn compare_pairs(ours: &[Ctr], want: &BTreeMap<String, BTreeSet<String>>, rows: 
     }
 }
 
-/// Every name on a network the scope uses resolves to one holder.
-fn compare_names(ours: &[Ctr], others: &[Ctr], nets: &BTreeMap<String, Net>, rows: &mut Vec<Row>) {
+/// Every name on a network of the scope's own resolves to one holder. On networks other
+/// projects share, one name has a holder in each project that joins with it: what counts
+/// there is where each container's lookups are answered from (`names::rows`).
+fn compare_names(
+    rules: &Rules,
+    ours: &[Ctr],
+    others: &[Ctr],
+    nets: &BTreeMap<String, Net>,
+    rows: &mut Vec<Row>,
+) {
     let used: BTreeSet<&String> = ours.iter().flat_map(|c| c.endpoints.keys()).collect();
     for net in used {
-        if !nets.contains_key(net) {
-            continue;
+        let Some(n) = nets.get(net) else { continue };
+        let scoped = n.labels.contains_key(labels::SCOPE);
+        match rules.kind(net, n) {
+            Kind::Own => {}
+            Kind::Foreign(_) if scoped => {}
+            _ => continue,
         }
         let mut holders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let ours_here: BTreeSet<String> = ours

@@ -31,6 +31,7 @@
 
 mod compare;
 mod fence;
+mod names;
 mod observe;
 mod probes;
 
@@ -109,6 +110,8 @@ struct Ctr {
     exit_code: i64,
     /// Network name → (IPv4 address, aliases).
     endpoints: BTreeMap<String, (Option<IpAddr>, Vec<String>)>,
+    /// Network name → the endpoint's priority there (see `names`).
+    priority: BTreeMap<String, i64>,
     tcp_ports: Vec<u16>,
     labels: HashMap<String, String>,
     confinement: Confinement,
@@ -116,6 +119,11 @@ struct Ctr {
 
 impl Ctr {
     fn of(c: Container) -> Ctr {
+        let priority = c
+            .networks
+            .iter()
+            .map(|(name, ep)| (name.clone(), ep.gw_priority))
+            .collect();
         let endpoints = c
             .networks
             .into_iter()
@@ -128,6 +136,7 @@ impl Ctr {
             running: c.running,
             exit_code: c.exit_code,
             endpoints,
+            priority,
             tcp_ports: c.tcp_ports,
             labels: c.labels,
             confinement: c.confinement,
@@ -199,6 +208,8 @@ struct Observed {
     /// Every container on the engine as its list shows it, by id: whose each member of a
     /// network is, and who runs in whose network namespace.
     listed: BTreeMap<String, ContainerSummary>,
+    /// Whether the engine asks a container's networks for a name by priority (28+).
+    by_priority: bool,
 }
 
 impl Observed {
@@ -404,6 +415,7 @@ mod testing {
                     )
                 })
                 .collect(),
+            priority: BTreeMap::new(),
             tcp_ports: vec![],
             labels: HashMap::new(),
             confinement: Confinement::default(),
@@ -541,6 +553,7 @@ mod testing {
             others: vec![proxy, prod_web, prod_db],
             nets,
             listed: BTreeMap::new(),
+            by_priority: true,
         };
         let (ours, others) = observe::split(&expected, observed.ours);
         let observed = Observed {
@@ -598,6 +611,7 @@ mod testing {
             ours: vec![db, web],
             others: Vec::new(),
             listed: BTreeMap::new(),
+            by_priority: true,
         }
     }
 

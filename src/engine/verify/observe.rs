@@ -67,12 +67,14 @@ pub(super) async fn around(
     for o in &mut others {
         o.holder = format!("container {}", o.name);
     }
+    let by_priority = engine.info().await?.orders_names_by_priority();
     Ok(Observed {
         scope_networks,
         ours,
         others,
         nets,
         listed,
+        by_priority,
     })
 }
 

@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 use ipnet::IpNet;
 
 use super::fence::{Kind, Rules};
-use super::{join, observe, Ctr, Expected, Net, Observed, Row};
+use super::{join, names, observe, Ctr, Expected, Net, Observed, Row};
 use crate::engine::probe::{self, Check, Seen};
 use crate::engine::{Engine, EngineResult};
 use crate::labels;
@@ -177,16 +177,21 @@ fn plan_probes<'a>(
 /// attachments (what its DNS answers from).
 fn name_checks(s: &Ctr, running: &[&Ctr], outsiders: &[&Ctr], reach: &Reach) -> Vec<Probe> {
     let mine = reach.want.get(&s.holder).cloned().unwrap_or_default();
-    let mut names: BTreeMap<String, NameFacts> = BTreeMap::new();
+    let project = names::project_of(s);
+    let mut by_name: BTreeMap<String, NameFacts> = BTreeMap::new();
     for t in running.iter().chain(outsiders) {
+        let kin = project.is_some() && names::project_of(t) == project;
         for (net, (ip, _)) in &t.endpoints {
             let expected_here = reach.planned(&mine, t, net);
             let recorded_here = s.endpoints.contains_key(net);
             for n in t.names_on(net) {
-                let e = names.entry(n).or_default();
+                let e = by_name.entry(n).or_default();
                 e.holders.insert(t.holder.clone());
                 if expected_here {
                     e.expected.extend(ip.iter().copied());
+                    if kin {
+                        e.kin.extend(ip.iter().copied());
+                    }
                 }
                 if recorded_here {
                     e.recorded.extend(ip.iter().copied());
@@ -194,10 +199,26 @@ fn name_checks(s: &Ctr, running: &[&Ctr], outsiders: &[&Ctr], reach: &Reach) -> 
             }
         }
     }
-    names
+    by_name
         .into_iter()
         .filter(|(name, _)| probe::safe_name(name))
-        .map(|(name, facts)| Probe {
+        .map(|(name, mut facts)| {
+            {
+                // A name its own project holds answers from its own project only (rule 13).
+                if !facts.kin.is_empty() {
+                    facts.expected = std::mem::take(&mut facts.kin);
+                }
+                facts
+            }
+            .into_probe(s, name)
+        })
+        .collect()
+}
+
+impl NameFacts {
+    fn into_probe(self, s: &Ctr, name: String) -> Probe {
+        let facts = self;
+        Probe {
             subject: format!("{} → name `{name}` ({})", s.holder, join(&facts.holders)),
             // A lookup the engine's records cannot answer is forwarded to the host's
             // resolvers: such a name is asked only where that cannot leave the machine.
@@ -207,8 +228,8 @@ fn name_checks(s: &Ctr, running: &[&Ctr], outsiders: &[&Ctr], reach: &Reach) -> 
             },
             expected: facts.expected,
             recorded: facts.recorded,
-        })
-        .collect()
+        }
+    }
 }
 
 /// Addresses: every address of every other container, ours and outsiders; TCP to its
@@ -262,6 +283,8 @@ struct Probe {
 struct NameFacts {
     holders: BTreeSet<String>,
     expected: BTreeSet<IpAddr>,
+    /// Of `expected`, the addresses of the asking container's own project.
+    kin: BTreeSet<IpAddr>,
     recorded: BTreeSet<IpAddr>,
 }
 

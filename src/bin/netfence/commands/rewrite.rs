@@ -28,6 +28,11 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         }
         other => other?,
     };
+    if !s.check {
+        if let Some(w) = netfence::engine::name_order::caveat_if_reachable(&plan) {
+            eprintln!("netfence: warning: {w}");
+        }
+    }
     if s.overlay {
         return overlay(&s, &project, &plan);
     }

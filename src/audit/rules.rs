@@ -71,8 +71,8 @@ pub const NF004: Rule = Rule {
     severity: Severity::Warning,
     summary: "A service publishes a fixed host port",
     description: "A fixed host port (also `${VAR:-8080}` with its default) can be bound once per host: a second copy fails with \"port is already allocated\".",
-    fix: "Publish only the container port (`\"80\"`) and let Docker choose the host port; `netfence run` exports where it went. `netfence rewrite` (policy `ports: ephemeral`, the default in run scope) does this.",
-    rewrite: "Yes with `ports: ephemeral` (the default in run scope) or `loopback`; not with `keep` (the default in env scope).",
+    fix: "Publish only the container port (`\"80\"`) and let Docker choose the host port; `netfence run` exports where it went. `netfence rewrite` (policy `loopback`, the default in run scope, or `ephemeral`) does this.",
+    rewrite: "Yes with `ports: loopback` (the default in run scope) or `ephemeral`; not with `keep` (the default in env scope).",
 };
 pub const NF005: Rule = Rule {
     id: "NF005",
@@ -162,7 +162,7 @@ pub const NF014: Rule = Rule {
     summary: "A database, cache or broker publishes a port on the host's interfaces",
     description: "Data services are reached by the stack's own services over the network; publishing them on all host interfaces exposes them to everything that reaches the host (Docker's port forwarding bypasses host firewalls such as ufw).",
     fix: "Remove the `ports:` entry (use `expose:` or nothing), or bind it to loopback (`127.0.0.1::5432`); netfence policy `ports: loopback` does that.",
-    rewrite: "Only with policy `ports: loopback`.",
+    rewrite: "Yes in run and dev scope, where published ports are bound to 127.0.0.1 unless the policy says `ports: ephemeral`; in env scope only with policy `ports: loopback`.",
 };
 pub const NF015: Rule = Rule {
     id: "NF015",
@@ -575,7 +575,7 @@ fn ports(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                     format!("{name}|{}|{i}", pb.target),
                 );
                 d.fix = Some(format!(
-                    "Publish only the container port (`{}`) and let Docker choose the host port; `netfence run` exports where it went. `netfence rewrite` does this with policy `ports: ephemeral` (the default in run scope) or `loopback`.",
+                    "Publish only the container port (`{}`) and let Docker choose the host port; `netfence run` exports where it went. `netfence rewrite` does this with policy `ports: loopback` (the default in run scope) or `ephemeral`.",
                     crate::ports::ShortPort {
                         host_ip: pb.host_ip.clone(),
                         published: None,

@@ -348,7 +348,7 @@ mod tests {
         let (out, changes) = planned(&w).unwrap();
         let scope = Scope::Dev("shop-1111aaaa".into());
         let want = preferred(&scope, &port_key("web", 80, "tcp"), &RANGE);
-        assert_eq!(out[0][0], Value::from(format!("{want}:80")));
+        assert_eq!(out[0][0], Value::from(format!("127.0.0.1:{want}:80")));
         let Some(second) = &out[0][1].as_str() else {
             panic!()
         };
@@ -365,7 +365,7 @@ mod tests {
             panic!()
         };
         let start = host_of(&out[1][1]);
-        assert_eq!(*block, format!("{start}-{}:7000-7002", start + 2));
+        assert_eq!(*block, format!("127.0.0.1:{start}-{}:7000-7002", start + 2));
         assert!(changes[0].contains("\"8080:80\" → "), "{changes:?}");
         // The same inputs, the same ports.
         assert_eq!(planned(&w).unwrap().0, out);
@@ -391,21 +391,21 @@ mod tests {
             ..HostPorts::default()
         };
         let (out, _) = planned(&dev(compose, "", taken)).unwrap();
-        assert_eq!(out[0][0], Value::from(format!("{next}:80")));
+        assert_eq!(out[0][0], Value::from(format!("127.0.0.1:{next}:80")));
         // Once up on `next`, it stays there even when `p` is free again.
         let held = HostPorts {
             held: [(k.clone(), next)].into(),
             ..HostPorts::default()
         };
         let (out, _) = planned(&dev(compose, "", held)).unwrap();
-        assert_eq!(out[0][0], Value::from(format!("{next}:80")));
+        assert_eq!(out[0][0], Value::from(format!("127.0.0.1:{next}:80")));
         // A held port out of the range (the policy changed) is not kept.
         let stale = HostPorts {
             held: [(k, 80)].into(),
             ..HostPorts::default()
         };
         let (out, _) = planned(&dev(compose, "", stale)).unwrap();
-        assert_eq!(out[0][0], Value::from(format!("{p}:80")));
+        assert_eq!(out[0][0], Value::from(format!("127.0.0.1:{p}:80")));
     }
 
     #[test]

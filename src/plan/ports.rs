@@ -1,6 +1,7 @@
-//! Rule 5 (SPEC §3): ports. A fixed host port allows one copy per host: `ephemeral` (the
-//! default for runs) drops it and keeps host IP, container port, range and protocol;
-//! `keep` (the default for environments) leaves it; `loopback` also binds to 127.0.0.1.
+//! Rule 5 (SPEC §3): ports. A fixed host port allows one copy per host: `ephemeral` drops
+//! it and keeps host IP, container port, range and protocol; `loopback` (the default for
+//! runs and dev stacks) also binds to 127.0.0.1, so a test's database is not on the LAN;
+//! `keep` (the default for environments) leaves it.
 
 use crate::yaml::{Mapping, Value};
 
@@ -15,7 +16,7 @@ pub(super) fn mode(ctx: &Ctx<'_>, scope: &Scope) -> PortsMode {
     ctx.policy().ports.unwrap_or(if scope.is_env() {
         PortsMode::Keep
     } else {
-        PortsMode::Ephemeral
+        PortsMode::Loopback
     })
 }
 
@@ -46,7 +47,7 @@ pub(super) fn plan(
     }
     if !ports.is_empty() {
         let why = match mode {
-            PortsMode::Loopback => "fixed host ports collide across copies; Docker picks a free one, bound to 127.0.0.1 (policy ports: loopback)",
+            PortsMode::Loopback => "fixed host ports collide across copies; Docker picks a free one, bound to 127.0.0.1 so that it is not open to the LAN (policy `ports: ephemeral` publishes on every address)",
             _ if swarm => "swarm publishes on every node: fixed host ports and host IPs are dropped",
             _ => "fixed host ports collide across copies; Docker picks a free one (see `netfence run` for where)",
         };
@@ -101,8 +102,8 @@ mod tests {
     }
 
     #[test]
-    fn a_run_drops_host_ports_and_keeps_the_rest() {
-        let (out, changes) = planned(&World::new(COMPOSE, ""));
+    fn ephemeral_drops_host_ports_and_keeps_the_rest() {
+        let (out, changes) = planned(&World::new(COMPOSE, "ports: ephemeral"));
         assert_eq!(out[0], [s("5432"), s("127.0.0.1::8000")]);
         let long: Value = crate::yaml::from_str("{target: 80, protocol: tcp}").unwrap();
         assert_eq!(out[1], [long]);
@@ -125,9 +126,11 @@ mod tests {
     }
 
     #[test]
-    fn loopback_binds_to_127_0_0_1() {
-        let (out, _) = planned(&World::new(COMPOSE, "ports: loopback"));
-        assert_eq!(out[0][0], s("127.0.0.1::5432"));
+    fn a_run_binds_to_127_0_0_1_unless_the_policy_says_ephemeral() {
+        for policy in ["", "ports: loopback"] {
+            let (out, _) = planned(&World::new(COMPOSE, policy));
+            assert_eq!(out[0][0], s("127.0.0.1::5432"), "policy {policy:?}");
+        }
     }
 
     #[test]

@@ -17,6 +17,11 @@ fn compose_file(dir: &Path) -> String {
 /// Brings a stack up with `--keep`, records what CMD saw in `env.txt`; returns the
 /// exported variables.
 fn keep_up(dir: &Path, run_id: &str) -> BTreeMap<String, String> {
+    keep_up_with(dir, run_id, &[])
+}
+
+/// [`keep_up`] with more arguments for `run`.
+fn keep_up_with(dir: &Path, run_id: &str, more: &[&str]) -> BTreeMap<String, String> {
     let env_file = dir.join(format!("env-{run_id}.txt"));
     Netfence::new()
         .args([
@@ -26,8 +31,9 @@ fn keep_up(dir: &Path, run_id: &str) -> BTreeMap<String, String> {
             "--run-id",
             run_id,
             "--keep",
-            "--",
         ])
+        .args(more)
+        .arg("--")
         .args([
             "sh",
             "-c",
@@ -314,6 +320,84 @@ fn published_ports_are_ephemeral_exported_and_reachable() {
     assert_eq!(info["run_id"], id.as_str());
     assert_eq!(info["services"].as_object().unwrap().len(), 7);
     down(&id);
+}
+
+/// What a host port answers from a container on Docker's default bridge, which reaches
+/// the host at the bridge's gateway address as a machine on the LAN reaches it at its own:
+/// another network namespace, not the host's loopback. The container carries the run's
+/// scope labels, so the test's guard removes it if it is ever left.
+fn answer_from_the_bridge(scope: &str, port: &str) -> String {
+    let gateway = docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{(index .IPAM.Config 0).Gateway}}",
+    ]);
+    let label = format!("io.netfence.scope={scope}");
+    let out = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        "io.netfence.managed=true",
+        "--label",
+        &label,
+        IMAGE,
+        "sh",
+        "-c",
+        &format!("nc -w2 {} {port} </dev/null", gateway.trim()),
+    ]);
+    text(&out)
+}
+
+#[test]
+fn published_ports_are_closed_to_the_lan_unless_the_policy_says_ephemeral() {
+    let Some(e2e) = E2e::start("lan") else {
+        return;
+    };
+    let dir = e2e.fixture("stack7");
+    let everywhere = dir.join("everywhere.yml");
+    std::fs::write(&everywhere, "ports: ephemeral\n").unwrap();
+    let everywhere = everywhere.to_string_lossy().into_owned();
+    for (suffix, policy, open) in [
+        ("lo", None, false),
+        ("all", Some(everywhere.as_str()), true),
+    ] {
+        let id = e2e.run_id(suffix);
+        let more: Vec<&str> = policy.iter().flat_map(|p| ["--policy", p]).collect();
+        let env = keep_up_with(&dir, &id, &more);
+        let addr = &env["NETFENCE_WEB_8080"];
+        let (host, port) = addr.rsplit_once(':').unwrap();
+        assert_eq!(
+            host, "127.0.0.1",
+            "{addr}: the address to use from this host"
+        );
+        // The test's own command reaches it.
+        let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))
+            .unwrap_or_else(|e| panic!("{addr} from the host: {e}"));
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        assert_eq!(got.trim(), "hello-web");
+        let bound = docker_ok(&["port", &format!("nf-{id}-shop-web-1"), "8080/tcp"]);
+        let from_outside = answer_from_the_bridge(&format!("run:{id}"), port);
+        if open {
+            assert!(
+                from_outside.contains("hello-web"),
+                "ports: ephemeral publishes on every address ({bound}): {from_outside:?}"
+            );
+        } else {
+            assert!(
+                bound.lines().all(|l| l.starts_with("127.0.0.1:")),
+                "bound to loopback only: {bound}"
+            );
+            assert!(
+                !from_outside.contains("hello-web"),
+                "another namespace reached {port}: {from_outside:?}"
+            );
+        }
+        down(&id);
+    }
 }
 
 #[test]

@@ -416,7 +416,6 @@ fn rewrite_leaves_what_it_cannot_fix() {
     for (id, rule) in [
         ("NF009", "NF009"), // external networks are not netfence's
         ("NF013", "NF013"), // network_mode: host is never fenced
-        ("NF014", "NF014"), // ephemeral ports still listen on all interfaces
         ("NF015", "NF015"), // Compose always registers the bare service name
         ("NF016", "NF016"), // two services, one alias
     ] {

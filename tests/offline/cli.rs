@@ -25,7 +25,7 @@ fn rewrite_reads_stdin_and_prints_fenced_yaml() {
         .stdout_has("name: nf-t1-demo")
         .stdout_has("- fixed-db")
         .stdout_lacks("\n    container_name:")
-        .stdout_has("'5432'");
+        .stdout_has("'127.0.0.1::5432'");
 }
 
 #[test]
@@ -455,7 +455,7 @@ fn two_files_merge_like_compose() {
         .arg(&b)
         .run()
         .success()
-        .stdout_has("- '80'\n    - '443'")
+        .stdout_has("- '127.0.0.1::80'\n    - '127.0.0.1::443'")
         .stdout_has("- app1");
 }
 

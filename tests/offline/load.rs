@@ -160,7 +160,7 @@ fn rewrite_fences_what_an_include_brings() {
     out.success()
         .stdout_lacks("include:")
         .stdout_lacks("container_name:")
-        .stdout_has("- \"5432\"")
+        .stdout_has("- \"127.0.0.1::5432\"")
         .stdout_has("./db/data:/var/lib/postgresql/data")
         .stdout_has("name: nf-inc1-back");
 }

@@ -103,7 +103,10 @@ fn overlay_goes_to_a_file_and_the_compose_file_is_untouched() {
     );
     assert!(first.contains("name: nf-t1-demo\n"), "{first}");
     assert!(first.contains("container_name: !reset null"), "{first}");
-    assert!(first.contains("ports: !override\n    - '5432'"), "{first}");
+    assert!(
+        first.contains("ports: !override\n    - '127.0.0.1::5432'"),
+        "{first}"
+    );
     assert!(
         first.contains("networks: !override\n      default:"),
         "{first}"

@@ -70,6 +70,15 @@ pub async fn observe(engine: &Engine) -> EngineResult<Observed> {
         let c = found(c).map_err(|e| EngineError(format!("inspecting a container: {e}")))?;
         containers.extend(c);
     }
+    // Compose's leftovers of a scope's project are the scope's by the labels `owned`
+    // gave them (see `sweep`), not by their own.
+    for c in &mut containers {
+        if let Some(o) = objects.iter().find(|o| o.id == c.id) {
+            for (k, v) in &o.labels {
+                c.labels.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
     let host = HostSpace::read(&info);
     Ok(Observed {
         info,

@@ -1,6 +1,9 @@
 //! Finding and removing netfence-owned objects by their labels: the one clean-up path
 //! that `run`'s tear-down, `down` and `gc` share. Objects without `io.netfence.managed`
-//! are never listed here, so they can never be removed.
+//! are never listed here, so they can never be removed — but for Compose's own leftovers
+//! of a scope's project: a container Compose made for one of the scope's projects without
+//! the service's labels (a lifecycle hook's, `com.docker.compose.hook`) counts as the
+//! scope's when no netfence scope label says otherwise.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -132,7 +135,52 @@ impl Engine {
         let containers = containers?.into_iter().map(Object::container);
         let networks = networks?.into_iter().map(Object::network);
         let volumes = volumes?.into_iter().map(Object::volume);
-        Ok(containers.chain(networks).chain(volumes).collect())
+        let mut objects: Vec<Object> = containers.chain(networks).chain(volumes).collect();
+        let leftovers = self.compose_leftovers(&objects).await?;
+        objects.extend(leftovers);
+        Ok(objects)
+    }
+
+    /// Containers Compose made for a project of `objects` that carry no netfence scope:
+    /// each with the scope's ownership labels of that project added (in memory only), so
+    /// that every clean-up and count takes it as the scope's.
+    async fn compose_leftovers(&self, objects: &[Object]) -> EngineResult<Vec<Object>> {
+        let mut owners: HashMap<&str, &Object> = HashMap::new();
+        for o in objects.iter().filter(|o| o.scope().is_some()) {
+            let project = o
+                .label(labels::compose::PROJECT)
+                .or_else(|| o.label(labels::PROJECT));
+            if let Some(p) = project {
+                owners.entry(p).or_insert(o);
+            }
+        }
+        if owners.is_empty() {
+            return Ok(Vec::new());
+        }
+        let listed = self
+            .containers_labelled(&[labels::compose::PROJECT.to_owned()], true)
+            .await?;
+        let mut out = Vec::new();
+        for c in listed {
+            if c.labels.contains_key(labels::SCOPE) || objects.iter().any(|o| o.id == c.id) {
+                continue;
+            }
+            let Some(owner) = c
+                .labels
+                .get(labels::compose::PROJECT)
+                .and_then(|p| owners.get(p.as_str()))
+            else {
+                continue;
+            };
+            let mut o = Object::container(c);
+            for key in [labels::MANAGED, labels::SCOPE, labels::PROJECT] {
+                if let Some(v) = owner.label(key) {
+                    o.labels.insert(key.to_owned(), v.to_owned());
+                }
+            }
+            out.push(o);
+        }
+        Ok(out)
     }
 
     /// Removes objects: containers first (forced, with their anonymous volumes), then

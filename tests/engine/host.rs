@@ -275,6 +275,75 @@ impl Drop for Veth {
     }
 }
 
+/// A container Compose made for a run's project without the service's labels (a
+/// lifecycle hook's, labelled as Compose labels it) is the run's: `ls` counts it, `down`
+/// removes it, and a container of another project is left alone.
+#[test]
+fn compose_leftovers_of_a_scopes_project_count_as_the_scopes() {
+    let Some(e2e) = E2e::start("hook") else {
+        return;
+    };
+    let small = e2e.fixture("small").join("compose.yml");
+    let id = e2e.id.clone();
+    Netfence::new()
+        .args(["run", "--keep", "-p", "hk", "-f"])
+        .arg(&small)
+        .args(["--run-id", &id])
+        .run()
+        .success();
+    let project = format!("nf-{id}-hk");
+    let leftover = |project: &str, name: &str| {
+        docker_ok(&[
+            "create",
+            "--name",
+            name,
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            "com.docker.compose.hook=pre_start",
+            "--label",
+            "com.docker.compose.service=api",
+            IMAGE,
+            "true",
+        ]);
+    };
+    let hook = format!("{project}-api-pre_start-1");
+    leftover(&project, &hook);
+    // Another project's, which must survive (removed by the test itself).
+    let stranger = format!("nf-{id}-other-api-pre_start-1");
+    leftover(&format!("nf-{id}-other"), &stranger);
+    let inv = Netfence::new()
+        .args(["ls", "--format", "json"])
+        .run()
+        .success()
+        .json();
+    let entry = scope(&inv, &format!("run:{id}"));
+    let names: Vec<&str> = entry["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&hook.as_str()),
+        "ls counts the hook container: {entry:#}"
+    );
+    assert!(!names.contains(&stranger.as_str()), "{entry:#}");
+    let out = Netfence::new().args(["down", "--run-id", &id]).run();
+    out.success();
+    let exists = |name: &str| docker(&["inspect", name]).status.success();
+    assert!(
+        !exists(&hook),
+        "down removed the hook container: {}",
+        out.stderr()
+    );
+    assert!(
+        exists(&stranger),
+        "another project's container is not the run's"
+    );
+    docker(&["rm", "-f", &stranger]);
+}
+
 #[test]
 fn allocation_avoids_the_hosts_routes_and_names_them_when_they_fill_the_pool() {
     let Some(e2e) = E2e::start("hroute") else {

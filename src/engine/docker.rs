@@ -252,11 +252,25 @@ pub struct LiveNetwork {
     pub created: Option<String>,
     /// Attached containers, id → name. Only an inspect fills this: lists leave it empty.
     pub containers: BTreeMap<String, String>,
+    /// The bridge's interface name when the network sets one (`com.docker.network.bridge.name`).
+    pub bridge_name: Option<String>,
 }
 
 impl LiveNetwork {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
+    }
+
+    /// The host interface of a bridge network: its own name, else `br-` and the first
+    /// twelve characters of its id, as the engine names it.
+    pub fn bridge(&self) -> Option<String> {
+        if self.driver != "bridge" {
+            return None;
+        }
+        if let Some(b) = &self.bridge_name {
+            return Some(b.clone());
+        }
+        self.id.get(..12).map(|id| format!("br-{id}"))
     }
 }
 
@@ -291,9 +305,16 @@ pub struct EngineInfo {
     pub name: String,
     /// `(base CIDR, size)` as the engine reports them; empty when it does not.
     pub default_address_pools: Vec<(String, u8)>,
+    /// The firewall backend (`iptables`, `nftables`) where the engine says (28+).
+    pub firewall: Option<String>,
 }
 
 impl EngineInfo {
+    /// The major version (`28` of `28.5.2+dfsg4`).
+    pub fn major(&self) -> Option<u32> {
+        self.version.split('.').next().and_then(|m| m.parse().ok())
+    }
+
     /// Does the engine ask a container's networks for a name in endpoint-priority order
     /// (Compose's `gw_priority`)? Docker 28 added it; older engines order by name alone.
     pub fn orders_names_by_priority(&self) -> bool {
@@ -387,6 +408,7 @@ impl Engine {
             version: info.server_version.unwrap_or_default(),
             name: info.name.unwrap_or_default(),
             default_address_pools: pools,
+            firewall: info.firewall_backend.and_then(|f| f.driver),
         })
     }
 
@@ -882,6 +904,12 @@ fn listed_network(n: Network) -> LiveNetwork {
         internal: n.internal.unwrap_or(false),
         attachable: n.attachable.unwrap_or(false),
         enable_ipv6: n.enable_ipv6.unwrap_or(false),
+        bridge_name: n
+            .options
+            .as_ref()
+            .and_then(|o| o.get("com.docker.network.bridge.name"))
+            .filter(|b| !b.is_empty())
+            .cloned(),
         labels: n.labels.unwrap_or_default(),
         created: n.created,
         containers: BTreeMap::new(),
@@ -897,6 +925,12 @@ fn inspected_network(n: NetworkInspect) -> LiveNetwork {
         internal: n.internal.unwrap_or(false),
         attachable: n.attachable.unwrap_or(false),
         enable_ipv6: n.enable_ipv6.unwrap_or(false),
+        bridge_name: n
+            .options
+            .as_ref()
+            .and_then(|o| o.get("com.docker.network.bridge.name"))
+            .filter(|b| !b.is_empty())
+            .cloned(),
         labels: n.labels.unwrap_or_default(),
         created: n.created,
         containers: n

@@ -310,3 +310,56 @@ fn a_refused_connection_is_an_answer_and_a_finished_job_is_no_difference() {
     down(&id);
     assert!(e2e.leftovers().is_empty(), "{:?}", e2e.leftovers());
 }
+
+/// Puts a netfilter rule back when dropped: a failing test never leaves a bridge open.
+struct Restore(Vec<String>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let args: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        let _ = std::process::Command::new("iptables").args(&args).status();
+    }
+}
+
+/// `verify` reads the host's netfilter rules for each of the scope's bridges: with one of
+/// a network's isolation rules gone (as a firewall reload removes them), it names the
+/// network and the rule; with the rule back, it is clean again.
+#[test]
+fn a_missing_isolation_rule_is_named_by_verify() {
+    // Alone: while the rule is gone, other bridges reach this run's network, and another
+    // test's probes of other scopes would see it.
+    let _alone = alone();
+    let Some(e2e) = E2e::start("vrules") else {
+        return;
+    };
+    let (_dir, file) = three();
+    let id = e2e.id.clone();
+    keep_up(&file, &id);
+    let front = format!("nf-{id}-front");
+    let net_id = docker_ok(&["network", "inspect", &front, "--format", "{{.Id}}"]);
+    let bridge = format!("br-{}", &net_id.trim()[..12]);
+    let rule = ["DOCKER-ISOLATION-STAGE-2", "-o", &bridge, "-j", "DROP"];
+    verify(&id, &[]).success();
+    let deleted = std::process::Command::new("iptables")
+        .arg("-D")
+        .args(rule)
+        .status()
+        .unwrap();
+    assert!(deleted.success(), "iptables -D {}", rule.join(" "));
+    let restore = Restore(["-A"].into_iter().chain(rule).map(str::to_owned).collect());
+    let out = verify(&id, &[]);
+    out.code(1);
+    let err = out.stderr();
+    assert!(
+        err.lines().any(|l| l.contains("host rules")
+            && l.contains(&front)
+            && l.contains(&format!(
+                "missing `-A DOCKER-ISOLATION-STAGE-2 -o {bridge} -j DROP`"
+            ))
+            && l.contains("restart dockerd")),
+        "verify names the network and the rule:\n{err}"
+    );
+    drop(restore);
+    verify(&id, &[]).success();
+    down(&id);
+}

@@ -32,6 +32,7 @@
 mod compare;
 mod fence;
 mod names;
+mod netfilter;
 mod observe;
 mod probes;
 
@@ -167,6 +168,10 @@ impl Ctr {
 struct Net {
     internal: bool,
     labels: HashMap<String, String>,
+    /// The host interface of a bridge network (see `netfilter`).
+    bridge: Option<String>,
+    /// Its subnets, as the engine writes them.
+    subnets: Vec<String>,
     /// Container ids attached.
     members: Vec<String>,
 }
@@ -174,6 +179,8 @@ struct Net {
 impl Net {
     fn of(n: LiveNetwork) -> Net {
         Net {
+            bridge: n.bridge(),
+            subnets: n.subnets.clone(),
             internal: n.internal,
             labels: n.labels,
             members: n.containers.into_keys().collect(),
@@ -210,6 +217,8 @@ struct Observed {
     listed: BTreeMap<String, ContainerSummary>,
     /// Whether the engine asks a container's networks for a name by priority (28+).
     by_priority: bool,
+    /// The host's netfilter rules, when the engine runs here and they could be read.
+    host_rules: netfilter::HostRules,
 }
 
 impl Observed {
@@ -429,6 +438,7 @@ mod testing {
             internal: false,
             labels,
             members: members.iter().map(|c| c.id.clone()).collect(),
+            ..Net::default()
         }
     }
 
@@ -455,6 +465,7 @@ mod testing {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             members: members.iter().map(|c| c.id.clone()).collect(),
+            ..Net::default()
         }
     }
 
@@ -554,6 +565,7 @@ mod testing {
             nets,
             listed: BTreeMap::new(),
             by_priority: true,
+            host_rules: Default::default(),
         };
         let (ours, others) = observe::split(&expected, observed.ours);
         let observed = Observed {
@@ -612,6 +624,7 @@ mod testing {
             others: Vec::new(),
             listed: BTreeMap::new(),
             by_priority: true,
+            host_rules: Default::default(),
         }
     }
 

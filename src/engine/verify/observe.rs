@@ -67,7 +67,11 @@ pub(super) async fn around(
     for o in &mut others {
         o.holder = format!("container {}", o.name);
     }
-    let by_priority = engine.info().await?.orders_names_by_priority();
+    let info = engine.info().await?;
+    let by_priority = info.orders_names_by_priority();
+    let host_rules = tokio::task::spawn_blocking(move || super::netfilter::read(&info))
+        .await
+        .map_err(|e| EngineError(format!("reading the host's netfilter rules: {e}")))?;
     Ok(Observed {
         scope_networks,
         ours,
@@ -75,6 +79,7 @@ pub(super) async fn around(
         nets,
         listed,
         by_priority,
+        host_rules,
     })
 }
 

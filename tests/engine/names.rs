@@ -138,6 +138,12 @@ fn bare_names_answer_from_their_own_project_in_environments_sorting_either_side(
                 "{env}: verify\n{out}\n{}",
                 verify.stderr()
             );
+            // The engine's own answers were asked from inside every container.
+            let asked = out
+                .lines()
+                .filter(|l| l.contains("names asked from"))
+                .count();
+            assert_eq!(asked, 4, "{env}: one DNS row per container:\n{out}");
             assert!(
                 !rewrite
                     .stderr()
@@ -162,8 +168,17 @@ fn bare_names_answer_from_their_own_project_in_environments_sorting_either_side(
                     .any(|l| l.contains("bare names from") && l.contains("`db`")),
                 "{env}: verify names where `db` may cross:\n{err}"
             );
-            if !crossed.is_empty() {
-                eprintln!("{env}: crossed on this engine, and verify named it:\n{crossed:#?}");
+            // Whatever crossed, the engine's own answer from inside the container says
+            // so too.
+            for line in &crossed {
+                let from = line.split(' ').nth(1).unwrap_or_default();
+                let service = from.rsplit('-').nth(1).unwrap_or_default();
+                assert!(
+                    err.lines().any(|l| l.contains("names asked from")
+                        && l.contains(service)
+                        && l.contains("which is")),
+                    "{env}: {line}: verify's DNS rows name it:\n{err}"
+                );
             }
         }
     }
@@ -227,11 +242,16 @@ fn bare_names_answer_from_their_own_run_beside_another_run_on_a_shared_network()
         let want = if by_priority { 0 } else { 1 };
         verify.code(want);
         if !by_priority {
+            let err = verify.stderr();
+            assert!(err.contains("bare names from"), "{err}");
             assert!(
-                verify.stderr().contains("bare names from"),
-                "{}",
-                verify.stderr()
+                err.lines()
+                    .any(|l| l.contains("names asked from api") && l.contains("`db` answered")),
+                "the engine's own answer from inside the api names the other run's db:\n{err}"
             );
+        } else {
+            let out = verify.stdout();
+            assert!(out.contains("names asked from api"), "{out}");
         }
     }
 }

@@ -30,6 +30,7 @@
 //! - a name held by two different services (or a foreign container) on one network.
 
 mod compare;
+mod dns;
 mod fence;
 mod names;
 mod netfilter;
@@ -113,6 +114,8 @@ struct Ctr {
     endpoints: BTreeMap<String, (Option<IpAddr>, Vec<String>)>,
     /// Network name → the endpoint's priority there (see `names`).
     priority: BTreeMap<String, i64>,
+    /// The host's process id of its main process while running (0 otherwise).
+    pid: i64,
     tcp_ports: Vec<u16>,
     labels: HashMap<String, String>,
     confinement: Confinement,
@@ -138,6 +141,7 @@ impl Ctr {
             exit_code: c.exit_code,
             endpoints,
             priority,
+            pid: c.pid,
             tcp_ports: c.tcp_ports,
             labels: c.labels,
             confinement: c.confinement,
@@ -219,7 +223,13 @@ struct Observed {
     by_priority: bool,
     /// The host's netfilter rules, when the engine runs here and they could be read.
     host_rules: netfilter::HostRules,
+    /// Container id → what each name its project holds resolved to, asked from inside
+    /// it (see `dns`), or why it was not asked.
+    answers: BTreeMap<String, Result<Answers, String>>,
 }
+
+/// Name → the addresses the engine's DNS answered from inside one container.
+type Answers = BTreeMap<String, Result<Vec<IpAddr>, String>>;
 
 impl Observed {
     /// Another container by id, as far as the rules need it.
@@ -425,6 +435,7 @@ mod testing {
                 })
                 .collect(),
             priority: BTreeMap::new(),
+            pid: 0,
             tcp_ports: vec![],
             labels: HashMap::new(),
             confinement: Confinement::default(),
@@ -566,6 +577,7 @@ mod testing {
             listed: BTreeMap::new(),
             by_priority: true,
             host_rules: Default::default(),
+            answers: BTreeMap::new(),
         };
         let (ours, others) = observe::split(&expected, observed.ours);
         let observed = Observed {
@@ -625,6 +637,7 @@ mod testing {
             listed: BTreeMap::new(),
             by_priority: true,
             host_rules: Default::default(),
+            answers: BTreeMap::new(),
         }
     }
 

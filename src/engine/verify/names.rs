@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{join, Ctr, Net, Row};
+use std::net::IpAddr;
+
+use super::{join, Answers, Ctr, Net, Row};
 use crate::labels;
 
 /// The project a container belongs to, as its labels say.
@@ -65,6 +67,91 @@ fn holders<'a>(c: &'a Ctr, everyone: &[&'a Ctr]) -> Holders<'a> {
         }
     }
     out
+}
+
+/// The names to ask from inside `c`: every name its project holds on its networks.
+pub(super) fn to_ask(c: &Ctr, everyone: &[&Ctr]) -> Vec<String> {
+    let Some(project) = project_of(c) else {
+        return Vec::new();
+    };
+    holders(c, everyone)
+        .into_iter()
+        .filter(|(_, on)| on.values().flatten().any(|(_, p)| *p == Some(project)))
+        .map(|(name, _)| name)
+        .filter(|n| crate::engine::probe::safe_name(n))
+        .collect()
+}
+
+/// What the engine's DNS answered from inside each container, judged: every address of a
+/// name its project holds must be one of its project's.
+pub(super) fn answered_rows(
+    ours: &[Ctr],
+    others: &[Ctr],
+    answers: &BTreeMap<String, Result<Answers, String>>,
+) -> Vec<Row> {
+    let everyone: Vec<&Ctr> = ours.iter().chain(others).collect();
+    let holder_of = |ip: &IpAddr| -> Option<&Ctr> {
+        everyone
+            .iter()
+            .copied()
+            .find(|t| t.endpoints.values().any(|(a, _)| a.as_ref() == Some(ip)))
+    };
+    let mut rows = Vec::new();
+    for c in ours.iter().filter(|c| c.running) {
+        let (Some(project), Some(got)) = (project_of(c), answers.get(&c.id)) else {
+            continue;
+        };
+        let subject = format!("names asked from {}", c.holder);
+        let expected = format!("each name of {project} answered by {project}");
+        let got = match got {
+            Ok(g) => g,
+            Err(why) => {
+                rows.push(row(subject, expected, format!("not asked: {why}"), true));
+                continue;
+            }
+        };
+        let mut wrong = Vec::new();
+        for (name, answer) in got {
+            match answer {
+                Err(e) => wrong.push(format!("`{name}`: {e}")),
+                Ok(ips) if ips.is_empty() => wrong.push(format!("`{name}` does not resolve")),
+                Ok(ips) => {
+                    for ip in ips {
+                        let who = holder_of(ip);
+                        if who.and_then(project_of) != Some(project) {
+                            let by = who.map_or("no container of this scope".to_owned(), |t| {
+                                t.holder.clone()
+                            });
+                            wrong.push(format!("`{name}` answered {ip}, which is {by}'s"));
+                        }
+                    }
+                }
+            }
+        }
+        if wrong.is_empty() {
+            let n = got.len();
+            rows.push(row(
+                subject.clone(),
+                expected.clone(),
+                format!("{n} name(s), each answered by {project}"),
+                true,
+            ));
+        }
+        for w in wrong {
+            rows.push(row(subject.clone(), expected.clone(), w, false));
+        }
+    }
+    rows
+}
+
+fn row(subject: String, expected: String, observed: String, ok: bool) -> Row {
+    Row {
+        check: "names",
+        subject,
+        expected,
+        observed,
+        ok,
+    }
 }
 
 /// One row per running container of ours: every name of its project answers from it.

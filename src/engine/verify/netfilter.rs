@@ -45,17 +45,25 @@ impl Default for HostRules {
     }
 }
 
-/// Reads the filter table when the engine runs on this host.
-pub(super) fn read(info: &EngineInfo) -> HostRules {
+/// Does the engine run on this host (by its host name)? Else why not.
+pub(super) fn local(info: &EngineInfo) -> Result<(), String> {
     let here = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default();
     if info.name.is_empty() || info.name != here {
-        return HostRules::NotRead(format!(
+        return Err(format!(
             "the engine runs on host `{}`, not on this one (`{here}`)",
             info.name
         ));
+    }
+    Ok(())
+}
+
+/// Reads the filter table when the engine runs on this host.
+pub(super) fn read(info: &EngineInfo) -> HostRules {
+    if let Err(why) = local(info) {
+        return HostRules::NotRead(why);
     }
     let out = std::process::Command::new("iptables-save")
         .args(["-t", "filter"])

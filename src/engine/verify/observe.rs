@@ -69,10 +69,12 @@ pub(super) async fn around(
     }
     let info = engine.info().await?;
     let by_priority = info.orders_names_by_priority();
+    let answers = ask_names(&info, &ours, &others).await;
     let host_rules = tokio::task::spawn_blocking(move || super::netfilter::read(&info))
         .await
         .map_err(|e| EngineError(format!("reading the host's netfilter rules: {e}")))?;
     Ok(Observed {
+        answers,
         scope_networks,
         ours,
         others,
@@ -204,6 +206,31 @@ async fn inspect_all(engine: &Engine, ids: &[String]) -> EngineResult<Vec<Ctr>> 
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// From inside each running container of ours, what every name its project holds
+/// resolves to (see `dns`): only on the engine's own host, where its process ids are ours.
+async fn ask_names(
+    info: &crate::engine::docker::EngineInfo,
+    ours: &[Ctr],
+    others: &[Ctr],
+) -> BTreeMap<String, Result<super::Answers, String>> {
+    let local = super::netfilter::local(info);
+    let everyone: Vec<&Ctr> = ours.iter().chain(others).collect();
+    let mut out = BTreeMap::new();
+    for c in ours.iter().filter(|c| c.running) {
+        let got = match &local {
+            Err(why) => Err(why.clone()),
+            Ok(()) => {
+                let (pid, names) = (c.pid, super::names::to_ask(c, &everyone));
+                tokio::task::spawn_blocking(move || super::dns::ask(pid, names))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+            }
+        };
+        out.insert(c.id.clone(), got);
+    }
+    out
 }
 
 #[cfg(test)]

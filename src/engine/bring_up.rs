@@ -134,7 +134,17 @@ async fn plan_and_create(session: &Session, scope: &Scope) -> Result<Plan, Strin
     for _ in 0..MAX_PLANS {
         let plan = plan_copy(session, scope, &refused, &created).await?;
         match create_networks(session, &plan, &mut created).await? {
-            None => return Ok(plan),
+            None => {
+                // The engine applies a bridge's isolation rules after the bridge is up:
+                // no container starts before they are there.
+                let names: Vec<String> = plan.networks.iter().map(|n| n.name.clone()).collect();
+                session
+                    .engine
+                    .settle_isolation(&names)
+                    .await
+                    .map_err(|e| e.0)?;
+                return Ok(plan);
+            }
             Some(taken) => {
                 tracing::info!("{scope}: subnet {taken} was taken meanwhile; planning again");
                 refused.push(taken);

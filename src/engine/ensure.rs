@@ -230,6 +230,9 @@ pub async fn create_one(engine: &Engine, np: &NetworkPlan) -> EngineResult<bool>
     }
     let mine = create_raw(engine, np).await?;
     let kept = settle_duplicates(engine, &np.name).await?;
+    engine
+        .settle_isolation(std::slice::from_ref(&np.name))
+        .await?;
     Ok(mine.is_some() && kept == mine)
 }
 

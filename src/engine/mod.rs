@@ -23,6 +23,7 @@ pub mod info;
 pub mod inventory;
 pub mod logs;
 pub mod name_order;
+pub mod netfilter;
 pub mod network;
 pub mod owner;
 pub mod probe;

@@ -153,8 +153,10 @@ impl Ctr {
         n.insert(self.name.clone());
         if let Some((_, aliases)) = self.endpoints.get(net) {
             for a in aliases {
-                // Docker adds the short container id as an alias: unique by construction.
-                if !self.id.starts_with(a.as_str()) {
+                // Docker adds the short container id (twelve characters) as an alias:
+                // unique by construction. An alias such as `db` or `cafe` that merely
+                // begins the id is a name like any other.
+                if !(a.len() == 12 && self.id.starts_with(a.as_str())) {
                     n.insert(a.clone());
                 }
             }

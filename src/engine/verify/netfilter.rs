@@ -23,8 +23,7 @@ use super::fence::{Kind, Rules};
 use super::{Net, Row};
 use crate::engine::docker::EngineInfo;
 
-const STAGE_1: &str = "DOCKER-ISOLATION-STAGE-1";
-const STAGE_2: &str = "DOCKER-ISOLATION-STAGE-2";
+use crate::engine::netfilter::{self, STAGE_1};
 
 /// The host's filter table as `iptables-save` prints it, or why it was not read.
 #[derive(Debug, Clone)]
@@ -45,45 +44,18 @@ impl Default for HostRules {
     }
 }
 
-/// Does the engine run on this host (by its host name)? Else why not.
-pub(super) fn local(info: &EngineInfo) -> Result<(), String> {
-    let here = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_default();
-    if info.name.is_empty() || info.name != here {
-        return Err(format!(
-            "the engine runs on host `{}`, not on this one (`{here}`)",
-            info.name
-        ));
-    }
-    Ok(())
-}
-
 /// Reads the filter table when the engine runs on this host.
 pub(super) fn read(info: &EngineInfo) -> HostRules {
-    if let Err(why) = local(info) {
+    if let Err(why) = netfilter::local(info) {
         return HostRules::NotRead(why);
     }
-    let out = std::process::Command::new("iptables-save")
-        .args(["-t", "filter"])
-        .stdin(std::process::Stdio::null())
-        .output();
-    match out {
-        Ok(o) if o.status.success() => HostRules::Read {
+    match netfilter::filter_lines() {
+        Ok(lines) => HostRules::Read {
             major: info.major().unwrap_or(0),
             backend: info.firewall.clone().unwrap_or_else(|| "iptables".into()),
-            lines: String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| l.starts_with("-A "))
-                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-                .collect(),
+            lines,
         },
-        Ok(o) => HostRules::NotRead(format!(
-            "`iptables-save` failed ({}): reading netfilter needs root",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => HostRules::NotRead(format!("`iptables-save` did not run: {e}")),
+        Err(why) => HostRules::NotRead(why),
     }
 }
 
@@ -115,10 +87,7 @@ pub(super) fn rows(rules: &Rules, host: &HostRules, nets: &BTreeMap<String, Net>
     }
     let mut out = vec![path_row(lines)];
     for (name, n) in ours {
-        let missing: Vec<String> = expected(n)
-            .into_iter()
-            .filter(|want| !lines.iter().any(|l| l == want))
-            .collect();
+        let missing = netfilter::missing(lines, expected(n));
         let observed = if missing.is_empty() {
             "all present".to_owned()
         } else {
@@ -149,25 +118,10 @@ fn row(subject: &str, what: &str, observed: String, ok: bool) -> Row {
 
 /// The rules one bridge network must have.
 fn expected(n: &Net) -> Vec<String> {
-    let Some(b) = &n.bridge else {
-        return Vec::new();
-    };
-    if !n.internal {
-        return vec![
-            format!("-A {STAGE_1} -i {b} ! -o {b} -j {STAGE_2}"),
-            format!("-A {STAGE_2} -o {b} -j DROP"),
-        ];
+    match &n.bridge {
+        Some(b) => netfilter::expected(b, n.internal, &n.subnets),
+        None => Vec::new(),
     }
-    n.subnets
-        .iter()
-        .filter(|s| !s.contains(':'))
-        .flat_map(|s| {
-            [
-                format!("-A {STAGE_1} ! -s {s} -o {b} -j DROP"),
-                format!("-A {STAGE_1} ! -d {s} -i {b} -j DROP"),
-            ]
-        })
-        .collect()
 }
 
 /// Does `FORWARD` reach the first isolation chain, directly or through one chain it

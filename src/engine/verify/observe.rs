@@ -215,7 +215,7 @@ async fn ask_names(
     ours: &[Ctr],
     others: &[Ctr],
 ) -> BTreeMap<String, Result<super::Answers, String>> {
-    let local = super::netfilter::local(info);
+    let local = crate::engine::netfilter::local(info);
     let everyone: Vec<&Ctr> = ours.iter().chain(others).collect();
     let mut out = BTreeMap::new();
     for c in ours.iter().filter(|c| c.running) {

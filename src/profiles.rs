@@ -45,16 +45,24 @@ impl ProfilePlan {
 }
 
 /// The profiles of `doc` under `given` (the `--profile` values), `environ` and the
-/// project directory's `.env`.
+/// project directory's `.env`. That `.env` is read only when a service has profiles and
+/// neither `given` nor `environ` decides: then it is the answer Compose finds there.
 pub fn plan(
     doc: &Value,
     given: &[String],
     environ: &BTreeMap<String, String>,
     project_dir: &Path,
 ) -> ProfilePlan {
+    let services: Vec<(&str, Vec<&str>)> = services(doc).collect();
+    let profiled = services.iter().any(|(_, p)| !p.is_empty());
+    let decided = !given.is_empty() || environ.contains_key(ENV_VAR);
+    if !profiled && !decided {
+        return ProfilePlan::default();
+    }
     let (active, from) = active(given, environ, project_dir);
     let on: BTreeSet<&str> = active.iter().map(String::as_str).collect();
-    let inactive_services = services(doc)
+    let inactive_services = services
+        .into_iter()
         .filter(|(_, profiles)| !enabled(profiles, &on))
         .map(|(name, _)| name.to_owned())
         .collect();

@@ -23,6 +23,19 @@ pub const FILE_LIMIT: usize = 10 * 1024 * 1024;
 /// Lines of each exited or restarted container's log shown on stderr after a failure.
 const EXCERPT_LINES: usize = 20;
 
+/// Why the logs could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum KeepError {
+    #[error("--logs {}: {source}", dir.display())]
+    Write {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("--logs: {0}")]
+    Engine(#[from] super::EngineError),
+}
+
 /// What was kept of one container.
 #[derive(Debug, Clone)]
 pub struct Kept {
@@ -55,13 +68,13 @@ pub fn prepare(dir: &Path) -> std::io::Result<()> {
 /// Writes the log and final state of every container of `project` into `dir`. A
 /// container that cannot be read is left out with a warning; a file that cannot be
 /// written is the error.
-pub async fn keep(engine: &Engine, project: &str, dir: &Path) -> Result<Vec<Kept>, String> {
-    let place = |e: std::io::Error| format!("--logs {}: {e}", dir.display());
+pub async fn keep(engine: &Engine, project: &str, dir: &Path) -> Result<Vec<Kept>, KeepError> {
+    let place = |source: std::io::Error| KeepError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    };
     prepare(dir).map_err(place)?;
-    let list = engine
-        .project_containers(project, true)
-        .await
-        .map_err(|e| e.0)?;
+    let list = engine.project_containers(project, true).await?;
     let mut kept = Vec::new();
     // One container at a time: each log is held in memory (up to FILE_LIMIT) until
     // written.
@@ -83,7 +96,7 @@ pub async fn keep(engine: &Engine, project: &str, dir: &Path) -> Result<Vec<Kept
             log: format!("{stem}.log"),
             log_bytes_left_out: log.dropped_bytes,
         };
-        let json = serde_json::to_vec_pretty(&record).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| place(e.into()))?;
         write_file(dir, &format!("{stem}.json"), &json).map_err(place)?;
         let tail = log.tail(EXCERPT_LINES);
         write_file(dir, &format!("{stem}.log"), &log.into_bytes()).map_err(place)?;

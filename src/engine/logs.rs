@@ -6,8 +6,10 @@ use super::{wait, Engine};
 /// Lines of each failing service's log shown when a stack does not come up.
 const LOG_LINES: &str = "40";
 
-/// A message that quotes containers' logs, and which containers (by id) it quotes.
-#[derive(Debug, Clone, Default)]
+/// A message that quotes containers' logs, and which containers (by id) it quotes: why
+/// a stack did not come up, or what crashed under CMD.
+#[derive(Debug, Clone, Default, thiserror::Error)]
+#[error("{text}")]
 pub struct Quoted {
     pub text: String,
     pub containers: Vec<String>,
@@ -25,12 +27,6 @@ impl From<String> for Quoted {
 impl From<super::EngineError> for Quoted {
     fn from(e: super::EngineError) -> Quoted {
         Quoted::from(e.0)
-    }
-}
-
-impl std::fmt::Display for Quoted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
     }
 }
 

@@ -22,6 +22,8 @@ pub const PREFIX: &str = "io.netfence.";
 pub mod compose {
     pub const PROJECT: &str = "com.docker.compose.project";
     pub const SERVICE: &str = "com.docker.compose.service";
+    /// On containers: their number within the service (1, 2, … with `scale`).
+    pub const CONTAINER_NUMBER: &str = "com.docker.compose.container-number";
     /// On networks: the logical key the network stands for.
     pub const NETWORK: &str = "com.docker.compose.network";
     /// The project's compose files, comma-separated absolute paths.

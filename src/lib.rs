@@ -21,6 +21,7 @@ pub mod overlay;
 pub mod plan;
 pub mod policy;
 pub mod ports;
+pub mod profiles;
 pub mod proxy;
 pub mod render;
 pub mod rewrite;

@@ -25,8 +25,38 @@ pub fn table(plan: &Plan) -> String {
         ["SERVICE", "NETWORKS", "ALIASES", ""],
         &service_rows(plan),
     );
+    profiles(&mut out, plan);
     changes_and_warnings(&mut out, plan);
     out
+}
+
+/// Which services `run` and `up` start under the active profiles (all are fenced).
+fn profiles(out: &mut String, plan: &Plan) {
+    let p = &plan.profiles;
+    if p.is_empty() {
+        return;
+    }
+    let active = if p.active.is_empty() {
+        "none".to_owned()
+    } else {
+        format!(
+            "{} (from {})",
+            p.active.join(", "),
+            p.from.as_deref().unwrap_or("--profile")
+        )
+    };
+    let _ = writeln!(
+        out,
+        "
+profiles: active {active}"
+    );
+    if !p.inactive_services.is_empty() {
+        let _ = writeln!(
+            out,
+            "  fenced, not started by run/up: {}",
+            p.inactive_services.join(", ")
+        );
+    }
 }
 
 fn network_rows(plan: &Plan) -> Vec<[String; 5]> {

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 
 use super::docker::done_if_gone;
 use super::info::{self, RunInfo};
-use super::logs::{failing_logs, indent, not_up};
+use super::logs::{failing_logs, indent, not_up, Quoted};
 use super::network::NotCreated;
 use super::session::Session;
 use super::state_dir::RunDir;
@@ -35,6 +35,8 @@ pub struct Footprint {
     pub compose_files: Vec<PathBuf>,
     pub info_file: Option<PathBuf>,
     pub project_name: String,
+    /// The active profiles Compose was given: tear-down gives it the same.
+    pub profiles: Vec<String>,
 }
 
 /// A copy that is up and ready.
@@ -58,7 +60,8 @@ fn transient(compose_output: &str) -> bool {
 /// Brings one copy up: plan → networks → fenced file → `compose up -d` → wait until
 /// ready → run info. What it creates is noted in `fp` as it goes, for [`tear_down`]
 /// (which is due on every path, this one's failure included). `index`: the copy's
-/// number among parallel copies.
+/// number among parallel copies. The error says why, quoting the logs of the
+/// containers that failed.
 ///
 /// [`tear_down`]: super::tear_down::tear_down
 pub async fn bring_up(
@@ -66,7 +69,7 @@ pub async fn bring_up(
     scope: &Scope,
     index: Option<usize>,
     fp: &mut Footprint,
-) -> Result<Up, String> {
+) -> Result<Up, Quoted> {
     let t0 = Instant::now();
     let deadline = t0 + session.setup.timeout;
     let engine = &session.engine;
@@ -75,13 +78,16 @@ pub async fn bring_up(
         tracing::warn!("{scope}: {w}");
     }
     fp.project_name = plan.project_name.clone();
+    fp.profiles = plan.profiles.active.clone();
     let dir = session.state.new_run_dir(&plan.project_name)?;
     let files = write_fenced(session, &plan, fp.dir.insert(dir))?;
     fp.compose_files = files.clone();
     tracing::debug!("networks ready after {:?}", t0.elapsed());
-    compose_up(session, &files, &plan.project_name, deadline).await?;
+    compose_up(session, fp, deadline).await?;
     tracing::debug!("compose up done after {:?}", t0.elapsed());
-    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, session.setup.progress)
+    let expect = super::session::expect(&session.setup, &plan);
+    let progress = session.setup.progress;
+    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
         .await
         .map_err(|e| e.0)?;
     let ready_at = match ready_at {
@@ -110,7 +116,7 @@ pub async fn bring_up(
         .collect();
     exports.push(("NETFENCE_COMPOSE_FILES".into(), all.join(":")));
     // The settle look overlaps with collecting the run info.
-    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at)
+    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
         .await
         .map_err(|e| e.0)?
     {
@@ -272,18 +278,16 @@ fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<Vec<Path
     Ok(files)
 }
 
-/// `compose up -d`, tried again when it failed for a reason that passes; a failure
-/// comes with the logs of the services that did not start.
-async fn compose_up(
-    session: &Session,
-    files: &[PathBuf],
-    project: &str,
-    deadline: Instant,
-) -> Result<(), String> {
+/// `compose up -d` of the files and profiles in `fp`, tried again when it failed for a
+/// reason that passes; a failure comes with the logs of the services that did not start.
+async fn compose_up(session: &Session, fp: &Footprint, deadline: Instant) -> Result<(), Quoted> {
     let dir = &session.project.input.project_dir;
+    let project = fp.project_name.as_str();
     let mut attempt = 0;
     let out = loop {
-        let mut up = session.compose.command(files, dir, project);
+        let mut up = session
+            .compose
+            .command(&fp.compose_files, dir, project, &fp.profiles);
         up.args(["up", "-d", "--remove-orphans"]);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let out = match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
@@ -293,7 +297,8 @@ async fn compose_up(
                     "`{} up` did not finish within --timeout {}",
                     session.compose.display(),
                     humantime::format_duration(session.setup.timeout)
-                ))
+                )
+                .into())
             }
         };
         attempt += 1;
@@ -308,11 +313,15 @@ async fn compose_up(
         return Ok(());
     }
     let logs = failing_logs(&session.engine, project).await;
-    Err(format!(
-        "`{} up -d` failed:\n{}{logs}",
-        session.compose.display(),
-        indent(out.text.trim_end())
-    ))
+    Err(Quoted {
+        text: format!(
+            "`{} up -d` failed:\n{}{}",
+            session.compose.display(),
+            indent(out.text.trim_end()),
+            logs.text
+        ),
+        containers: logs.containers,
+    })
 }
 
 /// The run-info file, beside the fenced file in the run's private directory.

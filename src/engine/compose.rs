@@ -82,8 +82,16 @@ impl Compose {
     /// `files` are given in order (none: Compose finds its own). `project_dir` is the
     /// input's directory: Compose resolves every relative path of the files (build
     /// contexts, bind mounts, `env_file`, `include`, `extends`) against it, and reads
-    /// `.env` there, so the fenced file may live anywhere.
-    pub fn command(&self, files: &[PathBuf], project_dir: &Path, project: &str) -> Command {
+    /// `.env` there, so the fenced file may live anywhere. `profiles` are the active
+    /// profiles, given as `--profile` whatever the environment says (see
+    /// [`crate::profiles`]), so that Compose starts the services netfence waits for.
+    pub fn command(
+        &self,
+        files: &[PathBuf],
+        project_dir: &Path,
+        project: &str,
+        profiles: &[String],
+    ) -> Command {
         let mut cmd = Command::new(&self.program[0]);
         cmd.args(&self.program[1..]);
         if let Some((k, v)) = &self.context {
@@ -95,10 +103,11 @@ impl Compose {
         cmd.arg("--project-directory")
             .arg(project_dir)
             .arg("-p")
-            .arg(project)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+            .arg(project);
+        for p in profiles {
+            cmd.arg("--profile").arg(p);
+        }
+        cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
         cmd
     }
 

@@ -24,7 +24,8 @@ use super::logs::{failing_logs, indent, not_up};
 use super::session::{Session, Setup};
 use super::state_dir::RunDir;
 use super::sweep::Kind;
-use super::{claim, scope_filter, wait, Engine, EngineError};
+use super::wait::{self, WaitFor};
+use super::{claim, scope_filter, Engine, EngineError};
 use crate::avoid::Avoid;
 use crate::checkout::Checkout;
 use crate::error::Error;
@@ -51,6 +52,10 @@ pub struct UpOptions {
     pub timeout: Duration,
     /// Show a progress bar while waiting.
     pub progress: bool,
+    /// When the stack counts as up (`--wait`).
+    pub wait: WaitFor,
+    /// `--profile` values; none: `COMPOSE_PROFILES`, as Compose reads it.
+    pub profiles: Vec<String>,
 }
 
 /// A checkout's stack that is up and ready.
@@ -79,6 +84,8 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
         timeout: opts.timeout,
         progress: opts.progress,
         overlay: false,
+        wait: opts.wait,
+        profiles: opts.profiles.clone(),
     };
     project.plan(&options(&setup, &scope, Vec::new(), HostPorts::default()))?;
     super::runtime()?.block_on(async {
@@ -216,6 +223,7 @@ fn options(setup: &Setup, scope: &Scope, occupied: Vec<Avoid>, host_ports: HostP
         environ: setup.environ.clone(),
         occupied,
         host_ports,
+        profiles: setup.profiles.clone(),
         ..Options::default()
     }
 }
@@ -274,7 +282,7 @@ async fn bring_up(
         session.state.forget(&plan.project_name);
         let d = dir.insert(session.state.new_run_dir(&plan.project_name)?);
         let file = write_fenced(session, &plan, checkout, d)?;
-        match compose_up(session, &file, &plan.project_name, deadline).await? {
+        match compose_up(session, &file, &plan, deadline).await? {
             None => break (plan, file),
             Some(text) => match taken_port(&text) {
                 Some(p) if attempt < MAX_PLANS && !own_ports.contains(&p) => {
@@ -285,27 +293,30 @@ async fn bring_up(
                 _ => {
                     let logs = failing_logs(engine, &plan.project_name).await;
                     return Err(format!(
-                        "`{} up -d` failed:\n{}{logs}",
+                        "`{} up -d` failed:\n{}{}",
                         session.compose.display(),
-                        indent(text.trim_end())
+                        indent(text.trim_end()),
+                        logs.text
                     ));
                 }
             },
         }
     };
-    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, session.setup.progress)
+    let expect = super::session::expect(&session.setup, &plan);
+    let progress = session.setup.progress;
+    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
         .await
         .map_err(|e| e.0)?;
     let ready_at = match ready_at {
         Ok(at) => at,
-        Err(not_ready) => return Err(not_up(engine, not_ready).await),
+        Err(not_ready) => return Err(not_up(engine, not_ready).await.text),
     };
     let info = info::collect(engine, &plan, None).await.map_err(|e| e.0)?;
-    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at)
+    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
         .await
         .map_err(|e| e.0)?
     {
-        return Err(not_up(engine, not_ready).await);
+        return Err(not_up(engine, not_ready).await.text);
     }
     if let Some(d) = dir.as_ref() {
         let text = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;
@@ -492,17 +503,19 @@ fn label_checkout(doc: &mut Value, root: &Path, managed_networks: &BTreeSet<&str
     }
 }
 
-/// `compose up -d`: `None` when it worked, else what Compose said.
+/// `compose up -d` under the plan's active profiles: `None` when it worked, else what
+/// Compose said.
 async fn compose_up(
     session: &Session,
     file: &Path,
-    project: &str,
+    plan: &Plan,
     deadline: Instant,
 ) -> Result<Option<String>, String> {
     let mut up = session.compose.command(
         &[file.to_path_buf()],
         &session.project.input.project_dir,
-        project,
+        &plan.project_name,
+        &plan.profiles.active,
     );
     up.args(["up", "-d", "--remove-orphans"]);
     let remaining = deadline.saturating_duration_since(Instant::now());

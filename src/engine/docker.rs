@@ -199,6 +199,46 @@ pub struct EndpointConfig {
     pub fixed: Option<FixedAddress>,
 }
 
+/// Which output of a container a log entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+    /// A container with a terminal (`tty: true`) has one stream.
+    Tty,
+}
+
+impl LogStream {
+    pub fn name(self) -> &'static str {
+        match self {
+            LogStream::Stdout => "stdout",
+            LogStream::Stderr => "stderr",
+            LogStream::Tty => "tty",
+        }
+    }
+}
+
+/// A container's state as `--logs` records it, when the stack is about to go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FinalState {
+    pub name: String,
+    pub id: String,
+    pub service: String,
+    /// Compose's number of the container within its service (1, 2, … with `scale`).
+    pub number: Option<u32>,
+    /// `running`, `exited`, `restarting`, `created`, `dead`, …
+    pub status: String,
+    pub exit_code: i64,
+    /// `healthy`, `unhealthy` or `starting`; none without a healthcheck.
+    pub health: Option<String>,
+    pub restart_count: i64,
+    pub oom_killed: bool,
+    /// Why the engine could not start it, when it could not.
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
 /// A published port: container port and protocol, bound on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
@@ -602,6 +642,67 @@ impl Engine {
             text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
         }
         text
+    }
+
+    /// A container's whole log, with the engine's timestamps, in the order written:
+    /// each entry is handed to `sink` with the stream it came from. An error ends it (a
+    /// container gone meanwhile); what was read until then has been handed on.
+    pub async fn whole_log(
+        &self,
+        id: &str,
+        mut sink: impl FnMut(LogStream, &[u8]),
+    ) -> ApiResult<()> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .tail("all")
+            .build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        while let Some(chunk) = stream.next().await {
+            let (kind, bytes) = match chunk? {
+                LogOutput::StdOut { message } => (LogStream::Stdout, message),
+                LogOutput::StdErr { message } => (LogStream::Stderr, message),
+                LogOutput::Console { message } => (LogStream::Tty, message),
+                LogOutput::StdIn { .. } => continue,
+            };
+            sink(kind, &bytes);
+        }
+        Ok(())
+    }
+
+    /// How a container ended up: status, exit code, health, restarts.
+    pub async fn final_state(&self, id: &str) -> ApiResult<FinalState> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await?;
+        let state = c.state.unwrap_or_default();
+        let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+        Ok(FinalState {
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_owned(),
+            id: c.id.unwrap_or_default(),
+            service: labels.get(compose::SERVICE).cloned().unwrap_or_default(),
+            number: labels
+                .get(compose::CONTAINER_NUMBER)
+                .and_then(|n| n.parse().ok()),
+            status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            exit_code: state.exit_code.unwrap_or(0),
+            health: state
+                .health
+                .and_then(|h| h.status)
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none"),
+            restart_count: c.restart_count.unwrap_or(0),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            error: state.error.filter(|e| !e.is_empty()),
+            started_at: state.started_at.filter(|t| !t.starts_with("0001")),
+            finished_at: state.finished_at.filter(|t| !t.starts_with("0001")),
+        })
     }
 
     // ---- networks --------------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! [`Stack`](super::stack::Stack); what is `run`'s own is CMD and the signals.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::bring_up::{bring_up, Footprint, Up};
@@ -14,6 +15,7 @@ use super::logs::crashed;
 use super::session::{Session, Setup};
 use super::signals::{self, Interrupts, Received};
 use super::tear_down::tear_down;
+use super::wait::WaitFor;
 use super::EngineError;
 use crate::error::Error;
 use crate::{Project, Scope};
@@ -51,6 +53,12 @@ pub struct RunOptions {
     pub environ: BTreeMap<String, String>,
     /// Give Compose the input files plus an overlay, not a fenced copy.
     pub overlay: bool,
+    /// When a copy counts as up (`--wait`).
+    pub wait: WaitFor,
+    /// `--profile` values; none: `COMPOSE_PROFILES`, as Compose reads it.
+    pub profiles: Vec<String>,
+    /// `--logs DIR`: every container's log and final state are kept there.
+    pub logs: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -72,6 +80,9 @@ impl RunOptions {
             project_name: None,
             environ: BTreeMap::new(),
             overlay: false,
+            wait: WaitFor::default(),
+            profiles: Vec::new(),
+            logs: None,
         })
     }
 }
@@ -88,9 +99,17 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
         timeout: opts.timeout,
         progress: copies == 1 && std::io::stderr().is_terminal(),
         overlay: opts.overlay,
+        wait: opts.wait,
+        profiles: opts.profiles.clone(),
     };
     // Bad input is reported before anything touches the engine.
     setup.check(&project, &opts.ids[0])?;
+    if let Some(dir) = &opts.logs {
+        super::log_dir::prepare(dir).map_err(|e| Error::Io {
+            path: crate::Source::File(dir.clone()),
+            source: e,
+        })?;
+    }
     let interrupts = signals::install().map_err(|e| EngineError(format!("signals: {e}")))?;
     let rt = super::runtime()?;
     rt.block_on(async move {
@@ -140,8 +159,20 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         Some(i) => format!("run {} (copy {i})", scope.id()),
         None => format!("run {}", scope.id()),
     };
-    let (mut status, mut error, came_up) =
-        up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
+    let ended = up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
+    if let Some(dir) = &sh.opts.logs {
+        let dir = match index {
+            Some(_) => dir.join(scope.id()),
+            None => dir.clone(),
+        };
+        keep_logs(sh, &fp, &dir, &ended, &label).await;
+    }
+    let Ended {
+        mut status,
+        mut error,
+        came_up,
+        ..
+    } = ended;
     // `--keep` keeps a stack that came up; one that did not is torn down as always.
     if sh.opts.keep && came_up {
         if !fp.compose_files.is_empty() {
@@ -175,9 +206,40 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     }
 }
 
-/// Brings the copy up and runs CMD against it: the status so far, what went wrong in
-/// netfence's part, and whether the stack came up at all. A signal while starting
-/// abandons the start for tear-down.
+/// How a copy's start and CMD went, before tear-down.
+struct Ended {
+    status: u8,
+    /// What went wrong in netfence's part (not CMD's own failure).
+    error: Option<String>,
+    /// Did the stack come up at all?
+    came_up: bool,
+    /// Containers whose logs the messages so far have quoted.
+    quoted: Vec<String>,
+}
+
+/// `--logs DIR`: every container's log and state into `dir`; after a failure, where
+/// they are and the last lines of each container that exited or restarted. Keeping
+/// them cannot fail the run: CMD's status is what counts.
+async fn keep_logs(sh: &Shared, fp: &Footprint, dir: &Path, ended: &Ended, label: &str) {
+    if fp.project_name.is_empty() {
+        return; // Nothing was planned, so nothing ran.
+    }
+    match super::log_dir::keep(&sh.session.engine, &fp.project_name, dir).await {
+        Ok(kept) if ended.status != 0 => eprintln!(
+            "netfence: {label}: {}",
+            super::log_dir::report(dir, &kept, &ended.quoted)
+        ),
+        Ok(kept) => tracing::info!(
+            "{label}: the logs of {} container(s) are in {}",
+            kept.len(),
+            dir.display()
+        ),
+        Err(e) => eprintln!("netfence: {label}: warning: the logs were not kept: {e}"),
+    }
+}
+
+/// Brings the copy up and runs CMD against it. A signal while starting abandons the
+/// start for tear-down.
 async fn up_and_cmd(
     sh: &Shared,
     scope: &Scope,
@@ -185,10 +247,16 @@ async fn up_and_cmd(
     fp: &mut Footprint,
     ints: &mut Interrupts,
     label: &str,
-) -> (u8, Option<String>, bool) {
+) -> Ended {
     let setup_result = tokio::select! {
         r = bring_up(&sh.session, scope, index, fp) => Ok(r),
         sig = signals::next(ints) => Err(sig),
+    };
+    let ended = |status, error, came_up, quoted| Ended {
+        status,
+        error,
+        came_up,
+        quoted,
     };
     match setup_result {
         Ok(Ok(ready)) => {
@@ -201,25 +269,23 @@ async fn up_and_cmd(
             match crashed(&sh.session.engine, &fp.project_name).await {
                 Some(report) => {
                     eprintln!("netfence: {label}: {report}");
-                    (if code == 0 { 3 } else { code }, err.or(Some(report)), true)
+                    let status = if code == 0 { 3 } else { code };
+                    ended(status, err.or(Some(report.text)), true, report.containers)
                 }
-                None => (code, err, true),
+                None => ended(code, err, true, Vec::new()),
             }
         }
         Ok(Err(failure)) => {
             eprintln!("netfence: {label}: {failure}");
-            (3, Some(failure), false)
+            ended(3, Some(failure.text), false, failure.containers)
         }
         Err(sig) => {
             eprintln!(
                 "netfence: {label}: {} while starting the stack; tearing it down",
                 sig.name()
             );
-            (
-                sig.exit_status(),
-                Some(format!("interrupted by {}", sig.name())),
-                false,
-            )
+            let why = format!("interrupted by {}", sig.name());
+            ended(sig.exit_status(), Some(why), false, Vec::new())
         }
     }
 }

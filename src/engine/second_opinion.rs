@@ -151,8 +151,9 @@ async fn read_with_compose(output: &str, dir: PathBuf, project: &str) -> Result<
     let Ok(compose) = Compose::detect().await else {
         return Ok(Read::NotFound);
     };
-    let mut cmd = compose.command(&[PathBuf::from("-")], &dir, project);
-    cmd.args(["--profile", "*", "config", "--format", "json"])
+    let every = ["*".to_owned()];
+    let mut cmd = compose.command(&[PathBuf::from("-")], &dir, project, &every);
+    cmd.args(["config", "--format", "json"])
         .env_clear()
         .envs(
             KEPT_ENV

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use super::claim::{self, Claim};
 use super::compose::Compose;
 use super::state_dir::StateDir;
+use super::wait::{Expect, WaitFor};
 use super::{owner, Engine};
 use crate::avoid::Avoid;
 use crate::error::Error;
@@ -31,6 +32,10 @@ pub struct Setup {
     /// Bring copies up from the input files plus an overlay (`-f FILE… -f fence.yml`),
     /// not from a fenced copy of them.
     pub overlay: bool,
+    /// When a copy counts as up (`--wait`).
+    pub wait: WaitFor,
+    /// `--profile` values (else `COMPOSE_PROFILES`): which services are started.
+    pub profiles: Vec<String>,
 }
 
 impl Setup {
@@ -43,6 +48,7 @@ impl Setup {
             environ: self.environ.clone(),
             occupied,
             managed_external: true,
+            profiles: self.profiles.clone(),
             ..Options::default()
         }
     }
@@ -56,6 +62,15 @@ impl Setup {
             project.overlay(&plan)?;
         }
         Ok(plan)
+    }
+}
+
+/// What the wait for a copy of `plan` expects: `--wait`, and only the services the
+/// active profiles start.
+pub fn expect(setup: &Setup, plan: &Plan) -> Expect {
+    Expect {
+        wait: setup.wait,
+        ignored: plan.profiles.inactive_services.iter().cloned().collect(),
     }
 }
 

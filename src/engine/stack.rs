@@ -39,6 +39,7 @@ use super::bring_up::{bring_up, Footprint, Up};
 use super::info::RunInfo;
 use super::session::{Session, Setup};
 use super::tear_down::tear_down;
+use super::wait::WaitFor;
 use super::EngineError;
 use crate::error::{Error, Result};
 use crate::input::{ComposeFiles, InputSpec};
@@ -59,9 +60,14 @@ pub struct StackOptions {
     pub project_name: Option<String>,
     /// How long `up` plus the wait for running/healthy services may take.
     pub timeout: Duration,
-    /// The environment the policy's templates see (and `COMPOSE_PROJECT_NAME`); by
-    /// default the process's, as for `netfence run`.
+    /// The environment the policy's templates see (and `COMPOSE_PROJECT_NAME`,
+    /// `COMPOSE_PROFILES`); by default the process's, as for `netfence run`.
     pub environ: BTreeMap<String, String>,
+    /// When the stack counts as up, as `netfence run --wait`: healthy by default.
+    pub wait: WaitFor,
+    /// Compose profiles to activate (`--profile`); none: `COMPOSE_PROFILES` of
+    /// `environ`, else of the project's `.env`. Every service is fenced either way.
+    pub profiles: Vec<String>,
 }
 
 impl Default for StackOptions {
@@ -73,6 +79,8 @@ impl Default for StackOptions {
             project_name: None,
             timeout: Duration::from_secs(180),
             environ: std::env::vars().collect(),
+            wait: WaitFor::default(),
+            profiles: Vec::new(),
         }
     }
 }
@@ -120,6 +128,8 @@ impl Stack {
             timeout: opts.timeout,
             progress: false,
             overlay: false,
+            wait: opts.wait,
+            profiles: opts.profiles,
         };
         setup.check(&project, scope.id())?;
         off_thread(move || {
@@ -212,7 +222,7 @@ async fn start(
         Ok(up) => Ok((session, footprint, up)),
         Err(e) => {
             let e = match tear_down(&session, scope, &footprint).await {
-                Ok(()) => e,
+                Ok(()) => e.text,
                 Err(left) => format!("{e}\ntear-down incomplete: {left}"),
             };
             Err(EngineError(e).into())

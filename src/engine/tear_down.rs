@@ -15,6 +15,7 @@ pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> Resu
             &fp.compose_files,
             &session.project.input.project_dir,
             &fp.project_name,
+            &fp.profiles,
         );
         down.args(["down", "-v", "--remove-orphans"]);
         match session.compose.run(down, "down").await {

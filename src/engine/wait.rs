@@ -1,18 +1,45 @@
-//! Waiting until a stack is ready: every container running, and healthy where it has a
-//! healthcheck. A container that exits non-zero, or turns unhealthy, fails the wait.
-//! One list call per poll: the health state is read from the container's status text.
+//! Waiting until a stack is ready. What "ready" means is the caller's [`WaitFor`]: every
+//! container running; also healthy where it has a healthcheck (the default); also every
+//! published TCP port answering from this host. A container that exits non-zero, or
+//! turns unhealthy where health counts, fails the wait. One list call per poll: the
+//! health state is read from the container's status text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::port_probe::{self, ClosedPort};
 use super::{Engine, EngineResult};
 
 const POLL: Duration = Duration::from_millis(150);
 /// A stack counts as ready when it is still ready this much later: a service that
 /// crashes right after it starts is seen as running by the first look.
 const SETTLE: Duration = Duration::from_millis(100);
+
+/// When a stack counts as ready (`--wait`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WaitFor {
+    /// Every container running (a one-shot job that exited 0 counts); health is not
+    /// waited for, nor judged.
+    Running,
+    /// Running, and healthy where the container has a healthcheck.
+    #[default]
+    Healthy,
+    /// Healthy, and every published TCP port of every running container accepts a
+    /// connection from this host: a service without a healthcheck is ready when it
+    /// listens, not when its process starts.
+    Ports,
+}
+
+/// What a wait expects of a stack.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    pub wait: WaitFor,
+    /// Services whose containers are not waited for: those the active Compose profiles
+    /// leave out (a container of one, left by an earlier `up`, is not this stack's).
+    pub ignored: BTreeSet<String>,
+}
 
 /// One container's state as far as readiness goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +79,16 @@ pub fn classify(state: &str, status: &str) -> State {
     }
 }
 
+/// [`classify`] under `wait`: with [`WaitFor::Running`] health does not count.
+fn judge(state: &str, status: &str, wait: WaitFor) -> State {
+    match classify(state, status) {
+        State::Starting | State::Unhealthy if wait == WaitFor::Running && state == "running" => {
+            State::Ready
+        }
+        s => s,
+    }
+}
+
 /// Why the stack is not ready: the services that failed, and how.
 #[derive(Debug)]
 pub struct NotReady {
@@ -62,12 +99,16 @@ pub struct NotReady {
 
 pub type States = BTreeMap<String, (String, State)>;
 
-/// One look at the project's containers: container id → (service, state).
-async fn look(engine: &Engine, project: &str) -> EngineResult<States> {
+/// One look at the project's containers: container id → (service, state), without the
+/// services `expect` ignores.
+async fn look(engine: &Engine, project: &str, expect: &Expect) -> EngineResult<States> {
     let mut states = States::new();
     for c in engine.project_containers(project, true).await? {
         let service = c.service().unwrap_or_default().to_owned();
-        let state = classify(&c.state, &c.status);
+        if expect.ignored.contains(&service) {
+            continue;
+        }
+        let state = judge(&c.state, &c.status, expect.wait);
         tracing::trace!("{service}: {:?} {:?} -> {state:?}", c.state, c.status);
         states.insert(c.id, (service, state));
     }
@@ -82,10 +123,10 @@ const CATCH_UP: Duration = Duration::from_secs(5);
 /// running well after its process ended (a service that fails at once then passes for
 /// ready). On a local engine, a running container whose process is gone is waited for
 /// until the engine says how it ended.
-pub async fn look_settled(engine: &Engine, project: &str) -> EngineResult<States> {
+pub async fn look_settled(engine: &Engine, project: &str, expect: &Expect) -> EngineResult<States> {
     let deadline = Instant::now() + CATCH_UP;
     loop {
-        let states = look(engine, project).await?;
+        let states = look(engine, project, expect).await?;
         let mut lagging = false;
         for (id, (_, state)) in &states {
             if *state == State::Ready && process_gone(engine, id).await {
@@ -151,31 +192,19 @@ fn failures(states: &States) -> Option<NotReady> {
     })
 }
 
-/// Polls until every container of `project` is ready, or `deadline` passes. Returns
-/// when it first saw them all ready; [`confirm`] looks once more a moment later.
+/// Polls until every container of `project` is ready as `expect` says, or `deadline`
+/// passes. Returns when it first saw them all ready; [`confirm`] looks once more a
+/// moment later.
 pub async fn until_ready(
     engine: &Engine,
     project: &str,
     deadline: Instant,
     show_progress: bool,
+    expect: &Expect,
 ) -> EngineResult<Result<Instant, NotReady>> {
-    let bar = if show_progress {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:20}] {pos}/{len} ready ({elapsed})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.set_message(format!("waiting for {project}"));
-        b.enable_steady_tick(Duration::from_millis(120));
-        Some(b)
-    } else {
-        None
-    };
+    let bar = show_progress.then(|| progress_bar(project));
     let result = loop {
-        let states = look(engine, project).await?;
+        let states = look(engine, project, expect).await?;
         if let Some(b) = &bar {
             b.set_length(states.len() as u64);
             b.set_position(states.values().filter(|(_, s)| *s == State::Ready).count() as u64);
@@ -183,31 +212,18 @@ pub async fn until_ready(
         if let Some(f) = failures(&states) {
             break Err(f);
         }
+        let mut closed = Vec::new();
         if !states.is_empty() && states.values().all(|(_, s)| *s == State::Ready) {
-            break Ok(Instant::now());
+            if expect.wait != WaitFor::Ports {
+                break Ok(Instant::now());
+            }
+            closed = port_probe::closed_ports(engine, &states).await;
+            if closed.is_empty() {
+                break Ok(Instant::now());
+            }
         }
         if Instant::now() >= deadline {
-            let waiting: Vec<(String, String)> = states
-                .iter()
-                .filter(|(_, (_, s))| *s != State::Ready)
-                .map(|(id, (svc, _))| (svc.clone(), id.clone()))
-                .collect();
-            let names: Vec<String> = states
-                .values()
-                .filter(|(_, s)| *s != State::Ready)
-                .map(|(svc, s)| match s {
-                    State::Starting => format!("`{svc}` (starting, or health: starting)"),
-                    _ => format!("`{svc}`"),
-                })
-                .collect();
-            break Err(NotReady {
-                message: if states.is_empty() {
-                    "no container of the project appeared".to_owned()
-                } else {
-                    format!("--timeout passed while waiting for {}", names.join(", "))
-                },
-                failed: waiting,
-            });
+            break Err(timed_out(&states, &closed));
         }
         tokio::time::sleep(POLL).await;
     };
@@ -217,15 +233,69 @@ pub async fn until_ready(
     Ok(result)
 }
 
+fn progress_bar(project: &str) -> ProgressBar {
+    let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    b.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len} ready ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(format!("waiting for {project}"));
+    b.enable_steady_tick(Duration::from_millis(120));
+    b
+}
+
+/// The deadline passed: the containers that were not ready, else the published ports
+/// that did not answer.
+fn timed_out(states: &States, closed: &[ClosedPort]) -> NotReady {
+    if states.is_empty() {
+        return NotReady {
+            message: "no container of the project appeared".to_owned(),
+            failed: Vec::new(),
+        };
+    }
+    let waiting: Vec<(String, String)> = states
+        .iter()
+        .filter(|(_, (_, s))| *s != State::Ready)
+        .map(|(id, (svc, _))| (svc.clone(), id.clone()))
+        .collect();
+    if waiting.is_empty() && !closed.is_empty() {
+        let ports: Vec<String> = closed.iter().map(ClosedPort::to_string).collect();
+        return NotReady {
+            message: format!(
+                "--timeout passed while waiting for published ports (--wait ports): {}",
+                ports.join(", ")
+            ),
+            failed: closed
+                .iter()
+                .map(|c| (c.service.clone(), c.container.clone()))
+                .collect(),
+        };
+    }
+    let names: Vec<String> = states
+        .values()
+        .filter(|(_, s)| *s != State::Ready)
+        .map(|(svc, s)| match s {
+            State::Starting => format!("`{svc}` (starting, or health: starting)"),
+            _ => format!("`{svc}`"),
+        })
+        .collect();
+    NotReady {
+        message: format!("--timeout passed while waiting for {}", names.join(", ")),
+        failed: waiting,
+    }
+}
+
 /// The second look, [`SETTLE`] after `ready_at`: a container that crashed right after it
 /// started, or began restarting, fails the run now rather than under CMD.
 pub async fn confirm(
     engine: &Engine,
     project: &str,
     ready_at: Instant,
+    expect: &Expect,
 ) -> EngineResult<Result<(), NotReady>> {
     tokio::time::sleep_until((ready_at + SETTLE).into()).await;
-    let states = look_settled(engine, project).await?;
+    let states = look_settled(engine, project, expect).await?;
     if let Some(f) = failures(&states) {
         return Ok(Err(f));
     }
@@ -279,5 +349,22 @@ mod tests {
             classify("restarting", "Restarting (1) 1 second ago"),
             State::Starting
         );
+    }
+
+    #[test]
+    fn running_does_not_wait_for_health_nor_judge_it() {
+        let starting = "Up 1 second (health: starting)";
+        assert_eq!(judge("running", starting, WaitFor::Running), State::Ready);
+        assert_eq!(judge("running", starting, WaitFor::Ports), State::Starting);
+        let sick = "Up 9 seconds (unhealthy)";
+        assert_eq!(judge("running", sick, WaitFor::Running), State::Ready);
+        assert_eq!(judge("running", sick, WaitFor::Healthy), State::Unhealthy);
+        let restarting = "Restarting (1) 1 second ago";
+        assert_eq!(
+            judge("restarting", restarting, WaitFor::Running),
+            State::Starting
+        );
+        let failed = "Exited (2) 1 second ago";
+        assert_eq!(judge("exited", failed, WaitFor::Running), State::Exited(2));
     }
 }

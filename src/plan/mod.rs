@@ -37,6 +37,7 @@ use serde::Serialize;
 use crate::avoid::Avoid;
 use crate::error::{Result, Source};
 use crate::policy::{ContainerNameMode, Policy, PortsMode};
+use crate::profiles::ProfilePlan;
 use crate::scope::Scope;
 use crate::unfence::Record;
 
@@ -92,6 +93,9 @@ pub struct Options {
     /// In dev scope: the host ports taken by others and held by the stack (see
     /// [`HostPorts`]), which its stable ports avoid and keep.
     pub host_ports: HostPorts,
+    /// `--profile` values. Every service is fenced whatever its profiles; these (else
+    /// `COMPOSE_PROFILES`) only say which ones `run` and `up` start.
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -234,6 +238,9 @@ pub struct Plan {
     /// What allocation steered around in the pools it took subnets from, with why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub avoided: Vec<Avoid>,
+    /// Compose's active profiles, and the services they leave unstarted (all fenced).
+    #[serde(skip_serializing_if = "ProfilePlan::is_empty")]
+    pub profiles: ProfilePlan,
     #[serde(skip)]
     pub(crate) original_top_name: Option<String>,
     /// `ipam:` values as written, of the managed networks whose subnets the plan changes.
@@ -401,6 +408,12 @@ fn plan_from(
         changes: ctx.changes,
         warnings: ctx.warnings,
         avoided,
+        profiles: crate::profiles::plan(
+            inputs.doc,
+            &opts.profiles,
+            &opts.environ,
+            inputs.project_dir,
+        ),
         written_ipam,
         original_top_name: id.original_top_name,
         no_project_name: opts.no_project_name || opts.target == Target::Swarm,

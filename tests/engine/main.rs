@@ -27,6 +27,7 @@ mod run;
 mod run_safety;
 mod scale;
 mod second_opinion;
+mod suites;
 mod swarm;
 mod verify;
 mod watch;

@@ -22,4 +22,5 @@ mod overlay;
 mod platform;
 mod plugin;
 mod properties;
+mod suites;
 mod tenant;

@@ -6,6 +6,7 @@ NETFENCE_E2E=require (CI) that is a failure instead.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -178,6 +179,35 @@ def test_stack_that_cannot_come_up(netfence_bin: str, pytester: pytest.Pytester)
         ]
     )
     token, _ = session_of(r.stdout.str())
+    assert engine_objects(f"pyt-{token}-") == []
+
+
+def test_logs_are_kept_after_the_stack_is_gone(
+    netfence_bin: str, pytester: pytest.Pytester
+) -> None:
+    """``netfence_logs``: the service's output is there after the session, per stack."""
+    talkative = SMALL.replace(
+        'command: ["nc",', 'command: ["sh", "-c", "echo small-says-hi; exec nc \\"$$@\\"", "nc",'
+    )
+    pytester.makefile(".yml", compose=talkative)
+    pytester.makeini(
+        "[pytest]\nnetfence_compose_files = compose.yml\nnetfence_logs = ci-logs\n"
+        f"netfence_wait = ports\nnetfence_bin = {netfence_bin}\n"
+    )
+    pytester.makepyfile(
+        "import socket\n"
+        "def test_one(netfence_stack):\n"
+        "    with socket.create_connection(netfence_stack.address('app', 7000), 5) as s:\n"
+        "        assert s.recv(64) == b'hello-small\\n'\n"
+    )
+    r = pytester.runpytest("-p", "no:xdist")
+    r.assert_outcomes(passed=1)
+    token, [run_id] = session_of(r.stdout.str())
+    kept = pytester.path / "ci-logs" / run_id
+    state = json.loads((kept / "app-1.json").read_text())
+    assert state["service"] == "app", state
+    assert state["status"] == "running", state
+    assert " stdout small-says-hi" in (kept / "app-1.log").read_text()
     assert engine_objects(f"pyt-{token}-") == []
 
 

@@ -263,3 +263,66 @@ def test_no_session_files_are_left(pytester: pytest.Pytester, fake: Fake, tmp_pa
     found = re.search(r"SESSION-DIR (\S+)", result.stdout.str())
     assert found
     assert not os.path.exists(found.group(1))
+
+
+def test_logs_wait_and_profiles_are_passed_to_netfence(
+    pytester: pytest.Pytester, fake: Fake
+) -> None:
+    pytester.makefile(".yml", compose=COMPOSE)
+    pytester.makeini(
+        """
+        [pytest]
+        netfence_compose_files = compose.yml
+        netfence_logs = ci-logs
+        netfence_wait = ports
+        netfence_profiles =
+            debug
+            ops
+        """
+    )
+    pytester.makepyfile("def test_one(netfence_stack):\n    pass\n")
+    result = pytester.runpytest("-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    [run] = [ln for ln in fake.lines() if ln.startswith("run ")]
+    [run_id] = fake.run_ids()
+    # Each stack's logs in a directory of its own: workers never write one file.
+    assert f"--logs {pytester.path / 'ci-logs' / run_id}" in run
+    assert "--wait ports" in run
+    assert "--profile debug --profile ops" in run
+    result.stdout.fnmatch_lines(
+        [f"netfence: container logs and final states: {pytester.path / 'ci-logs'}/<run id>/"]
+    )
+
+
+def test_command_line_overrides_logs_wait_and_profiles(
+    pytester: pytest.Pytester, fake: Fake
+) -> None:
+    pytester.makefile(".yml", compose=COMPOSE)
+    pytester.makeini(
+        "[pytest]\nnetfence_compose_files = compose.yml\nnetfence_wait = ports\n"
+        "netfence_profiles = debug\n"
+    )
+    pytester.makepyfile("def test_one(netfence_stack):\n    pass\n")
+    result = pytester.runpytest(
+        "-p",
+        "no:xdist",
+        "--netfence-logs=out",
+        "--netfence-wait=running",
+        "--netfence-profile=ops",
+    )
+    result.assert_outcomes(passed=1)
+    [run] = [ln for ln in fake.lines() if ln.startswith("run ")]
+    assert f"--logs {pytester.path / 'out'}/pyt-" in run
+    assert "--wait running" in run
+    assert "--profile ops" in run
+    assert "debug" not in run
+
+
+def test_bad_wait_is_a_configuration_error(pytester: pytest.Pytester, fake: Fake) -> None:
+    pytester.makefile(".yml", compose=COMPOSE)
+    pytester.makeini("[pytest]\nnetfence_compose_files = compose.yml\nnetfence_wait = soon\n")
+    pytester.makepyfile("def test_one(netfence_stack):\n    pass\n")
+    result = pytester.runpytest("-p", "no:xdist")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*netfence_wait: 'soon' is not one of ports, healthy, running*"])
+    assert fake.lines() == []

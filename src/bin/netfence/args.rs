@@ -156,6 +156,29 @@ pub struct InputArgs {
     pub project_name: Option<String>,
 }
 
+/// Compose profiles, for the commands that plan a stack.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// Activate a Compose profile (repeatable; `*` for all), as `docker compose
+    /// --profile`; without it, $COMPOSE_PROFILES (else the project's .env). Every service
+    /// is fenced whatever its profiles, so a later --profile needs no new rewrite; run
+    /// and up start, and wait for, only the services of the active profiles.
+    #[arg(long = "profile", value_name = "NAME", value_parser = profile_name)]
+    pub profiles: Vec<String>,
+}
+
+/// `--wait`: when a stack counts as up.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum WaitArg {
+    /// Healthy, and every published TCP port of every container accepts a connection
+    /// from this host (at the address NETFENCE_<SERVICE>_<PORT> names).
+    Ports,
+    /// Every container running, and healthy where it has a healthcheck.
+    Healthy,
+    /// Every container running; health is neither waited for nor judged.
+    Running,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum DataFormat {
     Yaml,
@@ -178,6 +201,8 @@ pub enum TargetArg {
 pub struct RewriteArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// Write to FILE atomically instead of stdout (may be the input file itself, except
     /// with --overlay).
     #[arg(short, long, value_name = "FILE")]
@@ -210,6 +235,9 @@ pub struct RewriteArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub input: InputArgs,
+    /// The plan shows which services the active profiles leave unstarted.
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     #[arg(long, value_enum, default_value = "table")]
     pub format: PlanFormat,
     #[arg(long, value_enum, default_value = "compose")]
@@ -247,9 +275,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
-    /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
+    /// How long `up` plus the wait (--wait) may take (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = duration)]
     pub timeout: Duration,
+    /// When the stack counts as up and CMD starts.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "healthy")]
+    pub wait: WaitArg,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// Before tear-down, write every container's whole log (timestamped, stdout and
+    /// stderr) to DIR/<service>-<index>.log and its final state (status, exit code,
+    /// health, restarts) to DIR/<service>-<index>.json; each log keeps at most its last
+    /// 10 MiB. With --parallel, copy i's go to DIR/<run-id>-<i>/. When CMD fails or the
+    /// stack does not come up, DIR is named with the last lines of every container
+    /// that exited or restarted.
+    #[arg(long, value_name = "DIR")]
+    pub logs: Option<PathBuf>,
     /// Give Compose the compose files themselves plus an override file that fences them
     /// (`-f FILE… -f fence.yml`, the overlay in the run's private directory) instead of
     /// a fenced copy of them. Not with stdin as input.
@@ -288,9 +329,14 @@ pub struct UpArgs {
     /// Compose project name (before scoping).
     #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
-    /// How long `up` plus the wait for running/healthy services may take (e.g. 90s, 5m).
+    /// How long `up` plus the wait (--wait) may take (e.g. 90s, 5m).
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = duration)]
     pub timeout: Duration,
+    /// When the stack counts as up.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "healthy")]
+    pub wait: WaitArg,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
     /// table: service, port and address per published port; json: the whole picture.
     #[arg(long, value_enum, default_value = "table")]
     pub format: PlanFormat,
@@ -531,6 +577,18 @@ pub struct VerifyArgs {
 
 fn scope_id(s: &str) -> Result<String, String> {
     netfence::scope::check_id(s)
+}
+
+/// A profile name as Compose accepts one (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), or `*`.
+fn profile_name(s: &str) -> Result<String, String> {
+    let mut chars = s.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if s == "*" || (first_ok && rest_ok) {
+        Ok(s.to_owned())
+    } else {
+        Err("a profile name is letters, digits, `_`, `.` and `-`, starting with a letter or digit (or `*` for every profile)".into())
+    }
 }
 
 /// `0s`, `30m`, `1h`, `90s`, `1h30m`: humantime durations.

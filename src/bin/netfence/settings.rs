@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use netfence::audit::Occupied;
 use netfence::checkout::Checkout;
+use netfence::engine::wait::WaitFor;
 use netfence::input::{ComposeFiles, InputSpec};
 use netfence::plan::{Options, Target};
 use netfence::{Error, Project, Result, Scope};
@@ -15,8 +16,8 @@ use netfence::{Error, Project, Result, Scope};
 use crate::args::{
     AuditArgs, AuditFormat, CheckoutArgs, ColorChoice, DataFormat, DenyLevel, DownArgs, EnsureArgs,
     GcArgs, GraphArgs, GraphFormat, InputArgs, PlanArgs, PlanFormat, PluginArgs, PluginCommand,
-    PortArgs, Protocol, ReconcileArgs, RewriteArgs, RunArgs, TargetArg, UpArgs, ValidateArgs,
-    VerifyArgs,
+    PortArgs, ProfileArgs, Protocol, ReconcileArgs, RewriteArgs, RunArgs, TargetArg, UpArgs,
+    ValidateArgs, VerifyArgs, WaitArg,
 };
 
 /// What every command may read from the process: its environment, its directory, and
@@ -46,6 +47,8 @@ pub struct InputSettings {
     pub scope: Option<Scope>,
     pub project_name: Option<String>,
     pub environ: BTreeMap<String, String>,
+    /// `--profile` values, where the command takes them (else `COMPOSE_PROFILES`).
+    pub profiles: Vec<String>,
 }
 
 impl InputSettings {
@@ -64,6 +67,15 @@ impl InputSettings {
             scope: explicit_scope(a.run_id.as_deref(), a.env.as_deref(), &p.environ)?,
             project_name: a.project_name.clone(),
             environ: p.environ.clone(),
+            profiles: Vec::new(),
+        })
+    }
+
+    /// [`InputSettings::resolve`] for a command that takes `--profile`.
+    fn with_profiles(a: &InputArgs, profiles: &ProfileArgs, p: &Process) -> Result<Self> {
+        Ok(InputSettings {
+            profiles: profiles.profiles.clone(),
+            ..InputSettings::resolve(a, p)?
         })
     }
 
@@ -91,6 +103,7 @@ impl InputSettings {
             project: self.project_name.clone(),
             target,
             environ: self.environ.clone(),
+            profiles: self.profiles.clone(),
             ..Options::default()
         }
     }
@@ -129,6 +142,15 @@ fn explicit_scope(
     }
 }
 
+/// `--wait`, as the engine reads it.
+fn wait_for(w: WaitArg) -> WaitFor {
+    match w {
+        WaitArg::Ports => WaitFor::Ports,
+        WaitArg::Healthy => WaitFor::Healthy,
+        WaitArg::Running => WaitFor::Running,
+    }
+}
+
 fn target(t: TargetArg) -> Target {
     match t {
         TargetArg::Compose => Target::Compose,
@@ -158,7 +180,7 @@ impl RewriteSettings {
         }
         Ok(RewriteSettings {
             overlay: a.overlay,
-            input: InputSettings::resolve(&a.input, p)?,
+            input: InputSettings::with_profiles(&a.input, &a.profile, p)?,
             output: a.output,
             check: a.check,
             format: a.format,
@@ -180,7 +202,7 @@ pub struct PlanSettings {
 impl PlanSettings {
     pub fn resolve(a: PlanArgs, p: &Process) -> Result<Self> {
         Ok(PlanSettings {
-            input: InputSettings::resolve(&a.input, p)?,
+            input: InputSettings::with_profiles(&a.input, &a.profile, p)?,
             format: a.format,
             target: target(a.target),
             for_run: a.for_run,
@@ -271,7 +293,7 @@ impl RunSettings {
                 "give the command to run after `--`, e.g. `netfence run -f compose.yml -- pytest -x` (or --keep to only bring the stack up)".into(),
             ));
         }
-        let input = InputSettings::resolve(&a.input, p)?;
+        let input = InputSettings::with_profiles(&a.input, &a.profile, p)?;
         let stdin = match &input.spec.files {
             ComposeFiles::Stdin => true,
             files => files
@@ -300,6 +322,9 @@ impl RunSettings {
                 overlay: a.overlay,
                 project_name: input.project_name.clone(),
                 environ: input.environ.clone(),
+                wait: wait_for(a.wait),
+                profiles: input.profiles.clone(),
+                logs: a.logs.map(|d| p.working_dir.join(d)),
                 ..run
             },
             input,
@@ -319,6 +344,7 @@ pub struct UpSettings {
     pub input: InputSettings,
     pub checkout: Checkout,
     pub timeout: Duration,
+    pub wait: WaitFor,
     pub format: PlanFormat,
 }
 
@@ -332,7 +358,7 @@ impl UpSettings {
             env: None,
             project_name: a.project_name,
         };
-        let mut input = InputSettings::resolve(&raw, p)?;
+        let mut input = InputSettings::with_profiles(&raw, &a.profile, p)?;
         // Standard input is not a checkout's stack: `up` reads files.
         if !input.spec.files.is_named() {
             return Err(Error::Usage(format!(
@@ -345,6 +371,7 @@ impl UpSettings {
             input,
             checkout,
             timeout: a.timeout,
+            wait: wait_for(a.wait),
             format: a.format,
         })
     }

@@ -40,6 +40,8 @@ __all__ = ["NetfenceSession", "netfence_session", "netfence_stack"]
 #: Compose's own default file names, tried in the root directory when none is configured.
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 DEFAULT_TIMEOUT = "3m"
+#: What ``netfence run --wait`` takes.
+WAITS = ("ports", "healthy", "running")
 _NAME_RE = re.compile(r"[a-zA-Z0-9_.-]+")
 
 
@@ -139,7 +141,32 @@ class NetfenceSession:
             project_name=name,
             timeout=timeout,
             cwd=Path(cfg.rootpath),
+            logs=self._logs_dir(),
+            wait=self._wait(),
+            profiles=self._profiles(),
         )
+
+    def _logs_dir(self) -> Path | None:
+        """``--netfence-logs``, else ``netfence_logs`` (relative to the ini file)."""
+        cfg = self.pytest_config
+        given = getattr(cfg.option, "netfence_logs", None)
+        if given:
+            return (cfg.invocation_params.dir / Path(given)).resolve()
+        ini = str(cfg.getini("netfence_logs") or "")
+        return (_ini_dir(cfg) / Path(ini)).resolve() if ini else None
+
+    def _wait(self) -> str | None:
+        cfg = self.pytest_config
+        wait = getattr(cfg.option, "netfence_wait", None) or str(cfg.getini("netfence_wait") or "")
+        if wait and wait not in WAITS:
+            raise NetfenceError(f"netfence_wait: {wait!r} is not one of {', '.join(WAITS)}")
+        return wait or None
+
+    def _profiles(self) -> tuple[str, ...]:
+        cfg = self.pytest_config
+        given = getattr(cfg.option, "netfence_profiles", None)
+        names = given if given else cfg.getini("netfence_profiles")
+        return tuple(str(n) for n in names)
 
     def netfence_bin(self) -> str:
         """The netfence binary: ``--netfence-bin``, ``$NETFENCE_BIN``, ``netfence_bin``
@@ -234,6 +261,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--netfence-bin", metavar="PATH", help="the netfence binary (else $NETFENCE_BIN, PATH)"
     )
+    group.addoption(
+        "--netfence-logs",
+        metavar="DIR",
+        help="keep every container's log and final state in DIR/<run id> (netfence run --logs)",
+    )
+    group.addoption(
+        "--netfence-wait",
+        choices=WAITS,
+        help="when a stack counts as up (netfence run --wait; default healthy)",
+    )
+    group.addoption(
+        "--netfence-profile",
+        action="append",
+        dest="netfence_profiles",
+        metavar="NAME",
+        help="Compose profile to start (repeatable; overrides netfence_profiles)",
+    )
     parser.addini(
         "netfence_compose_files",
         type="linelist",
@@ -248,6 +292,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how long a stack may take to come up, e.g. 90s or 3m",
     )
     parser.addini("netfence_bin", default="", help="the netfence binary (else on PATH)")
+    parser.addini(
+        "netfence_logs",
+        default="",
+        help="directory (relative to the ini file) that keeps each stack's container logs "
+        "and final states, in a subdirectory per run id, after the stack is gone",
+    )
+    parser.addini(
+        "netfence_wait", default="", help="when a stack counts as up: ports, healthy or running"
+    )
+    parser.addini(
+        "netfence_profiles",
+        type="linelist",
+        default=[],
+        help="Compose profiles to start (else COMPOSE_PROFILES)",
+    )
 
 
 _SESSION = pytest.StashKey[NetfenceSession]()
@@ -313,6 +372,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for r in records
     )
     tr.write_line(f"netfence: session {ns.token}: {len(records)} stack(s): {runs}")
+    logs = ns._logs_dir()
+    if logs is not None:
+        tr.write_line(f"netfence: container logs and final states: {logs}/<run id>/")
     for c in cleaned:
         rid = c.record.run_id
         if c.error is None:
@@ -346,8 +408,9 @@ def netfence_stack(netfence_session: NetfenceSession) -> Iterator[RunInfo]:
     """This worker's own fenced copy of the stack, up for the whole session.
 
     Configured by ``netfence_compose_files``, ``netfence_policy``,
-    ``netfence_project_name``, ``netfence_timeout`` and ``netfence_bin`` in the ini file
-    (or ``--netfence-*`` options). Yields the run info: services with their published
+    ``netfence_project_name``, ``netfence_timeout``, ``netfence_wait``,
+    ``netfence_profiles``, ``netfence_logs`` and ``netfence_bin`` in the ini file (or
+    ``--netfence-*`` options). Yields the run info: services with their published
     ports and container IPs, networks with their subnets, the project name, the run id.
     """
     problem = None

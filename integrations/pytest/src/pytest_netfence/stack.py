@@ -74,6 +74,12 @@ class StackConfig:
     timeout: float = 180.0
     #: The working directory of ``netfence run``.
     cwd: Path | None = None
+    #: ``--logs``: each stack's container logs and final states go to ``logs/<run id>``.
+    logs: Path | None = None
+    #: ``--wait``: ``healthy`` (netfence's default), ``ports`` or ``running``.
+    wait: str | None = None
+    #: ``--profile`` for each (Compose profiles to start); none: ``COMPOSE_PROFILES``.
+    profiles: tuple[str, ...] = ()
 
     def run_args(self, run_id: str) -> list[str]:
         """``netfence run`` and its options for ``run_id``, without the command."""
@@ -91,6 +97,12 @@ class StackConfig:
             argv += ["--policy", str(self.policy)]
         if self.project_name:
             argv += ["--project-name", self.project_name]
+        if self.logs is not None:
+            argv += ["--logs", str(self.logs / run_id)]
+        if self.wait:
+            argv += ["--wait", self.wait]
+        for p in self.profiles:
+            argv += ["--profile", p]
         return argv
 
     def argv(self, run_id: str, info_path: Path) -> list[str]:

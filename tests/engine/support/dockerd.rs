@@ -14,6 +14,16 @@ use std::time::{Duration, Instant};
 /// How long dockerd may take to stop, and to answer again.
 const PATIENCE: Duration = Duration::from_secs(90);
 
+/// The `PATH` a process runs with: dockerd finds containerd and its helpers there, and
+/// the newest engine's are not the machine's (see scripts/provision-engine.sh).
+fn path_of(pid: u32) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(b"PATH="))
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+}
+
 /// The running dockerd: its pid and command line.
 pub fn running() -> Option<(u32, Vec<String>)> {
     let from_pidfile = ["/var/run/docker.pid", "/run/docker.pid"]
@@ -69,7 +79,7 @@ fn log_file() -> PathBuf {
 
 /// `setsid nohup dockerd ARGS… </dev/null >>LOG 2>&1 &` through a shell that exits at
 /// once: dockerd is nobody's child, as after provisioning.
-fn start(args: &[String]) -> Result<(), String> {
+fn start(args: &[String], path: Option<&str>) -> Result<(), String> {
     let quoted: Vec<String> = args
         .iter()
         .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
@@ -80,7 +90,11 @@ fn start(args: &[String]) -> Result<(), String> {
         quoted.join(" "),
         log.display()
     );
-    let status = Command::new("sh")
+    let mut sh = Command::new("sh");
+    if let Some(p) = path {
+        sh.env("PATH", p);
+    }
+    let status = sh
         .args(["-c", &script])
         .stdin(Stdio::null())
         .status()
@@ -94,6 +108,7 @@ fn start(args: &[String]) -> Result<(), String> {
 /// The engine, restarted; starts it again on drop if it is not running then.
 pub struct Restarted {
     args: Vec<String>,
+    path: Option<String>,
     /// How long it was away.
     pub down_for: Duration,
 }
@@ -102,16 +117,18 @@ pub struct Restarted {
 /// command line, waits until it answers.
 pub fn restart() -> Result<Restarted, String> {
     let (pid, args) = running().ok_or("no dockerd process on this machine")?;
+    let path = path_of(pid);
     let t0 = Instant::now();
     let mut guard = Restarted {
         args: args.clone(),
+        path: path.clone(),
         down_for: Duration::ZERO,
     };
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
     wait_until("dockerd stopping", || !is_dockerd(pid))?;
-    start(&args)?;
+    start(&args, path.as_deref())?;
     guard.down_for = t0.elapsed();
     Ok(guard)
 }
@@ -122,7 +139,7 @@ impl Drop for Restarted {
             return;
         }
         if running().is_none() {
-            if let Err(e) = start(&self.args) {
+            if let Err(e) = start(&self.args, self.path.as_deref()) {
                 eprintln!("ENGINE NOT RESTARTED: {e}; start it with scripts/provision-engine.sh");
             }
         } else if let Err(e) = wait_until("dockerd answering", answers) {

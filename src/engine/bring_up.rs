@@ -79,6 +79,10 @@ pub async fn bring_up(
     }
     fp.project_name = plan.project_name.clone();
     fp.profiles = plan.profiles.active.clone();
+    if session.setup.reuse {
+        // The earlier run's directory: its files are this one's to replace.
+        session.state.forget(&plan.project_name);
+    }
     let dir = session.state.new_run_dir(&plan.project_name)?;
     let files = write_fenced(session, &plan, fp.dir.insert(dir))?;
     fp.compose_files = files.clone();
@@ -136,7 +140,11 @@ const MAX_PLANS: usize = 12;
 /// are what `plan --for-run` shows.
 async fn plan_and_create(session: &Session, scope: &Scope) -> Result<Plan, String> {
     let mut refused: Vec<IpNet> = Vec::new();
-    let mut created: Vec<Created> = Vec::new();
+    let mut created: Vec<Created> = if session.setup.reuse {
+        earlier_networks(session, scope).await?
+    } else {
+        Vec::new()
+    };
     for _ in 0..MAX_PLANS {
         let plan = plan_copy(session, scope, &refused, &created).await?;
         match create_networks(session, &plan, &mut created).await? {
@@ -167,6 +175,28 @@ struct Created {
     name: String,
     id: String,
     subnets: Vec<IpNet>,
+    /// Made by an earlier run of a reused stack: kept as it is, whatever the plan's
+    /// subnet (its containers are attached to it).
+    earlier: bool,
+}
+
+/// The networks a reused stack's earlier run made, by the scope's labels.
+async fn earlier_networks(session: &Session, scope: &Scope) -> Result<Vec<Created>, String> {
+    let nets = session
+        .engine
+        .networks_labelled(&super::scope_filter(scope))
+        .await
+        .map_err(|e| e.0)?;
+    Ok(nets
+        .into_iter()
+        .filter(|n| n.label(labels::ROLE).is_none())
+        .map(|n| Created {
+            subnets: n.subnets.iter().filter_map(|s| s.parse().ok()).collect(),
+            name: n.name,
+            id: n.id,
+            earlier: true,
+        })
+        .collect())
 }
 
 /// The copy's plan: its managed networks on subnets that no network on the engine (but
@@ -229,7 +259,7 @@ async fn create_networks(
         }
         let subnets: Vec<IpNet> = np.subnet.into_iter().chain(np.subnet6).collect();
         if let Some(i) = created.iter().position(|c| c.name == np.name) {
-            if created[i].subnets == subnets {
+            if created[i].subnets == subnets || created[i].earlier {
                 continue;
             }
             // Planned elsewhere this time: it is new and empty, so it goes.
@@ -242,6 +272,7 @@ async fn create_networks(
                 name: np.name.clone(),
                 id,
                 subnets,
+                earlier: false,
             }),
             Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
             Err(NotCreated::Failed(e)) => return Err(e.0),
@@ -264,7 +295,11 @@ async fn create_networks(
 /// [`Compose::command`]: super::compose::Compose::command
 fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<Vec<PathBuf>, String> {
     let mut doc = session.project.rewrite(plan);
-    add_owner_labels(&mut doc, &session.owner);
+    // A reused stack outlives the run that made it: an owner label that changes every
+    // run would make Compose create every container again (its config hash).
+    if !session.setup.reuse {
+        add_owner_labels(&mut doc, &session.owner);
+    }
     if !session.setup.overlay {
         let text = crate::yaml::to_string(&doc);
         return Ok(vec![dir.write(FENCED_FILE, &text)?]);

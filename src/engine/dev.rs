@@ -86,6 +86,7 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
         overlay: false,
         wait: opts.wait,
         profiles: opts.profiles.clone(),
+        reuse: false,
     };
     project.plan(&options(&setup, &scope, Vec::new(), HostPorts::default()))?;
     super::runtime()?.block_on(async {

@@ -14,12 +14,34 @@ pub use super::sweep::{Kind, Object};
 use super::{Engine, EngineResult};
 use crate::labels;
 
-/// Which objects `gc` would remove, grouped by scope.
+/// How old what `gc` takes must be.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// A run's newest object.
+    pub runs: Duration,
+    /// A reused stack's last use (`run --reuse`).
+    pub reused: Duration,
+}
+
+impl Thresholds {
+    /// `--older-than` for both, else an hour for runs and a day for reused stacks.
+    pub fn new(older_than: Option<Duration>) -> Thresholds {
+        Thresholds {
+            runs: older_than.unwrap_or(Duration::from_secs(3600)),
+            reused: older_than.unwrap_or(Duration::from_secs(24 * 3600)),
+        }
+    }
+}
+
+/// Which objects `gc` would remove, grouped by scope. `last_use`: when a reused stack
+/// (by run id) was last used; its age is that, not its objects'.
 pub fn select(
     objects: Vec<Object>,
-    older_than: Duration,
+    t: Thresholds,
     now: SystemTime,
+    last_use: impl Fn(&str) -> Option<SystemTime>,
 ) -> BTreeMap<String, Vec<Object>> {
+    let older_than = t.runs;
     let mut by_scope: BTreeMap<String, Vec<Object>> = BTreeMap::new();
     for o in objects {
         let Some(scope) = o.scope().map(str::to_owned) else {
@@ -38,6 +60,9 @@ pub fn select(
         if live {
             return false;
         }
+        if let Some(used) = scope_id(objs).and_then(&last_use) {
+            return now.duration_since(used).unwrap_or_default() >= t.reused;
+        }
         if older_than.is_zero() {
             return true;
         }
@@ -49,6 +74,11 @@ pub fn select(
         })
     });
     by_scope
+}
+
+/// The run id of a scope's objects.
+fn scope_id(objs: &[Object]) -> Option<&str> {
+    objs.first()?.scope()?.strip_prefix("run:")
 }
 
 /// The dev stacks `gc --dev` removes: those whose checkout (`io.netfence.checkout`) no
@@ -108,24 +138,26 @@ impl Collected {
 
 /// Removes (unless `dry_run`) the objects of every run that is over: see [`select`].
 pub async fn gc(engine: &Engine, older_than: Duration, dry_run: bool) -> EngineResult<Collected> {
-    collect(engine, older_than, dry_run, false).await
+    collect(engine, Thresholds::new(Some(older_than)), dry_run, false).await
 }
 
 /// [`gc`]; with `dev`, also the dev stacks whose checkout is gone (see [`select_dev`]).
 pub async fn collect(
     engine: &Engine,
-    older_than: Duration,
+    t: Thresholds,
     dry_run: bool,
     dev: bool,
 ) -> EngineResult<Collected> {
     let all = engine.owned(&[format!("{}=true", labels::MANAGED)]).await?;
     let now = SystemTime::now();
     let mut chosen = if dev {
-        select_dev(all.clone(), older_than, now, std::path::Path::is_dir)
+        select_dev(all.clone(), t.runs, now, std::path::Path::is_dir)
     } else {
         BTreeMap::new()
     };
-    chosen.extend(select(all, older_than, now));
+    let state = super::state_dir::StateDir::existing();
+    let last_use = |id: &str| state.as_ref()?.reuse_record(id).map(|(when, _)| when);
+    chosen.extend(select(all, t, now, last_use));
     if dry_run {
         return Ok(Collected {
             removed: chosen,
@@ -187,12 +219,22 @@ mod tests {
             obj(Kind::Network, "run:half", &[], 9999),
             obj(Kind::Container, "run:half", &[], 10),
         ];
-        let got = select(objs.clone(), Duration::from_secs(3600), SystemTime::now());
+        let got = select(
+            objs.clone(),
+            Thresholds::new(Some(Duration::from_secs(3600))),
+            SystemTime::now(),
+            |_| None,
+        );
         assert_eq!(
             got.keys().cloned().collect::<Vec<_>>(),
             vec!["run:dead".to_owned(), "run:noowner".to_owned()]
         );
-        let got = select(objs, Duration::ZERO, SystemTime::now());
+        let got = select(
+            objs,
+            Thresholds::new(Some(Duration::ZERO)),
+            SystemTime::now(),
+            |_| None,
+        );
         assert_eq!(
             got.keys().cloned().collect::<Vec<_>>(),
             vec!["run:dead", "run:half", "run:noowner", "run:young"]
@@ -221,7 +263,12 @@ mod tests {
                 9999,
             ),
         ];
-        let never = select(objs.clone(), Duration::ZERO, SystemTime::now());
+        let never = select(
+            objs.clone(),
+            Thresholds::new(Some(Duration::ZERO)),
+            SystemTime::now(),
+            |_| None,
+        );
         assert!(
             never.is_empty(),
             "plain gc never takes a dev stack: {never:?}"

@@ -103,7 +103,12 @@ pub struct Settings {
     pub policy: String,
     /// Is a dev stack's checkout still there? (`Path::is_dir`, as `gc --dev` asks.)
     pub checkout_exists: std::sync::Arc<dyn Fn(&Path) -> bool + Send + Sync>,
+    /// A reused stack's last use and input digest, by run id (`run --reuse`).
+    pub reuse_record: ReuseLookup,
 }
+
+/// When a reused stack (by run id) was last used, and the digest of its input.
+pub type ReuseLookup = std::sync::Arc<dyn Fn(&str) -> Option<(SystemTime, String)> + Send + Sync>;
 
 /// The host's inventory.
 #[derive(Debug, Clone, Serialize)]
@@ -159,10 +164,21 @@ pub struct ScopeEntry {
     pub checkout: Option<String>,
     /// No live `netfence run` owns it: `gc` takes it (see [`Orphan`]).
     pub orphaned: bool,
+    /// Kept by `run --reuse`: the digest of its input and its last use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<ReuseEntry>,
     pub containers: Vec<ContainerEntry>,
     /// Names of its networks (details under `networks`).
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReuseEntry {
+    pub digest: String,
+    /// RFC 3339.
+    pub last_use: String,
+    pub idle_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -290,7 +306,14 @@ pub struct OrphanObject {
 pub fn build(o: &Observed, s: &Settings, now: SystemTime) -> Inventory {
     let orphans = orphans(&o.objects, now, &*s.checkout_exists);
     let orphaned: BTreeSet<&str> = orphans.iter().map(|x| x.scope.as_str()).collect();
-    let scopes = scopes(o, &orphaned, now);
+    let mut scopes = scopes(o, &orphaned, now);
+    for e in scopes.iter_mut().filter(|e| e.kind == "run") {
+        e.reuse = (s.reuse_record)(&e.id).map(|(when, digest)| ReuseEntry {
+            digest,
+            last_use: rfc3339(when),
+            idle_seconds: age(Some(when), now),
+        });
+    }
     let networks = networks(&o.networks);
     let host = o.host.clone().unwrap_or_else(|| HostSpace {
         local: false,
@@ -336,9 +359,14 @@ fn orphans(
     now: SystemTime,
     checkout_exists: &dyn Fn(&Path) -> bool,
 ) -> Vec<Orphan> {
-    let runs = gc::select(objects.to_vec(), Duration::ZERO, now)
-        .into_iter()
-        .map(|o| ("netfence gc", o));
+    let runs = gc::select(
+        objects.to_vec(),
+        gc::Thresholds::new(Some(Duration::ZERO)),
+        now,
+        |_| None,
+    )
+    .into_iter()
+    .map(|o| ("netfence gc", o));
     let dev = gc::select_dev(objects.to_vec(), Duration::ZERO, now, checkout_exists)
         .into_iter()
         .map(|o| ("netfence gc --dev", o));
@@ -418,6 +446,7 @@ fn scopes(o: &Observed, orphaned: &BTreeSet<&str>, now: SystemTime) -> Vec<Scope
                     .find_map(|x| x.label(labels::CHECKOUT))
                     .map(str::to_owned),
                 orphaned: orphaned.contains(scope),
+                reuse: None,
                 containers,
                 networks: names(Kind::Network),
                 volumes: names(Kind::Volume),
@@ -737,6 +766,7 @@ mod tests {
             pool: None,
             policy: "built-in".into(),
             checkout_exists: std::sync::Arc::new(|p: &Path| p != Path::new("/gone/shop")),
+            reuse_record: std::sync::Arc::new(|_: &str| None),
         }
     }
 

@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub profiles: Vec<String>,
     /// `--logs DIR`: every container's log and final state are kept there.
     pub logs: Option<PathBuf>,
+    /// `--reuse`: the stack stays up after CMD, for the next run of the same input, which
+    /// brings up only what changed; the digest of the input it was made from.
+    pub reuse: Option<String>,
 }
 
 impl RunOptions {
@@ -83,8 +86,34 @@ impl RunOptions {
             wait: WaitFor::default(),
             profiles: Vec::new(),
             logs: None,
+            reuse: None,
         })
     }
+}
+
+/// The digest `run --reuse` keys a stack by: the input as loaded (every file merged,
+/// includes and extends resolved), the policy, the project name, the profiles and how
+/// Compose is given the files. The same input gets the same stack; any change, its own.
+pub fn reuse_digest(project: &Project, opts: &RunOptions) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(crate::yaml::to_string(project.original()).as_bytes());
+    h.update(b"\0");
+    h.update(project.policy.policy.digest().as_bytes());
+    h.update(b"\0");
+    h.update(opts.project_name.as_deref().unwrap_or_default().as_bytes());
+    h.update(b"\0");
+    h.update(opts.profiles.join(",").as_bytes());
+    h.update(if opts.overlay {
+        &b"\0overlay"[..]
+    } else {
+        &b"\0copy"[..]
+    });
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Brings up `opts.ids.len()` isolated copies of `project`, runs the command against
@@ -101,6 +130,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
         overlay: opts.overlay,
         wait: opts.wait,
         profiles: opts.profiles.clone(),
+        reuse: opts.reuse.is_some(),
     };
     // Bad input is reported before anything touches the engine.
     setup.check(&project, &opts.ids[0])?;
@@ -159,6 +189,12 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         Some(i) => format!("run {} (copy {i})", scope.id()),
         None => format!("run {}", scope.id()),
     };
+    if let Some(digest) = &sh.opts.reuse {
+        // In use from now on: `gc` measures a reused stack's age from its last use.
+        if let Err(e) = sh.session.state.touch_reuse(scope.id(), digest) {
+            eprintln!("netfence: {label}: {}", e.0);
+        }
+    }
     let ended = up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
     if let Some(dir) = &sh.opts.logs {
         let dir = match index {
@@ -174,7 +210,15 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         ..
     } = ended;
     // `--keep` keeps a stack that came up; one that did not is torn down as always.
-    if sh.opts.keep && came_up {
+    if let (Some(digest), true) = (&sh.opts.reuse, came_up) {
+        if let Err(e) = sh.session.state.touch_reuse(scope.id(), digest) {
+            eprintln!("netfence: {label}: {}", e.0);
+        }
+        eprintln!(
+            "netfence: {label} kept for reuse (input {digest}): the next `run --reuse` of the same input uses it; `netfence down --run-id {}` or `gc` removes it",
+            scope.id()
+        );
+    } else if sh.opts.keep && came_up {
         if !fp.compose_files.is_empty() {
             eprintln!(
                 "netfence: {label} left up (--keep): project {}; remove it with `netfence down --run-id {}`{}",

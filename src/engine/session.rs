@@ -36,6 +36,8 @@ pub struct Setup {
     pub wait: WaitFor,
     /// `--profile` values (else `COMPOSE_PROFILES`): which services are started.
     pub profiles: Vec<String>,
+    /// `run --reuse`: the scope's networks from an earlier run are taken as they are.
+    pub reuse: bool,
 }
 
 impl Setup {

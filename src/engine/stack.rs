@@ -130,6 +130,7 @@ impl Stack {
             overlay: false,
             wait: opts.wait,
             profiles: opts.profiles,
+            reuse: false,
         };
         setup.check(&project, scope.id())?;
         off_thread(move || {

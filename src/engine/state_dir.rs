@@ -20,6 +20,8 @@ use super::{EngineError, EngineResult};
 const RUNS: &str = "runs";
 /// Where the run-id locks are, inside the state directory.
 const LOCKS: &str = "locks";
+/// Reused stacks (`run --reuse`): one file per run id, its time the last use.
+const REUSE: &str = "reuse";
 
 /// The per-user state directory, checked to be this user's alone.
 #[derive(Debug, Clone)]
@@ -45,6 +47,30 @@ impl StateDir {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records a use of the reused stack `run_id` (`run --reuse`) made from input
+    /// `digest`: the file's time is the last use, which `gc` and `ls` read.
+    pub fn touch_reuse(&self, run_id: &str, digest: &str) -> EngineResult<()> {
+        let dir = self.path.join(REUSE);
+        private_dir(&dir)?;
+        let path = dir.join(run_id);
+        std::fs::write(&path, format!("{digest}\n"))
+            .map_err(|e| EngineError(format!("recording the use of {}: {e}", path.display())))
+    }
+
+    /// When the reused stack `run_id` was last used, and the digest of its input; `None`
+    /// when it is not one.
+    pub fn reuse_record(&self, run_id: &str) -> Option<(std::time::SystemTime, String)> {
+        let path = self.path.join(REUSE).join(run_id);
+        let when = std::fs::metadata(&path).ok()?.modified().ok()?;
+        let digest = std::fs::read_to_string(&path).ok()?.trim().to_owned();
+        Some((when, digest))
+    }
+
+    /// Forgets the reused stack `run_id` (it was taken down).
+    pub fn forget_reuse(&self, run_id: &str) {
+        let _ = std::fs::remove_file(self.path.join(REUSE).join(run_id));
     }
 
     /// The directory of the run locks, made when missing.

@@ -282,6 +282,15 @@ pub fn forget_files(objects: &[Object]) {
     for project in projects {
         state.forget(project);
     }
+    // A reused stack taken down is no longer one.
+    let runs: std::collections::BTreeSet<&str> = objects
+        .iter()
+        .filter_map(|o| o.scope()?.strip_prefix("run:"))
+        .filter(|id| crate::scope::valid_id(id))
+        .collect();
+    for id in runs {
+        state.forget_reuse(id);
+    }
 }
 
 /// `container x, network y` for messages.

@@ -216,3 +216,103 @@ fn a_profile_service_is_fenced_always_and_started_only_when_active() {
         .stdout_is("app ");
     nothing_left(&e2e);
 }
+
+/// `run --reuse`, then the run id it announced and the containers of its stack (id,
+/// sorted): what a test loop's second run must find unchanged.
+fn reuse_run(dir: &Path, cmd: &str) -> (String, Vec<String>) {
+    let out = Netfence::new()
+        .current_dir(dir)
+        .args([
+            "run",
+            "--reuse",
+            "-f",
+            &file(dir),
+            "-p",
+            "rs",
+            "--",
+            "sh",
+            "-c",
+            cmd,
+        ])
+        .run();
+    out.success();
+    let err = out.stderr();
+    let id = err
+        .lines()
+        .find_map(|l| l.strip_prefix("netfence: run id "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the run id is announced:\n{err}"))
+        .to_owned();
+    assert!(err.contains("kept for reuse"), "{err}");
+    let filter = format!("label=io.netfence.scope=run:{id}");
+    let ids = docker_ok(&["ps", "-q", "--no-trunc", "--filter", &filter]);
+    let mut ids: Vec<String> = ids.split_whitespace().map(str::to_owned).collect();
+    ids.sort();
+    (id, ids)
+}
+
+/// Two `run --reuse` of one input: the second starts no container and its CMD sees the
+/// same stack; `ls` shows the stack with its input digest; a changed file gets a stack
+/// of its own; `gc --older-than 0s` takes both.
+#[test]
+fn reuse_keeps_the_stack_for_the_same_input_and_gives_a_changed_one_its_own() {
+    // `gc --older-than 0s` takes every kept run on the engine: no other test meanwhile.
+    let _alone = alone();
+    let Some(e2e) = E2e::start("reuse") else {
+        return;
+    };
+    let dir = e2e.fixture("small");
+    let saw = dir.join("saw.txt");
+    let cmd = format!("echo $NETFENCE_PROJECT >> {}", saw.display());
+    let (first, before) = reuse_run(&dir, &cmd);
+    e2e.guard(&format!("run:{first}"));
+    assert!(first.starts_with("reuse-"), "{first}");
+    assert_eq!(before.len(), 2, "both services up: {before:?}");
+    let (again, after) = reuse_run(&dir, &cmd);
+    assert_eq!(again, first, "the same input, the same stack");
+    assert_eq!(after, before, "no container was created again");
+    let seen: Vec<String> = read(&saw).lines().map(str::to_owned).collect();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], seen[1], "both CMDs saw one project");
+
+    let inv = Netfence::new()
+        .args(["ls", "--format", "json"])
+        .run()
+        .success()
+        .json();
+    let entry = inv["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["scope"] == format!("run:{first}"))
+        .unwrap_or_else(|| panic!("ls lists run:{first}: {inv:#}"));
+    let digest = first.trim_start_matches("reuse-");
+    assert_eq!(entry["reuse"]["digest"], digest, "{entry:#}");
+    assert!(entry["reuse"]["last_use"].is_string(), "{entry:#}");
+
+    // A changed file is another input: a stack of its own, the first one left as it is.
+    let text = read(&dir.join("compose.yml")).replace("hello-app", "hello-changed");
+    std::fs::write(dir.join("compose.yml"), text).unwrap();
+    let (changed, changed_ids) = reuse_run(&dir, "true");
+    e2e.guard(&format!("run:{changed}"));
+    assert_ne!(changed, first);
+    assert!(changed_ids.iter().all(|c| !before.contains(c)));
+    let filter = format!("label=io.netfence.scope=run:{first}");
+    assert_eq!(
+        docker_ok(&["ps", "-q", "--filter", &filter])
+            .split_whitespace()
+            .count(),
+        2
+    );
+
+    Netfence::new()
+        .args(["gc", "--older-than", "0s"])
+        .run()
+        .success();
+    for id in [&first, &changed] {
+        assert!(
+            leftovers_of(&format!("run:{id}")).is_empty(),
+            "gc took run:{id}"
+        );
+    }
+}

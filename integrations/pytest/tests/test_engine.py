@@ -211,6 +211,34 @@ def test_logs_are_kept_after_the_stack_is_gone(
     assert engine_objects(f"pyt-{token}-") == []
 
 
+def test_reuse_keeps_the_stack_for_the_next_session(
+    netfence_bin: str, pytester: pytest.Pytester
+) -> None:
+    """``netfence_reuse``: a second session gets the first one's containers, as they were."""
+    pytester.makefile(".yml", compose=SMALL)
+    pytester.makeini(
+        "[pytest]\nnetfence_compose_files = compose.yml\nnetfence_reuse = true\n"
+        f"netfence_bin = {netfence_bin}\n"
+    )
+    pytester.makepyfile(
+        "def test_one(netfence_stack):\n"
+        "    app = netfence_stack.service('app').containers[0]\n"
+        "    with open('seen.txt', 'a') as f:\n"
+        "        f.write(app.id + '\\n')\n"
+    )
+    for _ in range(2):
+        r = pytester.runpytest("-p", "no:xdist")
+        r.assert_outcomes(passed=1)
+    first, second = (pytester.path / "seen.txt").read_text().split()
+    assert first == second, "the second session used the first one's container"
+    kept = [ln.split()[2] for ln in engine_objects("reuse-") if ln.startswith("ps:")]
+    scopes = {s for s in kept if s.endswith("-main")}
+    assert len(scopes) == 1, kept
+    subprocess.run(
+        [netfence_bin, "down", "--run-id", scopes.pop().removeprefix("run:")], check=True
+    )
+
+
 def test_ctrl_c_tears_down(netfence_bin: str, tmp_path: Path) -> None:
     """SIGINT to the session's process group, as a Ctrl-C at the terminal sends it."""
     (tmp_path / "compose.yml").write_text(SMALL)

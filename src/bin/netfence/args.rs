@@ -270,6 +270,14 @@ pub struct RunArgs {
     /// Leave the stack up afterwards (remove it later with `netfence down --run-id ID`).
     #[arg(long)]
     pub keep: bool,
+    /// Keep the stack after CMD for the next `run --reuse` of the same input: its run id
+    /// is `reuse-<digest>` of the input, policy, project name and profiles (with
+    /// `--reuse=SLOT`, `reuse-<digest>-<SLOT>`: one stack per test worker), unless
+    /// --run-id names one; the next run brings up only what changed. `gc` takes a reused
+    /// stack a day after its last use (or after --older-than).
+    #[arg(long, value_name = "SLOT", num_args = 0..=1, default_missing_value = "",
+          conflicts_with_all = ["keep", "parallel"])]
+    pub reuse: Option<String>,
     /// Run N isolated copies at once, each CMD with NETFENCE_INDEX=0..N-1 and run id
     /// `<id>-<index>`.
     #[arg(long, value_name = "N", default_value_t = 1,
@@ -385,9 +393,11 @@ pub struct PortArgs {
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// Only objects at least this old (e.g. 0s, 30m, 1h).
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = duration)]
-    pub older_than: Duration,
+    /// Only runs whose newest object is at least this old, and reused stacks (`run
+    /// --reuse`) last used at least this long ago (e.g. 0s, 30m, 1h). Default: 1h for
+    /// runs, a day for reused stacks.
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub older_than: Option<Duration>,
     /// Print what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,

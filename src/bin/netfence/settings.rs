@@ -279,7 +279,13 @@ impl GraphSettings {
 pub struct RunSettings {
     pub input: InputSettings,
     pub run: netfence::engine::run::RunOptions,
+    /// `--reuse[=SLOT]`: the run id comes from the input's digest (and the slot) unless
+    /// one was given.
+    pub reuse: Option<String>,
 }
+
+/// The run id of a `run --reuse` before the input is read.
+pub const REUSE_PENDING: &str = "reuse-pending";
 
 impl RunSettings {
     pub fn resolve(a: RunArgs, p: &Process) -> Result<Self> {
@@ -288,7 +294,7 @@ impl RunSettings {
                 "`run` brings up an ephemeral copy (a run scope); environments are for `rewrite`, `ensure` and `reconcile`: use --run-id or leave it out".into(),
             ));
         }
-        if a.cmd.is_empty() && !a.keep {
+        if a.cmd.is_empty() && !a.keep && a.reuse.is_none() {
             return Err(Error::Usage(
                 "give the command to run after `--`, e.g. `netfence run -f compose.yml -- pytest -x` (or --keep to only bring the stack up)".into(),
             ));
@@ -307,6 +313,8 @@ impl RunSettings {
         }
         let base = match &input.scope {
             Some(scope) => scope.id().to_owned(),
+            // Made from the input's digest once it is loaded (see `commands::run`).
+            None if a.reuse.is_some() => REUSE_PENDING.to_owned(),
             None => {
                 let id = Scope::random_run().id().to_owned();
                 eprintln!("netfence: run id {id} (choose one with --run-id or NETFENCE_RUN_ID)");
@@ -327,6 +335,7 @@ impl RunSettings {
                 logs: a.logs.map(|d| p.working_dir.join(d)),
                 ..run
             },
+            reuse: a.reuse,
             input,
         })
     }
@@ -432,7 +441,8 @@ impl PortSettings {
 }
 
 pub struct GcSettings {
-    pub older_than: Duration,
+    /// `--older-than`, when given (else each kind's default: see `gc::Thresholds`).
+    pub older_than: Option<Duration>,
     pub dry_run: bool,
     /// Also dev stacks whose checkout is gone.
     pub dev: bool,

@@ -144,6 +144,7 @@ class NetfenceSession:
             logs=self._logs_dir(),
             wait=self._wait(),
             profiles=self._profiles(),
+            reuse=self._reuse(),
         )
 
     def _logs_dir(self) -> Path | None:
@@ -161,6 +162,12 @@ class NetfenceSession:
         if wait and wait not in WAITS:
             raise NetfenceError(f"netfence_wait: {wait!r} is not one of {', '.join(WAITS)}")
         return wait or None
+
+    def _reuse(self) -> bool:
+        cfg = self.pytest_config
+        if getattr(cfg.option, "netfence_reuse", False):
+            return True
+        return bool(cfg.getini("netfence_reuse"))
 
     def _profiles(self) -> tuple[str, ...]:
         cfg = self.pytest_config
@@ -267,6 +274,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep every container's log and final state in DIR/<run id> (netfence run --logs)",
     )
     group.addoption(
+        "--netfence-reuse",
+        action="store_true",
+        default=False,
+        help="keep each worker's stack for the next session with the same input",
+    )
+    group.addoption(
         "--netfence-wait",
         choices=WAITS,
         help="when a stack counts as up (netfence run --wait; default healthy)",
@@ -306,6 +319,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
         help="Compose profiles to start (else COMPOSE_PROFILES)",
+    )
+    parser.addini(
+        "netfence_reuse",
+        type="bool",
+        default=False,
+        help="keep each worker's stack for the next session with the same input "
+        "(netfence run --reuse): only what changed is brought up again",
     )
 
 

@@ -80,14 +80,17 @@ class StackConfig:
     wait: str | None = None
     #: ``--profile`` for each (Compose profiles to start); none: ``COMPOSE_PROFILES``.
     profiles: tuple[str, ...] = ()
+    #: ``--reuse=<worker>``: the stack stays up for the next session with the same input
+    #: (one per worker), netfence naming it from the input's digest.
+    reuse: bool = False
 
-    def run_args(self, run_id: str) -> list[str]:
+    def run_args(self, run_id: str, worker: str = "main") -> list[str]:
         """``netfence run`` and its options for ``run_id``, without the command."""
+        scope = [f"--reuse={worker}"] if self.reuse else ["--run-id", run_id]
         argv = [
             self.netfence_bin,
             "run",
-            "--run-id",
-            run_id,
+            *scope,
             "--timeout",
             _duration_arg(self.timeout),
         ]
@@ -105,10 +108,10 @@ class StackConfig:
             argv += ["--profile", p]
         return argv
 
-    def argv(self, run_id: str, info_path: Path) -> list[str]:
+    def argv(self, run_id: str, info_path: Path, worker: str = "main") -> list[str]:
         """The whole ``netfence run`` command line: the stack is held until stdin closes."""
         hold = ["sh", "-c", _HOLD_SCRIPT, "netfence-pytest", str(info_path)]
-        return [*self.run_args(run_id), "--", *hold]
+        return [*self.run_args(run_id, worker), "--", *hold]
 
 
 @dataclass
@@ -251,7 +254,7 @@ def start_stack(
         info_path.unlink()
     record = Record(run_id=run_id, worker=worker, netfence_bin=config.netfence_bin)
     record.save(session_dir)
-    argv = config.argv(run_id, info_path)
+    argv = config.argv(run_id, info_path, worker)
     with open(log_path, "wb") as log:
         try:
             proc = subprocess.Popen(

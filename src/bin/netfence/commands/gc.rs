@@ -10,7 +10,13 @@ use crate::settings::GcSettings;
 pub fn run(s: GcSettings) -> anyhow::Result<ExitStatus> {
     let collected = engine::block_on(async {
         let engine = Engine::connect().await?;
-        Ok(engine::gc::collect(&engine, s.older_than, s.dry_run, s.dev).await?)
+        Ok(engine::gc::collect(
+            &engine,
+            engine::gc::Thresholds::new(s.older_than),
+            s.dry_run,
+            s.dev,
+        )
+        .await?)
     })?;
     let verb = if s.dry_run { "would remove" } else { "removed" };
     let mut out = String::new();

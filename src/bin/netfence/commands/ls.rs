@@ -32,6 +32,10 @@ pub fn run(s: LsSettings) -> anyhow::Result<ExitStatus> {
         pool,
         policy: loaded.source.to_string(),
         checkout_exists: std::sync::Arc::new(std::path::Path::is_dir),
+        reuse_record: {
+            let state = netfence::engine::state_dir::StateDir::existing();
+            std::sync::Arc::new(move |id: &str| state.as_ref()?.reuse_record(id))
+        },
     };
     let observed = engine::block_on(async {
         let engine = Engine::connect().await?;
@@ -59,6 +63,13 @@ fn ago(secs: Option<u64>) -> String {
 fn owner(s: &ScopeEntry) -> String {
     if let Some(checkout) = &s.checkout {
         return format!("checkout {checkout}");
+    }
+    if let Some(r) = &s.reuse {
+        return format!(
+            "reused, input {}, last use {} ago",
+            r.digest,
+            ago(r.idle_seconds)
+        );
     }
     match &s.owner {
         Some(o) => match o.pid {

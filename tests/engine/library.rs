@@ -1,4 +1,4 @@
-//! The engine side as a library (`netfence::engine::stack`): the README's example run for
+//! The engine side as a library (`netfence::engine::stack`): docs/LIBRARY.md's example run for
 //! real, and the drop guard. Needs Docker + Compose v2 (see support).
 
 use netfence::engine::stack::{Stack, StackOptions};

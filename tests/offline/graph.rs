@@ -10,7 +10,7 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The example of the README: `netfence graph` with these arguments.
+/// The example of docs/VERIFY.md: `netfence graph` with these arguments.
 const EXAMPLE: &[&str] = &[
     "graph",
     "-f",

@@ -417,6 +417,14 @@ mod testing {
     use crate::labels;
     use crate::plan::Options;
 
+    /// `subject: observed` of every row that is a difference.
+    pub fn failures(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{}: {}", r.subject, r.observed))
+            .collect()
+    }
+
     pub fn ctr(name: &str, holder: &str, nets: &[(&str, &str, &[&str])]) -> Ctr {
         Ctr {
             id: format!("{name}-id"),

@@ -243,7 +243,7 @@ fn judge(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{ctr, labelled, net};
+    use super::super::testing::{ctr, failures, labelled, net};
     use super::*;
 
     /// Projects alpha and beta, each an `api` and a `db` on its own network and on the
@@ -273,13 +273,6 @@ mod tests {
             ("zz-beta".to_owned(), net("env:e", &refs[2..])),
         ]);
         (all, nets)
-    }
-
-    fn failures(rows: &[Row]) -> Vec<String> {
-        rows.iter()
-            .filter(|r| !r.ok)
-            .map(|r| format!("{}: {}", r.subject, r.observed))
-            .collect()
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn path_row(lines: &[String]) -> Row {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::net;
+    use super::super::testing::{failures, net};
     use super::super::Platform;
     use super::*;
 
@@ -207,15 +207,8 @@ mod tests {
         BTreeMap::from([("nf-t-front".into(), front), ("nf-t-back".into(), back)])
     }
 
-    fn failures(rows: &[Row]) -> Vec<String> {
-        rows.iter()
-            .filter(|r| !r.ok)
-            .map(|r| format!("{}: {}", r.subject, r.observed))
-            .collect()
-    }
-
-    #[test]
-    fn every_rule_in_place_is_clean_and_a_missing_one_is_named() {
+    /// The rows for the two networks of [`nets`] in a run scope, under `host`.
+    fn judged(host: &HostRules, nets: &BTreeMap<String, Net>) -> Vec<Row> {
         let scope = crate::scope::Scope::Run("t".into());
         let platform = Platform::default();
         let rules = Rules {
@@ -223,46 +216,45 @@ mod tests {
             platform: &platform,
             project: None,
         };
-        let all = rows(&rules, &host(20, TABLE_20), &nets());
+        rows(&rules, host, nets)
+    }
+
+    #[test]
+    fn every_rule_in_place_is_clean_and_a_missing_one_is_named() {
+        let all = judged(&host(20, TABLE_20), &nets());
         assert_eq!(all.len(), 3, "the path and one row per network");
         assert!(failures(&all).is_empty(), "{:?}", failures(&all));
         let without = TABLE_20.replace(
             "-A DOCKER-ISOLATION-STAGE-2 -o br-aaaaaaaaaaaa -j DROP\n",
             "",
         );
-        let f = failures(&rows(&rules, &host(20, &without), &nets()));
+        let f = failures(&judged(&host(20, &without), &nets()));
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].starts_with("nf-t-front: missing `-A DOCKER-ISOLATION-STAGE-2 -o br-aaaaaaaaaaaa -j DROP`: restart dockerd"), "{f:?}");
         let without = TABLE_20.replace(
             "-A DOCKER-ISOLATION-STAGE-1 ! -d 10.9.0.0/24 -i br-bbbbbbbbbbbb -j DROP\n",
             "",
         );
-        assert!(failures(&rows(&rules, &host(28, &without), &nets()))[0]
-            .starts_with("nf-t-back: missing"));
+        assert!(
+            failures(&judged(&host(28, &without), &nets()))[0].starts_with("nf-t-back: missing")
+        );
     }
 
     #[test]
     fn forward_must_reach_the_isolation_chain_before_accepting_everything() {
-        let scope = crate::scope::Scope::Run("t".into());
-        let platform = Platform::default();
-        let rules = Rules {
-            scope: &scope,
-            platform: &platform,
-            project: None,
-        };
         let through = TABLE_20.replace(
             "-A FORWARD -j DOCKER-ISOLATION-STAGE-1",
             "-A FORWARD -j DOCKER-FORWARD\n-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1",
         );
-        let r = rows(&rules, &host(28, &through), &nets());
+        let r = judged(&host(28, &through), &nets());
         assert_eq!(r[0].observed, "through DOCKER-FORWARD");
         assert!(r[0].ok);
         // A firewall that puts an accept-all rule first opens every bridge to every other.
         let opened = format!("-A FORWARD -j ACCEPT\n{TABLE_20}");
-        let f = failures(&rows(&rules, &host(20, &opened), &nets()));
+        let f = failures(&judged(&host(20, &opened), &nets()));
         assert_eq!(f, ["FORWARD: `-A FORWARD -j ACCEPT` accepts every packet before DOCKER-ISOLATION-STAGE-1"]);
         let user = TABLE_20.replace("-A DOCKER-USER -j RETURN", "-A DOCKER-USER -j ACCEPT");
-        let f = failures(&rows(&rules, &host(20, &user), &nets()));
+        let f = failures(&judged(&host(20, &user), &nets()));
         assert_eq!(
             f,
             ["FORWARD: DOCKER-USER accepts every packet before DOCKER-ISOLATION-STAGE-1"]
@@ -271,20 +263,13 @@ mod tests {
 
     #[test]
     fn an_unknown_layout_is_a_difference_and_a_remote_engine_is_said_not_checked() {
-        let scope = crate::scope::Scope::Run("t".into());
-        let platform = Platform::default();
-        let rules = Rules {
-            scope: &scope,
-            platform: &platform,
-            project: None,
-        };
-        let f = failures(&rows(&rules, &host(29, TABLE_20), &nets()));
+        let f = failures(&judged(&host(29, TABLE_20), &nets()));
         assert!(
             f[0].contains("engine 29 with iptables is not known"),
             "{f:?}"
         );
         let remote = HostRules::NotRead("the engine runs on host `x`".into());
-        let r = rows(&rules, &remote, &nets());
+        let r = judged(&remote, &nets());
         assert!(
             r[0].ok
                 && r[0]

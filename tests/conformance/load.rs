@@ -7,7 +7,8 @@
 //!   shows no `container_name`, no published host port and no network that is not
 //!   scoped, and otherwise equals Compose's view of the input apart from what netfence
 //!   owns: network and volume names, IPAM, service networks' aliases, container names,
-//!   published ports, the `io.netfence.*` labels, the project name and `x-` keys.
+//!   published ports and the address they bind, the `io.netfence.*` labels, the project
+//!   name and `x-` keys.
 
 use std::path::{Path, PathBuf};
 
@@ -118,6 +119,12 @@ fn normalise(mut v: J, fenced: bool) -> (J, Vec<String>) {
                         if fenced && published.as_str().is_some_and(|s| !s.is_empty()) {
                             problems
                                 .push(format!("service {name} publishes host port {published}"));
+                        }
+                    }
+                    // Where a run publishes is netfence's too: 127.0.0.1 by default.
+                    if let Some(ip) = p.remove("host_ip") {
+                        if fenced && ip != "127.0.0.1" {
+                            problems.push(format!("service {name} publishes on {ip}"));
                         }
                     }
                 }

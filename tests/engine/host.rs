@@ -308,9 +308,11 @@ fn compose_leftovers_of_a_scopes_project_count_as_the_scopes() {
         ]);
     };
     let hook = format!("{project}-api-pre_start-1");
-    leftover(&project, &hook);
-    // Another project's, which must survive (removed by the test itself).
     let stranger = format!("nf-{id}-other-api-pre_start-1");
+    // They carry no netfence label, so the scope guard cannot find them if the test fails.
+    let _gone = Removed(vec![hook.clone(), stranger.clone()]);
+    leftover(&project, &hook);
+    // Another project's, which must survive (removed by the guard above).
     leftover(&format!("nf-{id}-other"), &stranger);
     let inv = Netfence::new()
         .args(["ls", "--format", "json"])
@@ -341,7 +343,17 @@ fn compose_leftovers_of_a_scopes_project_count_as_the_scopes() {
         exists(&stranger),
         "another project's container is not the run's"
     );
-    docker(&["rm", "-f", &stranger]);
+}
+
+/// Removes the named containers when dropped.
+struct Removed(Vec<String>);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let mut args = vec!["rm", "-f"];
+        args.extend(self.0.iter().map(String::as_str));
+        docker(&args);
+    }
 }
 
 #[test]

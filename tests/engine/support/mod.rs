@@ -362,11 +362,18 @@ impl E2e {
     }
 }
 
-impl Drop for E2e {
-    fn drop(&mut self) {
+impl E2e {
+    /// Removes every scope of this test now (again when dropped: a no-op then).
+    pub fn remove_scopes(&self) {
         for s in self.scopes.lock().unwrap().iter() {
             remove_scope(s);
         }
+    }
+}
+
+impl Drop for E2e {
+    fn drop(&mut self) {
+        self.remove_scopes();
     }
 }
 

@@ -167,10 +167,11 @@ impl Drop for Platform {
                 docker(&["network", "rm", n]);
             }
         }
-        // Containers of the scopes first, so that shared networks can go.
+        // Containers of the scopes first (the runs' too), so that shared networks can go.
         for s in self.scopes.lock().unwrap().iter() {
             remove_scope(s);
         }
+        self.e2e.remove_scopes();
         for n in self.networks.lock().unwrap().iter() {
             for id in networks_named(n) {
                 docker(&["network", "rm", &id]);

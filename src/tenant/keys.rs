@@ -1096,6 +1096,29 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_from_a_variable_the_platform_hands_its_tenants_is_accepted() {
+        let text = "services: {a: {image: x, secrets: [s]}}\nsecrets: {s: {environment: DEPLOY_TOKEN}}\nconfigs: {c: {environment: OTHER}}";
+        let policy = Policy::from_text(
+            &crate::Source::File("p.yml".into()),
+            "tenant:\n  environment: [DEPLOY_*]\n",
+        )
+        .unwrap();
+        let e = found(text, &policy);
+        let judged: Vec<(&str, bool)> = e
+            .iter()
+            .filter(|e| e.kind == Kind::Interpolated)
+            .map(|e| (e.key.as_str(), e.granted))
+            .collect();
+        assert_eq!(
+            judged,
+            [
+                ("secrets.s.environment", true),
+                ("configs.c.environment", false)
+            ]
+        );
+    }
+
+    #[test]
     fn each_granted_key_is_refused_without_its_grant_and_accepted_with_it() {
         for (compose, grant, kind, key) in GRANTED {
             let e = found(compose, &Policy::default());

@@ -342,7 +342,17 @@ fn granted(e: &Escape, policy: &Policy) -> bool {
             .flat_networks
             .iter()
             .any(|f| Some(f.as_str()) == e.item.as_deref());
-    flat || grants(&policy.tenant.allow, e.kind, e.item.as_deref())
+    // A variable the platform hands its tenants (`tenant.environment`) is theirs to read,
+    // by `${VAR}` or by a secret's or config's `environment: VAR`.
+    let handed = e.kind == Kind::Interpolated
+        && e.item.as_deref().is_some_and(|name| {
+            policy
+                .tenant
+                .environment
+                .iter()
+                .any(|g| templates::glob_matches(g, name))
+        });
+    flat || handed || grants(&policy.tenant.allow, e.kind, e.item.as_deref())
 }
 
 /// Does `tenant.allow` grant this kind of escape (for list grants: this `item`)? For

@@ -74,7 +74,7 @@ pub enum Error {
     },
     /// The engine or Compose failed (or could not be reached).
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(#[from] EngineError),
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -145,3 +145,21 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The engine or Compose failed: exit code 3 (SPEC §4). Raised by the engine module.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EngineError(pub String);
+
+impl EngineError {
+    pub fn new(message: impl Into<String>) -> Self {
+        EngineError(message.into())
+    }
+}
+
+/// The engine code's internal failures are messages; this joins the two.
+impl From<EngineError> for String {
+    fn from(e: EngineError) -> String {
+        e.0
+    }
+}

@@ -45,23 +45,9 @@ pub mod watch;
 
 pub use docker::Engine;
 
-/// The engine or Compose failed: exit code 3 (SPEC §4).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct EngineError(pub String);
-
-impl EngineError {
-    pub fn new(message: impl Into<String>) -> Self {
-        EngineError(message.into())
-    }
-}
-
-/// The engine code's internal failures are messages; this joins the two.
-impl From<EngineError> for String {
-    fn from(e: EngineError) -> String {
-        e.0
-    }
-}
+// The error lives with the core's (`crate::error`): the core names it for exit code 3
+// without importing the engine.
+pub use crate::error::EngineError;
 
 pub type EngineResult<T> = std::result::Result<T, EngineError>;
 

@@ -1,6 +1,7 @@
-//! Where things are in a compose file's text. serde_yaml_ng's `Value` carries no
-//! positions, so audit reads each file a second time with saphyr's event parser, keeps a
-//! small tree of positions, and answers "on which line is `services.web.ports[0]`?".
+//! Where things are in a compose file's text. The merged document audit judges carries no
+//! positions (several files, includes and extends went into it), so audit reads each file
+//! a second time with saphyr's event parser, keeps a small tree of positions, and answers
+//! "on which line is `services.web.ports[0]`?".
 //!
 //! Anchors and `<<` merge keys are followed the way `yaml::parse` resolves them: a key
 //! reached through an alias or a merge key is reported where it is written (at the anchor),

@@ -41,7 +41,7 @@ pub(super) fn rows(rules: &Rules, expected: &Expected, observed: &Observed) -> V
     compare_names(rules, ours, others, nets, &mut rows);
     rows.extend(super::names::rows(ours, others, nets, *by_priority));
     rows.extend(super::names::answered_rows(ours, others, &observed.answers));
-    rows.extend(super::netfilter::rows(rules, &observed.host_rules, nets));
+    rows.extend(super::host_rules::rows(rules, &observed.host_rules, nets));
     rows
 }
 

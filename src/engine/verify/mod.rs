@@ -32,8 +32,8 @@
 mod compare;
 mod dns;
 mod fence;
+mod host_rules;
 mod names;
-mod netfilter;
 mod observe;
 mod probes;
 
@@ -174,7 +174,7 @@ impl Ctr {
 struct Net {
     internal: bool,
     labels: HashMap<String, String>,
-    /// The host interface of a bridge network (see `netfilter`).
+    /// The host interface of a bridge network (see `host_rules`).
     bridge: Option<String>,
     /// Its subnets, as the engine writes them.
     subnets: Vec<String>,
@@ -224,7 +224,7 @@ struct Observed {
     /// Whether the engine asks a container's networks for a name by priority (28+).
     by_priority: bool,
     /// The host's netfilter rules, when the engine runs here and they could be read.
-    host_rules: netfilter::HostRules,
+    host_rules: host_rules::HostRules,
     /// Container id → what each name its project holds resolved to, asked from inside
     /// it (see `dns`), or why it was not asked.
     answers: BTreeMap<String, Result<Answers, String>>,

@@ -70,7 +70,7 @@ pub(super) async fn around(
     let info = engine.info().await?;
     let by_priority = info.orders_names_by_priority();
     let answers = ask_names(&info, &ours, &others).await;
-    let host_rules = tokio::task::spawn_blocking(move || super::netfilter::read(&info))
+    let host_rules = tokio::task::spawn_blocking(move || super::host_rules::read(&info))
         .await
         .map_err(|e| EngineError(format!("reading the host's netfilter rules: {e}")))?;
     Ok(Observed {

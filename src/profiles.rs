@@ -33,6 +33,17 @@ pub struct ProfilePlan {
 }
 
 impl ProfilePlan {
+    /// `debug, test (from COMPOSE_PROFILES)`, or `None` when no profile is active.
+    pub fn describe_active(&self) -> Option<String> {
+        (!self.active.is_empty()).then(|| {
+            format!(
+                "{} (from {})",
+                self.active.join(", "),
+                self.from.as_deref().unwrap_or("--profile")
+            )
+        })
+    }
+
     /// No profile active and no service with profiles: nothing worth showing.
     pub fn is_empty(&self) -> bool {
         self.active.is_empty() && self.inactive_services.is_empty()

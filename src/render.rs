@@ -36,15 +36,7 @@ fn profiles(out: &mut String, plan: &Plan) {
     if p.is_empty() {
         return;
     }
-    let active = if p.active.is_empty() {
-        "none".to_owned()
-    } else {
-        format!(
-            "{} (from {})",
-            p.active.join(", "),
-            p.from.as_deref().unwrap_or("--profile")
-        )
-    };
+    let active = p.describe_active().unwrap_or_else(|| "none".to_owned());
     let _ = writeln!(
         out,
         "

@@ -996,6 +996,14 @@ fn subnets(ipam: Option<&Ipam>) -> Vec<String> {
         .collect()
 }
 
+/// The bridge interface name a network's driver options set, if any.
+fn bridge_name(options: Option<&HashMap<String, String>>) -> Option<String> {
+    options?
+        .get("com.docker.network.bridge.name")
+        .filter(|b| !b.is_empty())
+        .cloned()
+}
+
 fn listed_network(n: Network) -> LiveNetwork {
     LiveNetwork {
         subnets: subnets(n.ipam.as_ref()),
@@ -1005,12 +1013,7 @@ fn listed_network(n: Network) -> LiveNetwork {
         internal: n.internal.unwrap_or(false),
         attachable: n.attachable.unwrap_or(false),
         enable_ipv6: n.enable_ipv6.unwrap_or(false),
-        bridge_name: n
-            .options
-            .as_ref()
-            .and_then(|o| o.get("com.docker.network.bridge.name"))
-            .filter(|b| !b.is_empty())
-            .cloned(),
+        bridge_name: bridge_name(n.options.as_ref()),
         labels: n.labels.unwrap_or_default(),
         created: n.created,
         containers: BTreeMap::new(),
@@ -1026,12 +1029,7 @@ fn inspected_network(n: NetworkInspect) -> LiveNetwork {
         internal: n.internal.unwrap_or(false),
         attachable: n.attachable.unwrap_or(false),
         enable_ipv6: n.enable_ipv6.unwrap_or(false),
-        bridge_name: n
-            .options
-            .as_ref()
-            .and_then(|o| o.get("com.docker.network.bridge.name"))
-            .filter(|b| !b.is_empty())
-            .cloned(),
+        bridge_name: bridge_name(n.options.as_ref()),
         labels: n.labels.unwrap_or_default(),
         created: n.created,
         containers: n

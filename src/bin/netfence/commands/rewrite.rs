@@ -77,14 +77,9 @@ fn note_profiles(p: &netfence::profiles::ProfilePlan, asked: bool) {
     if p.is_empty() {
         return;
     }
-    let active = if p.active.is_empty() {
-        "no profile is active".to_owned()
-    } else {
-        format!(
-            "active profiles {} (from {})",
-            p.active.join(", "),
-            p.from.as_deref().unwrap_or("--profile")
-        )
+    let active = match p.describe_active() {
+        Some(a) => format!("active profiles {a}"),
+        None => "no profile is active".to_owned(),
     };
     let left_out = if p.inactive_services.is_empty() {
         "every service starts".to_owned()

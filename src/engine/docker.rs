@@ -358,12 +358,7 @@ impl EngineInfo {
     /// Does the engine ask a container's networks for a name in endpoint-priority order
     /// (Compose's `gw_priority`)? Docker 28 added it; older engines order by name alone.
     pub fn orders_names_by_priority(&self) -> bool {
-        let major = self
-            .version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse::<u32>().ok());
-        major.is_some_and(|m| m >= 28)
+        self.major().is_some_and(|m| m >= 28)
     }
 }
 

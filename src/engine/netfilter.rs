@@ -10,6 +10,12 @@
 //!   DROP` and `! -d S -i B -j DROP`.
 //!
 //! Docker 29 replaces the isolation chains, and the nftables backend writes none of this.
+//!
+//! Engines before 28 also lapse: each time any bridge network is created on the host,
+//! the bridge driver re-inserts FORWARD's jump to `DOCKER-ISOLATION-STAGE-1` by deleting
+//! it and inserting it again (`EnsureJumpRule`, two iptables runs). Between the two,
+//! FORWARD accepts what leaves any bridge for any other. `scripts/isolation-window.sh`
+//! measures it; 28 jumps through `DOCKER-FORWARD`, which it creates once.
 
 use std::time::Duration;
 
@@ -38,6 +44,29 @@ pub fn local(info: &EngineInfo) -> Result<(), String> {
 pub fn known_layout(info: &EngineInfo) -> bool {
     let backend = info.firewall.as_deref().unwrap_or("iptables");
     backend == "iptables" && info.major().is_some_and(|m| (20..29).contains(&m))
+}
+
+/// Does this engine drop isolation between bridges for a moment whenever a bridge
+/// network is created (engines before 28 with the iptables backend)?
+pub fn lapses_on_create(info: &EngineInfo) -> bool {
+    let backend = info.firewall.as_deref().unwrap_or("iptables");
+    backend == "iptables" && info.major().is_some_and(|m| m < 28)
+}
+
+/// The warning for an engine that [`lapses_on_create`], once per process: it holds for
+/// every network on the host, not for one plan.
+pub fn lapse_caveat(info: &EngineInfo) -> Option<String> {
+    static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !lapses_on_create(info) || SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    Some(format!(
+        "Docker Engine {} removes and re-inserts the firewall's jump to {STAGE_1} each time a \
+         bridge network is created on this host: for that moment, containers on one bridge \
+         network reach containers on every other, internal ones included (engines since 28 \
+         keep the jump); deploy tenants on Docker 28 or later",
+        info.version
+    ))
 }
 
 /// The `-A CHAIN …` lines of the host's filter table, in order (`iptables-save`).
@@ -100,6 +129,9 @@ impl Engine {
     /// knows, the rules readable (root); elsewhere it returns at once.
     pub async fn settle_isolation(&self, names: &[String]) -> EngineResult<()> {
         let info = self.info().await?;
+        if let Some(w) = lapse_caveat(&info) {
+            tracing::warn!("{w}");
+        }
         if names.is_empty() || local(&info).is_err() || !known_layout(&info) {
             return Ok(());
         }
@@ -182,5 +214,20 @@ mod tests {
         assert!(known_layout(&info("28.5.2", Some("iptables"))));
         assert!(!known_layout(&info("28.5.2", Some("nftables"))));
         assert!(!known_layout(&info("29.0.0", Some("iptables"))));
+    }
+
+    #[test]
+    fn engines_before_28_lapse_while_networks_are_created() {
+        let info = |v: &str| EngineInfo {
+            version: v.into(),
+            ..EngineInfo::default()
+        };
+        assert!(lapses_on_create(&info("20.10.24+dfsg1")));
+        assert!(lapses_on_create(&info("27.5.1")));
+        assert!(!lapses_on_create(&info("28.5.2+dfsg4")));
+        assert!(
+            !lapses_on_create(&info("")),
+            "an engine that says no version is not blamed"
+        );
     }
 }

@@ -12,14 +12,7 @@ use crate::support::*;
 
 /// Does the engine under test take endpoint priorities into account (Docker 28+)?
 fn orders_by_priority() -> bool {
-    let v = docker_ok(&["version", "--format", "{{.Server.Version}}"]);
-    let major: u32 = v
-        .trim()
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap();
-    major >= 28
+    engine_major() >= 28
 }
 
 /// Every address `name` resolves to from `from`, over several lookups (the engine

@@ -46,6 +46,9 @@ impl Default for HostRules {
 
 /// Reads the filter table when the engine runs on this host.
 pub(super) fn read(info: &EngineInfo) -> HostRules {
+    if let Some(w) = netfilter::lapse_caveat(info) {
+        tracing::warn!("{w}");
+    }
     if let Err(why) = netfilter::local(info) {
         return HostRules::NotRead(why);
     }

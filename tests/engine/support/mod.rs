@@ -55,6 +55,16 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The major version of the engine under test.
+pub fn engine_major() -> u32 {
+    let v = docker_ok(&["version", "--format", "{{.Server.Version}}"]);
+    v.trim()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("engine version {v:?}"))
+}
+
 /// Is an engine there (and Compose v2, and the busybox image, built if missing)?
 /// Panics under `NETFENCE_E2E=require` when not.
 pub fn engine_ready() -> bool {

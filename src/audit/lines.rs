@@ -1,7 +1,7 @@
 //! Where things are in a compose file's text. The merged document audit judges carries no
-//! positions (several files, includes and extends went into it), so audit reads each file
-//! a second time with saphyr's event parser, keeps a small tree of positions, and answers
-//! "on which line is `services.web.ports[0]`?".
+//! positions (several files, includes and extends went into it), so audit reads each file's
+//! events again with the loader's own parser (`yaml::libyaml`), keeps a small tree of
+//! positions, and answers "on which line is `services.web.ports[0]`?".
 //!
 //! Anchors and `<<` merge keys are followed the way `yaml::parse` resolves them: a key
 //! reached through an alias or a merge key is reported where it is written (at the anchor),
@@ -9,7 +9,9 @@
 
 use std::rc::Rc;
 
-use saphyr_parser::{Event, Parser, Span};
+use std::collections::HashMap;
+
+use crate::yaml::libyaml::{Event, Mark, Parser};
 
 /// One step of a path into a compose document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,17 +70,21 @@ pub struct LineIndex {
 const MAX_MERGE_DEPTH: usize = 32;
 
 impl LineIndex {
-    /// Indexes the first document of `text`. Text saphyr cannot read gives an empty index
+    /// Indexes the first document of `text`. Text the parser cannot read gives an empty index
     /// (findings then carry no line) rather than an error: the document has already been
     /// parsed successfully by the loader, and line numbers are a help, not a requirement.
     pub fn new(text: &str) -> LineIndex {
         let mut builder = Builder::default();
-        for item in Parser::new_from_str(text) {
-            let Ok((event, span)) = item else {
-                return LineIndex { root: None };
-            };
-            if builder.event(event, span) {
-                break;
+        let mut parser = Parser::new(text);
+        loop {
+            match parser.next() {
+                Err(_) => return LineIndex { root: None },
+                Ok((Event::StreamEnd, _)) => break,
+                Ok((event, mark)) => {
+                    if builder.event(event, mark) {
+                        break;
+                    }
+                }
             }
         }
         LineIndex { root: builder.root }
@@ -148,38 +154,38 @@ fn step<'a>(node: &'a Node, seg: &Seg, depth: usize) -> Option<(Pos, &'a Node)> 
     }
 }
 
-fn pos_of(span: &Span) -> Pos {
+fn pos_of(mark: Mark) -> Pos {
     Pos {
-        line: span.start.line(),
-        column: span.start.col() + 1,
+        line: mark.line + 1,
+        column: mark.column + 1,
     }
 }
 
 enum Open {
-    Seq(Vec<Rc<Node>>, Pos, usize),
-    /// Entries so far, a key waiting for its value, the position, the anchor id.
+    Seq(Vec<Rc<Node>>, Pos, Option<String>),
+    /// Entries so far, a key waiting for its value, the position, the anchor.
     Map(
         Vec<(String, Pos, Rc<Node>)>,
         Option<(String, Pos)>,
         Pos,
-        usize,
+        Option<String>,
     ),
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    anchors: std::collections::HashMap<usize, Rc<Node>>,
+    anchors: HashMap<String, Rc<Node>>,
     root: Option<Rc<Node>>,
 }
 
 impl Builder {
     /// Feeds one event; true when the first document is complete.
-    fn event(&mut self, event: Event<'_>, span: Span) -> bool {
-        let pos = pos_of(&span);
+    fn event(&mut self, event: Event, mark: Mark) -> bool {
+        let pos = pos_of(mark);
         match event {
-            Event::Scalar(value, _, anchor, _) => {
-                let text = value.into_owned();
+            Event::Scalar { value, anchor, .. } => {
+                let text = value.text().to_owned();
                 // A scalar in key position is a key, not a node.
                 if let Some(Open::Map(_, pending @ None, _, _)) = self.stack.last_mut() {
                     *pending = Some((text, pos));
@@ -187,10 +193,10 @@ impl Builder {
                 }
                 self.push(Rc::new(Node::Scalar(text, pos)), anchor)
             }
-            Event::Alias(id) => {
+            Event::Alias(name) => {
                 let target = self
                     .anchors
-                    .get(&id)
+                    .get(&name)
                     .cloned()
                     .unwrap_or_else(|| Rc::new(Node::Scalar(String::new(), pos)));
                 if let Some(Open::Map(_, pending @ None, _, _)) = self.stack.last_mut() {
@@ -202,13 +208,13 @@ impl Builder {
                     *pending = Some((text, pos));
                     return false;
                 }
-                self.push(Rc::new(Node::Alias(target, pos)), 0)
+                self.push(Rc::new(Node::Alias(target, pos)), None)
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart { anchor, .. } => {
                 self.stack.push(Open::Seq(Vec::new(), pos, anchor));
                 false
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart { anchor, .. } => {
                 if let Some(Open::Map(_, pending @ None, _, _)) = self.stack.last_mut() {
                     // A complex key: give it an empty name so the value pairs up.
                     *pending = Some((String::new(), pos));
@@ -234,8 +240,8 @@ impl Builder {
     }
 
     /// Attaches a finished node to its parent; true when it was the document's root.
-    fn push(&mut self, node: Rc<Node>, anchor: usize) -> bool {
-        if anchor != 0 {
+    fn push(&mut self, node: Rc<Node>, anchor: Option<String>) -> bool {
+        if let Some(anchor) = anchor {
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {

@@ -24,7 +24,7 @@
 //! | `to_value` / `from_value` | build with `Mapping` and `Value::from` (see `unfence::Record`) |
 
 mod emit;
-mod libyaml;
+pub(crate) mod libyaml;
 pub mod mapping;
 mod parse;
 pub mod resolve;

@@ -1,49 +1,23 @@
 //! Everything that talks to a live Docker engine: `run`, `up`, `down`, `gc`, `ensure`,
 //! `reconcile` and `verify`.
 //!
-//! The engine is reached through one facade, [`docker`] (bollard underneath), at the
-//! endpoint the docker CLI would use ([`context`]: `DOCKER_HOST`, else the Docker
-//! context); Compose is invoked as a program (`docker compose`, else `docker-compose`),
-//! told the same context.
+//! The engine is reached through one facade, [`client::docker`] (bollard underneath), at
+//! the endpoint the docker CLI would use ([`client::context`]: `DOCKER_HOST`, else the
+//! Docker context); Compose is invoked as a program (`docker compose`, else
+//! `docker-compose`), told the same context. The folders say what each part does:
+//! [`client`] (the engine and Compose), [`host`] (this host around the engine),
+//! [`stacks`] (`run`, `up`, `down`), [`fences`] (`ensure`, `reconcile`), [`verify`].
 //! The plan stays the single source: this module only applies it and cleans up after it,
 //! always by ownership labels (SPEC §2), never by name patterns.
 
-pub mod address_space;
-pub mod bring_up;
-pub mod claim;
-pub mod compose;
-pub mod context;
-pub mod dev;
-mod dial_stdio;
-pub mod docker;
-pub mod down;
-pub mod ensure;
-pub mod gc;
-pub mod info;
-pub mod inventory;
-pub mod log_dir;
-pub mod logs;
-pub mod name_order;
-pub mod netfilter;
-pub mod network;
-pub mod owner;
-pub mod port_probe;
-pub mod probe;
-pub mod project_files;
-pub mod reconcile;
-pub mod run;
-pub mod second_opinion;
-pub mod session;
-pub mod signals;
-pub mod stack;
-pub mod state_dir;
-pub mod sweep;
-pub mod tear_down;
+pub mod client;
+pub mod fences;
+pub mod host;
+pub mod stacks;
 pub mod verify;
-pub mod wait;
-pub mod watch;
 
-pub use docker::Engine;
+pub use client::docker::{self, Engine};
+pub use stacks::stack::Stack;
 
 // The error lives with the core's (`crate::error`): the core names it for exit code 3
 // without importing the engine.
@@ -53,8 +27,8 @@ pub type EngineResult<T> = std::result::Result<T, EngineError>;
 
 /// The engine `docker` itself would talk to now (SPEC §7): `DOCKER_HOST`, else the
 /// Docker context selected by `DOCKER_CONTEXT` or `docker context use`.
-pub fn endpoint() -> Result<context::Endpoint, context::ContextError> {
-    context::resolve(&context::DockerEnv::from_process())
+pub fn endpoint() -> Result<client::context::Endpoint, client::context::ContextError> {
+    client::context::resolve(&client::context::DockerEnv::from_process())
 }
 
 /// Where netfence looks for the engine, for messages: the context and where it points.

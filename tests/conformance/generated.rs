@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use netfence::engine::second_opinion::{judge_with_compose, SecondOpinion};
+use netfence::engine::client::second_opinion::{judge_with_compose, SecondOpinion};
 use netfence::tenant::{self, Context};
 use netfence::{Options, Project, Scope};
 use rand::rngs::StdRng;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use netfence::engine::second_opinion::{judge_with_compose, SecondOpinion};
+use netfence::engine::client::second_opinion::{judge_with_compose, SecondOpinion};
 use netfence::{Options, Project, Scope};
 
 use crate::binary::Netfence;

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use netfence::engine::context::store_id;
+use netfence::engine::client::context::store_id;
 
 use crate::binary::Netfence;
 

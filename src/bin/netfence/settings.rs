@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use netfence::audit::Occupied;
 use netfence::checkout::Checkout;
-use netfence::engine::wait::WaitFor;
+use netfence::engine::stacks::wait::WaitFor;
 use netfence::input::{ComposeFiles, InputSpec};
 use netfence::plan::{Options, Target};
 use netfence::{Error, Project, Result, Scope};
@@ -278,7 +278,7 @@ impl GraphSettings {
 
 pub struct RunSettings {
     pub input: InputSettings,
-    pub run: netfence::engine::run::RunOptions,
+    pub run: netfence::engine::stacks::run::RunOptions,
     /// `--reuse[=SLOT]`: the run id comes from the input's digest (and the slot) unless
     /// one was given.
     pub reuse: Option<String>,
@@ -321,9 +321,9 @@ impl RunSettings {
                 id
             }
         };
-        let run = netfence::engine::run::RunOptions::new(base, a.parallel)?;
+        let run = netfence::engine::stacks::run::RunOptions::new(base, a.parallel)?;
         Ok(RunSettings {
-            run: netfence::engine::run::RunOptions {
+            run: netfence::engine::stacks::run::RunOptions {
                 keep: a.keep,
                 timeout: a.timeout,
                 cmd: a.cmd,
@@ -477,7 +477,7 @@ impl PluginSettings {
             PathBuf::from(SYSTEM_PLUGIN_DIR)
         } else {
             // The docker CLI's own config directory, exactly: --user is the default.
-            netfence::engine::context::DockerEnv::from_process()
+            netfence::engine::client::context::DockerEnv::from_process()
                 .config_dir()
                 .join("cli-plugins")
         };

@@ -627,7 +627,7 @@ mod tests {
         web.confinement.privileged = true;
         web.confinement.pid_mode = "host".into();
         web.confinement.cap_add = vec!["CHOWN".into(), "cap_net_admin".into()];
-        web.confinement.binds = vec![crate::engine::docker::BindMount {
+        web.confinement.binds = vec![crate::engine::client::docker::BindMount {
             source: "/var/run/docker.sock".into(),
             destination: "/sock".into(),
         }];
@@ -730,7 +730,7 @@ mod tests {
             .unwrap()
             .clone();
         let listed = |id: &str, name: &str, labels: HashMap<String, String>| {
-            crate::engine::docker::ContainerSummary {
+            crate::engine::client::docker::ContainerSummary {
                 id: id.into(),
                 name: name.into(),
                 labels,

@@ -21,9 +21,9 @@ use std::collections::BTreeMap;
 
 use super::fence::{Kind, Rules};
 use super::{Net, Row};
-use crate::engine::docker::EngineInfo;
+use crate::engine::client::docker::EngineInfo;
 
-use crate::engine::netfilter::{self, STAGE_1};
+use crate::engine::host::netfilter::{self, STAGE_1};
 
 /// The host's filter table as `iptables-save` prints it, or why it was not read.
 #[derive(Debug, Clone)]

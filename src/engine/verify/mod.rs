@@ -35,6 +35,7 @@ mod fence;
 mod host_rules;
 mod names;
 mod observe;
+pub mod probe_container;
 mod probes;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -78,7 +78,7 @@ pub(super) fn to_ask(c: &Ctr, everyone: &[&Ctr]) -> Vec<String> {
         .into_iter()
         .filter(|(_, on)| on.values().flatten().any(|(_, p)| *p == Some(project)))
         .map(|(name, _)| name)
-        .filter(|n| crate::engine::probe::safe_name(n))
+        .filter(|n| crate::engine::verify::probe_container::safe_name(n))
         .collect()
 }
 

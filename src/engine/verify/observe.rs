@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::stream::{self, StreamExt};
 
 use super::{Ctr, Expected, Net, Observed};
-use crate::engine::docker::{found, ContainerSummary};
+use crate::engine::client::docker::{found, ContainerSummary};
 use crate::engine::{scope_filter, Engine, EngineError, EngineResult};
 use crate::labels::{self, compose};
 use crate::scope::Scope;
@@ -211,11 +211,11 @@ async fn inspect_all(engine: &Engine, ids: &[String]) -> EngineResult<Vec<Ctr>> 
 /// From inside each running container of ours, what every name its project holds
 /// resolves to (see `dns`): only on the engine's own host, where its process ids are ours.
 async fn ask_names(
-    info: &crate::engine::docker::EngineInfo,
+    info: &crate::engine::client::docker::EngineInfo,
     ours: &[Ctr],
     others: &[Ctr],
 ) -> BTreeMap<String, Result<super::Answers, String>> {
-    let local = crate::engine::netfilter::local(info);
+    let local = crate::engine::host::netfilter::local(info);
     let everyone: Vec<&Ctr> = ours.iter().chain(others).collect();
     let mut out = BTreeMap::new();
     for c in ours.iter().filter(|c| c.running) {

@@ -10,7 +10,7 @@ use ipnet::IpNet;
 
 use super::fence::{Kind, Rules};
 use super::{join, names, observe, Ctr, Expected, Net, Observed, Row};
-use crate::engine::probe::{self, Check, Seen};
+use crate::engine::verify::probe_container::{self, Check, Seen};
 use crate::engine::{Engine, EngineResult};
 use crate::labels;
 
@@ -82,7 +82,7 @@ async fn probe_one(
         .endpoints
         .keys()
         .all(|n| nets.get(n).is_some_and(|n| n.internal));
-    let got = probe::run(engine, image, &s.id, &labels_for, &just, isolated).await?;
+    let got = probe_container::run(engine, image, &s.id, &labels_for, &just, isolated).await?;
     let after = engine.occupied_subnets().await?;
     let seen = settle(&checks, &send, got, &after);
     Ok(checks
@@ -201,7 +201,7 @@ fn name_checks(s: &Ctr, running: &[&Ctr], outsiders: &[&Ctr], reach: &Reach) -> 
     }
     by_name
         .into_iter()
-        .filter(|(name, _)| probe::safe_name(name))
+        .filter(|(name, _)| probe_container::safe_name(name))
         .map(|(name, mut facts)| {
             {
                 // A name its own project holds answers from its own project only (rule 13).

@@ -12,7 +12,7 @@ use crate::settings::{AuditSettings, InputSettings};
 pub fn run(s: AuditSettings) -> anyhow::Result<ExitStatus> {
     let mut occupied = s.occupied.clone();
     if s.ask_engine {
-        match netfence::engine::network::subnets_if_reachable() {
+        match netfence::engine::client::network::subnets_if_reachable() {
             Some(live) => {
                 tracing::info!("{} subnet(s) in use on the engine", live.len());
                 occupied.extend(live);

@@ -1,7 +1,7 @@
 //! `netfence down --run-id ID | --env NAME`: a scope removed by its labels alone; with
 //! neither, this checkout's stack (from `netfence up`).
 
-use netfence::engine::down::Removed;
+use netfence::engine::stacks::down::Removed;
 use netfence::engine::{self, Engine};
 use netfence::Scope;
 
@@ -13,12 +13,12 @@ pub fn run(s: DownSettings) -> anyhow::Result<ExitStatus> {
         DownSettings::Scope { scope, volumes } => {
             let removed = engine::block_on(async {
                 let engine = Engine::connect().await?;
-                Ok(engine::down::down(&engine, &scope, volumes).await?)
+                Ok(engine::stacks::down::down(&engine, &scope, volumes).await?)
             })?;
             (scope, removed, String::new())
         }
         DownSettings::Checkout { checkout, volumes } => {
-            let removed = engine::dev::down(&checkout, volumes)?;
+            let removed = engine::stacks::dev::down(&checkout, volumes)?;
             let whose = format!(" (checkout {})", checkout.root.display());
             (checkout.scope(), removed, whose)
         }

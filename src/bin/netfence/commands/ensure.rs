@@ -1,7 +1,7 @@
 //! `netfence ensure --env NAME`: the environment's persistent networks, created when
 //! missing; exit 1 when one differs from the plan and `--recreate` was not given.
 
-use netfence::engine::ensure::{self, Status};
+use netfence::engine::fences::ensure::{self, Status};
 use netfence::engine::{self, Engine};
 
 use crate::exit::ExitStatus;

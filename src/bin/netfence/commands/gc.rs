@@ -1,7 +1,7 @@
 //! `netfence gc`: the leftovers of runs that are over (with `--dev`, also the stacks of
 //! checkouts that are gone), removed by their labels.
 
-use netfence::engine::gc::Kind;
+use netfence::engine::host::gc::Kind;
 use netfence::engine::{self, Engine, EngineError};
 
 use crate::exit::ExitStatus;
@@ -10,9 +10,9 @@ use crate::settings::GcSettings;
 pub fn run(s: GcSettings) -> anyhow::Result<ExitStatus> {
     let collected = engine::block_on(async {
         let engine = Engine::connect().await?;
-        Ok(engine::gc::collect(
+        Ok(engine::host::gc::collect(
             &engine,
-            engine::gc::Thresholds::new(s.older_than),
+            engine::host::gc::Thresholds::new(s.older_than),
             s.dry_run,
             s.dev,
         )

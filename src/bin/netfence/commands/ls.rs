@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use netfence::engine::inventory::{self, Inventory, ScopeEntry};
+use netfence::engine::host::inventory::{self, Inventory, ScopeEntry};
 use netfence::engine::{self, Engine};
 use netfence::policy::{self, Discovery};
 use netfence::render::table_rows;
@@ -27,13 +27,13 @@ pub fn run(s: LsSettings) -> anyhow::Result<ExitStatus> {
         Some((net, sub.prefix_length.unwrap_or(24)))
     });
     let settings = inventory::Settings {
-        location: engine::address_space::engine_address(),
+        location: engine::host::address_space::engine_address(),
         max_networks: loaded.policy.max_networks(),
         pool,
         policy: loaded.source.to_string(),
         checkout_exists: std::sync::Arc::new(std::path::Path::is_dir),
         reuse_record: {
-            let state = netfence::engine::state_dir::StateDir::existing();
+            let state = netfence::engine::host::state_dir::StateDir::existing();
             std::sync::Arc::new(move |id: &str| state.as_ref()?.reuse_record(id))
         },
     };

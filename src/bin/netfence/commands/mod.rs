@@ -76,7 +76,7 @@ pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence:
     if !pooled && !tenant {
         return plan;
     }
-    let Some(view) = netfence::engine::network::view_if_reachable() else {
+    let Some(view) = netfence::engine::client::network::view_if_reachable() else {
         return plan;
     };
     let own: std::collections::BTreeSet<String> = match &plan {

@@ -6,7 +6,7 @@ use crate::settings::PortSettings;
 
 pub fn run(s: PortSettings) -> anyhow::Result<ExitStatus> {
     let address =
-        netfence::engine::dev::port(&s.checkout, &s.service, s.port, s.protocol, s.index)?;
+        netfence::engine::stacks::dev::port(&s.checkout, &s.service, s.port, s.protocol, s.index)?;
     super::emit(&address)?;
     Ok(ExitStatus::Success)
 }

@@ -2,8 +2,8 @@
 //! disconnected from networks until they match the plan; the steps printed. Without
 //! `-f` the project's files are the ones it was started from, read from its labels.
 
-use netfence::engine::reconcile;
-use netfence::engine::{self, project_files, Engine};
+use netfence::engine::fences::reconcile;
+use netfence::engine::{self, fences::project_files, Engine};
 use netfence::input::ComposeFiles;
 use netfence::{Options, Project, Scope};
 

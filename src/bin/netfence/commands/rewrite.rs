@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use netfence::engine::second_opinion::{self, SecondOpinion};
+use netfence::engine::client::second_opinion::{self, SecondOpinion};
 
 use super::{emit, plan_with_engine_view, write_atomically};
 use crate::args::DataFormat;
@@ -29,7 +29,7 @@ pub fn run(s: RewriteSettings) -> anyhow::Result<ExitStatus> {
         other => other?,
     };
     if !s.check {
-        if let Some(w) = netfence::engine::name_order::caveat_if_reachable(&plan) {
+        if let Some(w) = netfence::engine::stacks::caveats::caveat_if_reachable(&plan) {
             eprintln!("netfence: warning: {w}");
         }
         note_profiles(&plan.profiles, !s.input.profiles.is_empty());

@@ -7,7 +7,7 @@ use crate::settings::{RunSettings, REUSE_PENDING};
 pub fn run(mut s: RunSettings) -> anyhow::Result<ExitStatus> {
     let project = s.input.load()?;
     if let Some(slot) = &s.reuse {
-        let digest = netfence::engine::run::reuse_digest(&project, &s.run);
+        let digest = netfence::engine::stacks::run::reuse_digest(&project, &s.run);
         if s.run.ids == [REUSE_PENDING] {
             let id = match slot.as_str() {
                 "" => format!("reuse-{digest}"),
@@ -23,6 +23,6 @@ pub fn run(mut s: RunSettings) -> anyhow::Result<ExitStatus> {
         );
         s.run.reuse = Some(digest);
     }
-    let status = netfence::engine::run::run(project, s.run)?;
+    let status = netfence::engine::stacks::run::run(project, s.run)?;
     Ok(ExitStatus::Child(status))
 }

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use netfence::engine::dev::{self, DevUp, UpOptions};
+use netfence::engine::stacks::dev::{self, DevUp, UpOptions};
 use serde_json::json;
 
 use crate::args::PlanFormat;

@@ -2,7 +2,7 @@
 //! labels, under the platform's policy; exit 1 naming each difference.
 
 use netfence::engine::verify::{self, Platform};
-use netfence::engine::{self, ensure, Engine};
+use netfence::engine::{self, fences::ensure, Engine};
 use netfence::Target;
 
 use crate::args::PlanFormat;

@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use netfence::engine::docker::ContainerSummary;
-use netfence::engine::watch::{self, Ended, ProjectRef, Record, Selection};
-use netfence::engine::{self, project_files, signals};
+use netfence::engine::client::docker::ContainerSummary;
+use netfence::engine::fences::watch::{self, Ended, ProjectRef, Record, Selection};
+use netfence::engine::{self, fences::project_files, stacks::signals};
 use netfence::input::{ComposeFiles, InputSpec};
 use netfence::labels::compose;
 use netfence::policy::{self, Discovery};

@@ -1,0 +1,620 @@
+//! A checkout's stack (SPEC §1 case 4): `netfence up` brings it up under the scope
+//! `dev:<slug>` of its [`Checkout`] and leaves it up; `netfence down` in the checkout
+//! removes it; `netfence port` says where one of its ports is.
+//!
+//! What differs from a run:
+//! - **Nothing is torn down when netfence exits**, and no process owns the stack (no
+//!   `io.netfence.owner`): `gc` never takes it unless asked (`gc --dev`, for stacks
+//!   whose checkout is gone). Each object carries `io.netfence.checkout`, the
+//!   checkout's path, so an inventory can say where a stack comes from.
+//! - **Host ports are stable** (see `plan::dev_ports`): this module reads what the engine
+//!   and the host have taken and what the stack holds, the planner chooses.
+//! - **Compose creates the networks** from the fenced file (scoped names, ownership
+//!   labels, the policy's subnets when it has a pool), so `up` on a stack that is up is
+//!   Compose's own `up`: what did not change is left running, as it was.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::avoid::Avoid;
+use crate::checkout::Checkout;
+use crate::engine::host::state_dir::RunDir;
+use crate::engine::host::sweep::Kind;
+use crate::engine::stacks::down::Removed;
+use crate::engine::stacks::logs::{failing_logs, indent, not_up};
+use crate::engine::stacks::run_info::{self, Published, RunInfo};
+use crate::engine::stacks::session::{Session, Setup};
+use crate::engine::stacks::wait::{self, WaitFor};
+use crate::engine::{host::claim, scope_filter, Engine, EngineError};
+use crate::error::Error;
+use crate::labels;
+use crate::plan::{port_key, HostPorts, Options, Plan, Role};
+use crate::yaml::Value;
+use crate::{Project, Scope};
+
+const FENCED_FILE: &str = "compose.yml";
+const INFO_FILE: &str = "run-info.json";
+
+/// How often `up` is planned again because a port it chose was taken meanwhile.
+const MAX_PLANS: usize = 8;
+
+/// How `netfence up` brings a checkout's stack up.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub checkout: Checkout,
+    /// `-p`: the project name before scoping.
+    pub project_name: Option<String>,
+    /// The environment the policy's templates see (and `COMPOSE_PROJECT_NAME`).
+    pub environ: BTreeMap<String, String>,
+    /// How long `up` plus the wait for running/healthy services may take.
+    pub timeout: Duration,
+    /// Show a progress bar while waiting.
+    pub progress: bool,
+    /// When the stack counts as up (`--wait`).
+    pub wait: WaitFor,
+    /// `--profile` values; none: `COMPOSE_PROFILES`, as Compose reads it.
+    pub profiles: Vec<String>,
+}
+
+/// A checkout's stack that is up and ready.
+#[derive(Debug, Clone)]
+pub struct DevUp {
+    pub scope: Scope,
+    pub checkout: PathBuf,
+    /// Networks, each service's containers with their addresses and published ports.
+    pub info: RunInfo,
+    /// The fenced file Compose was given, kept (with `run-info.json` beside it) in
+    /// netfence's state directory until `down`.
+    pub compose_file: PathBuf,
+    /// Something of the stack was on the engine before this `up`.
+    pub was_up: bool,
+}
+
+/// Fences the checkout's stack and brings it up (detached), ready: every container
+/// running, healthy where it has a healthcheck. Bad input is refused before anything is
+/// touched. When it fails, a stack that was not up before is removed again (volumes a
+/// `down` kept stay); one that was is left as it is (`netfence down` removes it).
+pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
+    let scope = opts.checkout.scope();
+    let setup = Setup {
+        project_name: opts.project_name.clone(),
+        environ: opts.environ.clone(),
+        timeout: opts.timeout,
+        progress: opts.progress,
+        overlay: false,
+        wait: opts.wait,
+        profiles: opts.profiles.clone(),
+        reuse: false,
+    };
+    project.plan(&options(&setup, &scope, Vec::new(), HostPorts::default()))?;
+    crate::engine::runtime()?.block_on(async {
+        let session = open(project, setup, &opts.checkout).await?;
+        let before = session.engine.owned(&scope_filter(&scope)).await?;
+        let was_up = before.iter().any(|o| o.kind == Kind::Container);
+        let mut dir = None;
+        let r = bring_up(&session, &opts.checkout, &before, &mut dir).await;
+        match r {
+            Ok((info, compose_file)) => Ok(DevUp {
+                scope,
+                checkout: opts.checkout.root.clone(),
+                info,
+                compose_file,
+                was_up,
+            }),
+            Err(e) if was_up => Err(EngineError(format!(
+                "{e}\nthe stack is left as it is; `netfence down` in {} removes it",
+                opts.checkout.root.display()
+            ))
+            .into()),
+            Err(e) => {
+                let kept = |o: &crate::engine::host::sweep::Object| {
+                    o.kind == Kind::Volume && before.iter().any(|b| b.id == o.id)
+                };
+                let left = session
+                    .engine
+                    .sweep_scope(&scope_filter(&scope), kept)
+                    .await;
+                if let Some(d) = dir {
+                    d.remove();
+                }
+                let e = match left {
+                    Ok(l) if l.is_empty() => e,
+                    Ok(l) => format!(
+                        "{e}\nclean-up incomplete: {}; `netfence down` in {} retries",
+                        crate::engine::host::sweep::describe(&l),
+                        opts.checkout.root.display()
+                    ),
+                    Err(c) => format!("{e}\nclean-up failed: {c}"),
+                };
+                Err(EngineError(e).into())
+            }
+        }
+    })
+}
+
+/// Removes the checkout's stack by its labels: containers, networks and, with
+/// `volumes`, volumes (kept otherwise, as `docker compose down` keeps them), and the
+/// files `up` kept.
+pub fn down(checkout: &Checkout, volumes: bool) -> Result<Removed, Error> {
+    let scope = checkout.scope();
+    crate::engine::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        let state = crate::engine::host::state_dir::StateDir::open()?;
+        let _claim = claim::claim(&engine, &state, &[lock_id(checkout)])
+            .await
+            .map_err(|e| busy(e, checkout))?;
+        Ok(crate::engine::stacks::down::down(&engine, &scope, volumes).await?)
+    })
+}
+
+/// Where a published port of the checkout's stack is reached from this machine:
+/// `127.0.0.1:21874`. `index` picks among a scaled service's containers (1 is the
+/// first, by name).
+pub fn port(
+    checkout: &Checkout,
+    service: &str,
+    container_port: u16,
+    protocol: &str,
+    index: usize,
+) -> Result<String, Error> {
+    let scope = checkout.scope();
+    crate::engine::runtime()?.block_on(async {
+        let engine = Engine::connect().await?;
+        let mut list = engine
+            .containers_labelled(&scope_filter(&scope), false)
+            .await?;
+        if list.is_empty() {
+            return Err(Error::Usage(format!(
+                "nothing of {scope} is running: `netfence up` in {} starts it",
+                checkout.root.display()
+            )));
+        }
+        let services: BTreeSet<String> =
+            list.iter().filter_map(|c| c.service().map(str::to_owned)).collect();
+        list.retain(|c| c.service() == Some(service));
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        let Some(c) = list.get(index.saturating_sub(1)) else {
+            return Err(Error::Usage(if list.is_empty() {
+                format!(
+                    "{scope} has no running container of service `{service}`; its services: {}",
+                    services.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            } else {
+                format!(
+                    "service `{service}` has {} running container(s), no index {index}",
+                    list.len()
+                )
+            }));
+        };
+        let c = engine
+            .inspect_container(&c.id)
+            .await
+            .map_err(|e| EngineError(format!("inspecting {}: {e}", c.name)))?;
+        let mut bound: Vec<Published> = c.published.into_iter().map(Published::from).collect();
+        // IPv4 first, as `run`'s variables.
+        bound.sort_by_key(|p| p.host_ip.contains(':'));
+        match bound
+            .iter()
+            .find(|p| p.container_port == container_port && p.protocol == protocol)
+        {
+            Some(p) => Ok(p.address.clone()),
+            None => {
+                let has: Vec<String> = bound
+                    .iter()
+                    .map(|p| format!("{}/{}", p.container_port, p.protocol))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                Err(Error::Usage(format!(
+                    "service `{service}` publishes no port {container_port}/{protocol}; it publishes: {}",
+                    if has.is_empty() { "none".to_owned() } else { has.join(", ") }
+                )))
+            }
+        }
+    })
+}
+
+/// The plan options of a checkout's stack: Compose creates its networks.
+fn options(setup: &Setup, scope: &Scope, occupied: Vec<Avoid>, host_ports: HostPorts) -> Options {
+    Options {
+        scope: Some(scope.clone()),
+        project: setup.project_name.clone(),
+        environ: setup.environ.clone(),
+        occupied,
+        host_ports,
+        profiles: setup.profiles.clone(),
+        ..Options::default()
+    }
+}
+
+/// The lock that keeps two `up`/`down` of one checkout from running at once.
+fn lock_id(checkout: &Checkout) -> String {
+    format!("dev.{}", checkout.slug)
+}
+
+fn busy(e: Error, checkout: &Checkout) -> Error {
+    match e {
+        Error::RunIdHeld { owner, .. } => Error::Usage(format!(
+            "another `netfence up` or `down` is at work on {} ({owner}): wait until it ends",
+            checkout.root.display()
+        )),
+        other => other,
+    }
+}
+
+async fn open(project: Project, setup: Setup, checkout: &Checkout) -> Result<Session, Error> {
+    Session::open(project, setup, &[lock_id(checkout)])
+        .await
+        .map_err(|e| busy(e, checkout))
+}
+
+/// Plan → fenced file → `compose up -d` (planned again when a port was taken
+/// meanwhile) → ready → run info. `dir` is the directory the files went to.
+async fn bring_up(
+    session: &Session,
+    checkout: &Checkout,
+    before: &[crate::engine::host::sweep::Object],
+    dir: &mut Option<RunDir>,
+) -> Result<(RunInfo, PathBuf), String> {
+    let engine = &session.engine;
+    let scope = checkout.scope();
+    let deadline = Instant::now() + session.setup.timeout;
+    let own_networks: BTreeSet<&str> = before
+        .iter()
+        .filter(|o| o.kind == Kind::Network)
+        .map(|o| o.name.as_str())
+        .collect();
+    let occupied: Vec<Avoid> = engine
+        .avoid(|name| own_networks.contains(name))
+        .await
+        .map_err(|e| e.0)?;
+    let (mut host, own_ports) = host_ports(engine, &scope).await?;
+    let mut attempt = 0;
+    let (plan, file) = loop {
+        attempt += 1;
+        let plan = plan_free(session, &scope, occupied.clone(), &mut host, &own_ports)?;
+        if attempt == 1 {
+            if let Some(w) = crate::engine::stacks::caveats::caveat_on(engine, &plan).await {
+                tracing::warn!("{scope}: {w}");
+            }
+        }
+        session.state.forget(&plan.project_name);
+        let d = dir.insert(session.state.new_run_dir(&plan.project_name)?);
+        let file = write_fenced(session, &plan, checkout, d)?;
+        match compose_up(session, &file, &plan, deadline).await? {
+            None => break (plan, file),
+            Some(text) => match taken_port(&text) {
+                Some(p) if attempt < MAX_PLANS && !own_ports.contains(&p) => {
+                    tracing::info!("{scope}: host port {p} was taken meanwhile; planning again");
+                    host.taken.insert(p);
+                    host.held.retain(|_, h| *h != p);
+                }
+                _ => {
+                    let logs = failing_logs(engine, &plan.project_name).await;
+                    return Err(format!(
+                        "`{} up -d` failed:\n{}{}",
+                        session.compose.display(),
+                        indent(text.trim_end()),
+                        logs.text
+                    ));
+                }
+            },
+        }
+    };
+    let expect = crate::engine::stacks::session::expect(&session.setup, &plan);
+    let progress = session.setup.progress;
+    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
+        .await
+        .map_err(|e| e.0)?;
+    let ready_at = match ready_at {
+        Ok(at) => at,
+        Err(not_ready) => return Err(not_up(engine, not_ready).await.text),
+    };
+    let info = run_info::collect(engine, &plan, None)
+        .await
+        .map_err(|e| e.0)?;
+    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
+        .await
+        .map_err(|e| e.0)?
+    {
+        return Err(not_up(engine, not_ready).await.text);
+    }
+    if let Some(d) = dir.as_ref() {
+        let text = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;
+        d.write(INFO_FILE, &text)?;
+    }
+    Ok((info, file))
+}
+
+/// What the engine says about host ports: those of other containers are taken, those
+/// of the scope's own are held (by `service/port/protocol`); and the own ones as a set.
+async fn host_ports(engine: &Engine, scope: &Scope) -> Result<(HostPorts, BTreeSet<u16>), String> {
+    let uses = engine.port_uses().await.map_err(|e| e.0)?;
+    let scope = scope.to_string();
+    let mut host = HostPorts::default();
+    let mut own = BTreeSet::new();
+    for u in uses {
+        let ours = u.labels.get(labels::SCOPE) == Some(&scope);
+        let service = u
+            .labels
+            .get(labels::compose::SERVICE)
+            .cloned()
+            .unwrap_or_default();
+        for b in u.bindings {
+            if ours {
+                own.insert(b.host_port);
+                host.held
+                    .entry(port_key(&service, b.container_port, &b.protocol))
+                    .or_insert(b.host_port);
+            } else {
+                host.taken.insert(b.host_port);
+            }
+        }
+    }
+    Ok((host, own))
+}
+
+/// Plans until no chosen host port is bound on this host by something other than the
+/// stack itself (a program the engine does not know of).
+fn plan_free(
+    session: &Session,
+    scope: &Scope,
+    occupied: Vec<Avoid>,
+    host: &mut HostPorts,
+    own: &BTreeSet<u16>,
+) -> Result<Plan, String> {
+    for _ in 0..MAX_PLANS {
+        let plan = session
+            .project
+            .plan(&options(
+                &session.setup,
+                scope,
+                occupied.clone(),
+                host.clone(),
+            ))
+            .map_err(|e| e.to_string())?;
+        let busy: Vec<u16> = chosen_ports(&plan)
+            .into_iter()
+            .filter(|(p, _)| !own.contains(p))
+            .filter(|(p, proto)| bound_on_host(*p, proto))
+            .map(|(p, _)| p)
+            .collect();
+        if busy.is_empty() {
+            return Ok(plan);
+        }
+        tracing::info!("{scope}: host ports {busy:?} are bound on this host; planning again");
+        host.taken.extend(&busy);
+        host.held.retain(|_, h| !busy.contains(h));
+    }
+    Err(format!(
+        "choosing host ports: {MAX_PLANS} plans in a row chose a port bound on this host"
+    ))
+}
+
+/// The host ports a plan publishes on, with their protocols.
+fn chosen_ports(plan: &Plan) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    for change in plan.services.iter().flat_map(|s| &s.ports) {
+        let (published, target, protocol) = match &change.after {
+            Value::Scalar(_) => {
+                let text = crate::yaml::scalar_string(&change.after).unwrap_or_default();
+                let sp = crate::ports::ShortPort::parse(&text);
+                (sp.published, sp.target, None)
+            }
+            Value::Mapping(m) => (
+                m.get("published").and_then(crate::yaml::scalar_string),
+                String::new(),
+                m.get("protocol").and_then(crate::yaml::scalar_string),
+            ),
+            _ => continue,
+        };
+        let Some(published) = published else { continue };
+        let protocol = protocol
+            .or_else(|| target.split_once('/').map(|(_, p)| p.to_owned()))
+            .unwrap_or_else(|| "tcp".into());
+        let (a, b) = published
+            .split_once('-')
+            .unwrap_or((&published, &published));
+        if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+            out.extend((a..=b).map(|p| (p, protocol.clone())));
+        }
+    }
+    out
+}
+
+/// Is `port` bound on this host by someone (a listener, or a UDP socket)? Only "in
+/// use" counts: a host without IPv6 cannot say no for it.
+pub fn bound_on_host(port: u16, protocol: &str) -> bool {
+    let in_use =
+        |r: std::io::Result<()>| r.is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse);
+    match protocol {
+        "udp" => {
+            in_use(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+                || in_use(UdpSocket::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
+        }
+        "tcp" => {
+            in_use(TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map(drop))
+                || in_use(TcpListener::bind((Ipv6Addr::UNSPECIFIED, port)).map(drop))
+        }
+        _ => false,
+    }
+}
+
+/// The host port named in Compose's error when a bind lost a race: `Bind for
+/// 0.0.0.0:21874 failed: port is already allocated`, `listen tcp4 0.0.0.0:21874: bind:
+/// address already in use`.
+fn taken_port(text: &str) -> Option<u16> {
+    for marker in [
+        " failed: port is already allocated",
+        ": bind: address already in use",
+    ] {
+        if let Some(i) = text.find(marker) {
+            let head = &text[..i];
+            let digits = head.rsplit(':').next()?;
+            return digits.trim().parse().ok();
+        }
+    }
+    None
+}
+
+/// The fenced file, with the checkout's label on what Compose creates, in a fresh
+/// private directory.
+fn write_fenced(
+    session: &Session,
+    plan: &Plan,
+    checkout: &Checkout,
+    dir: &RunDir,
+) -> Result<PathBuf, String> {
+    let mut doc = session.project.rewrite(plan);
+    let managed: BTreeSet<&str> = plan
+        .networks
+        .iter()
+        .filter(|n| n.role == Role::Managed)
+        .map(|n| n.key.as_str())
+        .collect();
+    label_checkout(&mut doc, &checkout.root, &managed);
+    Ok(dir.write(FENCED_FILE, &crate::yaml::to_string(&doc))?)
+}
+
+/// Every service, own volume and managed network gets `io.netfence.checkout`.
+fn label_checkout(doc: &mut Value, root: &Path, managed_networks: &BTreeSet<&str>) {
+    let path = root.to_string_lossy();
+    let Some(top) = doc.as_mapping_mut() else {
+        return;
+    };
+    for section in ["services", "volumes", "networks"] {
+        let Some(Value::Mapping(items)) = top.get_mut(section).map(crate::yaml::untag_mut) else {
+            continue;
+        };
+        for (k, item) in items.iter_mut() {
+            if section == "networks" && !k.as_str().is_some_and(|k| managed_networks.contains(k)) {
+                continue;
+            }
+            if item.is_null() {
+                *item = Value::Mapping(Default::default());
+            }
+            let Some(m) = crate::yaml::untag_mut(item).as_mapping_mut() else {
+                continue;
+            };
+            if m.get("external").is_some_and(crate::yaml::is_truthy) {
+                continue;
+            }
+            labels::set(m, "labels", labels::CHECKOUT, &path);
+        }
+    }
+}
+
+/// `compose up -d` under the plan's active profiles: `None` when it worked, else what
+/// Compose said.
+async fn compose_up(
+    session: &Session,
+    file: &Path,
+    plan: &Plan,
+    deadline: Instant,
+) -> Result<Option<String>, String> {
+    let mut up = session.compose.command(
+        &[file.to_path_buf()],
+        &session.project.input.project_dir,
+        &plan.project_name,
+        &plan.profiles.active,
+    );
+    up.args(["up", "-d", "--remove-orphans"]);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
+        Ok(Ok(out)) if out.success => Ok(None),
+        Ok(Ok(out)) => Ok(Some(out.text)),
+        Ok(Err(e)) => Err(e.0),
+        Err(_) => Err(format!(
+            "`{} up` did not finish within --timeout {}",
+            session.compose.display(),
+            humantime::format_duration(session.setup.timeout)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Value {
+        crate::yaml::parse(&crate::Source::File("t.yml".into()), text).unwrap()
+    }
+
+    #[test]
+    fn a_port_someone_listens_on_is_bound() {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(bound_on_host(port, "tcp"));
+        drop(l);
+        assert!(!bound_on_host(port, "tcp"));
+        let u = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        assert!(bound_on_host(u.local_addr().unwrap().port(), "udp"));
+    }
+
+    #[test]
+    fn the_port_of_a_lost_bind_race_is_read_from_composes_error() {
+        assert_eq!(
+            taken_port("Error response from daemon: driver failed programming external connectivity on endpoint x (abc): Bind for 0.0.0.0:21874 failed: port is already allocated"),
+            Some(21874)
+        );
+        assert_eq!(
+            taken_port("Error starting userland proxy: listen tcp4 0.0.0.0:20017: bind: address already in use"),
+            Some(20017)
+        );
+        assert_eq!(taken_port("pull access denied"), None);
+    }
+
+    #[test]
+    fn the_checkout_label_goes_on_services_own_volumes_and_managed_networks() {
+        let mut doc = yaml(
+            "services:\n  a: {image: x, labels: [k=v]}\n  b:\nvolumes:\n  data: {}\n  ext: {external: true}\nnetworks:\n  default: {name: nf-x-default}\n  proxy: {external: true}\n  other: {name: y}\n",
+        );
+        label_checkout(&mut doc, Path::new("/src/shop"), &["default"].into());
+        let get = |v: &Value| labels::get(v.get("labels"), labels::CHECKOUT);
+        assert_eq!(get(&doc["services"]["a"]).as_deref(), Some("/src/shop"));
+        assert_eq!(get(&doc["services"]["b"]).as_deref(), Some("/src/shop"));
+        assert_eq!(get(&doc["volumes"]["data"]).as_deref(), Some("/src/shop"));
+        assert_eq!(get(&doc["volumes"]["ext"]), None);
+        assert_eq!(
+            get(&doc["networks"]["default"]).as_deref(),
+            Some("/src/shop")
+        );
+        assert_eq!(get(&doc["networks"]["proxy"]), None);
+        assert_eq!(get(&doc["networks"]["other"]), None);
+    }
+
+    #[test]
+    fn chosen_ports_reads_short_long_and_ranges() {
+        let mut plan_ports = Vec::new();
+        for (before, after) in [
+            ("8080:80", Value::from("21000:80")),
+            ("53:53/udp", Value::from("127.0.0.1:21001:53/udp")),
+            ("7000-7001:7000-7001", Value::from("21002-21003:7000-7001")),
+            ("x", yaml("{target: 80, published: '21004', protocol: udp}")),
+            ("5432", Value::from("5432")),
+        ] {
+            plan_ports.push(crate::plan::PortChange {
+                before: Value::from(before),
+                after,
+            });
+        }
+        let (plan, _) =
+            crate::fence_str("services: {a: {image: x}}", None, &Options::default()).unwrap();
+        let mut plan = plan;
+        plan.services[0].ports = plan_ports;
+        let got = chosen_ports(&plan);
+        let want: Vec<(u16, String)> = [
+            (21000, "tcp"),
+            (21001, "udp"),
+            (21002, "tcp"),
+            (21003, "tcp"),
+            (21004, "udp"),
+        ]
+        .into_iter()
+        .map(|(p, s)| (p, s.to_owned()))
+        .collect();
+        assert_eq!(got, want);
+    }
+}

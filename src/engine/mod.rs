@@ -17,7 +17,7 @@ pub mod stacks;
 pub mod verify;
 
 pub use client::docker::{self, Engine};
-pub use stacks::stack::Stack;
+pub use stacks::stack::{Stack, StackOptions};
 
 // The error lives with the core's (`crate::error`): the core names it for exit code 3
 // without importing the engine.

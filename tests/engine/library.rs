@@ -1,7 +1,7 @@
 //! The engine side as a library (`netfence::engine::stacks::stack`): docs/LIBRARY.md's example run for
 //! real, and the drop guard. Needs Docker + Compose v2 (see support).
 
-use netfence::engine::stacks::stack::{Stack, StackOptions};
+use netfence::engine::{Stack, StackOptions};
 
 use crate::support::*;
 

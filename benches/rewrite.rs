@@ -4,7 +4,7 @@
 //!   plan, apply, emit) on generated N-service files, side by side with `roundtrip/N`, a
 //!   bare serde_yaml_ng parse-and-emit of the same text. Bar at 1,000 services: ≤ 1.5×.
 //! * `allocate/10000`: planning 10,000 networks into 10.0.0.0/8 as /24s
-//!   (`netfence::subnet::allocate`). Bar: < 100 ms.
+//!   (`netfence::subnet_pool::allocate`). Bar: < 100 ms.
 //! * Peak heap of one rewrite vs the peak heap of one bare round trip (a counting global
 //!   allocator). Bar: ≤ 2×. Beside it, the heap each parsed tree holds (netfence's and
 //!   serde_yaml_ng's).
@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use netfence::load::ComposeInput;
-use netfence::subnet::{allocate, Pool, Request};
+use netfence::subnet_pool::{allocate, Pool, Request};
 use netfence::{Options, Project, Scope, Source};
 
 #[path = "support/gen.rs"]

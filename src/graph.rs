@@ -244,7 +244,7 @@ impl Graph {
             // policy does not name (Traefik / caddy labels in the file).
             let labelled_public = written
                 .iter()
-                .any(|(n, m)| *n == s.name && crate::proxy::is_public(m));
+                .any(|(n, m)| *n == s.name && crate::proxy_labels::is_public(m));
             let kind = if !s.fenced {
                 Kind::NetworkMode
             } else if s.public || labelled_public {

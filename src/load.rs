@@ -6,8 +6,8 @@ pub(crate) mod env;
 mod extends;
 mod include;
 pub(crate) mod interpolate;
-pub(crate) mod paths;
 mod pipeline;
+pub(crate) mod rebase;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -161,7 +161,7 @@ fn load_documents(
     opts: &LoadOptions,
 ) -> Result<ComposeInput> {
     let project_dir = match &opts.project_dir {
-        Some(d) => paths::join(cwd, d),
+        Some(d) => rebase::join(cwd, d),
         None => docs
             .iter()
             .find(|(s, _, _)| *s != Source::Stdin)
@@ -223,7 +223,7 @@ fn load_documents(
 /// symbolic links resolved, the file itself not (a linked compose file keeps the link's
 /// directory as the project directory).
 fn absolute(cwd: &Path, p: &Path) -> PathBuf {
-    let abs = paths::join(cwd, p);
+    let abs = rebase::join(cwd, p);
     match (abs.parent(), abs.file_name()) {
         (Some(dir), Some(name)) => std::fs::canonicalize(dir)
             .map(|d| d.join(name))

@@ -163,10 +163,10 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             }
             if let Some(d) = untag_mut(deploy).as_mapping_mut() {
                 labels::set(d, "labels", label, value);
-                if label == crate::proxy::TRAEFIK_SWARM_NETWORK {
+                if label == crate::proxy_labels::TRAEFIK_SWARM_NETWORK {
                     // Traefik v3 refuses a service that carries both.
                     labels::remove_where(d, "labels", |k| {
-                        k == crate::proxy::TRAEFIK_DOCKER_NETWORK
+                        k == crate::proxy_labels::TRAEFIK_DOCKER_NETWORK
                     });
                 }
             }
@@ -215,12 +215,12 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
 fn move_proxy_labels_to_deploy(svc: &mut Mapping) {
     let moving: Vec<(String, String)> = labels::entries(svc.get("labels"))
         .into_iter()
-        .filter(|(k, _)| crate::proxy::is_proxy_label(k))
+        .filter(|(k, _)| crate::proxy_labels::is_proxy_label(k))
         .collect();
     if moving.is_empty() {
         return;
     }
-    labels::remove_where(svc, "labels", crate::proxy::is_proxy_label);
+    labels::remove_where(svc, "labels", crate::proxy_labels::is_proxy_label);
     let deploy = svc
         .entry(key("deploy"))
         .or_insert_with(|| Value::Mapping(Mapping::new()));

@@ -244,7 +244,7 @@ fn unfence_service(m: &mut Mapping, real_to_key: &[(String, String)]) {
         } else {
             &mut *m
         };
-        for label in crate::proxy::NETWORK_LABELS {
+        for label in crate::proxy_labels::NETWORK_LABELS {
             if let Some(v) = labels::get(holder.get("labels"), label) {
                 if let Some((_, k)) = real_to_key.iter().find(|(real, _)| *real == v) {
                     labels::set(holder, "labels", label, k);

@@ -16,7 +16,7 @@ use super::lines::{key, Seg};
 use super::{Occupied, Severity};
 use crate::compose::{self, DEFAULT_NETWORK};
 use crate::plan::{Plan, Role, ENV_KEY, PROXY_KEY, SHARED_KEY_PREFIX};
-use crate::ports::ShortPort;
+use crate::port_spec::ShortPort;
 use crate::unfence::INJECTED_PREFIX;
 use crate::yaml::{scalar_string, untag};
 use crate::Project;
@@ -331,7 +331,7 @@ impl Doc<'_> {
         let real = self.real_name(key);
         let labelled = compose::service_labels(svc)
             .iter()
-            .any(|(k, v)| crate::proxy::NETWORK_LABELS.contains(&k.as_str()) && *v == real);
+            .any(|(k, v)| crate::proxy_labels::NETWORK_LABELS.contains(&k.as_str()) && *v == real);
         labelled || {
             let (mode, att) = self.networking(name);
             mode.is_none() && traefik_enabled(svc) && att.len() == 1 && att[0].0 == key
@@ -576,7 +576,7 @@ fn ports(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                 );
                 d.fix = Some(format!(
                     "Publish only the container port (`{}`) and let Docker choose the host port; `netfence run` exports where it went. `netfence rewrite` does this with policy `ports: loopback` (the default in run scope) or `ephemeral`.",
-                    crate::ports::ShortPort {
+                    crate::port_spec::ShortPort {
                         host_ip: pb.host_ip.clone(),
                         published: None,
                         target: pb.target.clone(),
@@ -586,7 +586,9 @@ fn ports(doc: &Doc<'_>, out: &mut Vec<Draft>) {
                 out.push(d);
             }
             let loopback = pb.host_ip.as_deref().is_some_and(|ip| {
-                crate::ports::is_loopback(&variable_default(ip).unwrap_or_else(|| ip.to_owned()))
+                crate::port_spec::is_loopback(
+                    &variable_default(ip).unwrap_or_else(|| ip.to_owned()),
+                )
             });
             if let (Some(kind), false) = (data_kind, loopback) {
                 let mut d = draft(
@@ -905,7 +907,7 @@ fn flat(doc: &Doc<'_>, out: &mut Vec<Draft>) {
         .iter()
         .filter(|(n, _)| {
             doc.service(n).is_some_and(|s| {
-                crate::proxy::is_public(s)
+                crate::proxy_labels::is_public(s)
                     || s.get("ports")
                         .map(untag)
                         .and_then(Value::as_sequence)
@@ -992,7 +994,7 @@ fn proxy_labels(doc: &Doc<'_>, out: &mut Vec<Draft>) {
         let labels = compose::service_labels(svc);
         let net_labels: Vec<&(String, String)> = labels
             .iter()
-            .filter(|(k, _)| crate::proxy::NETWORK_LABELS.contains(&k.as_str()))
+            .filter(|(k, _)| crate::proxy_labels::NETWORK_LABELS.contains(&k.as_str()))
             .collect();
         let has_traefik_label = net_labels.iter().any(|(k, _)| k.starts_with("traefik."));
         if traefik_enabled(svc) && att.len() > 1 && !has_traefik_label {

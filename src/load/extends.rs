@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use super::paths::{self, Rebase};
 use super::pipeline::{FileCtx, Frame, Loader};
+use super::rebase::{self, Rebase};
 use crate::audit::lines::key as seg;
 use crate::error::{Error, Result, Source};
 use crate::yaml::{key, scalar_string, untag, Mapping, Value};
@@ -166,14 +166,14 @@ fn from_file(
     branch: &Branch,
     frame: &Frame,
 ) -> Result<Option<Value>> {
-    if paths::is_remote_resource(file) {
+    if rebase::is_remote_resource(file) {
         return Err(ctx.service_error(
             name,
             "extends",
             format!("`extends.file: {file}` is a remote resource, which netfence does not fetch; extend a local copy"),
         ));
     }
-    let path = paths::join(&frame.working_dir, Path::new(file));
+    let path = rebase::join(&frame.working_dir, Path::new(file));
     let at = [seg("services"), seg(name), seg("extends")];
     let (source, text) = loader.read(&path, ctx, &at)?;
     let base_ctx = FileCtx {
@@ -207,7 +207,7 @@ fn from_file(
         ));
     }
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let rel = paths::relative(&frame.working_dir, dir);
+    let rel = rebase::relative(&frame.working_dir, dir);
     let mut rebase = Rebase::new(&rel, &path, false);
     for (_, svc) in services.iter_mut() {
         if let Value::Mapping(svc) = crate::yaml::untag_mut(svc) {

@@ -11,8 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use super::env::Env;
-use super::paths::{self, Rebase};
 use super::pipeline::{FileCtx, Frame, Loader};
+use super::rebase::{self, Rebase};
 use crate::audit::lines::{key as seg, Seg};
 use crate::error::{Error, Result};
 use crate::yaml::{key, scalar_string, untag, Mapping, Value};
@@ -108,13 +108,13 @@ pub fn apply(loader: &mut Loader, ctx: &FileCtx<'_>, doc: &mut Value, frame: &Fr
         let mut files = Vec::new();
         for p in &entry.paths {
             let p = loader.eval(frame, ctx, &at, p)?;
-            if paths::is_remote_resource(&p) {
+            if rebase::is_remote_resource(&p) {
                 return Err(ctx.error_at(
                     &at,
                     format!("include `{p}` is a remote resource, which netfence does not fetch; include a local copy"),
                 ));
             }
-            files.push(paths::join(wd, Path::new(&p)));
+            files.push(rebase::join(wd, Path::new(&p)));
         }
         let first = files[0].clone();
         if included.contains(&first) {
@@ -138,11 +138,11 @@ pub fn apply(loader: &mut Loader, ctx: &FileCtx<'_>, doc: &mut Value, frame: &Fr
             Some(pd) => {
                 let pd = loader.eval(frame, ctx, &at, pd)?;
                 if Path::new(&pd).is_absolute() {
-                    let abs = paths::clean(Path::new(&pd));
+                    let abs = rebase::clean(Path::new(&pd));
                     (abs.clone(), abs)
                 } else {
-                    let abs = paths::join(wd, Path::new(&pd));
-                    let rel = paths::relative(wd, &abs);
+                    let abs = rebase::join(wd, Path::new(&pd));
+                    let rel = rebase::relative(wd, &abs);
                     (abs, rel)
                 }
             }
@@ -151,7 +151,7 @@ pub fn apply(loader: &mut Loader, ctx: &FileCtx<'_>, doc: &mut Value, frame: &Fr
                     .parent()
                     .map(Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("/"));
-                let rel = paths::relative(wd, &dir);
+                let rel = rebase::relative(wd, &dir);
                 (dir, rel)
             }
         };
@@ -202,7 +202,7 @@ fn include_env(
     } else {
         for f in &entry.env_file {
             let f = loader.eval(frame, ctx, at, f)?;
-            let path = paths::join(&frame.working_dir, Path::new(&f));
+            let path = rebase::join(&frame.working_dir, Path::new(&f));
             if !path.exists() {
                 return Err(ctx.error_at(
                     at,

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::Result;
 use crate::policy::PortsMode;
-use crate::ports::{is_loopback, ShortPort};
+use crate::port_spec::{is_loopback, ShortPort};
 use crate::scope::Scope;
 use crate::yaml::{key, scalar_string, Mapping, Value};
 
@@ -183,7 +183,7 @@ pub(super) fn plan(
             } else {
                 PortsMode::Ephemeral
             };
-            if let Some(after) = crate::ports::rewrite(p, mode) {
+            if let Some(after) = crate::port_spec::rewrite(p, mode) {
                 unknowable.push(super::ports::show(p));
                 changes.push(PortChange {
                     before: p.clone(),

@@ -34,7 +34,7 @@ pub(super) fn plan(
     let mode = if swarm { swarm::ports_mode(mode) } else { mode };
     let mut ports = Vec::new();
     for p in list {
-        let mut after = crate::ports::rewrite(p, mode);
+        let mut after = crate::port_spec::rewrite(p, mode);
         if swarm {
             after = swarm::port(after.as_ref().unwrap_or(p)).or(after);
         }

@@ -7,7 +7,7 @@ use crate::yaml::Mapping;
 use crate::compose;
 use crate::error::Result;
 use crate::policy::{Policy, ProxyServices};
-use crate::proxy::{network_label, NETWORK_LABELS};
+use crate::proxy_labels::{network_label, NETWORK_LABELS};
 
 use super::assignment::Draft;
 use super::ctx::Ctx;
@@ -23,7 +23,7 @@ pub(super) fn is_public(policy: &Policy, name: &str, svc: &Mapping) -> bool {
         Some(p) => p,
         None => match policy.proxy.as_ref().map(|p| &p.services) {
             Some(ProxyServices::List(l)) => l.iter().any(|s| s == name),
-            _ => crate::proxy::is_public(svc),
+            _ => crate::proxy_labels::is_public(svc),
         },
     }
 }

@@ -17,7 +17,7 @@ use crate::compose;
 use crate::error::Result;
 use crate::policy::parse_cidr;
 use crate::scope::Scope;
-use crate::subnet::{self, AllocError, Pool, Request};
+use crate::subnet_pool::{self, AllocError, Pool, Request};
 use crate::yaml::scalar_string;
 
 use super::assignment::Draft;
@@ -88,7 +88,7 @@ fn within<'a>(occupied: &'a [Avoid], pool: &IpNet, soft: bool) -> Vec<&'a Avoid>
         .iter()
         .filter(|a| soft || !a.is_soft())
         .filter(|a| a.subnet.addr().is_ipv4() == pool.addr().is_ipv4())
-        .filter(|a| subnet::overlaps(&a.subnet, pool))
+        .filter(|a| subnet_pool::overlaps(&a.subnet, pool))
         .collect();
     v.sort_by(|a, b| (a.subnet, &a.reason).cmp(&(b.subnet, &b.reason)));
     v.dedup_by(|a, b| a.subnet == b.subnet && a.reason == b.reason);
@@ -108,13 +108,13 @@ fn allocate_around(
     let occupied = &opts.occupied;
     let needed = requests.iter().any(|r| r.fixed.is_none());
     let Some(p) = pool.filter(|_| needed) else {
-        return subnet::allocate(pool, requests, &blockers(occupied, false))
+        return subnet_pool::allocate(pool, requests, &blockers(occupied, false))
             .map(|a| (a, Vec::new()));
     };
-    let (got, soft) = match subnet::allocate(pool, requests, &blockers(occupied, true)) {
+    let (got, soft) = match subnet_pool::allocate(pool, requests, &blockers(occupied, true)) {
         Ok(got) => (got, true),
         Err(AllocError::Exhausted { .. }) if occupied.iter().any(Avoid::is_soft) => (
-            subnet::allocate(pool, requests, &blockers(occupied, false))?,
+            subnet_pool::allocate(pool, requests, &blockers(occupied, false))?,
             false,
         ),
         Err(e) => return Err(e),
@@ -243,7 +243,7 @@ fn ipv4(
         n.subnet = Some(new);
         let old: Option<IpNet> = n.original_subnet.as_deref().and_then(|s| s.parse().ok());
         if let Some(gw) = written.networks.get(&n.key).and_then(first_gateway) {
-            n.gateway = subnet::move_address(gw, old.as_ref(), &new).ok();
+            n.gateway = subnet_pool::move_address(gw, old.as_ref(), &new).ok();
         }
         let static_here = static_nets.contains(n.key.as_str());
         let why = if pool.is_none() && static_here && request.fixed.is_none() {
@@ -338,7 +338,7 @@ pub(super) fn move_addresses(
             if ip.is_ipv4() != new.addr().is_ipv4() {
                 continue;
             }
-            let moved_ip = subnet::move_address(ip, old.as_ref(), new).map_err(|m| {
+            let moved_ip = subnet_pool::move_address(ip, old.as_ref(), new).map_err(|m| {
                 ctx.compose_err(format!("service `{service}` network `{}`: {m}", a.network))
             })?;
             if moved_ip != ip {
@@ -568,7 +568,7 @@ mod tests {
                 w.opts
                     .occupied
                     .iter()
-                    .all(|o| !crate::subnet::overlaps(n, &o.subnet)),
+                    .all(|o| !crate::subnet_pool::overlaps(n, &o.subnet)),
                 "{n} is in use"
             );
         }

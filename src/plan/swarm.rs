@@ -5,7 +5,7 @@
 use crate::yaml::{Mapping, Value};
 
 use crate::policy::{NetworkSettings, PortsMode};
-use crate::proxy::is_proxy_label;
+use crate::proxy_labels::is_proxy_label;
 
 use super::ctx::Ctx;
 use super::NetworkPlan;
@@ -39,7 +39,7 @@ pub(super) fn ports_mode(mode: PortsMode) -> PortsMode {
 pub(super) fn port(p: &Value) -> Option<Value> {
     match p {
         Value::Scalar(scalar) if p.is_string() => {
-            let mut sp = crate::ports::ShortPort::parse(scalar.text());
+            let mut sp = crate::port_spec::ShortPort::parse(scalar.text());
             sp.host_ip.take()?;
             Some(Value::Scalar(
                 crate::yaml::Scalar::string(sp.render()).with_quotes_of(scalar),

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use super::{path, Escape, Kind, Part};
 use crate::load::env::Env;
 use crate::load::interpolate;
-use crate::load::paths::Rebase;
+use crate::load::rebase::Rebase;
 use crate::yaml::{CoreTag, Mapping, Resolved, Scalar, Value};
 
 /// The document as Compose will run it, and what could not be closed.
@@ -137,7 +137,7 @@ fn dotenv_inside(dir: &Path) -> Result<(), String> {
         if !real.starts_with(&home) || !real.is_file() {
             return Err(format!(
                 "the project's `.env` is a link to `{}` (from the project's directory), outside it: Compose would read another file's variables (another project's secrets, say) into this one",
-                crate::load::paths::relative(&home, &real).display()
+                crate::load::rebase::relative(&home, &real).display()
             ));
         }
         return Ok(());

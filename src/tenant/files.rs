@@ -1,5 +1,5 @@
 //! Host files a tenant's file makes Compose (or the build) read: env and label files,
-//! secrets and configs from files, `develop.watch` paths, build contexts. Outside the
+//! secrets and configs from files, `develop.watch` host_paths, build contexts. Outside the
 //! project's directory each is another tenant's, or the host's (`/proc/self/environ` is
 //! the deploying process's whole environment); a secret or config from an engine's
 //! socket is a bind mount of it. And the build's own ways out: the host's network,
@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{path, paths, Context, Escape, Kind, Part};
+use super::{host_paths, path, Context, Escape, Kind, Part};
 use crate::compose;
 use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
 
@@ -40,8 +40,8 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             };
             let subject = format!("{singular} {key}");
             let at = path(&[section, &key, "file"], None);
-            let resolved = paths::resolve(&file, Some(dir));
-            if paths::exposes_docker_socket(&resolved) {
+            let resolved = host_paths::resolve(&file, Some(dir));
+            if host_paths::exposes_docker_socket(&resolved) {
                 out.push(Escape::new(
                     Kind::DockerSocket,
                     subject.clone(),
@@ -97,7 +97,7 @@ fn service_files(name: &str, svc: &Mapping) -> Vec<(Vec<Part>, String)> {
 
 /// Labels from a file are labels all the same: none of them may be netfence's own.
 fn label_file(subject: &str, at: &[Part], file: &str, dir: &Path, out: &mut Vec<Escape>) {
-    let resolved = paths::resolve(file, Some(dir));
+    let resolved = host_paths::resolve(file, Some(dir));
     let Ok(text) = crate::load::read_file(&resolved) else {
         return;
     };
@@ -116,8 +116,8 @@ fn label_file(subject: &str, at: &[Part], file: &str, dir: &Path, out: &mut Vec<
 }
 
 fn outside(subject: &str, at: Vec<Part>, file: &str, dir: &Path, out: &mut Vec<Escape>) {
-    let resolved = paths::resolve(file, Some(dir));
-    if paths::inside(&resolved, dir) {
+    let resolved = host_paths::resolve(file, Some(dir));
+    if host_paths::inside(&resolved, dir) {
         return;
     }
     out.push(Escape::new(
@@ -182,7 +182,7 @@ fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
         outside(&subject, p, &c, dir, out);
     }
     if let (Some(context), Some(file)) = (local, build.get("dockerfile").and_then(scalar_string)) {
-        let joined = crate::load::paths::join(Path::new(&context), Path::new(&file));
+        let joined = crate::load::rebase::join(Path::new(&context), Path::new(&file));
         outside(
             &subject,
             at(&["dockerfile"]),

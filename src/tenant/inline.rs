@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::paths;
+use super::host_paths;
 use crate::load::env::{read_file, Env};
 use crate::yaml::{key, scalar_string, untag, Mapping, Value};
 
@@ -77,8 +77,12 @@ fn inline_files(
     let Some(list) = svc.get(files).map(entries) else {
         return Ok(());
     };
-    let outside =
-        |e: &Entry| !paths::inside(&paths::resolve(&e.path, Some(project_dir)), project_dir);
+    let outside = |e: &Entry| {
+        !host_paths::inside(
+            &host_paths::resolve(&e.path, Some(project_dir)),
+            project_dir,
+        )
+    };
     if list.iter().any(|e| outside(e) || e.raw) {
         return Ok(());
     }

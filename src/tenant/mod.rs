@@ -5,12 +5,12 @@
 
 mod close;
 mod files;
+mod host_paths;
 mod inline;
 mod judged;
 mod keys;
 mod names;
 mod networks;
-mod paths;
 mod services;
 mod templates;
 mod volumes;
@@ -395,7 +395,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
 
 /// Is this host path the Docker socket, or a directory that holds it?
 pub fn exposes_docker_socket(host_path: &str) -> bool {
-    paths::exposes_docker_socket(Path::new(host_path))
+    host_paths::exposes_docker_socket(Path::new(host_path))
 }
 
 /// A capability as Docker reads it (`NET_ADMIN`), when it is beyond Docker's defaults.
@@ -422,7 +422,7 @@ fn check_references(ctx: &Context<'_>, out: &mut Vec<Escape>) {
             parse_dotted(&r.key),
             format!(
                 "reads `{}` (from the project's directory, links followed), outside it: a tenant's file reads only its own",
-                crate::load::paths::relative(&home, &real).display()
+                crate::load::rebase::relative(&home, &real).display()
             ),
             None,
         ));

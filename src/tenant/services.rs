@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::yaml::{Mapping, Value};
 
-use super::{paths, Context, Escape, Kind};
+use super::{host_paths, Context, Escape, Kind};
 use crate::compose;
 use crate::yaml::{is_truthy, scalar_string, untag};
 
@@ -244,8 +244,8 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
         let Some(source) = super::volumes::bind_source(untag(v)) else {
             continue;
         };
-        let resolved = paths::resolve(&source, ctx.project_dir);
-        if paths::exposes_docker_socket(&resolved) {
+        let resolved = host_paths::resolve(&source, ctx.project_dir);
+        if host_paths::exposes_docker_socket(&resolved) {
             out.push(Escape::new(
                 Kind::DockerSocket,
                 format!("service {name}"),
@@ -283,8 +283,8 @@ pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escap
         if !bind || device.is_empty() {
             continue;
         }
-        let resolved = paths::resolve(&device, ctx.project_dir);
-        if paths::exposes_docker_socket(&resolved) {
+        let resolved = host_paths::resolve(&device, ctx.project_dir);
+        if host_paths::exposes_docker_socket(&resolved) {
             out.push(Escape::new(
                 Kind::DockerSocket,
                 format!("volume {name}"),

@@ -3,7 +3,7 @@
 //! A fixed `name:` or `external: true` mounts whatever volume the engine holds under that
 //! name — `/var/lib/docker` and another project's database files are one step away.
 
-use super::{path, paths, Context, Escape, Kind};
+use super::{host_paths, path, Context, Escape, Kind};
 use crate::compose;
 use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
 
@@ -21,11 +21,11 @@ pub(super) fn bind_sources(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>
             let Some(source) = bind_source(untag(v)) else {
                 continue;
             };
-            let resolved = paths::resolve(&source, Some(dir));
-            if paths::exposes_docker_socket(&resolved) || paths::inside(&resolved, dir) {
+            let resolved = host_paths::resolve(&source, Some(dir));
+            if host_paths::exposes_docker_socket(&resolved) || host_paths::inside(&resolved, dir) {
                 continue;
             }
-            let real = paths::real(&resolved);
+            let real = host_paths::real(&resolved);
             out.push(Escape::new(
                 Kind::HostPath,
                 format!("service {name}"),
@@ -113,13 +113,15 @@ fn driver_opts(key: &str, m: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>)
         return;
     }
     let item = if device.starts_with(['/', '.', '~']) {
-        let resolved = paths::resolve(&device, ctx.project_dir);
-        if paths::exposes_docker_socket(&resolved)
-            || ctx.project_dir.is_some_and(|d| paths::inside(&resolved, d))
+        let resolved = host_paths::resolve(&device, ctx.project_dir);
+        if host_paths::exposes_docker_socket(&resolved)
+            || ctx
+                .project_dir
+                .is_some_and(|d| host_paths::inside(&resolved, d))
         {
             return;
         }
-        paths::real(&resolved).display().to_string()
+        host_paths::real(&resolved).display().to_string()
     } else {
         device.clone()
     };

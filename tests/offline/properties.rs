@@ -189,7 +189,7 @@ proptest! {
         for (i, a) in managed.iter().enumerate() {
             for b in &managed[i + 1..] {
                 if let (Some(x), Some(y)) = (a.subnet, b.subnet) {
-                    prop_assert!(!netfence::subnet::overlaps(&x, &y), "{} and {} overlap", x, y);
+                    prop_assert!(!netfence::subnet_pool::overlaps(&x, &y), "{} and {} overlap", x, y);
                 }
             }
             if s.pool {

@@ -4,8 +4,8 @@
 
 mod args;
 mod commands;
+mod docker_plugin;
 mod exit;
-mod plugin;
 mod settings;
 
 use std::process::ExitCode;
@@ -17,19 +17,19 @@ use exit::ExitStatus;
 use settings::*;
 
 fn main() -> ExitCode {
-    let cli = match plugin::invocation(std::env::args_os().collect()) {
-        Ok(plugin::Invocation::Metadata) => {
-            println!("{}", plugin::metadata());
+    let cli = match docker_plugin::invocation(std::env::args_os().collect()) {
+        Ok(docker_plugin::Invocation::Metadata) => {
+            println!("{}", docker_plugin::metadata());
             return ExitCode::SUCCESS;
         }
-        Ok(plugin::Invocation::Cli {
+        Ok(docker_plugin::Invocation::Cli {
             args,
             bin_name,
             env,
         }) => {
             apply_env(env);
-            if bin_name != plugin::NAME {
-                plugin::watch_docker_cli();
+            if bin_name != docker_plugin::NAME {
+                docker_plugin::watch_docker_cli();
             }
             parse(args, bin_name)
         }

@@ -25,7 +25,7 @@ use crate::engine::host::sweep::{Kind, Object};
 use crate::engine::{Engine, EngineError, EngineResult};
 use crate::labels;
 use crate::routes::Route;
-use crate::subnet::{self, Pool};
+use crate::subnet_pool::{self, Pool};
 
 /// What `ls` reads from the engine and the host.
 #[derive(Debug, Clone, Default)]
@@ -583,7 +583,8 @@ fn capacity(o: &Observed, s: &Settings, host: &HostSpace) -> Capacity {
         })
         .chain(host.avoid())
         .filter(|a| {
-            subnet::overlaps(&a.subnet, &net) && a.subnet.addr().is_ipv4() == net.addr().is_ipv4()
+            subnet_pool::overlaps(&a.subnet, &net)
+                && a.subnet.addr().is_ipv4() == net.addr().is_ipv4()
         })
         .collect();
     avoided.sort_by(|a, b| (a.subnet, &a.reason).cmp(&(b.subnet, &b.reason)));

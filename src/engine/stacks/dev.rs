@@ -400,7 +400,7 @@ fn chosen_ports(plan: &Plan) -> Vec<(u16, String)> {
         let (published, target, protocol) = match &change.after {
             Value::Scalar(_) => {
                 let text = crate::yaml::scalar_string(&change.after).unwrap_or_default();
-                let sp = crate::ports::ShortPort::parse(&text);
+                let sp = crate::port_spec::ShortPort::parse(&text);
                 (sp.published, sp.target, None)
             }
             Value::Mapping(m) => (

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::{Ctr, Net, Platform};
 use crate::labels::{self, compose};
-use crate::proxy;
+use crate::proxy_labels;
 use crate::scope::Scope;
 use crate::tenant::{self, Kind as Escape};
 
@@ -352,7 +352,7 @@ pub(super) struct Found {
 /// label naming it?
 fn public_on(c: &HashMap<String, String>, name: &str) -> bool {
     c.contains_key(labels::SCOPE)
-        && proxy::NETWORK_LABELS
+        && proxy_labels::NETWORK_LABELS
             .iter()
             .any(|l| c.get(*l).map(String::as_str) == Some(name))
 }
@@ -417,7 +417,10 @@ mod tests {
         let blog = labelled("env:staging", "nf-staging-blog", "api");
         let prod_db = labelled("env:prod", "nf-prod-shop", "db");
         let mut prod_web = labelled("env:prod", "nf-prod-shop", "web");
-        prod_web.insert(proxy::CADDY_INGRESS_NETWORK.into(), "nf-proxy".into());
+        prod_web.insert(
+            proxy_labels::CADDY_INGRESS_NETWORK.into(),
+            "nf-proxy".into(),
+        );
         let mut the_proxy = HashMap::new();
         the_proxy.insert(labels::ROLE.to_owned(), "proxy".to_owned());
         let nobody = HashMap::new();

@@ -524,7 +524,7 @@ mod testing {
             &[own, "nf-env-staging", "nf-proxy"],
         );
         web.labels.insert(
-            crate::proxy::TRAEFIK_DOCKER_NETWORK.into(),
+            crate::proxy_labels::TRAEFIK_DOCKER_NETWORK.into(),
             "nf-proxy".into(),
         );
         let db = of_env(
@@ -543,7 +543,7 @@ mod testing {
         let mut prod_web = of_env("env:prod", "nf-prod-shop", "web", &["nf-proxy"]);
         prod_web.holder = format!("container {}", prod_web.name);
         prod_web.labels.insert(
-            crate::proxy::TRAEFIK_DOCKER_NETWORK.into(),
+            crate::proxy_labels::TRAEFIK_DOCKER_NETWORK.into(),
             "nf-proxy".into(),
         );
         let mut prod_db = of_env("env:prod", "nf-prod-shop", "db", &["nf-shared-infra"]);

@@ -483,7 +483,7 @@ mod tests {
         stranger.labels = labelled("run:b", "nf-b-shop", "web");
         assert!(!reach.planned(&want["web"], &stranger, "nf-proxy"));
         stranger.labels.insert(
-            crate::proxy::TRAEFIK_DOCKER_NETWORK.into(),
+            crate::proxy_labels::TRAEFIK_DOCKER_NETWORK.into(),
             "nf-proxy".into(),
         );
         assert!(reach.planned(&want["web"], &stranger, "nf-proxy"));

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use crate::docker_plugin::EXECUTABLE;
 use crate::exit::ExitStatus;
-use crate::plugin::EXECUTABLE;
 use crate::settings::{PluginSettings, SYSTEM_PLUGIN_DIR};
 
 pub fn run(s: PluginSettings) -> anyhow::Result<ExitStatus> {

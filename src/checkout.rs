@@ -1,4 +1,4 @@
-//! A developer's checkout (SPEC §1 case 4): where it is, and the `dev:<slug>` scope of
+//! A developer's checkout: where it is, and the `dev:<slug>` scope of
 //! the stack `netfence up` runs for it.
 //!
 //! The slug names the checkout, not the project: two git worktrees of one repository

@@ -50,7 +50,7 @@ pub enum Error {
         pointer: String,
         message: String,
     },
-    /// In tenant mode, the file reaches past its fence (SPEC §2 Trust): every refusal
+    /// In tenant mode, the file reaches past its fence: every refusal
     /// names the service or network, the key, why, and the policy key that grants it.
     #[error(
         "{source_name}: refused in tenant mode (the compose file is a tenant's: it may not reach past its own project):{}",
@@ -60,7 +60,7 @@ pub enum Error {
         source_name: Source,
         refusals: Vec<String>,
     },
-    /// `run` with the id of a run that is still going (SPEC §5); `owner` says which.
+    /// `run` with the id of a run that is still going; `owner` says which.
     #[error("run id `{run_id}` is held by a live run ({owner}): choose another --run-id, or wait until that run ends")]
     RunIdHeld { run_id: String, owner: String },
     /// The command line asks for something impossible.
@@ -98,7 +98,7 @@ fn pointer_suffix(pointer: &str) -> String {
 }
 
 impl Error {
-    /// The process exit code SPEC §4 assigns: 3 when the engine or Compose failed,
+    /// The process exit code: 3 when the engine or Compose failed,
     /// 2 for bad input.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -146,7 +146,7 @@ impl Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The engine or Compose failed: exit code 3 (SPEC §4). Raised by the engine module.
+/// The engine or Compose failed: exit code 3. Raised by the engine module.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct EngineError(pub String);

@@ -1,4 +1,4 @@
-//! Where compose input and the policy come from (SPEC §2 Input, Policy), resolved once
+//! Where compose input and the policy come from, resolved once
 //! from flags and the environment into values the core reads.
 
 use std::collections::BTreeMap;
@@ -181,7 +181,7 @@ fn several(what: &str, found: &[PathBuf], used: &Path) -> String {
 #[derive(Debug, Clone)]
 pub struct InputSpec {
     pub files: ComposeFiles,
-    /// `--policy FILE`; otherwise discovered (SPEC §2 Policy).
+    /// `--policy FILE`; otherwise discovered.
     pub policy: Option<PathBuf>,
     /// Where `./netfence.yml` is looked for.
     pub working_dir: PathBuf,

@@ -56,7 +56,7 @@ pub struct Project {
 }
 
 impl Project {
-    /// Finds the policy (SPEC §2 order) for loaded compose input.
+    /// Finds the policy for loaded compose input.
     pub fn new(
         input: load::ComposeInput,
         explicit_policy: Option<&Path>,

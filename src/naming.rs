@@ -11,7 +11,7 @@ use crate::scope::Scope;
 /// Docker accepts longer names, but 63 keeps a name usable as a DNS label too.
 pub const MAX_NAME_LEN: usize = 63;
 
-/// The default naming templates (SPEC §2 Policy), for networks that the policy names
+/// The default naming templates, for networks that the policy names
 /// no template for.
 pub const RUN_NETWORK_TEMPLATE: &str = "{{ prefix }}-{{ scope_id }}-{{ network }}";
 /// Environments of several projects share a host for good: their networks carry the

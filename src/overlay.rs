@@ -1,4 +1,4 @@
-//! The fence as a Compose override file (SPEC §4 `rewrite --overlay`): given after the
+//! The fence as a Compose override file: given after the
 //! user's own files (`docker compose -f compose.yml -f fence.yml`), Compose reads what
 //! it reads from the full rewrite, and the user's files stay as they are.
 //!

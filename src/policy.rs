@@ -178,7 +178,7 @@ pub struct Limits {
     pub max_networks: Option<u32>,
 }
 
-/// Trust (SPEC §2): whether the compose file is a tenant's, and what a tenant may do.
+/// Trust: whether the compose file is a tenant's, and what a tenant may do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
@@ -325,7 +325,7 @@ impl Policy {
         self.limits.max_networks.unwrap_or(DEFAULT_MAX_NETWORKS)
     }
 
-    /// Is the compose file a tenant's (SPEC §2 Trust)? By default in env scope only.
+    /// Is the compose file a tenant's? By default in env scope only.
     pub fn tenant_mode(&self, scope: &crate::Scope) -> bool {
         self.tenant.enabled.unwrap_or(scope.is_env())
     }
@@ -550,13 +550,15 @@ pub fn did_you_mean(word: &str, candidates: &[String]) -> Option<String> {
         .map(|(_, c)| c.clone())
 }
 
-/// Where to look for a policy, in SPEC §2's order.
+/// Where to look for a policy: `--policy`, else an `x-netfence` policy embedded in the
+/// compose file, else `./netfence.yml`, else the built-in one (a tenant's embedded policy
+/// never outranks the platform's).
 pub struct Discovery<'a> {
     pub explicit: Option<&'a Path>,
     pub embedded: Option<(&'a Path, &'a Value)>,
     pub working_dir: PathBuf,
     /// The scope the input is fenced into, when known already: it decides whether the
-    /// file is a tenant's (SPEC §2 Trust), and a tenant's policy never outranks the
+    /// file is a tenant's, and a tenant's policy never outranks the
     /// platform's.
     pub scope: Option<&'a crate::Scope>,
 }
@@ -753,7 +755,7 @@ labels: { com.example.team: payments }
         assert!(note
             .unwrap()
             .contains("compose.yml (x-netfence) is ignored"));
-        // A run is the user's own stack: the file's policy comes first (SPEC §2 order).
+        // A run is the user's own stack: the file's policy comes first.
         let run = crate::Scope::Run("ci".into());
         let (p, note) = discover_in(dir.path(), None, "prefix: tenant", Some(&run)).unwrap();
         assert_eq!(p.policy.prefix(), "tenant");

@@ -8,7 +8,7 @@
 //! [`client`] (the engine and Compose), [`host`] (this host around the engine),
 //! [`stacks`] (`run`, `up`, `down`), [`fences`] (`ensure`, `reconcile`), [`verify`].
 //! The plan stays the single source: this module only applies it and cleans up after it,
-//! always by ownership labels (SPEC §2), never by name patterns.
+//! always by ownership labels, never by name patterns.
 
 pub mod client;
 pub mod fences;
@@ -25,7 +25,7 @@ pub use crate::error::EngineError;
 
 pub type EngineResult<T> = std::result::Result<T, EngineError>;
 
-/// The engine `docker` itself would talk to now (SPEC §7): `DOCKER_HOST`, else the
+/// The engine `docker` itself would talk to now: `DOCKER_HOST`, else the
 /// Docker context selected by `DOCKER_CONTEXT` or `docker context use`.
 pub fn endpoint() -> Result<client::context::Endpoint, client::context::ContextError> {
     client::context::resolve(&client::context::DockerEnv::from_process())

@@ -1,7 +1,7 @@
 //! `${VAR}` as Compose reads it (compose-go `template`): `$VAR`, `${VAR}`, the `:-` `-`
 //! `:?` `?` `:+` `+` forms with nested defaults, and `$$` for a literal `$`.
 //!
-//! netfence passes `${VAR}` through (SPEC §3 rule 1). It evaluates it only where it must
+//! netfence passes `${VAR}` through. It evaluates it only where it must
 //! read a value itself (the path of an `include:` or an `extends.file`), and substitutes it
 //! only for variables that Compose reading the output would no longer see: those an
 //! included file gets from its own env files.

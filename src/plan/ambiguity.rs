@@ -1,4 +1,4 @@
-//! Rule 9 (SPEC §3): ambiguous aliases. Compose gives every service its bare name as an
+//! Rule 9: ambiguous aliases. Compose gives every service its bare name as an
 //! alias on every network, so two services answering to one name on a network resolve at
 //! random, and one answering to a bare name on a network other projects share answers
 //! their lookups of that name when they have no such service (rule 13 keeps its own

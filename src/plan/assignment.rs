@@ -1,4 +1,4 @@
-//! Rule 6 (SPEC §3): service assignment. Each service keeps the attachments it was
+//! Rule 6: service assignment. Each service keeps the attachments it was
 //! written with (following same-file `extends`) unless the policy's `services:` sets its
 //! networks; `network_mode` services are never given networks.
 

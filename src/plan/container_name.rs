@@ -1,4 +1,4 @@
-//! Rule 2 (SPEC §3): `container_name`. A fixed container name allows one copy of the
+//! Rule 2: `container_name`. A fixed container name allows one copy of the
 //! stack per host, so it is removed; by default the old name becomes a network alias on
 //! every network the service joins, so connection strings inside the stack still work.
 

@@ -80,7 +80,7 @@ impl<'a> Ctx<'a> {
 
     /// The process environment as the policy's templates see it: empty for a policy
     /// embedded in the compose file, which must not read the platform's environment
-    /// into names (SPEC §2 Policy).
+    /// into names.
     pub fn template_environ(&self) -> &'a std::collections::BTreeMap<String, String> {
         static NONE: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
         match self.inputs.policy_source {

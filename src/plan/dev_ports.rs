@@ -1,4 +1,4 @@
-//! Rule 5 in dev scope (SPEC §4 `up`): a checkout's stack keeps its host ports. Each
+//! Rule 5 in dev scope: a checkout's stack keeps its host ports. Each
 //! published port gets one from the policy's `dev_ports.range`, derived from the scope,
 //! the service and the container port, so `down`/`up` and restarts find it where it was
 //! bookmarked; when that one is taken, the next free one. Host IP, container port and

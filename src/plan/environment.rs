@@ -1,4 +1,4 @@
-//! Rule 9 (SPEC §3): the environment network. In env scope every fenced service also
+//! Rule 9: the environment network. In env scope every fenced service also
 //! joins its environment's network, aliased `<service>.<project>`, so resources of one
 //! environment reach each other and nothing else.
 

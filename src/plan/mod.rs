@@ -2,7 +2,7 @@
 //! `rewrite` applies it to the YAML, `plan` prints it, `run`/`ensure`/`reconcile` apply
 //! it to an engine, `audit` and `verify` judge against it.
 //!
-//! [`plan()`] is a sequence of stages, one per rule of SPEC §3 (or a tight pair), each in
+//! [`plan()`] is a sequence of stages, one per rewrite rule (or a tight pair), each in
 //! the file named after its rule. Each stage reads what the earlier ones decided, and
 //! their order is the order of the plan's change list and warnings, which users see.
 

@@ -1,4 +1,4 @@
-//! Rule 13 (SPEC §3): one name, one project. Compose registers every service's bare name
+//! Rule 13: one name, one project. Compose registers every service's bare name
 //! on every network it joins, the environment's, the proxy's and shared ones included
 //! (docker/compose#8223), so two projects with a `db` both hold `db` there. A container
 //! asks its networks for a name one after another and takes the first that holds it; the

@@ -1,4 +1,4 @@
-//! Rule 3 (SPEC §3): networks. Each logical network of the file keeps its key and gets a
+//! Rule 3: networks. Each logical network of the file keeps its key and gets a
 //! scoped, sanitised `name:`, ownership labels and the policy's settings; a fixed name is
 //! replaced and kept in a label; the implicit `default` is made explicit when used; two
 //! logical networks never map to one name.

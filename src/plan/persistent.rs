@@ -1,4 +1,4 @@
-//! Rules 7, 8 and 9 (SPEC §3): what the proxy, shared and environment networks have in
+//! Rules 7, 8 and 9: what the proxy, shared and environment networks have in
 //! common. They outlive one scope (created by `run`/`ensure` when missing), and services
 //! join them beyond the networks they were written with.
 

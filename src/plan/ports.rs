@@ -1,4 +1,4 @@
-//! Rule 5 (SPEC §3): ports. A fixed host port allows one copy per host: `ephemeral` drops
+//! Rule 5: ports. A fixed host port allows one copy per host: `ephemeral` drops
 //! it and keeps host IP, container port, range and protocol; `loopback` (the default for
 //! runs and dev stacks) also binds to 127.0.0.1, so a test's database is not on the LAN;
 //! `keep` (the default for environments) leaves it.

@@ -1,4 +1,4 @@
-//! Rule 11 (SPEC §3): the project — the scope, the project name as Compose would choose
+//! Rule 11: the project — the scope, the project name as Compose would choose
 //! it, the scoped name Compose runs the stack under, and the ownership labels that let
 //! `down`, `gc` and `verify` find a scope's objects from the engine alone.
 
@@ -72,7 +72,7 @@ pub(super) fn identify(ctx: &Ctx<'_>) -> Result<Identity> {
 }
 
 /// The project name the caller gives: `-p`, else `COMPOSE_PROJECT_NAME`. It outranks
-/// anything the file says, its fencing record included (SPEC §2 Trust).
+/// anything the file says, its fencing record included.
 pub(super) fn given_project(opts: &Options) -> Option<&str> {
     opts.project.as_deref().or_else(|| {
         opts.environ

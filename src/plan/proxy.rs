@@ -1,4 +1,4 @@
-//! Rule 7 (SPEC §3): the proxy. Public services — and no others — join the reverse
+//! Rule 7: the proxy. Public services — and no others — join the reverse
 //! proxy's network and get the label that tells the proxy to route over it; a proxy label
 //! that names a logical network key is corrected to the real name in every mode.
 
@@ -42,7 +42,7 @@ fn real_name(ctx: &Ctx<'_>, id: &Identity) -> Result<Option<String>> {
 }
 
 /// No service but a public one joins the proxy network, not even one whose file declares
-/// it (SPEC §3 rule 7): every public service of every project is on it. A service left
+/// it: every public service of every project is on it. A service left
 /// with no network at all is on its project's default network, as Compose would put it.
 pub(super) fn keep_private_off(
     ctx: &mut Ctx<'_>,

@@ -1,4 +1,4 @@
-//! Rule 6 (SPEC §3) and §5: every service and network the policy names must exist in the
+//! Rule 6 and §5: every service and network the policy names must exist in the
 //! compose file. A misspelt name would otherwise fence nothing, silently; the error lists
 //! the valid names and guesses the intended one.
 

@@ -1,4 +1,4 @@
-//! Rule 8 (SPEC §3): shared networks. The policy names cross-scope networks (external,
+//! Rule 8: shared networks. The policy names cross-scope networks (external,
 //! created when missing) and which services join them, with which aliases.
 
 use crate::error::Result;

@@ -1,4 +1,4 @@
-//! Rule 4 (SPEC §3): subnets. Without a pool, a run drops fixed subnets and Docker
+//! Rule 4: subnets. Without a pool, a run drops fixed subnets and Docker
 //! allocates; with one, every managed network gets a deterministic, non-overlapping
 //! subnet. Static addresses move into the new subnet at the same host offset.
 //!

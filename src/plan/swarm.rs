@@ -1,4 +1,4 @@
-//! Rule 10 (SPEC §3): the Swarm target. Networks become attachable overlays (optionally
+//! Rule 10: the Swarm target. Networks become attachable overlays (optionally
 //! encrypted), ports lose what the routing mesh refuses, and proxy labels move to the
 //! service, where Swarm providers read them.
 

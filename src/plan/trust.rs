@@ -1,4 +1,4 @@
-//! Trust (SPEC §2): in tenant mode — the default in env scope — the compose file is a
+//! Trust: in tenant mode — the default in env scope — the compose file is a
 //! tenant's and may not reach past its own fence. Every escape the file holds that the
 //! platform's policy does not grant under `tenant.allow` is refused, all in one error.
 

@@ -1,4 +1,4 @@
-//! Rule 3 (SPEC §3), for volumes: every named volume the file declares carries the
+//! Rule 3, for volumes: every named volume the file declares carries the
 //! ownership labels, so a scope's volumes are found from the engine alone; in a run a
 //! fixed volume `name:` is dropped, or parallel runs would share the data.
 

@@ -1,4 +1,4 @@
-//! The allowlist of tenant mode (SPEC §2 Trust): every key of the Compose specification,
+//! The allowlist of tenant mode: every key of the Compose specification,
 //! classified in one table — free, judged by a rule named (in this module's siblings or
 //! the plan), or refused unless the platform grants it under `tenant.allow`. A key the
 //! table does not know is refused: a newer Compose may give it any meaning

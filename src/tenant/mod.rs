@@ -1,4 +1,4 @@
-//! Trust (SPEC §2): what a tenant's compose file may not do on a shared platform. Every
+//! Trust: what a tenant's compose file may not do on a shared platform. Every
 //! way a file can reach past its own fence is found here, pure, from the file, the
 //! policy and what is known of the engine's networks. In tenant mode the plan refuses
 //! each one the policy does not grant; `audit` reports them in any mode.

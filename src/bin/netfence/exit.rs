@@ -1,4 +1,4 @@
-//! The one mapping from outcomes to exit codes (SPEC §4).
+//! The one mapping from outcomes to exit codes.
 
 use std::process::ExitCode;
 

@@ -88,7 +88,7 @@ impl InputSettings {
         Ok(project)
     }
 
-    /// The scope SPEC §2 chooses: explicit, else the input's record (`None`), else a
+    /// The scope chosen: explicit, else the input's record (`None`), else a
     /// fresh run id, announced on stderr.
     pub fn scope_for(&self, project: &Project) -> Option<Scope> {
         if self.scope.is_some() || project.record.is_some() {
@@ -167,7 +167,7 @@ pub struct RewriteSettings {
     pub no_project_name: bool,
     /// The fence as an override file for the input files, not the whole file.
     pub overlay: bool,
-    /// In tenant mode, Compose's reading of the output is judged too (SPEC §2 Trust).
+    /// In tenant mode, Compose's reading of the output is judged too.
     pub compose_check: bool,
 }
 

@@ -1,4 +1,4 @@
-//! The second opinion (SPEC §2 Trust, point 3): in tenant mode netfence's output is also
+//! The second opinion: in tenant mode netfence's output is also
 //! read by Docker Compose itself (`config --format json`, in an empty environment) and
 //! that reading is judged again by the same tenant table. Netfence and Compose are two
 //! parsers of one text; where they could read it differently (a tag, a YAML 1.1 scalar,
@@ -112,7 +112,7 @@ fn judge(
 }
 
 /// The escapes the tenant table finds in Compose's reading, with what the platform's
-/// side knows as the plan's own judgement has it (SPEC §2 Trust).
+/// side knows as the plan's own judgement has it.
 fn escapes(theirs: &Value, plan: &Plan, project: &Project, opts: &Options) -> Vec<String> {
     let policy = &project.policy.policy;
     let record = crate::unfence::record(theirs);

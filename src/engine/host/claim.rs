@@ -1,4 +1,4 @@
-//! A run id belongs to one live run at a time (SPEC §5): a second `run` with the id of
+//! A run id belongs to one live run at a time: a second `run` with the id of
 //! a live one is refused before anything is touched. Two runs with one id would share
 //! network and project names, and the tear-down of one would remove the other's
 //! containers while its command still uses them.

@@ -2,7 +2,7 @@
 //! directory per run (the fenced compose file, the run info) and the run-id locks.
 //!
 //! Files netfence writes never follow a symlink and never replace a file netfence did
-//! not create (SPEC §5). A predictable path in a shared directory (`/tmp`) or beside the
+//! not create. A predictable path in a shared directory (`/tmp`) or beside the
 //! user's compose file gives anyone who can write there a way to plant a symlink, so
 //! everything lives under one per-user directory, `$TMPDIR/netfence-<uid>`, that is
 //! refused unless it is a real directory of this user that no one else may enter. Inside

@@ -1,4 +1,4 @@
-//! A checkout's stack (SPEC §1 case 4): `netfence up` brings it up under the scope
+//! A checkout's stack: `netfence up` brings it up under the scope
 //! `dev:<slug>` of its [`Checkout`] and leaves it up; `netfence down` in the checkout
 //! removes it; `netfence port` says where one of its ports is.
 //!

@@ -1,5 +1,5 @@
 //! `netfence run`: plan → networks through the API → `docker compose up -d` → wait until
-//! ready → export coordinates → CMD → tear down → CMD's status (SPEC §4).
+//! ready → export coordinates → CMD → tear down → CMD's status.
 //!
 //! Tear-down happens on every path: `up` or the wait fails, CMD fails, a signal arrives.
 //! It is done by labels (the scope's), so it also catches what a cancelled `up` left.

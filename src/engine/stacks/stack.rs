@@ -52,7 +52,7 @@ pub struct StackOptions {
     /// (`compose.yaml`, … in the working directory or a parent, with its override).
     pub files: Vec<PathBuf>,
     /// Policy file; none: the compose file's `x-netfence`, `./netfence.yml`, the
-    /// built-in policy (SPEC §2).
+    /// built-in policy.
     pub policy: Option<PathBuf>,
     /// The run id (scope `run:<id>`); none: a fresh random one.
     pub run_id: Option<String>,

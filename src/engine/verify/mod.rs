@@ -53,7 +53,7 @@ use crate::scope::Scope;
 /// tenant's, what the policy grants them, and which services each shared network takes.
 #[derive(Debug, Clone, Default)]
 pub struct Platform {
-    /// Tenant mode (SPEC §2): escapes are differences unless granted.
+    /// Tenant mode: escapes are differences unless granted.
     pub tenant: bool,
     pub allow: TenantAllow,
     /// Real name of each shared network → the services the policy sends there.

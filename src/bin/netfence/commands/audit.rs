@@ -1,5 +1,5 @@
 //! `netfence audit`: read, plan, judge, print; exit 1 under `--deny` when findings at
-//! that level exist (SPEC §4), 2 on bad input.
+//! that level exist, 2 on bad input.
 
 use netfence::audit::{Report, Severity};
 use netfence::{Options, Project, Scope};

@@ -59,9 +59,9 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Plans with what a reachable engine shows, when that matters: with a subnet pool, or
-/// when netfence creates the networks (`plan --for-run`), SPEC §3 rule 4 wants subnets no
+/// when netfence creates the networks (`plan --for-run`), rule 4 wants subnets no
 /// network on the engine has; in tenant mode, another scope's network is known by its
-/// labels (SPEC §2 Trust). No engine is not an error.
+/// labels. No engine is not an error.
 /// The plan's own networks, already deployed, are not in the way of themselves: that
 /// keeps a second rewrite of a running stack identical.
 pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence::Result<Plan> {

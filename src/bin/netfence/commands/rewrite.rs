@@ -114,7 +114,7 @@ fn write(s: &RewriteSettings, text: &str) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// SPEC §2 Trust, point 3: Compose's reading of the output, judged again. A check that
+/// The second opinion in tenant mode: Compose's reading of the output, judged again. A check that
 /// could not run is said out loud, never passed in silence.
 fn judge_with_compose(
     text: &str,

@@ -1,5 +1,5 @@
 //! `netfence run`: an isolated copy of the stack (or several), CMD against it, tear-down;
-//! exits with CMD's status (SPEC §4). The work is the engine's `run`.
+//! exits with CMD's status. The work is the engine's `run`.
 
 use crate::exit::ExitStatus;
 use crate::settings::{RunSettings, REUSE_PENDING};

@@ -1,4 +1,4 @@
-//! `netfence tenant keys`: tenant mode's table of Compose keys (SPEC §2 Trust).
+//! `netfence tenant keys`: tenant mode's table of Compose keys.
 
 use netfence::tenant::{render_key_table, KeyFormat};
 

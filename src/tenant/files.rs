@@ -55,10 +55,21 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     }
 }
 
-/// `env_file`, `label_file` (a path or a list; `env_file` entries may be `{path: …}`)
-/// and `develop.watch[].path`.
+/// `env_file`, `label_file` (a path or a list; `env_file` entries may be `{path: …}`),
+/// `credential_spec.file` and `develop.watch[].path`.
 fn service_files(name: &str, svc: &Mapping) -> Vec<(Vec<Part>, String)> {
     let mut found = Vec::new();
+    // Read by the engine on Windows hosts only; named here, it is still a host path.
+    if let Some(file) = svc
+        .get("credential_spec")
+        .and_then(|c| untag(c).get("file"))
+        .and_then(scalar_string)
+    {
+        found.push((
+            path(&["services", name, "credential_spec", "file"], None),
+            file,
+        ));
+    }
     for field in ["env_file", "label_file"] {
         match svc.get(field).map(untag) {
             Some(Value::Sequence(items)) => {
@@ -235,10 +246,25 @@ fn build_privileges(
     at: &dyn Fn(&[&str]) -> Vec<Part>,
     out: &mut Vec<Escape>,
 ) {
+    let network = build.get("network").and_then(scalar_string);
+    // The classic builder attaches the build container to any network by name: an
+    // environment's, or another project's internal one.
+    if let Some(name) = network
+        .as_deref()
+        .filter(|n| !matches!(*n, "host" | "default" | "none"))
+    {
+        out.push(Escape::new(
+            Kind::ExternalNetwork,
+            subject,
+            at(&["network"]),
+            format!("the build joins network `{name}`, which the project does not own"),
+            Some(name.to_owned()),
+        ));
+    }
     let mut push = |kind: Kind, keys: &[&str], why: &str| {
         out.push(Escape::new(kind, subject, at(keys), why, None));
     };
-    if build.get("network").and_then(scalar_string).as_deref() == Some("host") {
+    if network.as_deref() == Some("host") {
         push(
             Kind::HostNetwork,
             &["network"],

@@ -247,7 +247,7 @@ static TABLE: &[Key] = &[
     free("services.*.cpuset"),
     free("services.*.credential_spec"),
     free("services.*.credential_spec.config"),
-    free("services.*.credential_spec.file"),
+    judged("services.*.credential_spec.file", "files::check"),
     free("services.*.credential_spec.registry"),
     free("services.*.depends_on"),
     free("services.*.depends_on.*.condition"),

@@ -40,7 +40,9 @@ pub(super) fn bind_sources(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>
     }
 }
 
-/// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form.
+/// The source of a bind mount, short (`src:dst[:mode]`) or long (`type: bind`) form. A
+/// named pipe (`type: npipe`) is a host path too: only Windows engines read it, but its
+/// source is the host's.
 pub(super) fn bind_source(v: &Value) -> Option<String> {
     match v {
         Value::Scalar(_) => {
@@ -49,7 +51,8 @@ pub(super) fn bind_source(v: &Value) -> Option<String> {
             is_path.then(|| source.to_owned())
         }
         Value::Mapping(m) => {
-            let bind = m.get("type").and_then(scalar_string).as_deref() == Some("bind");
+            let kind = m.get("type").and_then(scalar_string);
+            let bind = matches!(kind.as_deref(), Some("bind" | "npipe"));
             bind.then(|| m.get("source").and_then(scalar_string))
                 .flatten()
         }

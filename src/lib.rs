@@ -107,7 +107,31 @@ impl Project {
         })
     }
 
+    /// The scope this project is fenced into: `given`, else the one its record names,
+    /// else `fresh()` ([`scope::choose`]).
+    pub fn choose_scope(
+        &self,
+        given: Option<Scope>,
+        fresh: impl FnOnce() -> Scope,
+    ) -> scope::Chosen {
+        let recorded = self.record.as_ref().and_then(|r| Scope::parse(&r.scope));
+        scope::choose(given, recorded, fresh)
+    }
+
+    /// The plan for `opts`; without a scope in `opts`, for the one [`Project::choose_scope`]
+    /// chooses (the command line chooses it itself, to tell the user a new run's id).
     pub fn plan(&self, opts: &Options) -> Result<Plan> {
+        let chosen;
+        let opts = match opts.scope {
+            Some(_) => opts,
+            None => {
+                chosen = Options {
+                    scope: Some(self.choose_scope(None, Scope::random_run).into_scope()),
+                    ..opts.clone()
+                };
+                &chosen
+            }
+        };
         plan::plan(
             &plan::Inputs {
                 doc: &self.unfenced,

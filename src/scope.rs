@@ -101,6 +101,47 @@ impl Serialize for Scope {
     }
 }
 
+/// How one invocation's scope was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chosen {
+    /// Given: `--run-id`, `--env`, a checkout, or a library caller.
+    Given(Scope),
+    /// The `x-netfence` record of an input fenced before: fencing it again keeps it.
+    Recorded(Scope),
+    /// Neither: a new run under a random id, which the caller should tell the user.
+    Fresh(Scope),
+}
+
+impl Chosen {
+    pub fn scope(&self) -> &Scope {
+        match self {
+            Chosen::Given(s) | Chosen::Recorded(s) | Chosen::Fresh(s) => s,
+        }
+    }
+
+    pub fn into_scope(self) -> Scope {
+        match self {
+            Chosen::Given(s) | Chosen::Recorded(s) | Chosen::Fresh(s) => s,
+        }
+    }
+}
+
+/// The one place a scope is chosen: the given one, else the one the input records,
+/// else `fresh()` (a new run: [`Scope::random_run`], or one a command names, such as
+/// `run:audit`). The command layer calls it once per invocation; the plan takes what it
+/// chose.
+pub fn choose(
+    given: Option<Scope>,
+    recorded: Option<Scope>,
+    fresh: impl FnOnce() -> Scope,
+) -> Chosen {
+    match (given, recorded) {
+        (Some(s), _) => Chosen::Given(s),
+        (None, Some(s)) => Chosen::Recorded(s),
+        (None, None) => Chosen::Fresh(fresh()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +170,22 @@ mod tests {
             e.contains("`-x` is not a valid scope id") && e.contains(ID_RULE),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_given_scope_wins_then_the_record_then_a_new_run() {
+        let env = Scope::Env("prod".into());
+        let run = Scope::Run("r1".into());
+        let fresh = || Scope::Run("new".into());
+        assert_eq!(
+            choose(Some(env.clone()), Some(run.clone()), fresh),
+            Chosen::Given(env)
+        );
+        assert_eq!(
+            choose(None, Some(run.clone()), fresh),
+            Chosen::Recorded(run)
+        );
+        assert_eq!(choose(None, None, fresh), Chosen::Fresh(fresh()));
     }
 
     #[test]

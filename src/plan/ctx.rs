@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::naming::{self, Vars};
 use crate::policy::Policy;
+use crate::scope::Scope;
 
 use super::project::Identity;
 use super::{Change, Inputs, Options, Target, Warning};
@@ -11,6 +12,8 @@ use super::{Change, Inputs, Options, Target, Warning};
 pub(super) struct Ctx<'a> {
     pub inputs: &'a Inputs<'a>,
     pub opts: &'a Options,
+    /// The scope the caller chose (`scope::choose`): every stage plans for this one.
+    pub scope: &'a Scope,
     pub changes: Vec<Change>,
     pub warnings: Vec<Warning>,
     /// Escapes found while closing a tenant's document, judged with the rest.
@@ -18,10 +21,11 @@ pub(super) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(inputs: &'a Inputs<'a>, opts: &'a Options) -> Self {
+    pub fn new(inputs: &'a Inputs<'a>, opts: &'a Options, scope: &'a Scope) -> Self {
         Ctx {
             inputs,
             opts,
+            scope,
             changes: Vec::new(),
             warnings: Vec::new(),
             closing: Vec::new(),
@@ -207,7 +211,8 @@ pub(super) mod testing {
                 policy_source: &self.policy_source,
                 references: &[],
             };
-            let mut ctx = Ctx::new(&inputs, &self.opts);
+            let scope = self.opts.scope.clone().expect("a test world has a scope");
+            let mut ctx = Ctx::new(&inputs, &self.opts, &scope);
             f(&mut ctx)
         }
     }

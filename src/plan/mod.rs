@@ -324,26 +324,20 @@ pub struct Inputs<'a> {
 
 /// Plans the fence for one compose file, policy and scope.
 pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
-    // The scope decided once: a new run's random id must be the same for every stage.
-    let decided;
-    let opts = match &opts.scope {
-        Some(_) => opts,
-        None => {
-            decided = Options {
-                scope: Some(project::scope(inputs, opts)),
-                ..opts.clone()
-            };
-            &decided
-        }
-    };
-    let Some(closed) = trust::close(&Ctx::new(inputs, opts))? else {
-        return plan_from(inputs, opts, Vec::new());
+    let scope = opts.scope.clone().ok_or_else(|| {
+        crate::error::Error::Usage(
+            "planning needs a scope: choose one with `netfence::scope::choose` (`Project::plan` does)"
+                .into(),
+        )
+    })?;
+    let Some(closed) = trust::close(&Ctx::new(inputs, opts, &scope))? else {
+        return plan_from(inputs, opts, &scope, Vec::new());
     };
     let closed_inputs = Inputs {
         doc: &closed.doc,
         ..*inputs
     };
-    let mut plan = plan_from(&closed_inputs, opts, closed.escapes)?;
+    let mut plan = plan_from(&closed_inputs, opts, &scope, closed.escapes)?;
     plan.closed = Some(closed.doc);
     Ok(plan)
 }
@@ -352,9 +346,10 @@ pub fn plan(inputs: &Inputs<'_>, opts: &Options) -> Result<Plan> {
 fn plan_from(
     inputs: &Inputs<'_>,
     opts: &Options,
+    scope: &Scope,
     closing: Vec<crate::tenant::Escape>,
 ) -> Result<Plan> {
-    let mut ctx = Ctx::new(inputs, opts);
+    let mut ctx = Ctx::new(inputs, opts, scope);
     ctx.closing = closing;
     let id = project::identify(&ctx)?;
     let written = written::read(&ctx)?;

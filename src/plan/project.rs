@@ -27,17 +27,9 @@ pub(super) struct Identity {
     pub original_top_name: Option<String>,
 }
 
-/// The caller's scope; else the one an already fenced file records; else a new run.
-pub(super) fn scope(inputs: &Inputs<'_>, opts: &Options) -> Scope {
-    opts.scope
-        .clone()
-        .or_else(|| inputs.record.and_then(|r| Scope::parse(&r.scope)))
-        .unwrap_or_else(Scope::random_run)
-}
-
 pub(super) fn identify(ctx: &Ctx<'_>) -> Result<Identity> {
     let (inputs, opts, policy) = (ctx.inputs, ctx.opts, ctx.policy());
-    let scope = scope(inputs, opts);
+    let scope = ctx.scope.clone();
     let project = original_project(inputs, opts);
     let template = policy
         .naming

@@ -31,9 +31,9 @@ pub(super) fn enforce(ctx: &Ctx<'_>, id: &Identity, networks: &[NetworkPlan]) ->
 
 /// In tenant mode, the document closed (see `tenant::close`); `None` otherwise.
 pub(super) fn close(ctx: &Ctx<'_>) -> Result<Option<tenant::Closed>> {
-    let scope = super::project::scope(ctx.inputs, ctx.opts);
+    let scope = ctx.scope;
     let policy = ctx.policy();
-    if !policy.tenant_mode(&scope) {
+    if !policy.tenant_mode(scope) {
         return Ok(None);
     }
     let inputs = tenant::CloseInputs {

@@ -11,6 +11,7 @@ use netfence::checkout::Checkout;
 use netfence::engine::stacks::wait::WaitFor;
 use netfence::input::{ComposeFiles, InputSpec};
 use netfence::plan::{Options, Target};
+use netfence::scope::Chosen;
 use netfence::{Error, Project, Result, Scope};
 
 use crate::args::{
@@ -88,18 +89,18 @@ impl InputSettings {
         Ok(project)
     }
 
-    /// The scope chosen: explicit, else the input's record (`None`), else a
-    /// fresh run id, announced on stderr.
-    pub fn scope_for(&self, project: &Project) -> Option<Scope> {
-        if self.scope.is_some() || project.record.is_some() {
-            return self.scope.clone();
+    /// The scope chosen once for this invocation: explicit, else the input's record,
+    /// else a new run, whose id is announced on stderr.
+    pub fn scope_for(&self, project: &Project) -> Scope {
+        match project.choose_scope(self.scope.clone(), Scope::random_run) {
+            Chosen::Fresh(scope) => announce(scope),
+            chosen => chosen.into_scope(),
         }
-        Some(announce(Scope::random_run()))
     }
 
     pub fn options(&self, project: &Project, target: Target) -> Options {
         Options {
-            scope: self.scope_for(project),
+            scope: Some(self.scope_for(project)),
             project: self.project_name.clone(),
             target,
             environ: self.environ.clone(),
@@ -311,15 +312,20 @@ impl RunSettings {
                 "run --overlay gives Compose the compose files themselves, and standard input cannot be read twice: name the file with -f, or leave out --overlay".into(),
             ));
         }
-        let base = match &input.scope {
-            Some(scope) => scope.id().to_owned(),
+        let base = match (&input.scope, a.reuse.is_some()) {
             // Made from the input's digest once it is loaded (see `commands::run`).
-            None if a.reuse.is_some() => REUSE_PENDING.to_owned(),
-            None => {
-                let id = Scope::random_run().id().to_owned();
-                eprintln!("netfence: run id {id} (choose one with --run-id or NETFENCE_RUN_ID)");
-                id
-            }
+            (None, true) => REUSE_PENDING.to_owned(),
+            // A run never takes an input's record: each run is a scope of its own.
+            (given, _) => match netfence::scope::choose(given.clone(), None, Scope::random_run) {
+                Chosen::Fresh(scope) => {
+                    let id = scope.id().to_owned();
+                    eprintln!(
+                        "netfence: run id {id} (choose one with --run-id or NETFENCE_RUN_ID)"
+                    );
+                    id
+                }
+                chosen => chosen.scope().id().to_owned(),
+            },
         };
         let run = netfence::engine::stacks::run::RunOptions::new(base, a.parallel)?;
         Ok(RunSettings {

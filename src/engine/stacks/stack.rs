@@ -106,11 +106,14 @@ impl Stack {
     /// a run id that a live run holds ([`Error::RunIdHeld`]); when bringing it up fails,
     /// what was created is removed before the error returns.
     pub fn up(opts: StackOptions) -> Result<Stack> {
-        let id = match opts.run_id {
-            Some(id) => crate::scope::check_id(&id).map_err(Error::Usage)?,
-            None => Scope::random_run().id().to_owned(),
+        let given = match opts.run_id {
+            Some(id) => Some(Scope::Run(
+                crate::scope::check_id(&id).map_err(Error::Usage)?,
+            )),
+            None => None,
         };
-        let scope = Scope::Run(id);
+        // A test's stack never takes an input's record: each is a run of its own.
+        let scope = crate::scope::choose(given, None, Scope::random_run).into_scope();
         let working_dir = std::env::current_dir().map_err(|e| Error::Io {
             path: crate::Source::File(".".into()),
             source: e,

@@ -74,13 +74,9 @@ fn denied(report: &Report, deny: Option<DenyLevel>) -> bool {
 /// `$NETFENCE_RUN_ID`, or the record of already fenced input) it uses `run:audit`, which
 /// only shows in network names the findings do not depend on.
 fn options(input: &InputSettings, project: &Project) -> Options {
-    let scope = match &input.scope {
-        Some(s) => Some(s.clone()),
-        None if project.record.is_some() => None,
-        None => Some(Scope::Run("audit".into())),
-    };
+    let scope = project.choose_scope(input.scope.clone(), || Scope::Run("audit".into()));
     Options {
-        scope,
+        scope: Some(scope.into_scope()),
         project: input.project_name.clone(),
         environ: input.environ.clone(),
         ..Options::default()

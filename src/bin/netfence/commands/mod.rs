@@ -24,7 +24,7 @@ pub mod watch;
 use std::io::Write;
 use std::path::Path;
 
-use netfence::{Options, Plan, Project, Scope};
+use netfence::{Options, Plan, Project};
 
 /// Writes data to stdout, ending it with a newline.
 pub fn emit(text: &str) -> anyhow::Result<()> {
@@ -67,11 +67,9 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
 pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence::Result<Plan> {
     let plan = project.plan(opts);
     let pooled = project.policy.policy.subnets.is_some() || opts.managed_external;
-    let recorded = project.record.as_ref().and_then(|r| Scope::parse(&r.scope));
     let tenant = opts
         .scope
         .as_ref()
-        .or(recorded.as_ref())
         .is_some_and(|s| project.policy.policy.tenant_mode(s));
     if !pooled && !tenant {
         return plan;
@@ -91,9 +89,5 @@ pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence:
         .into_iter()
         .filter(|k| !own.contains(&k.name))
         .collect();
-    // The same scope again, so a random run id stays the one already announced.
-    if let Ok(p) = &plan {
-        opts.scope = Some(p.scope.clone());
-    }
     project.plan(opts)
 }

@@ -62,16 +62,14 @@ fn labelled_input(s: &ReconcileSettings) -> netfence::Result<InputSettings> {
 }
 
 fn options(s: &ReconcileSettings, project: &Project) -> Options {
-    let scope = match &s.input.scope {
-        Some(scope) => Some(scope.clone()),
-        // Fenced input: the scope it records.
-        None if project.record.is_some() => None,
-        // No scope given: the project's own networks are matched by Compose's labels, so
-        // the scope only names networks that must be created; the project name will do.
-        None => Some(Scope::Run(netfence::naming::project_name(&s.project_name))),
-    };
+    // With no scope given or recorded: the project's own networks are matched by
+    // Compose's labels, so the scope only names networks that must be created; the
+    // project name will do.
+    let scope = project.choose_scope(s.input.scope.clone(), || {
+        Scope::Run(netfence::naming::project_name(&s.project_name))
+    });
     Options {
-        scope,
+        scope: Some(scope.into_scope()),
         project: Some(s.project_name.clone()),
         environ: s.input.environ.clone(),
         ..Options::default()

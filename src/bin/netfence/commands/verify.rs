@@ -12,8 +12,7 @@ use crate::settings::VerifySettings;
 pub fn run(s: VerifySettings) -> anyhow::Result<ExitStatus> {
     let (plan, platform) = if s.input.spec.files.is_named() {
         let project = s.input.load()?;
-        let mut opts = s.input.options(&project, Target::Compose);
-        opts.scope = Some(s.scope.clone());
+        let opts = s.input.options(&project, Target::Compose);
         let plan = project.plan(&opts)?;
         let platform = Platform::of(&project.policy.policy, &plan);
         (Some(plan), platform)
@@ -24,8 +23,7 @@ pub fn run(s: VerifySettings) -> anyhow::Result<ExitStatus> {
         crate::settings::warn_notes(&project);
         let policy = project.policy.policy.clone();
         ensure::without_services(&mut project.policy.policy);
-        let mut opts = s.input.options(&project, Target::Compose);
-        opts.scope = Some(s.scope.clone());
+        let opts = s.input.options(&project, Target::Compose);
         (None, Platform::of(&policy, &project.plan(&opts)?))
     };
     let report = engine::block_on(async {

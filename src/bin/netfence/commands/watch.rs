@@ -81,13 +81,11 @@ fn plan(s: &WatchSettings, p: &ProjectRef) -> Result<Plan, String> {
     };
     let project = spec.load(s.scope.as_ref()).map_err(|e| e.to_string())?;
     crate::settings::warn_notes(&project);
-    let scope = match &s.scope {
-        Some(scope) => Some(scope.clone()),
-        None if project.record.is_some() => None,
-        None => Some(Scope::Run(netfence::naming::project_name(&p.name))),
-    };
+    let scope = project.choose_scope(s.scope.clone(), || {
+        Scope::Run(netfence::naming::project_name(&p.name))
+    });
     let opts = Options {
-        scope,
+        scope: Some(scope.into_scope()),
         project: Some(p.name.clone()),
         environ: s.environ.clone(),
         ..Options::default()

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use crate::yaml::{Mapping, Value};
 use ipnet::IpNet;
 
-use crate::avoid::Avoid;
+use crate::avoid::{Avoid, Holder};
 use crate::compose;
 use crate::error::Result;
 use crate::policy::parse_cidr;
@@ -58,18 +58,35 @@ pub(super) fn allocate(
         .map(|a| a.network.as_str())
         .collect();
     let requests = requests(ctx, scope, pool, &static_nets, networks)?;
+    let occupied = others(&ctx.opts.occupied, networks);
     let mut moved = Moved::new();
     let mut avoided = ipv4(
         ctx,
         pool,
         &static_nets,
-        &requests,
+        (&requests, &occupied),
         written,
         networks,
         &mut moved,
     )?;
-    avoided.extend(ipv6(ctx, scope, networks, &mut moved)?);
+    avoided.extend(ipv6(ctx, scope, &occupied, networks, &mut moved)?);
     Ok((moved, avoided))
+}
+
+/// What is in use, but for this plan's own managed networks as the engine already has
+/// them: a stack deployed before is not in its own way, so planning it again gives the
+/// same subnets. The caller hands the engine's whole view; the plan tells its own apart.
+fn others(occupied: &[Avoid], networks: &[NetworkPlan]) -> Vec<Avoid> {
+    let own: BTreeSet<&str> = networks
+        .iter()
+        .filter(|n| n.role == Role::Managed)
+        .map(|n| n.name.as_str())
+        .collect();
+    occupied
+        .iter()
+        .filter(|a| !matches!(&a.holder, Holder::Network { name } if own.contains(name.as_str())))
+        .cloned()
+        .collect()
 }
 
 /// What allocation from `pool` avoids: everything occupied, or without the daemon's
@@ -101,11 +118,9 @@ fn within<'a>(occupied: &'a [Avoid], pool: &IpNet, soft: bool) -> Vec<&'a Avoid>
 fn allocate_around(
     ctx: &mut Ctx<'_>,
     pool: Option<Pool>,
-    requests: &[Request],
+    (requests, occupied): (&[Request], &[Avoid]),
     what: &str,
 ) -> std::result::Result<(Vec<Option<IpNet>>, Vec<Avoid>), AllocError> {
-    let opts = ctx.opts;
-    let occupied = &opts.occupied;
     let needed = requests.iter().any(|r| r.fixed.is_none());
     let Some(p) = pool.filter(|_| needed) else {
         return subnet_pool::allocate(pool, requests, &blockers(occupied, false))
@@ -212,7 +227,7 @@ fn ipv4(
     ctx: &mut Ctx<'_>,
     pool: Option<Pool>,
     static_nets: &BTreeSet<&str>,
-    requests: &Requests,
+    (requests, occupied): (&Requests, &[Avoid]),
     written: &Written<'_>,
     networks: &mut [NetworkPlan],
     moved: &mut Moved,
@@ -226,16 +241,17 @@ fn ipv4(
         }),
         (None, false) => None,
     };
-    let (allocated, avoided) = allocate_around(ctx, effective_pool, &requests.list, "(IPv4)")
-        .map_err(|e| match e {
+    let asked = (requests.list.as_slice(), occupied);
+    let (allocated, avoided) =
+        allocate_around(ctx, effective_pool, asked, "(IPv4)").map_err(|e| match e {
             AllocError::Exhausted { .. } if pool.is_some() => {
-                ctx.policy_err("/subnets", exhausted(&ctx.opts.occupied, &e))
+                ctx.policy_err("/subnets", exhausted(occupied, &e))
             }
             AllocError::BadPrefix { .. } if pool.is_some() => {
                 ctx.policy_err("/subnets", e.to_string())
             }
             AllocError::Overlap { .. } => ctx.policy_err("/networks", e.to_string()),
-            other => ctx.compose_err(exhausted(&ctx.opts.occupied, &other)),
+            other => ctx.compose_err(exhausted(occupied, &other)),
         })?;
     for ((request, &i), new) in requests.list.iter().zip(&requests.network).zip(allocated) {
         let Some(new) = new else { continue };
@@ -272,6 +288,7 @@ fn ipv4(
 fn ipv6(
     ctx: &mut Ctx<'_>,
     scope: &Scope,
+    occupied: &[Avoid],
     networks: &mut [NetworkPlan],
     moved: &mut Moved,
 ) -> Result<Vec<Avoid>> {
@@ -299,8 +316,8 @@ fn ipv6(
         net: FALLBACK_POOL6.parse().expect("constant CIDR"),
         prefix_len: 64,
     };
-    let (got, avoided) = allocate_around(ctx, Some(pool6), &reqs, "(IPv6)")
-        .map_err(|e| ctx.compose_err(exhausted(&ctx.opts.occupied, &e)))?;
+    let (got, avoided) = allocate_around(ctx, Some(pool6), (&reqs, occupied), "(IPv6)")
+        .map_err(|e| ctx.compose_err(exhausted(occupied, &e)))?;
     for (&i, new) in v6_idx.iter().zip(got) {
         let Some(new) = new else { continue };
         let n = &mut networks[i];
@@ -545,6 +562,22 @@ mod tests {
         // Without a pool and without netfence creating them, Docker allocates.
         w.opts.managed_external = false;
         assert_eq!(allocated(&w).unwrap().networks[1].subnet, None);
+    }
+
+    #[test]
+    fn a_deployed_stack_is_not_in_its_own_way_but_others_are() {
+        let mut w = World::new(FIXED, "");
+        w.opts.managed_external = true;
+        let first = allocated(&w).unwrap();
+        let back = &first.networks[0];
+        // The engine shows the plan's own network, deployed: planned again, it stays.
+        w.opts.occupied = vec![Avoid::network(back.subnet.unwrap(), back.name.clone())];
+        let again = allocated(&w).unwrap();
+        assert_eq!(again.networks[0].subnet, back.subnet);
+        // Another network on that subnet: the plan steers around it.
+        w.opts.occupied = vec![Avoid::network(back.subnet.unwrap(), "someone-else")];
+        let moved = allocated(&w).unwrap();
+        assert_ne!(moved.networks[0].subnet, back.subnet);
     }
 
     /// One network of the run, its subnet from a /22 pool (4 slots of /24).

@@ -58,36 +58,24 @@ pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Plans with what a reachable engine shows, when that matters: with a subnet pool, or
-/// when netfence creates the networks (`plan --for-run`), rule 4 wants subnets no
+/// Plans once, with what a reachable engine shows when that matters: with a subnet pool,
+/// or when netfence creates the networks (`plan --for-run`), rule 4 wants subnets no
 /// network on the engine has; in tenant mode, another scope's network is known by its
-/// labels. No engine is not an error.
-/// The plan's own networks, already deployed, are not in the way of themselves: that
-/// keeps a second rewrite of a running stack identical.
+/// labels. No engine is not an error. The plan tells its own networks, already deployed,
+/// apart from the rest (a second rewrite of a running stack stays identical).
 pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence::Result<Plan> {
-    let plan = project.plan(opts);
     let pooled = project.policy.policy.subnets.is_some() || opts.managed_external;
     let tenant = opts
         .scope
         .as_ref()
         .is_some_and(|s| project.policy.policy.tenant_mode(s));
-    if !pooled && !tenant {
-        return plan;
+    if pooled || tenant {
+        if let Some(view) = netfence::engine::client::network::view_if_reachable() {
+            if pooled {
+                opts.occupied = view.avoid(|_| false);
+            }
+            opts.known_networks = view.known;
+        }
     }
-    let Some(view) = netfence::engine::client::network::view_if_reachable() else {
-        return plan;
-    };
-    let own: std::collections::BTreeSet<String> = match &plan {
-        Ok(p) => p.networks.iter().map(|n| n.name.clone()).collect(),
-        Err(_) => Default::default(),
-    };
-    if pooled {
-        opts.occupied = view.avoid(|name| own.contains(name));
-    }
-    opts.known_networks = view
-        .known
-        .into_iter()
-        .filter(|k| !own.contains(&k.name))
-        .collect();
     project.plan(opts)
 }

@@ -96,6 +96,10 @@ pub struct Options {
     /// `--profile` values. Every service is fenced whatever its profiles; these (else
     /// `COMPOSE_PROFILES`) only say which ones `run` and `up` start.
     pub profiles: Vec<String>,
+    /// Labels the command that brings the stack up puts on everything it owns, beside
+    /// the ownership labels: `run`'s owning process, `up`'s checkout. In the plan, so
+    /// the written file is the plan's alone.
+    pub bring_up_labels: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -43,6 +43,9 @@ pub(super) fn identify(ctx: &Ctx<'_>) -> Result<Identity> {
     ownership.insert(labels::MANAGED.to_owned(), "true".to_owned());
     ownership.insert(labels::SCOPE.to_owned(), scope.to_string());
     ownership.insert(labels::PROJECT.to_owned(), project_name.clone());
+    for (k, v) in &opts.bring_up_labels {
+        ownership.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     // Labels the user can see as theirs first, netfence's own last (see rewrite.rs); a
     // policy label of the same name never weakens ownership.
     let mut owned_labels = policy.labels.clone();

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::yaml::Value;
 use ipnet::IpNet;
 
 use crate::avoid::Avoid;
@@ -219,10 +218,16 @@ async fn plan_copy(
         let others = planned.iter().filter(|(id, _)| *id != scope.id());
         occupied.extend(others.flat_map(|(id, s)| s.iter().map(move |&s| Avoid::copy(s, id))));
     }
-    let plan = session
-        .project
-        .plan(&session.setup.options(scope, occupied))
-        .map_err(|e| e.to_string())?;
+    let mut opts = session.setup.options(scope, occupied);
+    // Every service and own volume also names its owning process, so `gc` can tell a
+    // live run's from a dead one's. Not a reused stack's: it outlives the run that made
+    // it, and a label that changes every run would make Compose recreate every
+    // container (its config hash).
+    if !session.setup.reuse {
+        opts.bring_up_labels
+            .push((labels::OWNER.to_owned(), session.owner.clone()));
+    }
+    let plan = session.project.plan(&opts).map_err(|e| e.to_string())?;
     if let Ok(mut planned) = session.planned.lock() {
         planned.insert(scope.id().to_owned(), subnets_of(&plan));
     }
@@ -289,19 +294,14 @@ async fn create_networks(
     Ok(None)
 }
 
-/// The fenced file, with owner labels, in the run's private directory: the files
+/// The fenced file in the run's private directory: the files
 /// Compose is to read, in order. Its relative paths still resolve as in the input:
 /// Compose takes them from the project directory, which it is given (see
 /// [`Compose::command`]). With an overlay, the input files come first, untouched.
 ///
 /// [`Compose::command`]: crate::engine::client::compose_cli::Compose::command
 fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<Vec<PathBuf>, String> {
-    let mut doc = session.project.rewrite(plan);
-    // A reused stack outlives the run that made it: an owner label that changes every
-    // run would make Compose create every container again (its config hash).
-    if !session.setup.reuse {
-        add_owner_labels(&mut doc, &session.owner);
-    }
+    let doc = session.project.rewrite(plan);
     if !session.setup.overlay {
         let text = crate::yaml::to_string(&doc);
         return Ok(vec![dir.write(FENCED_FILE, &text)?]);
@@ -373,67 +373,9 @@ fn write_info(info: &RunInfo, fp: &mut Footprint) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// Every service and volume of the fenced file also names its owning process, so `gc`
-/// can tell a live run's containers and volumes from a dead one's.
-fn add_owner_labels(doc: &mut Value, owner: &str) {
-    let Some(top) = doc.as_mapping_mut() else {
-        return;
-    };
-    for section in ["services", "volumes"] {
-        let Some(Value::Mapping(items)) = top.get_mut(section).map(crate::yaml::untag_mut) else {
-            continue;
-        };
-        for (_, item) in items.iter_mut() {
-            if item.is_null() {
-                *item = Value::Mapping(Default::default());
-            }
-            let Some(m) = crate::yaml::untag_mut(item).as_mapping_mut() else {
-                continue;
-            };
-            let external = m.get("external").is_some_and(crate::yaml::is_truthy);
-            if !external {
-                labels::set(m, "labels", labels::OWNER, owner);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owner_labels_go_on_services_and_own_volumes_only() {
-        let mut doc: Value = serde_yaml_ng::from_str(
-            "services:\n  a: {image: x, labels: [k=v]}\n  b:\nvolumes:\n  data: {}\n  ext: {external: true}\n",
-        )
-        .unwrap();
-        add_owner_labels(&mut doc, "host/1/2");
-        let get = |path: &[&str]| {
-            let mut v = &doc;
-            for p in path {
-                v = &v[*p];
-            }
-            labels::get(Some(v), labels::OWNER)
-        };
-        assert_eq!(
-            get(&["services", "a", "labels"]).as_deref(),
-            Some("host/1/2")
-        );
-        assert_eq!(
-            get(&["services", "b", "labels"]).as_deref(),
-            Some("host/1/2")
-        );
-        assert_eq!(
-            get(&["volumes", "data", "labels"]).as_deref(),
-            Some("host/1/2")
-        );
-        assert_eq!(get(&["volumes", "ext", "labels"]), None);
-        assert_eq!(
-            labels::get(doc["services"]["a"].get("labels"), "k").as_deref(),
-            Some("v")
-        );
-    }
 
     #[test]
     fn only_the_port_race_is_retried() {

@@ -30,7 +30,7 @@ use crate::engine::stacks::wait::{self, WaitFor};
 use crate::engine::{host::claim, scope_filter, Engine, EngineError};
 use crate::error::Error;
 use crate::labels;
-use crate::plan::{port_key, HostPorts, Options, Plan, Role};
+use crate::plan::{port_key, HostPorts, Options, Plan};
 use crate::yaml::Value;
 use crate::{Project, Scope};
 
@@ -88,7 +88,12 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
         profiles: opts.profiles.clone(),
         reuse: false,
     };
-    project.plan(&options(&setup, &scope, Vec::new(), HostPorts::default()))?;
+    project.plan(&options(
+        &setup,
+        &opts.checkout,
+        Vec::new(),
+        HostPorts::default(),
+    ))?;
     crate::engine::runtime()?.block_on(async {
         let session = open(project, setup, &opts.checkout).await?;
         let before = session.engine.owned(&scope_filter(&scope)).await?;
@@ -216,10 +221,18 @@ pub fn port(
     })
 }
 
-/// The plan options of a checkout's stack: Compose creates its networks.
-fn options(setup: &Setup, scope: &Scope, occupied: Vec<Avoid>, host_ports: HostPorts) -> Options {
+/// The plan options of a checkout's stack: Compose creates its networks; every service,
+/// own volume and managed network carries `io.netfence.checkout`.
+fn options(
+    setup: &Setup,
+    checkout: &Checkout,
+    occupied: Vec<Avoid>,
+    host_ports: HostPorts,
+) -> Options {
+    let root = checkout.root.to_string_lossy().into_owned();
     Options {
-        scope: Some(scope.clone()),
+        scope: Some(checkout.scope()),
+        bring_up_labels: vec![(labels::CHECKOUT.to_owned(), root)],
         project: setup.project_name.clone(),
         environ: setup.environ.clone(),
         occupied,
@@ -274,7 +287,7 @@ async fn bring_up(
     let mut attempt = 0;
     let (plan, file) = loop {
         attempt += 1;
-        let plan = plan_free(session, &scope, occupied.clone(), &mut host, &own_ports)?;
+        let plan = plan_free(session, checkout, occupied.clone(), &mut host, &own_ports)?;
         if attempt == 1 {
             if let Some(w) = crate::engine::stacks::caveats::caveat_on(engine, &plan).await {
                 tracing::warn!("{scope}: {w}");
@@ -282,7 +295,7 @@ async fn bring_up(
         }
         session.state.forget(&plan.project_name);
         let d = dir.insert(session.state.new_run_dir(&plan.project_name)?);
-        let file = write_fenced(session, &plan, checkout, d)?;
+        let file = write_fenced(session, &plan, d)?;
         match compose_up(session, &file, &plan, deadline).await? {
             None => break (plan, file),
             Some(text) => match taken_port(&text) {
@@ -360,17 +373,18 @@ async fn host_ports(engine: &Engine, scope: &Scope) -> Result<(HostPorts, BTreeS
 /// stack itself (a program the engine does not know of).
 fn plan_free(
     session: &Session,
-    scope: &Scope,
+    checkout: &Checkout,
     occupied: Vec<Avoid>,
     host: &mut HostPorts,
     own: &BTreeSet<u16>,
 ) -> Result<Plan, String> {
+    let scope = checkout.scope();
     for _ in 0..MAX_PLANS {
         let plan = session
             .project
             .plan(&options(
                 &session.setup,
-                scope,
+                checkout,
                 occupied.clone(),
                 host.clone(),
             ))
@@ -461,49 +475,9 @@ fn taken_port(text: &str) -> Option<u16> {
 
 /// The fenced file, with the checkout's label on what Compose creates, in a fresh
 /// private directory.
-fn write_fenced(
-    session: &Session,
-    plan: &Plan,
-    checkout: &Checkout,
-    dir: &RunDir,
-) -> Result<PathBuf, String> {
-    let mut doc = session.project.rewrite(plan);
-    let managed: BTreeSet<&str> = plan
-        .networks
-        .iter()
-        .filter(|n| n.role == Role::Managed)
-        .map(|n| n.key.as_str())
-        .collect();
-    label_checkout(&mut doc, &checkout.root, &managed);
+fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<PathBuf, String> {
+    let doc = session.project.rewrite(plan);
     Ok(dir.write(FENCED_FILE, &crate::yaml::to_string(&doc))?)
-}
-
-/// Every service, own volume and managed network gets `io.netfence.checkout`.
-fn label_checkout(doc: &mut Value, root: &Path, managed_networks: &BTreeSet<&str>) {
-    let path = root.to_string_lossy();
-    let Some(top) = doc.as_mapping_mut() else {
-        return;
-    };
-    for section in ["services", "volumes", "networks"] {
-        let Some(Value::Mapping(items)) = top.get_mut(section).map(crate::yaml::untag_mut) else {
-            continue;
-        };
-        for (k, item) in items.iter_mut() {
-            if section == "networks" && !k.as_str().is_some_and(|k| managed_networks.contains(k)) {
-                continue;
-            }
-            if item.is_null() {
-                *item = Value::Mapping(Default::default());
-            }
-            let Some(m) = crate::yaml::untag_mut(item).as_mapping_mut() else {
-                continue;
-            };
-            if m.get("external").is_some_and(crate::yaml::is_truthy) {
-                continue;
-            }
-            labels::set(m, "labels", labels::CHECKOUT, &path);
-        }
-    }
 }
 
 /// `compose up -d` under the plan's active profiles: `None` when it worked, else what
@@ -568,21 +542,39 @@ mod tests {
 
     #[test]
     fn the_checkout_label_goes_on_services_own_volumes_and_managed_networks() {
-        let mut doc = yaml(
-            "services:\n  a: {image: x, labels: [k=v]}\n  b:\nvolumes:\n  data: {}\n  ext: {external: true}\nnetworks:\n  default: {name: nf-x-default}\n  proxy: {external: true}\n  other: {name: y}\n",
-        );
-        label_checkout(&mut doc, Path::new("/src/shop"), &["default"].into());
-        let get = |v: &Value| labels::get(v.get("labels"), labels::CHECKOUT);
-        assert_eq!(get(&doc["services"]["a"]).as_deref(), Some("/src/shop"));
-        assert_eq!(get(&doc["services"]["b"]).as_deref(), Some("/src/shop"));
-        assert_eq!(get(&doc["volumes"]["data"]).as_deref(), Some("/src/shop"));
-        assert_eq!(get(&doc["volumes"]["ext"]), None);
-        assert_eq!(
-            get(&doc["networks"]["default"]).as_deref(),
-            Some("/src/shop")
-        );
-        assert_eq!(get(&doc["networks"]["proxy"]), None);
-        assert_eq!(get(&doc["networks"]["other"]), None);
+        let opts = Options {
+            scope: Some(Scope::Dev("shop-1111aaaa".into())),
+            bring_up_labels: vec![
+                (labels::CHECKOUT.to_owned(), "/src/shop".to_owned()),
+                // A bring-up label never replaces an ownership label.
+                (labels::SCOPE.to_owned(), "dev:forged".to_owned()),
+            ],
+            ..Options::default()
+        };
+        let (_, out) = crate::fence_str(
+            "services:\n  a: {image: x, labels: [k=v]}\n  b: {image: y}\nvolumes:\n  data: {}\n  ext: {external: true}\nnetworks:\n  default: {}\n  proxy: {external: true}\n",
+            None,
+            &opts,
+        )
+        .unwrap();
+        let doc = yaml(&out);
+        let get = |v: &Value, k: &str| labels::get(v.get("labels"), k);
+        for v in [
+            &doc["services"]["a"],
+            &doc["services"]["b"],
+            &doc["volumes"]["data"],
+            &doc["networks"]["default"],
+        ] {
+            assert_eq!(
+                get(v, labels::CHECKOUT).as_deref(),
+                Some("/src/shop"),
+                "{out}"
+            );
+            assert_eq!(get(v, labels::SCOPE).as_deref(), Some("dev:shop-1111aaaa"));
+        }
+        assert_eq!(get(&doc["services"]["a"], "k").as_deref(), Some("v"));
+        assert_eq!(get(&doc["volumes"]["ext"], labels::CHECKOUT), None);
+        assert_eq!(get(&doc["networks"]["proxy"], labels::CHECKOUT), None);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Bringing one fenced copy of a stack up on the engine: what `netfence run` does before
 //! CMD, and what the library's [`Stack::up`](crate::engine::stacks::stack::Stack::up) does. Tear-down is
 //! [`tear_down`](crate::engine::stacks::tear_down::tear_down)'s.
+//!
+//! `up` in a checkout (`stacks::dev`) takes the same steps after its own planning (its
+//! networks are Compose's, its host ports stable): [`write_fenced`], [`compose_up_once`],
+//! [`ready`] and [`write_info`] are the one way a stack goes from a plan to ready.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,7 +26,7 @@ use crate::{labels, Scope};
 /// directory.
 const FENCED_FILE: &str = "compose.yml";
 const OVERLAY_FILE: &str = "fence.yml";
-const INFO_FILE: &str = "run-info.json";
+pub(super) const INFO_FILE: &str = "run-info.json";
 
 /// What a copy has put on the engine (or on disk), for tear-down.
 #[derive(Debug, Default)]
@@ -88,20 +92,13 @@ pub async fn bring_up(
     tracing::debug!("networks ready after {:?}", t0.elapsed());
     compose_up(session, fp, deadline).await?;
     tracing::debug!("compose up done after {:?}", t0.elapsed());
-    let expect = crate::engine::stacks::session::expect(&session.setup, &plan);
-    let progress = session.setup.progress;
-    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
-        .await
-        .map_err(|e| e.0)?;
-    let ready_at = match ready_at {
-        Ok(at) => at,
-        Err(not_ready) => return Err(not_up(engine, not_ready).await),
-    };
+    let info = ready(session, &plan, index, deadline).await?;
     tracing::debug!("ready after {:?}", t0.elapsed());
-    let info = run_info::collect(engine, &plan, index)
-        .await
-        .map_err(|e| e.0)?;
-    let info_path = write_info(&info, fp)?;
+    let Some(dir) = &fp.dir else {
+        return Err("no run directory for the run info".to_owned().into());
+    };
+    let info_path = write_info(&info, dir)?;
+    fp.info_file = Some(info_path.clone());
     let mut exports = run_info::exports(&info);
     exports.push((
         "NETFENCE_RUN_INFO".into(),
@@ -120,13 +117,6 @@ pub async fn bring_up(
         .map(|f| f.to_string_lossy().into_owned())
         .collect();
     exports.push(("NETFENCE_COMPOSE_FILES".into(), all.join(":")));
-    // The settle look overlaps with collecting the run info.
-    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
-        .await
-        .map_err(|e| e.0)?
-    {
-        return Err(not_up(engine, not_ready).await);
-    }
     tracing::info!("{} is up: {}", plan.project_name, info_path.display());
     Ok(Up { info, exports })
 }
@@ -300,7 +290,11 @@ async fn create_networks(
 /// [`Compose::command`]). With an overlay, the input files come first, untouched.
 ///
 /// [`Compose::command`]: crate::engine::client::compose_cli::Compose::command
-fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<Vec<PathBuf>, String> {
+pub(super) fn write_fenced(
+    session: &Session,
+    plan: &Plan,
+    dir: &RunDir,
+) -> Result<Vec<PathBuf>, String> {
     let doc = session.project.rewrite(plan);
     if !session.setup.overlay {
         let text = crate::yaml::to_string(&doc);
@@ -319,58 +313,100 @@ fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<Vec<Path
 /// `compose up -d` of the files and profiles in `fp`, tried again when it failed for a
 /// reason that passes; a failure comes with the logs of the services that did not start.
 async fn compose_up(session: &Session, fp: &Footprint, deadline: Instant) -> Result<(), Quoted> {
-    let dir = &session.project.input.project_dir;
     let project = fp.project_name.as_str();
     let mut attempt = 0;
-    let out = loop {
-        let mut up = session
-            .compose
-            .command(&fp.compose_files, dir, project, &fp.profiles);
-        up.args(["up", "-d", "--remove-orphans"]);
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let out = match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(format!(
-                    "`{} up` did not finish within --timeout {}",
-                    session.compose.display(),
-                    humantime::format_duration(session.setup.timeout)
-                )
-                .into())
-            }
-        };
+    let text = loop {
         attempt += 1;
-        if out.success || attempt >= UP_ATTEMPTS || !transient(&out.text) {
-            break out;
+        let said =
+            compose_up_once(session, &fp.compose_files, project, &fp.profiles, deadline).await?;
+        match said {
+            None => return Ok(()),
+            Some(text) if attempt < UP_ATTEMPTS && transient(&text) => {
+                // `up` is idempotent: a second one starts what the first could not.
+                tracing::info!("{project}: retrying `up` after: {}", text.trim_end());
+                tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+            }
+            Some(text) => break text,
         }
-        // `up` is idempotent: a second one starts what the first could not.
-        tracing::info!("{project}: retrying `up` after: {}", out.text.trim_end());
-        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
     };
-    if out.success {
-        return Ok(());
+    Err(up_failed(session, project, &text).await)
+}
+
+/// One `compose up -d --remove-orphans` of `files` under `profiles`, within `deadline`:
+/// `None` when it worked, else what Compose said.
+pub(super) async fn compose_up_once(
+    session: &Session,
+    files: &[PathBuf],
+    project: &str,
+    profiles: &[String],
+    deadline: Instant,
+) -> Result<Option<String>, String> {
+    let dir = &session.project.input.project_dir;
+    let mut up = session.compose.command(files, dir, project, profiles);
+    up.args(["up", "-d", "--remove-orphans"]);
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
+        Ok(Ok(out)) if out.success => Ok(None),
+        Ok(Ok(out)) => Ok(Some(out.text)),
+        Ok(Err(e)) => Err(e.0),
+        Err(_) => Err(format!(
+            "`{} up` did not finish within --timeout {}",
+            session.compose.display(),
+            humantime::format_duration(session.setup.timeout)
+        )),
     }
+}
+
+/// A failed `up`: what Compose said, and the logs of the services that did not start.
+pub(super) async fn up_failed(session: &Session, project: &str, said: &str) -> Quoted {
     let logs = failing_logs(&session.engine, project).await;
-    Err(Quoted {
+    Quoted {
         text: format!(
             "`{} up -d` failed:\n{}{}",
             session.compose.display(),
-            indent(out.text.trim_end()),
+            indent(said.trim_end()),
             logs.text
         ),
         containers: logs.containers,
-    })
+    }
+}
+
+/// Waits until the stack of `plan` is ready (`--wait`), reads where everything is, and
+/// confirms it stayed up meanwhile: its run info. `index`: the copy's number among
+/// parallel copies.
+pub(super) async fn ready(
+    session: &Session,
+    plan: &Plan,
+    index: Option<usize>,
+    deadline: Instant,
+) -> Result<RunInfo, Quoted> {
+    let engine = &session.engine;
+    let expect = crate::engine::stacks::session::expect(&session.setup, plan);
+    let progress = session.setup.progress;
+    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
+        .await
+        .map_err(|e| e.0)?;
+    let ready_at = match ready_at {
+        Ok(at) => at,
+        Err(not_ready) => return Err(not_up(engine, not_ready).await),
+    };
+    let info = run_info::collect(engine, plan, index)
+        .await
+        .map_err(|e| e.0)?;
+    // The settle look comes after collecting the run info, which took part of it.
+    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
+        .await
+        .map_err(|e| e.0)?
+    {
+        return Err(not_up(engine, not_ready).await);
+    }
+    Ok(info)
 }
 
 /// The run-info file, beside the fenced file in the run's private directory.
-fn write_info(info: &RunInfo, fp: &mut Footprint) -> Result<PathBuf, String> {
-    let Some(dir) = &fp.dir else {
-        return Err("no run directory for the run info".into());
-    };
+pub(super) fn write_info(info: &RunInfo, dir: &RunDir) -> Result<PathBuf, String> {
     let text = serde_json::to_string_pretty(info).map_err(|e| e.to_string())?;
-    let path = dir.write(INFO_FILE, &text)?;
-    fp.info_file = Some(path.clone());
-    Ok(path)
+    Ok(dir.write(INFO_FILE, &text)?)
 }
 
 #[cfg(test)]

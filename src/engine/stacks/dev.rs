@@ -15,27 +15,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::avoid::Avoid;
 use crate::checkout::Checkout;
 use crate::engine::host::state_dir::RunDir;
 use crate::engine::host::sweep::Kind;
+use crate::engine::stacks::bring_up::{
+    compose_up_once, ready, up_failed, write_fenced, write_info,
+};
 use crate::engine::stacks::down::Removed;
-use crate::engine::stacks::logs::{failing_logs, indent, not_up};
-use crate::engine::stacks::run_info::{self, Published, RunInfo};
+use crate::engine::stacks::run_info::{Published, RunInfo};
 use crate::engine::stacks::session::{Session, Setup};
-use crate::engine::stacks::wait::{self, WaitFor};
+use crate::engine::stacks::wait::WaitFor;
 use crate::engine::{host::claim, scope_filter, Engine, EngineError};
 use crate::error::Error;
 use crate::labels;
 use crate::plan::{port_key, HostPorts, Options, Plan};
 use crate::yaml::Value;
 use crate::{Project, Scope};
-
-const FENCED_FILE: &str = "compose.yml";
-const INFO_FILE: &str = "run-info.json";
 
 /// How often `up` is planned again because a port it chose was taken meanwhile.
 const MAX_PLANS: usize = 8;
@@ -264,7 +263,8 @@ async fn open(project: Project, setup: Setup, checkout: &Checkout) -> Result<Ses
 }
 
 /// Plan → fenced file → `compose up -d` (planned again when a port was taken
-/// meanwhile) → ready → run info. `dir` is the directory the files went to.
+/// meanwhile) → ready → run info: after its own planning, the steps `run` takes
+/// (`bring_up`). `dir` is the directory the files went to.
 async fn bring_up(
     session: &Session,
     checkout: &Checkout,
@@ -285,7 +285,7 @@ async fn bring_up(
         .map_err(|e| e.0)?;
     let (mut host, own_ports) = host_ports(engine, &scope).await?;
     let mut attempt = 0;
-    let (plan, file) = loop {
+    let (plan, files) = loop {
         attempt += 1;
         let plan = plan_free(session, checkout, occupied.clone(), &mut host, &own_ports)?;
         if attempt == 1 {
@@ -295,49 +295,28 @@ async fn bring_up(
         }
         session.state.forget(&plan.project_name);
         let d = dir.insert(session.state.new_run_dir(&plan.project_name)?);
-        let file = write_fenced(session, &plan, d)?;
-        match compose_up(session, &file, &plan, deadline).await? {
-            None => break (plan, file),
+        let files = write_fenced(session, &plan, d)?;
+        let (project, profiles) = (&plan.project_name, &plan.profiles.active);
+        match compose_up_once(session, &files, project, profiles, deadline).await? {
+            None => break (plan, files),
             Some(text) => match taken_port(&text) {
                 Some(p) if attempt < MAX_PLANS && !own_ports.contains(&p) => {
                     tracing::info!("{scope}: host port {p} was taken meanwhile; planning again");
                     host.taken.insert(p);
                     host.held.retain(|_, h| *h != p);
                 }
-                _ => {
-                    let logs = failing_logs(engine, &plan.project_name).await;
-                    return Err(format!(
-                        "`{} up -d` failed:\n{}{}",
-                        session.compose.display(),
-                        indent(text.trim_end()),
-                        logs.text
-                    ));
-                }
+                _ => return Err(up_failed(session, project, &text).await.text),
             },
         }
     };
-    let expect = crate::engine::stacks::session::expect(&session.setup, &plan);
-    let progress = session.setup.progress;
-    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
+    let info = ready(session, &plan, None, deadline)
         .await
-        .map_err(|e| e.0)?;
-    let ready_at = match ready_at {
-        Ok(at) => at,
-        Err(not_ready) => return Err(not_up(engine, not_ready).await.text),
-    };
-    let info = run_info::collect(engine, &plan, None)
-        .await
-        .map_err(|e| e.0)?;
-    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
-        .await
-        .map_err(|e| e.0)?
-    {
-        return Err(not_up(engine, not_ready).await.text);
-    }
+        .map_err(|q| q.text)?;
     if let Some(d) = dir.as_ref() {
-        let text = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;
-        d.write(INFO_FILE, &text)?;
+        write_info(&info, d)?;
     }
+    // A checkout's stack is never an overlay: the fenced file is the one file.
+    let file = files.into_iter().last().unwrap_or_default();
     Ok((info, file))
 }
 
@@ -471,41 +450,6 @@ fn taken_port(text: &str) -> Option<u16> {
         }
     }
     None
-}
-
-/// The fenced file, with the checkout's label on what Compose creates, in a fresh
-/// private directory.
-fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> Result<PathBuf, String> {
-    let doc = session.project.rewrite(plan);
-    Ok(dir.write(FENCED_FILE, &crate::yaml::to_string(&doc))?)
-}
-
-/// `compose up -d` under the plan's active profiles: `None` when it worked, else what
-/// Compose said.
-async fn compose_up(
-    session: &Session,
-    file: &Path,
-    plan: &Plan,
-    deadline: Instant,
-) -> Result<Option<String>, String> {
-    let mut up = session.compose.command(
-        &[file.to_path_buf()],
-        &session.project.input.project_dir,
-        &plan.project_name,
-        &plan.profiles.active,
-    );
-    up.args(["up", "-d", "--remove-orphans"]);
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
-        Ok(Ok(out)) if out.success => Ok(None),
-        Ok(Ok(out)) => Ok(Some(out.text)),
-        Ok(Err(e)) => Err(e.0),
-        Err(_) => Err(format!(
-            "`{} up` did not finish within --timeout {}",
-            session.compose.display(),
-            humantime::format_duration(session.setup.timeout)
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -157,6 +157,14 @@ impl EngineError {
     }
 }
 
+/// A message from inside the engine code (a file written, a step that failed) becomes the
+/// engine's error where it leaves its function.
+impl From<String> for EngineError {
+    fn from(message: String) -> EngineError {
+        EngineError(message)
+    }
+}
+
 /// The engine code's internal failures are messages; this joins the two.
 impl From<EngineError> for String {
     fn from(e: EngineError) -> String {

@@ -237,7 +237,7 @@ fn event_time(e: &Event) -> Option<SystemTime> {
 /// Where records go; an error (stdout closed) ends the watch.
 pub type Sink<'a> = dyn FnMut(&Record) -> std::io::Result<()> + 'a;
 /// Plans a project; the message says why it cannot be.
-pub type Planner<'a> = dyn FnMut(&ProjectRef) -> Result<Plan, String> + 'a;
+pub type Planner<'a> = dyn FnMut(&ProjectRef) -> crate::Result<Plan> + 'a;
 
 /// Why the watch ended (it never ends on its own otherwise).
 #[derive(Debug)]
@@ -473,7 +473,7 @@ impl<'o> Watcher<'o, '_, '_> {
             None => true,
         };
         if stale {
-            let planned = (self.planner)(p).map(Arc::new);
+            let planned = (self.planner)(p).map(Arc::new).map_err(|e| e.to_string());
             if let Err(m) = &planned {
                 self.emit(Record::Error {
                     at: now_text(),

@@ -26,16 +26,16 @@ pub const STAGE_1: &str = "DOCKER-ISOLATION-STAGE-1";
 pub const STAGE_2: &str = "DOCKER-ISOLATION-STAGE-2";
 
 /// Does the engine run on this host (by its host name)? Else why not.
-pub fn local(info: &EngineInfo) -> Result<(), String> {
+pub fn local(info: &EngineInfo) -> EngineResult<()> {
     let here = nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default();
     if info.name.is_empty() || info.name != here {
-        return Err(format!(
+        return Err(EngineError(format!(
             "the engine runs on host `{}`, not on this one (`{here}`)",
             info.name
-        ));
+        )));
     }
     Ok(())
 }
@@ -70,17 +70,17 @@ pub fn lapse_caveat(info: &EngineInfo) -> Option<String> {
 }
 
 /// The `-A CHAIN …` lines of the host's filter table, in order (`iptables-save`).
-pub fn filter_lines() -> Result<Vec<String>, String> {
+pub fn filter_lines() -> EngineResult<Vec<String>> {
     let out = std::process::Command::new("iptables-save")
         .args(["-t", "filter"])
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| format!("`iptables-save` did not run: {e}"))?;
+        .map_err(|e| EngineError(format!("`iptables-save` did not run: {e}")))?;
     if !out.status.success() {
-        return Err(format!(
+        return Err(EngineError(format!(
             "`iptables-save` failed ({}): reading netfilter needs root",
             String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        )));
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -6,6 +6,7 @@
 //! networks are Compose's, its host ports stable): [`write_fenced`], [`compose_up_once`],
 //! [`ready`] and [`write_info`] are the one way a stack goes from a plan to ready.
 
+use crate::engine::{EngineError, EngineResult};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -129,7 +130,7 @@ const MAX_PLANS: usize = 12;
 /// a subnet (a concurrent run took it after the engine was read), the copy is planned
 /// again with that subnet taken: the planner stays the only allocator, so the networks
 /// are what `plan --for-run` shows.
-async fn plan_and_create(session: &Session, scope: &Scope) -> Result<Plan, String> {
+async fn plan_and_create(session: &Session, scope: &Scope) -> EngineResult<Plan> {
     let mut refused: Vec<IpNet> = Vec::new();
     let mut created: Vec<Created> = if session.setup.reuse {
         earlier_networks(session, scope).await?
@@ -143,11 +144,7 @@ async fn plan_and_create(session: &Session, scope: &Scope) -> Result<Plan, Strin
                 // The engine applies a bridge's isolation rules after the bridge is up:
                 // no container starts before they are there.
                 let names: Vec<String> = plan.networks.iter().map(|n| n.name.clone()).collect();
-                session
-                    .engine
-                    .settle_isolation(&names)
-                    .await
-                    .map_err(|e| e.0)?;
+                session.engine.settle_isolation(&names).await?;
                 return Ok(plan);
             }
             Some(taken) => {
@@ -156,9 +153,9 @@ async fn plan_and_create(session: &Session, scope: &Scope) -> Result<Plan, Strin
             }
         }
     }
-    Err(format!(
+    Err(EngineError(format!(
         "creating the networks: {MAX_PLANS} plans in a row had a subnet another network took meanwhile"
-    ))
+    )))
 }
 
 /// A network this copy created, with the subnets it has.
@@ -172,12 +169,11 @@ struct Created {
 }
 
 /// The networks a reused stack's earlier run made, by the scope's labels.
-async fn earlier_networks(session: &Session, scope: &Scope) -> Result<Vec<Created>, String> {
+async fn earlier_networks(session: &Session, scope: &Scope) -> EngineResult<Vec<Created>> {
     let nets = session
         .engine
         .networks_labelled(&crate::engine::scope_filter(scope))
-        .await
-        .map_err(|e| e.0)?;
+        .await?;
     Ok(nets
         .into_iter()
         .filter(|n| n.label(labels::ROLE).is_none())
@@ -197,12 +193,11 @@ async fn plan_copy(
     scope: &Scope,
     refused: &[IpNet],
     created: &[Created],
-) -> Result<Plan, String> {
+) -> EngineResult<Plan> {
     let mut occupied = session
         .engine
         .avoid(|name| created.iter().any(|c| c.name == name))
-        .await
-        .map_err(|e| e.0)?;
+        .await?;
     occupied.extend(refused.iter().map(|&s| Avoid::refused(s)));
     if let Ok(planned) = session.planned.lock() {
         let others = planned.iter().filter(|(id, _)| *id != scope.id());
@@ -238,18 +233,14 @@ async fn create_networks(
     session: &Session,
     plan: &Plan,
     created: &mut Vec<Created>,
-) -> Result<Option<IpNet>, String> {
+) -> EngineResult<Option<IpNet>> {
     let extra = vec![
         (labels::OWNER.to_owned(), session.owner.clone()),
         (labels::CREATED.to_owned(), crate::engine::now_rfc3339()),
     ];
     for np in &plan.networks {
         if np.role.is_persistent() {
-            session
-                .engine
-                .ensure_persistent(np)
-                .await
-                .map_err(|e| e.0)?;
+            session.engine.ensure_persistent(np).await?;
         }
         if np.role != Role::Managed {
             continue;
@@ -272,12 +263,12 @@ async fn create_networks(
                 earlier: false,
             }),
             Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
-            Err(NotCreated::Failed(e)) => return Err(e.0),
+            Err(NotCreated::Failed(e)) => return Err(e),
             Err(NotCreated::Exists) => {
-                return Err(format!(
+                return Err(EngineError(format!(
                     "creating network {}: the engine already holds a network of that name (another run with this id?)",
                     np.name
-                ))
+                )))
             }
         }
     }
@@ -294,7 +285,7 @@ pub(super) fn write_fenced(
     session: &Session,
     plan: &Plan,
     dir: &RunDir,
-) -> Result<Vec<PathBuf>, String> {
+) -> EngineResult<Vec<PathBuf>> {
     let doc = session.project.rewrite(plan);
     if !session.setup.overlay {
         let text = crate::yaml::to_string(&doc);
@@ -340,7 +331,7 @@ pub(super) async fn compose_up_once(
     project: &str,
     profiles: &[String],
     deadline: Instant,
-) -> Result<Option<String>, String> {
+) -> EngineResult<Option<String>> {
     let dir = &session.project.input.project_dir;
     let mut up = session.compose.command(files, dir, project, profiles);
     up.args(["up", "-d", "--remove-orphans"]);
@@ -348,12 +339,12 @@ pub(super) async fn compose_up_once(
     match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
         Ok(Ok(out)) if out.success => Ok(None),
         Ok(Ok(out)) => Ok(Some(out.text)),
-        Ok(Err(e)) => Err(e.0),
-        Err(_) => Err(format!(
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(EngineError(format!(
             "`{} up` did not finish within --timeout {}",
             session.compose.display(),
             humantime::format_duration(session.setup.timeout)
-        )),
+        ))),
     }
 }
 
@@ -383,30 +374,24 @@ pub(super) async fn ready(
     let engine = &session.engine;
     let expect = crate::engine::stacks::session::expect(&session.setup, plan);
     let progress = session.setup.progress;
-    let ready_at = wait::until_ready(engine, &plan.project_name, deadline, progress, &expect)
-        .await
-        .map_err(|e| e.0)?;
+    let ready_at =
+        wait::until_ready(engine, &plan.project_name, deadline, progress, &expect).await?;
     let ready_at = match ready_at {
         Ok(at) => at,
         Err(not_ready) => return Err(not_up(engine, not_ready).await),
     };
-    let info = run_info::collect(engine, plan, index)
-        .await
-        .map_err(|e| e.0)?;
+    let info = run_info::collect(engine, plan, index).await?;
     // The settle look comes after collecting the run info, which took part of it.
-    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect)
-        .await
-        .map_err(|e| e.0)?
-    {
+    if let Err(not_ready) = wait::confirm(engine, &plan.project_name, ready_at, &expect).await? {
         return Err(not_up(engine, not_ready).await);
     }
     Ok(info)
 }
 
 /// The run-info file, beside the fenced file in the run's private directory.
-pub(super) fn write_info(info: &RunInfo, dir: &RunDir) -> Result<PathBuf, String> {
+pub(super) fn write_info(info: &RunInfo, dir: &RunDir) -> EngineResult<PathBuf> {
     let text = serde_json::to_string_pretty(info).map_err(|e| e.to_string())?;
-    Ok(dir.write(INFO_FILE, &text)?)
+    dir.write(INFO_FILE, &text)
 }
 
 #[cfg(test)]

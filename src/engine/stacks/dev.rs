@@ -13,6 +13,7 @@
 //!   labels, the policy's subnets when it has a pool), so `up` on a stack that is up is
 //!   Compose's own `up`: what did not change is left running, as it was.
 
+use crate::engine::EngineResult;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
 use std::path::PathBuf;
@@ -124,7 +125,7 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
                     d.remove();
                 }
                 let e = match left {
-                    Ok(l) if l.is_empty() => e,
+                    Ok(l) if l.is_empty() => e.0,
                     Ok(l) => format!(
                         "{e}\nclean-up incomplete: {}; `netfence down` in {} retries",
                         crate::engine::host::sweep::describe(&l),
@@ -270,7 +271,7 @@ async fn bring_up(
     checkout: &Checkout,
     before: &[crate::engine::host::sweep::Object],
     dir: &mut Option<RunDir>,
-) -> Result<(RunInfo, PathBuf), String> {
+) -> EngineResult<(RunInfo, PathBuf)> {
     let engine = &session.engine;
     let scope = checkout.scope();
     let deadline = Instant::now() + session.setup.timeout;
@@ -279,10 +280,7 @@ async fn bring_up(
         .filter(|o| o.kind == Kind::Network)
         .map(|o| o.name.as_str())
         .collect();
-    let occupied: Vec<Avoid> = engine
-        .avoid(|name| own_networks.contains(name))
-        .await
-        .map_err(|e| e.0)?;
+    let occupied: Vec<Avoid> = engine.avoid(|name| own_networks.contains(name)).await?;
     let (mut host, own_ports) = host_ports(engine, &scope).await?;
     let mut attempt = 0;
     let (plan, files) = loop {
@@ -305,7 +303,7 @@ async fn bring_up(
                     host.taken.insert(p);
                     host.held.retain(|_, h| *h != p);
                 }
-                _ => return Err(up_failed(session, project, &text).await.text),
+                _ => return Err(EngineError(up_failed(session, project, &text).await.text)),
             },
         }
     };
@@ -322,8 +320,8 @@ async fn bring_up(
 
 /// What the engine says about host ports: those of other containers are taken, those
 /// of the scope's own are held (by `service/port/protocol`); and the own ones as a set.
-async fn host_ports(engine: &Engine, scope: &Scope) -> Result<(HostPorts, BTreeSet<u16>), String> {
-    let uses = engine.port_uses().await.map_err(|e| e.0)?;
+async fn host_ports(engine: &Engine, scope: &Scope) -> EngineResult<(HostPorts, BTreeSet<u16>)> {
+    let uses = engine.port_uses().await?;
     let scope = scope.to_string();
     let mut host = HostPorts::default();
     let mut own = BTreeSet::new();
@@ -356,7 +354,7 @@ fn plan_free(
     occupied: Vec<Avoid>,
     host: &mut HostPorts,
     own: &BTreeSet<u16>,
-) -> Result<Plan, String> {
+) -> EngineResult<Plan> {
     let scope = checkout.scope();
     for _ in 0..MAX_PLANS {
         let plan = session
@@ -381,9 +379,9 @@ fn plan_free(
         host.taken.extend(&busy);
         host.held.retain(|_, h| !busy.contains(h));
     }
-    Err(format!(
+    Err(EngineError(format!(
         "choosing host ports: {MAX_PLANS} plans in a row chose a port bound on this host"
-    ))
+    )))
 }
 
 /// The host ports a plan publishes on, with their protocols.

@@ -239,7 +239,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
                 if status == 0 {
                     status = 3;
                 }
-                error.get_or_insert(e);
+                error.get_or_insert(e.0);
             }
         }
     }
@@ -337,7 +337,7 @@ async fn up_and_cmd(
 enum TeardownFailed {
     /// A second signal stopped it half way.
     Abandoned(Received),
-    Incomplete(String),
+    Incomplete(EngineError),
 }
 
 /// Tears the copy down. A first signal meanwhile is only acknowledged: the user may

@@ -40,7 +40,7 @@ use crate::engine::stacks::run_info::RunInfo;
 use crate::engine::stacks::session::{Session, Setup};
 use crate::engine::stacks::tear_down::tear_down;
 use crate::engine::stacks::wait::WaitFor;
-use crate::engine::EngineError;
+use crate::engine::{EngineError, EngineResult};
 use crate::error::{Error, Result};
 use crate::input::{ComposeFiles, InputSpec};
 use crate::Scope;
@@ -181,7 +181,7 @@ impl Stack {
     /// Tears the stack down and says whether anything was left on the engine.
     pub fn down(mut self) -> Result<()> {
         match self.live.take() {
-            Some(live) => live.tear_down().map_err(|e| EngineError(e).into()),
+            Some(live) => live.tear_down().map_err(Error::from),
             None => Ok(()),
         }
     }
@@ -198,7 +198,7 @@ impl Drop for Stack {
 }
 
 impl Live {
-    fn tear_down(self) -> std::result::Result<(), String> {
+    fn tear_down(self) -> EngineResult<()> {
         off_thread(move || {
             let Live {
                 rt,

@@ -6,10 +6,11 @@ use crate::engine::host::sweep::{describe, Kind, Object};
 use crate::engine::stacks::bring_up::Footprint;
 use crate::engine::stacks::session::Session;
 use crate::engine::{scope_filter, Engine};
+use crate::engine::{EngineError, EngineResult};
 use crate::Scope;
 
 /// Tears the copy down; what is still on the engine afterwards is the error.
-pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> Result<(), String> {
+pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> EngineResult<()> {
     if !fp.compose_files.is_empty() {
         let mut down = session.compose.command(
             &fp.compose_files,
@@ -29,8 +30,7 @@ pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> Resu
     let left = session
         .engine
         .sweep_scope(&scope_filter(scope), |o| o.is_persistent())
-        .await
-        .map_err(|e| e.0)?;
+        .await?;
     if let Some(d) = &fp.dir {
         d.remove();
     }
@@ -38,11 +38,11 @@ pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> Resu
     if real.is_empty() {
         return Ok(());
     }
-    Err(format!(
+    Err(EngineError(format!(
         "still on the engine: {}; retry with `netfence down --run-id {}`",
         describe(&real),
         scope.id()
-    ))
+    )))
 }
 
 /// What is really left of `left`. Docker 20.10 sometimes keeps a phantom endpoint on a

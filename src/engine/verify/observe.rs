@@ -220,7 +220,7 @@ async fn ask_names(
     let mut out = BTreeMap::new();
     for c in ours.iter().filter(|c| c.running) {
         let got = match &local {
-            Err(why) => Err(why.clone()),
+            Err(why) => Err(why.0.clone()),
             Ok(()) => {
                 let (pid, names) = (c.pid, super::names::to_ask(c, &everyone));
                 tokio::task::spawn_blocking(move || super::dns::ask(pid, names))

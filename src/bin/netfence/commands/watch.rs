@@ -69,7 +69,7 @@ pub fn run(s: WatchSettings) -> anyhow::Result<ExitStatus> {
 /// One project's plan, as `reconcile` makes it: from `-f`, else from the files Compose's
 /// labels name; the scope given, else the input's record, else a run scope named after
 /// the project (its own networks are found by Compose's labels anyway).
-fn plan(s: &WatchSettings, p: &ProjectRef) -> Result<Plan, String> {
+fn plan(s: &WatchSettings, p: &ProjectRef) -> netfence::Result<Plan> {
     let files = match &s.files {
         Some(files) => ComposeFiles::Given(files.clone()),
         None => recorded(p)?,
@@ -79,7 +79,7 @@ fn plan(s: &WatchSettings, p: &ProjectRef) -> Result<Plan, String> {
         policy: s.policy.clone(),
         working_dir: s.working_dir.clone(),
     };
-    let project = spec.load(s.scope.as_ref()).map_err(|e| e.to_string())?;
+    let project = spec.load(s.scope.as_ref())?;
     crate::settings::warn_notes(&project);
     let scope = project.choose_scope(s.scope.clone(), || {
         Scope::Run(netfence::naming::project_name(&p.name))
@@ -90,13 +90,13 @@ fn plan(s: &WatchSettings, p: &ProjectRef) -> Result<Plan, String> {
         environ: s.environ.clone(),
         ..Options::default()
     };
-    project.plan(&opts).map_err(|e| e.to_string())
+    project.plan(&opts)
 }
 
 /// The files the project was started from, as Compose recorded them on the container
 /// the watcher met: judged as `reconcile` without `-f` judges them (absolute, still
 /// there), with its messages.
-fn recorded(p: &ProjectRef) -> Result<ComposeFiles, String> {
+fn recorded(p: &ProjectRef) -> netfence::Result<ComposeFiles> {
     let mut labels = std::collections::HashMap::new();
     if !p.config_files.is_empty() {
         let files: Vec<String> = p
@@ -114,8 +114,7 @@ fn recorded(p: &ProjectRef) -> Result<ComposeFiles, String> {
         labels,
         ..Default::default()
     };
-    let found = project_files::select(&p.name, &[container], &|f| f.is_file())
-        .map_err(|e| e.to_string())?;
+    let found = project_files::select(&p.name, &[container], &|f| f.is_file())?;
     Ok(ComposeFiles::Recorded {
         files: found.files,
         project_dir: found.working_dir,

@@ -204,10 +204,18 @@ fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
     }
     for field in ["cache_from", "cache_to"] {
         for (i, cache) in list(build.get(field)).iter().enumerate() {
+            let mut p = at(&[field]);
+            p.push(Part::Index(i));
             if let Some(local) = local_cache(cache) {
-                let mut p = at(&[field]);
-                p.push(Part::Index(i));
                 outside(&subject, p, &local, dir, out);
+            } else if field == "cache_to" && !inline_cache(cache) {
+                out.push(Escape::new(
+                    Kind::OutsideFile,
+                    subject.clone(),
+                    p,
+                    format!("cache export `{cache}` writes with the deploying user's registry (or cloud) credentials, wherever they may push: another project's images included"),
+                    None,
+                ));
             }
         }
     }
@@ -219,6 +227,13 @@ fn list(v: Option<&Value>) -> Vec<String> {
         Some(Value::Sequence(items)) => items.iter().filter_map(scalar_string).collect(),
         _ => Vec::new(),
     }
+}
+
+/// A cache exported into the image itself (`type=inline`): written nowhere else.
+fn inline_cache(spec: &str) -> bool {
+    spec.split(',')
+        .filter_map(|f| f.trim().split_once('='))
+        .any(|(k, v)| k == "type" && v == "inline")
 }
 
 /// The host directory of a `type=local` cache (`src=` to read, `dest=` to write).
@@ -295,6 +310,22 @@ fn build_privileges(
             &["entitlements"],
             "entitlement `security.insecure` runs build steps privileged",
         );
+    }
+    // BuildKit gives an entitlement whatever meaning its version has: one not judged
+    // here is refused, as an unknown key is.
+    for e in &entitlements {
+        let (kind, why) = match e.split_once('=').map_or(e.as_str(), |(name, _)| name) {
+            "network.host" | "security.insecure" => continue,
+            "device" => (
+                Kind::Device,
+                format!("entitlement `{e}` gives build steps devices of the host"),
+            ),
+            _ => (
+                Kind::UnknownKey,
+                format!("entitlement `{e}` is not one tenant mode knows (`network.host`, `security.insecure`, `device`): a newer BuildKit may give it any meaning"),
+            ),
+        };
+        push(kind, &["entitlements"], &why);
     }
     let ssh = build.get("ssh").map(untag);
     if ssh.is_some_and(|s| !s.is_null() && s.as_sequence().is_none_or(|l| !l.is_empty())) {

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::policy::parse_cidr;
 use crate::scope::Scope;
 use crate::subnet_pool::{self, AllocError, Pool, Request};
+use crate::tenant::{Escape, Kind};
 use crate::yaml::scalar_string;
 
 use super::assignment::Draft;
@@ -57,6 +58,9 @@ pub(super) fn allocate(
         .filter(|a| a.ipv4_address.is_some() || a.ipv6_address.is_some())
         .map(|a| a.network.as_str())
         .collect();
+    if pool.is_none() && scope.is_env() && ctx.policy().tenant_mode(scope) {
+        fixed_subnets_of_a_tenant(ctx, networks);
+    }
     let requests = requests(ctx, scope, pool, &static_nets, networks)?;
     let occupied = others(&ctx.opts.occupied, networks);
     let mut moved = Moved::new();
@@ -71,6 +75,27 @@ pub(super) fn allocate(
     )?;
     avoided.extend(ipv6(ctx, scope, &occupied, networks, &mut moved)?);
     Ok((moved, avoided))
+}
+
+/// A tenant's fixed subnet, kept in env scope without a pool, is a host route the tenant
+/// chose: the exact subnet of the host's LAN or VPN puts a route beside the host's own,
+/// and the host's traffic there may go to the tenant's bridge. The engine refuses an
+/// overlap with its own networks only. Judged with the rest of tenant mode's escapes.
+fn fixed_subnets_of_a_tenant(ctx: &mut Ctx<'_>, networks: &[NetworkPlan]) {
+    for n in networks.iter().filter(|n| n.role == Role::Managed) {
+        let fixed = [n.original_subnet.as_deref(), n.original_subnet6.as_deref()];
+        for subnet in fixed.into_iter().flatten() {
+            let mut at = crate::tenant::path(&["networks", &n.key, "ipam", "config"], None);
+            at.push(crate::tenant::Part::Key("subnet".into()));
+            ctx.closing.push(Escape::new(
+                Kind::HostNetwork,
+                format!("network {}", n.key),
+                at,
+                format!("fixed subnet `{subnet}` becomes a route on the host, beside its own (its LAN, a VPN): a subnet pool in the policy (`subnets.pool`) moves it into the pool instead"),
+                None,
+            ));
+        }
+    }
 }
 
 /// What is in use, but for this plan's own managed networks as the engine already has
@@ -562,6 +587,35 @@ mod tests {
         // Without a pool and without netfence creating them, Docker allocates.
         w.opts.managed_external = false;
         assert_eq!(allocated(&w).unwrap().networks[1].subnet, None);
+    }
+
+    #[test]
+    fn a_tenants_fixed_subnet_is_refused_unless_a_pool_moves_it() {
+        let compose = "services: {web: {image: x, networks: [lan]}}\nnetworks:\n  lan: {ipam: {config: [{subnet: 192.168.1.0/24}]}}\n";
+        let opts = crate::plan::Options {
+            scope: Some(Scope::Env("prod".into())),
+            ..crate::plan::Options::default()
+        };
+        let refused = crate::fence_str(compose, None, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("fixed subnet `192.168.1.0/24`") && refused.contains("subnets.pool"),
+            "{refused}"
+        );
+        let pooled = "subnets: {pool: 10.77.0.0/16}\n";
+        let (plan, _) = crate::fence_str(compose, Some(pooled), &opts).unwrap();
+        let lan = plan.networks.iter().find(|n| n.key == "lan").unwrap();
+        assert!(
+            net("10.77.0.0/16").contains(&lan.subnet.unwrap()),
+            "{lan:?}"
+        );
+        // The user's own stack (a run) keeps what it wrote to the plan's rules.
+        let run = crate::plan::Options {
+            scope: Some(Scope::Run("r1".into())),
+            ..crate::plan::Options::default()
+        };
+        assert!(crate::fence_str(compose, None, &run).is_ok());
     }
 
     #[test]

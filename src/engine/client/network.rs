@@ -36,17 +36,16 @@ pub struct View {
 }
 
 impl View {
-    /// What allocation avoids on this engine: every network's subnets but those of the
-    /// networks `own` names (the plan's own, already deployed), and the host's.
-    pub fn avoid(&self, own: impl Fn(&str) -> bool) -> Vec<Avoid> {
-        avoid(&self.subnets, self.host.as_ref(), own)
+    /// What allocation avoids on this engine: every network's subnets, and the host's.
+    /// The plan tells its own deployed networks apart itself.
+    pub fn avoid(&self) -> Vec<Avoid> {
+        avoid(&self.subnets, self.host.as_ref())
     }
 }
 
-fn avoid(subnets: &[Occupied], host: Option<&HostSpace>, own: impl Fn(&str) -> bool) -> Vec<Avoid> {
+fn avoid(subnets: &[Occupied], host: Option<&HostSpace>) -> Vec<Avoid> {
     let mut out: Vec<Avoid> = subnets
         .iter()
-        .filter(|o| !own(&o.network))
         .map(|o| Avoid::network(o.subnet, &o.network))
         .collect();
     out.extend(host.into_iter().flat_map(HostSpace::avoid));
@@ -112,13 +111,13 @@ impl Engine {
             .collect())
     }
 
-    /// What a plan for this engine avoids: every network's subnets but those of the
-    /// networks `own` names, the host's routes and the daemon's pools (see
+    /// What a plan for this engine avoids: every network's subnets (the plan tells its
+    /// own deployed ones apart), the host's routes and the daemon's pools (see
     /// [`HostSpace`]).
-    pub async fn avoid(&self, own: impl Fn(&str) -> bool) -> EngineResult<Vec<Avoid>> {
+    pub async fn avoid(&self) -> EngineResult<Vec<Avoid>> {
         let (subnets, info) = tokio::join!(self.subnets_in_use(), self.info());
         let host = HostSpace::read(&info.unwrap_or_default());
-        Ok(avoid(&subnets?, Some(&host), own))
+        Ok(avoid(&subnets?, Some(&host)))
     }
 
     /// Every IPv4/IPv6 subnet configured on the engine's networks.

@@ -138,7 +138,7 @@ async fn plan_and_create(session: &Session, scope: &Scope) -> EngineResult<Plan>
         Vec::new()
     };
     for _ in 0..MAX_PLANS {
-        let plan = plan_copy(session, scope, &refused, &created).await?;
+        let plan = plan_copy(session, scope, &refused).await?;
         match create_networks(session, &plan, &mut created).await? {
             None => {
                 // The engine applies a bridge's isolation rules after the bridge is up:
@@ -188,16 +188,8 @@ async fn earlier_networks(session: &Session, scope: &Scope) -> EngineResult<Vec<
 
 /// The copy's plan: its managed networks on subnets that no network on the engine (but
 /// its own, from an earlier try), no `refused` one and no other copy's plan has.
-async fn plan_copy(
-    session: &Session,
-    scope: &Scope,
-    refused: &[IpNet],
-    created: &[Created],
-) -> EngineResult<Plan> {
-    let mut occupied = session
-        .engine
-        .avoid(|name| created.iter().any(|c| c.name == name))
-        .await?;
+async fn plan_copy(session: &Session, scope: &Scope, refused: &[IpNet]) -> EngineResult<Plan> {
+    let mut occupied = session.engine.avoid().await?;
     occupied.extend(refused.iter().map(|&s| Avoid::refused(s)));
     if let Ok(planned) = session.planned.lock() {
         let others = planned.iter().filter(|(id, _)| *id != scope.id());

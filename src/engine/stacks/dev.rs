@@ -99,7 +99,7 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
         let before = session.engine.owned(&scope_filter(&scope)).await?;
         let was_up = before.iter().any(|o| o.kind == Kind::Container);
         let mut dir = None;
-        let r = bring_up(&session, &opts.checkout, &before, &mut dir).await;
+        let r = bring_up(&session, &opts.checkout, &mut dir).await;
         match r {
             Ok((info, compose_file)) => Ok(DevUp {
                 scope,
@@ -269,18 +269,12 @@ async fn open(project: Project, setup: Setup, checkout: &Checkout) -> Result<Ses
 async fn bring_up(
     session: &Session,
     checkout: &Checkout,
-    before: &[crate::engine::host::sweep::Object],
     dir: &mut Option<RunDir>,
 ) -> EngineResult<(RunInfo, PathBuf)> {
     let engine = &session.engine;
     let scope = checkout.scope();
     let deadline = Instant::now() + session.setup.timeout;
-    let own_networks: BTreeSet<&str> = before
-        .iter()
-        .filter(|o| o.kind == Kind::Network)
-        .map(|o| o.name.as_str())
-        .collect();
-    let occupied: Vec<Avoid> = engine.avoid(|name| own_networks.contains(name)).await?;
+    let occupied: Vec<Avoid> = engine.avoid().await?;
     let (mut host, own_ports) = host_ports(engine, &scope).await?;
     let mut attempt = 0;
     let (plan, files) = loop {

@@ -72,7 +72,7 @@ pub fn plan_with_engine_view(project: &Project, opts: &mut Options) -> netfence:
     if pooled || tenant {
         if let Some(view) = netfence::engine::client::network::view_if_reachable() {
             if pooled {
-                opts.occupied = view.avoid(|_| false);
+                opts.occupied = view.avoid();
             }
             opts.known_networks = view.known;
         }

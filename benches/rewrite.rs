@@ -42,6 +42,7 @@ fn rewrite(text: &str) -> String {
         project_dir: "/bench".into(),
         notes: Vec::new(),
         references: Vec::new(),
+        host: Default::default(),
     };
     let project = Project::new(
         input,
@@ -74,6 +75,7 @@ fn phases(text: &str, runs: usize) -> [Duration; 5] {
             project_dir: "/bench".into(),
             notes: Vec::new(),
             references: Vec::new(),
+            host: Default::default(),
         };
         let project = Project::new(
             input,

@@ -141,6 +141,7 @@ impl Project {
                 policy: &self.policy.policy,
                 policy_source: &self.policy.source,
                 references: &self.input.references,
+                host: self.input.host.get(),
             },
             opts,
         )

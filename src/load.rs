@@ -4,6 +4,7 @@
 
 pub(crate) mod env;
 mod extends;
+pub mod host;
 mod include;
 pub(crate) mod interpolate;
 mod pipeline;
@@ -28,6 +29,9 @@ pub struct ComposeInput {
     pub notes: Vec<String>,
     /// Every file an `include:` or `extends: {file:}` made netfence read.
     pub references: Vec<Reference>,
+    /// The host's files as planning may see them (the project's `.env`, env files,
+    /// where a path's links lead): the machine's own unless a caller gives another.
+    pub host: host::HostView,
 }
 
 /// A file read because another one named it (`include:`, `extends.file`).
@@ -68,6 +72,7 @@ impl ComposeInput {
             project_dir: std::env::current_dir().unwrap_or_default(),
             notes: Vec::new(),
             references: Vec::new(),
+            host: host::HostView::default(),
         })
     }
 }
@@ -216,6 +221,7 @@ fn load_documents(
         project_dir,
         notes: loader.notes,
         references: loader.references,
+        host: host::HostView::default(),
     })
 }
 

@@ -131,6 +131,7 @@ pub(crate) fn check(project: &Project, plan: &Plan, opts: &Options) -> Vec<Draft
         project_dir: Some(&project.input.project_dir),
         record: project.record.as_ref(),
         references: &project.input.references,
+        host: project.input.host.get(),
     };
     tenant::escapes(&project.unfenced, &project.policy.policy, &ctx)
         .into_iter()

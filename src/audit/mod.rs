@@ -206,6 +206,7 @@ fn fenced_project(project: &Project, plan: &Plan) -> Project {
             project_dir: project.input.project_dir.clone(),
             notes: Vec::new(),
             references: Vec::new(),
+            host: project.input.host.clone(),
         },
         unfenced,
         record,

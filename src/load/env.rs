@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::host::{Entry, Host};
 use super::interpolate;
 use crate::error::{Error, Result, Source};
 
@@ -22,13 +23,22 @@ impl Env {
     /// The main project's environment: the process's, then the project directory's
     /// `.env` for names the process does not set (Compose's precedence).
     pub fn project(process: BTreeMap<String, String>, project_dir: &Path) -> Result<Env> {
+        Env::project_on(&super::host::Disk, process, project_dir)
+    }
+
+    /// [`Env::project`] with the `.env` read from `host`.
+    pub fn project_on(
+        host: &dyn Host,
+        process: BTreeMap<String, String>,
+        project_dir: &Path,
+    ) -> Result<Env> {
         let mut env = Env {
             vars: process,
             local: BTreeSet::new(),
         };
         let dotenv = project_dir.join(".env");
-        if dotenv.is_file() {
-            for (k, v) in read_file(&dotenv, &env.vars)? {
+        if host.is_file(&dotenv) {
+            for (k, v) in read_file_on(host, &dotenv, &env.vars)? {
                 env.vars.entry(k).or_insert(v);
             }
         }
@@ -90,20 +100,29 @@ impl Env {
 /// Reads one env file; `${VAR}` in values sees `outer` first, then the file's own
 /// earlier keys.
 pub fn read_file(path: &Path, outer: &BTreeMap<String, String>) -> Result<Vec<(String, String)>> {
+    read_file_on(&super::host::Disk, path, outer)
+}
+
+/// [`read_file`] from `host`.
+pub fn read_file_on(
+    host: &dyn Host,
+    path: &Path,
+    outer: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>> {
     let source = Source::File(path.to_path_buf());
-    if path.is_dir() {
+    let Some(real) = host.canonical(path) else {
+        return Err(Error::compose(
+            &source,
+            format!("couldn't find env file: {}", path.display()),
+        ));
+    };
+    if host.entry(&real) == Entry::Dir {
         return Err(Error::compose(
             &source,
             format!("{} is a directory", path.display()),
         ));
     }
-    if !path.exists() {
-        return Err(Error::compose(
-            &source,
-            format!("couldn't find env file: {}", path.display()),
-        ));
-    }
-    let text = crate::load::read_file(path)?;
+    let text = host.read(path)?;
     parse(&text, outer).map_err(|(line, message)| {
         Error::compose_at(
             &source,

@@ -149,6 +149,7 @@ pub(super) mod testing {
 
     use super::Ctx;
     use crate::error::Source;
+    use crate::load::host::{HostView, Memory};
     use crate::load::ComposeInput;
     use crate::plan::{Inputs, Options, Target};
     use crate::policy::Policy;
@@ -161,6 +162,7 @@ pub(super) mod testing {
         source: Source,
         policy_source: Source,
         dir: PathBuf,
+        host: HostView,
     }
 
     impl World {
@@ -187,7 +189,15 @@ pub(super) mod testing {
                 source,
                 policy_source,
                 dir: PathBuf::from("/nowhere/checkout"),
+                host: HostView::default(),
             }
+        }
+
+        /// The project at `dir` on a host made up in memory, in place of the machine's.
+        pub fn on_host(mut self, dir: &str, host: Memory) -> World {
+            self.dir = PathBuf::from(dir);
+            self.host = HostView::new(host);
+            self
         }
 
         pub fn env(mut self, name: &str) -> World {
@@ -210,6 +220,7 @@ pub(super) mod testing {
                 policy: &self.policy,
                 policy_source: &self.policy_source,
                 references: &[],
+                host: self.host.get(),
             };
             let scope = self.opts.scope.clone().expect("a test world has a scope");
             let mut ctx = Ctx::new(&inputs, &self.opts, &scope);

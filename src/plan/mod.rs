@@ -324,6 +324,8 @@ pub struct Inputs<'a> {
     pub policy_source: &'a Source,
     /// The files `include:` and `extends.file` made the loader read.
     pub references: &'a [crate::load::Reference],
+    /// The host's files as loading hands them over: planning reads none itself.
+    pub host: &'a dyn crate::load::host::Host,
 }
 
 /// Plans the fence for one compose file, policy and scope.

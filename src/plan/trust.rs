@@ -40,6 +40,7 @@ pub(super) fn close(ctx: &Ctx<'_>) -> Result<Option<tenant::Closed>> {
         environ: &ctx.opts.environ,
         allowed: &policy.tenant.environment,
         project_dir: ctx.inputs.project_dir,
+        host: ctx.inputs.host,
     };
     tenant::close(ctx.inputs.doc.clone(), &inputs)
         .map(Some)
@@ -59,6 +60,7 @@ fn context<'a>(ctx: &Ctx<'a>, id: &'a Identity, networks: &[NetworkPlan]) -> Con
         project_dir: Some(ctx.inputs.project_dir),
         record: ctx.inputs.record,
         references: ctx.inputs.references,
+        host: ctx.inputs.host,
     }
 }
 
@@ -109,6 +111,31 @@ mod tests {
         assert!(plan_of(&run).is_ok(), "run scope is the user's own stack");
         let off = World::new(compose, &format!("{PLATFORM}tenant: {{enabled: false}}")).env("prod");
         assert!(plan_of(&off).is_ok());
+    }
+
+    /// The plan sees the host only through what loading hands it: the same file is
+    /// judged by where its links lead on that host, and reads that host's `.env`.
+    #[test]
+    fn host_files_are_judged_as_the_host_handed_in_has_them() {
+        use crate::load::host::Memory;
+        let compose = "services:\n  api: {image: app, volumes: [./conf:/c], environment: {TAG: \"${TAG}\"}}\n";
+        let project = |conf_is_link: bool| {
+            let host = Memory::default().file("/srv/shop/.env", "TAG=from-dotenv\n");
+            let host = if conf_is_link {
+                host.link("/srv/shop/conf", "/etc").dir("/etc")
+            } else {
+                host.dir("/srv/shop/conf")
+            };
+            World::new(compose, PLATFORM)
+                .env("prod")
+                .on_host("/srv/shop", host)
+        };
+        let e = plan_of(&project(true)).unwrap_err().to_string();
+        assert!(e.contains("resolves to /etc"), "{e}");
+        let plan = plan_of(&project(false)).expect("a directory inside the project");
+        let closed = crate::yaml::to_string(plan.closed.as_ref().expect("tenant mode closes"));
+        assert!(closed.contains("TAG: from-dotenv"), "{closed}");
+        assert!(closed.contains("/srv/shop/conf:/c"), "{closed}");
     }
 
     #[test]

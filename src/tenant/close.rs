@@ -14,6 +14,7 @@ use base64::Engine as _;
 
 use super::{path, Escape, Kind, Part};
 use crate::load::env::Env;
+use crate::load::host::{Entry, Host};
 use crate::load::interpolate;
 use crate::load::rebase::Rebase;
 use crate::yaml::{CoreTag, Mapping, Resolved, Scalar, Value};
@@ -32,6 +33,8 @@ pub struct Inputs<'a> {
     /// `tenant.environment`: names or globs.
     pub allowed: &'a [String],
     pub project_dir: &'a Path,
+    /// Where the project's `.env` and env files are read from.
+    pub host: &'a dyn Host,
 }
 
 /// Closes `doc`; `Err` when Compose itself would refuse the file (a required variable
@@ -45,7 +48,7 @@ pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, String> {
     let dir = std::path::absolute(inputs.project_dir)
         .unwrap_or_else(|_| inputs.project_dir.to_path_buf());
     Rebase::new(&dir, &dir, false).model(&mut doc);
-    super::inline::inline(&mut doc, &env, &dir)?;
+    super::inline::inline(&mut doc, &env, &dir, inputs.host)?;
     Ok(Closed { doc, escapes })
 }
 
@@ -108,8 +111,10 @@ fn environment(inputs: &Inputs<'_>, escapes: &mut Vec<Escape>) -> Result<Env, St
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    match dotenv_inside(inputs.project_dir) {
-        Ok(()) => Env::project(picked, inputs.project_dir).map_err(|e| e.to_string()),
+    match dotenv_inside(inputs.host, inputs.project_dir) {
+        Ok(()) => {
+            Env::project_on(inputs.host, picked, inputs.project_dir).map_err(|e| e.to_string())
+        }
         Err(why) => {
             escapes.push(Escape::new(
                 Kind::OutsideFile,
@@ -124,17 +129,18 @@ fn environment(inputs: &Inputs<'_>, escapes: &mut Vec<Escape>) -> Result<Env, St
 }
 
 /// `Ok` when the project has no `.env`, or one that is a regular file inside it.
-fn dotenv_inside(dir: &Path) -> Result<(), String> {
+fn dotenv_inside(host: &dyn Host, dir: &Path) -> Result<(), String> {
     let dotenv = dir.join(".env");
-    let Ok(meta) = std::fs::symlink_metadata(&dotenv) else {
+    let entry = host.entry(&dotenv);
+    if entry == Entry::Missing {
         return Ok(());
-    };
-    if meta.file_type().is_symlink() {
-        let home = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-        let real = std::fs::canonicalize(&dotenv).map_err(|e| {
-            format!("the project's `.env` is a link that leads nowhere readable ({e})")
+    }
+    if entry == Entry::Link {
+        let home = host.canonical(dir).unwrap_or_else(|| dir.to_path_buf());
+        let real = host.canonical(&dotenv).ok_or_else(|| {
+            "the project's `.env` is a link that leads nowhere readable".to_owned()
         })?;
-        if !real.starts_with(&home) || !real.is_file() {
+        if !real.starts_with(&home) || host.entry(&real) != Entry::File {
             return Err(format!(
                 "the project's `.env` is a link to `{}` (from the project's directory), outside it: Compose would read another file's variables (another project's secrets, say) into this one",
                 crate::load::rebase::relative(&home, &real).display()
@@ -142,7 +148,7 @@ fn dotenv_inside(dir: &Path) -> Result<(), String> {
         }
         return Ok(());
     }
-    if !meta.is_file() {
+    if entry != Entry::File {
         return Err("the project's `.env` is not a regular file".into());
     }
     Ok(())
@@ -290,6 +296,7 @@ mod tests {
                 environ: &environ,
                 allowed: &allowed,
                 project_dir: dir,
+                host: &crate::load::host::Disk,
             },
         )
     }

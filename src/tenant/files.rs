@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use super::{host_paths, path, Context, Escape, Kind, Part};
+use super::host_paths::{self, Home};
+use super::{path, Context, Escape, Kind, Part};
 use crate::compose;
 use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
 
@@ -15,16 +16,20 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     let Some(dir) = ctx.project_dir else {
         return;
     };
+    let home = &Home {
+        dir,
+        host: ctx.host,
+    };
     for (name, svc) in compose::services_ref(doc) {
         let subject = format!("service {name}");
         for (at, file) in service_files(&name, svc) {
             let is_label_file = matches!(at.get(2), Some(Part::Key(k)) if k == "label_file");
             if is_label_file {
-                label_file(&subject, &at, &file, dir, out);
+                label_file(&subject, &at, &file, home, out);
             }
-            outside(&subject, at, &file, dir, out);
+            outside(&subject, at, &file, home, out);
         }
-        build(&name, svc, dir, out);
+        build(&name, svc, home, out);
     }
     for section in ["secrets", "configs"] {
         let Some(items) = compose::section(doc, section) else {
@@ -40,8 +45,8 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
             };
             let subject = format!("{singular} {key}");
             let at = path(&[section, &key, "file"], None);
-            let resolved = host_paths::resolve(&file, Some(dir));
-            if host_paths::exposes_docker_socket(&resolved) {
+            let resolved = host_paths::resolve(ctx.host, &file, Some(dir));
+            if host_paths::exposes_docker_socket(ctx.host, &resolved) {
                 out.push(Escape::new(
                     Kind::DockerSocket,
                     subject.clone(),
@@ -50,7 +55,7 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
                     None,
                 ));
             }
-            outside(&subject, at, &file, dir, out);
+            outside(&subject, at, &file, home, out);
         }
     }
 }
@@ -107,9 +112,9 @@ fn service_files(name: &str, svc: &Mapping) -> Vec<(Vec<Part>, String)> {
 }
 
 /// Labels from a file are labels all the same: none of them may be netfence's own.
-fn label_file(subject: &str, at: &[Part], file: &str, dir: &Path, out: &mut Vec<Escape>) {
-    let resolved = host_paths::resolve(file, Some(dir));
-    let Ok(text) = crate::load::read_file(&resolved) else {
+fn label_file(subject: &str, at: &[Part], file: &str, home: &Home<'_>, out: &mut Vec<Escape>) {
+    let resolved = host_paths::resolve(home.host, file, Some(home.dir));
+    let Ok(text) = home.host.read(&resolved) else {
         return;
     };
     for line in text.lines().map(str::trim) {
@@ -126,9 +131,9 @@ fn label_file(subject: &str, at: &[Part], file: &str, dir: &Path, out: &mut Vec<
     }
 }
 
-fn outside(subject: &str, at: Vec<Part>, file: &str, dir: &Path, out: &mut Vec<Escape>) {
-    let resolved = host_paths::resolve(file, Some(dir));
-    if host_paths::inside(&resolved, dir) {
+fn outside(subject: &str, at: Vec<Part>, file: &str, home: &Home<'_>, out: &mut Vec<Escape>) {
+    let resolved = host_paths::resolve(home.host, file, Some(home.dir));
+    if host_paths::inside(home.host, &resolved, home.dir) {
         return;
     }
     out.push(Escape::new(
@@ -149,7 +154,7 @@ fn is_remote(context: &str) -> bool {
         || context.starts_with("target:")
 }
 
-fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
+fn build(name: &str, svc: &Mapping, home: &Home<'_>, out: &mut Vec<Escape>) {
     let Some(build) = svc.get("build").map(untag) else {
         return;
     };
@@ -190,7 +195,7 @@ fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
         .map(|(_, c)| c.clone())
         .filter(|c| !is_remote(c));
     for (p, c) in contexts.into_iter().filter(|(_, c)| !is_remote(c)) {
-        outside(&subject, p, &c, dir, out);
+        outside(&subject, p, &c, home, out);
     }
     if let (Some(context), Some(file)) = (local, build.get("dockerfile").and_then(scalar_string)) {
         let joined = crate::load::rebase::join(Path::new(&context), Path::new(&file));
@@ -198,7 +203,7 @@ fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
             &subject,
             at(&["dockerfile"]),
             &joined.to_string_lossy(),
-            dir,
+            home,
             out,
         );
     }
@@ -207,7 +212,7 @@ fn build(name: &str, svc: &Mapping, dir: &Path, out: &mut Vec<Escape>) {
             let mut p = at(&[field]);
             p.push(Part::Index(i));
             if let Some(local) = local_cache(cache) {
-                outside(&subject, p, &local, dir, out);
+                outside(&subject, p, &local, home, out);
             } else if field == "cache_to" && !inline_cache(cache) {
                 out.push(Escape::new(
                     Kind::OutsideFile,

@@ -4,6 +4,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::load::host::Host;
+
 /// Where an engine's API socket lives on Linux hosts (`/var/run` is `/run` on most):
 /// Docker's, and containerd's and Podman's, which command containers as well.
 const SOCKETS: &[&str] = &[
@@ -15,12 +17,19 @@ const SOCKETS: &[&str] = &[
     "/var/run/podman/podman.sock",
 ];
 
+/// A project's directory on the host it is judged against.
+#[derive(Clone, Copy)]
+pub(super) struct Home<'a> {
+    pub dir: &'a Path,
+    pub host: &'a dyn Host,
+}
+
 /// The absolute, lexically normalised path a bind source names; `~` is the home
 /// directory, as Compose expands it.
-pub(super) fn resolve(source: &str, project_dir: Option<&Path>) -> PathBuf {
-    let expanded = match (source.strip_prefix('~'), std::env::var("HOME")) {
-        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
-            format!("{home}{rest}")
+pub(super) fn resolve(host: &dyn Host, source: &str, project_dir: Option<&Path>) -> PathBuf {
+    let expanded = match (source.strip_prefix('~'), host.home()) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{}{rest}", home.display())
         }
         _ => source.to_owned(),
     };
@@ -45,8 +54,8 @@ pub(super) fn resolve(source: &str, project_dir: Option<&Path>) -> PathBuf {
 /// Is the path an engine's socket, a directory holding one, a socket named like one, or
 /// the host's `/proc` (`/proc/1/root` is the host's whole file system)? Symbolic links
 /// on the host are followed: the engine follows them when it mounts.
-pub(super) fn exposes_docker_socket(path: &Path) -> bool {
-    let real = std::fs::canonicalize(path).ok();
+pub(super) fn exposes_docker_socket(host: &dyn Host, path: &Path) -> bool {
+    let real = host.canonical(path);
     std::iter::once(path).chain(real.as_deref()).any(|p| {
         SOCKETS.iter().any(|s| Path::new(s).starts_with(p))
             || p.starts_with("/proc")
@@ -60,19 +69,21 @@ pub(super) fn exposes_docker_socket(path: &Path) -> bool {
 }
 
 /// Whether `path` (resolved) lies inside the project's directory, links followed.
-pub(super) fn inside(path: &Path, project_dir: &Path) -> bool {
-    let home = std::fs::canonicalize(project_dir).unwrap_or_else(|_| project_dir.to_path_buf());
-    real(path).starts_with(&home)
+pub(super) fn inside(host: &dyn Host, path: &Path, project_dir: &Path) -> bool {
+    let home = host
+        .canonical(project_dir)
+        .unwrap_or_else(|| project_dir.to_path_buf());
+    real(host, path).starts_with(&home)
 }
 
 /// Where `path` leads once every link of its longest existing part is followed: the
 /// engine creates a missing bind source through the links above it, so a missing
 /// `./link-to-root/new` is `/new`.
-pub(super) fn real(path: &Path) -> PathBuf {
+pub(super) fn real(host: &dyn Host, path: &Path) -> PathBuf {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
     loop {
-        if let Ok(found) = std::fs::canonicalize(&existing) {
+        if let Some(found) = host.canonical(&existing) {
             return rest
                 .iter()
                 .rev()
@@ -91,6 +102,7 @@ pub(super) fn real(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::host::Disk;
 
     #[test]
     fn the_socket_its_directories_and_look_alikes_are_found() {
@@ -105,10 +117,16 @@ mod tests {
             "/proc/1/root",
             "/run/containerd",
         ] {
-            assert!(exposes_docker_socket(&resolve(s, Some(dir))), "{s}");
+            assert!(
+                exposes_docker_socket(&Disk, &resolve(&Disk, s, Some(dir))),
+                "{s}"
+            );
         }
         for s in ["./data", "/srv/data", "/var/lib/app", "docker.sock.d/x"] {
-            assert!(!exposes_docker_socket(&resolve(s, Some(dir))), "{s}");
+            assert!(
+                !exposes_docker_socket(&Disk, &resolve(&Disk, s, Some(dir))),
+                "{s}"
+            );
         }
     }
 }

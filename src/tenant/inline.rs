@@ -9,13 +9,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::host_paths;
-use crate::load::env::{read_file, Env};
+use crate::load::env::{read_file_on, Env};
+use crate::load::host::Host;
 use crate::yaml::{key, scalar_string, untag, Mapping, Value};
 
 /// Every service's `env_file` into its `environment`, and `label_file` into `labels`;
 /// bare names in `environment` given their value or dropped. `Err` is Compose's own
 /// refusal (a required file missing or unreadable).
-pub(super) fn inline(doc: &mut Value, env: &Env, project_dir: &Path) -> Result<(), String> {
+pub(super) fn inline(
+    doc: &mut Value,
+    env: &Env,
+    project_dir: &Path,
+    host: &dyn Host,
+) -> Result<(), String> {
     let Some(services) = doc
         .as_mapping_mut()
         .and_then(|m| m.get_mut("services"))
@@ -24,8 +30,13 @@ pub(super) fn inline(doc: &mut Value, env: &Env, project_dir: &Path) -> Result<(
         return Ok(());
     };
     for svc in services.values_mut().filter_map(Value::as_mapping_mut) {
-        inline_files(svc, "env_file", "environment", env, project_dir)?;
-        inline_files(svc, "label_file", "labels", env, project_dir)?;
+        let files = Files {
+            env,
+            project_dir,
+            host,
+        };
+        inline_files(svc, "env_file", "environment", &files)?;
+        inline_files(svc, "label_file", "labels", &files)?;
         resolve_bare_names(svc, "environment", env);
         // `build.args: [TOKEN]` takes the deploy's variable into the image the same way.
         if let Some(build) = svc.get_mut("build").and_then(Value::as_mapping_mut) {
@@ -65,22 +76,29 @@ fn entries(v: &Value) -> Vec<Entry> {
     }
 }
 
+/// Where env and label files are read from, and with which variables.
+struct Files<'a> {
+    env: &'a Env,
+    project_dir: &'a Path,
+    host: &'a dyn Host,
+}
+
 /// `files` (`env_file`, `label_file`) read into `target`; the target's own entries win,
 /// as in Compose. Left as written when any file lies outside the project.
 fn inline_files(
     svc: &mut Mapping,
     files: &str,
     target: &str,
-    env: &Env,
-    project_dir: &Path,
+    from: &Files<'_>,
 ) -> Result<(), String> {
     let Some(list) = svc.get(files).map(entries) else {
         return Ok(());
     };
     let outside = |e: &Entry| {
         !host_paths::inside(
-            &host_paths::resolve(&e.path, Some(project_dir)),
-            project_dir,
+            from.host,
+            &host_paths::resolve(from.host, &e.path, Some(from.project_dir)),
+            from.project_dir,
         )
     };
     if list.iter().any(|e| outside(e) || e.raw) {
@@ -89,7 +107,7 @@ fn inline_files(
     let mut merged: Vec<(String, Value)> = Vec::new();
     for e in &list {
         let path = Path::new(&e.path);
-        if !path.exists() && (!e.required || svc.contains_key("profiles")) {
+        if from.host.canonical(path).is_none() && (!e.required || svc.contains_key("profiles")) {
             // Compose reads a profiled service's files only when the profile is active:
             // a missing one is no error yet, and is left for Compose (with its key).
             if e.required {
@@ -97,7 +115,7 @@ fn inline_files(
             }
             continue;
         }
-        let read = read_file(path, env.vars()).map_err(|err| err.to_string())?;
+        let read = read_file_on(from.host, path, from.env.vars()).map_err(|err| err.to_string())?;
         // Read values are literal: Compose would interpolate `$` in the output again.
         merged.extend(
             read.into_iter()

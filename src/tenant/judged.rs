@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{path, Escape, Kind, Part};
-use crate::load::env::{read_file, Env};
+use crate::load::env::{read_file_on, Env};
+use crate::load::host::Host;
 use crate::yaml::{untag, Mapping, Value};
 
 /// Service settings that reach past the fence when they say the wrong thing.
@@ -57,15 +58,15 @@ pub(super) fn interpolates(text: &str) -> bool {
 pub(super) fn view<'d>(
     doc: &'d Value,
     environ: &BTreeMap<String, String>,
-    project_dir: Option<&Path>,
+    home: Option<(&Path, &dyn Host)>,
     out: &mut Vec<Escape>,
 ) -> Cow<'d, Value> {
     // A closed document (tenant mode) has nothing left to fill in: judged as it is.
     if !has_variables(doc) {
         return Cow::Borrowed(doc);
     }
-    let env = project_dir
-        .and_then(|d| Env::project(environ.clone(), d).ok())
+    let env = home
+        .and_then(|(d, host)| Env::project_on(host, environ.clone(), d).ok())
         .unwrap_or_else(|| Env::process(environ.clone()));
     let mut judged = doc.clone();
     let Some(services) = judged
@@ -200,15 +201,15 @@ fn judge(subject: &str, v: &mut Value, at: Vec<Part>, env: &Env, out: &mut Vec<E
 
 /// Compose's own settings in the project's `.env`: they would override what netfence
 /// decided (the project name above all), whatever the file says.
-pub(super) fn check_dotenv(project_dir: Option<&Path>, out: &mut Vec<Escape>) {
+pub(super) fn check_dotenv(host: &dyn Host, project_dir: Option<&Path>, out: &mut Vec<Escape>) {
     let Some(dir) = project_dir else {
         return;
     };
     let dotenv = dir.join(".env");
-    if !dotenv.is_file() {
+    if !host.is_file(&dotenv) {
         return;
     }
-    let Ok(vars) = read_file(&dotenv, &BTreeMap::new()) else {
+    let Ok(vars) = read_file_on(host, &dotenv, &BTreeMap::new()) else {
         return;
     };
     for (key, value) in vars {

@@ -21,6 +21,7 @@ use std::path::Path;
 use crate::yaml::Value;
 use serde::Serialize;
 
+use crate::load::host::Host;
 use crate::naming::{
     ENV_NETWORK_OF_PROJECT_TEMPLATE, ENV_NETWORK_TEMPLATE, PROXY_NETWORK_TEMPLATE,
     RUN_NETWORK_TEMPLATE,
@@ -232,7 +233,7 @@ fn dotted(path: &[Part]) -> String {
 }
 
 /// What the platform says about the deploy, beyond the file and the policy.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Context<'a> {
     /// The scope the platform deploys into.
     pub scope: Option<&'a Scope>,
@@ -252,6 +253,26 @@ pub struct Context<'a> {
     pub record: Option<&'a Record>,
     /// Files `include:` and `extends.file` made the loader read.
     pub references: &'a [crate::load::Reference],
+    /// Where host paths lead and the project's `.env` is read: the only way the
+    /// checks see the host's files.
+    pub host: &'a dyn Host,
+}
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Context {
+            scope: None,
+            project: None,
+            assigned: Vec::new(),
+            known: &[],
+            foreign_patterns: Vec::new(),
+            environ: None,
+            project_dir: None,
+            record: None,
+            references: &[],
+            host: &crate::load::host::Disk,
+        }
+    }
 }
 
 /// A network on the engine with netfence's labels.
@@ -302,7 +323,8 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     let mut out = Vec::new();
     let environ = ctx.environ.cloned().unwrap_or_default();
     keys::check(doc, &mut out);
-    let judged = judged::view(doc, &environ, ctx.project_dir, &mut out);
+    let home = ctx.project_dir.map(|d| (d, ctx.host));
+    let judged = judged::view(doc, &environ, home, &mut out);
     networks::check(&judged, ctx, &mut out);
     services::check(&judged, ctx, &mut out);
     services::volume_devices(&judged, ctx, &mut out);
@@ -311,7 +333,7 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     names::qualified(&judged, ctx, &mut out);
     files::check(&judged, ctx, &mut out);
     services::check_labels(doc, &mut out);
-    judged::check_dotenv(ctx.project_dir, &mut out);
+    judged::check_dotenv(ctx.host, ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
     check_references(ctx, &mut out);
     // Two rules may find the very same escape (labels are judged as written and as
@@ -395,7 +417,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
 
 /// Is this host path the Docker socket, or a directory that holds it?
 pub fn exposes_docker_socket(host_path: &str) -> bool {
-    host_paths::exposes_docker_socket(Path::new(host_path))
+    host_paths::exposes_docker_socket(&crate::load::host::Disk, Path::new(host_path))
 }
 
 /// A capability as Docker reads it (`NET_ADMIN`), when it is beyond Docker's defaults.
@@ -410,9 +432,12 @@ fn check_references(ctx: &Context<'_>, out: &mut Vec<Escape>) {
     let Some(dir) = ctx.project_dir else {
         return;
     };
-    let home = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let home = ctx.host.canonical(dir).unwrap_or_else(|| dir.to_path_buf());
     for r in ctx.references {
-        let real = std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone());
+        let real = ctx
+            .host
+            .canonical(&r.path)
+            .unwrap_or_else(|| r.path.clone());
         if real.starts_with(&home) {
             continue;
         }

@@ -244,8 +244,8 @@ fn socket(name: &str, svc: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>) {
         let Some(source) = super::volumes::bind_source(untag(v)) else {
             continue;
         };
-        let resolved = host_paths::resolve(&source, ctx.project_dir);
-        if host_paths::exposes_docker_socket(&resolved) {
+        let resolved = host_paths::resolve(ctx.host, &source, ctx.project_dir);
+        if host_paths::exposes_docker_socket(ctx.host, &resolved) {
             out.push(Escape::new(
                 Kind::DockerSocket,
                 format!("service {name}"),
@@ -283,8 +283,8 @@ pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escap
         if !bind || device.is_empty() {
             continue;
         }
-        let resolved = host_paths::resolve(&device, ctx.project_dir);
-        if host_paths::exposes_docker_socket(&resolved) {
+        let resolved = host_paths::resolve(ctx.host, &device, ctx.project_dir);
+        if host_paths::exposes_docker_socket(ctx.host, &resolved) {
             out.push(Escape::new(
                 Kind::DockerSocket,
                 format!("volume {name}"),

@@ -21,11 +21,13 @@ pub(super) fn bind_sources(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>
             let Some(source) = bind_source(untag(v)) else {
                 continue;
             };
-            let resolved = host_paths::resolve(&source, Some(dir));
-            if host_paths::exposes_docker_socket(&resolved) || host_paths::inside(&resolved, dir) {
+            let resolved = host_paths::resolve(ctx.host, &source, Some(dir));
+            if host_paths::exposes_docker_socket(ctx.host, &resolved)
+                || host_paths::inside(ctx.host, &resolved, dir)
+            {
                 continue;
             }
-            let real = host_paths::real(&resolved);
+            let real = host_paths::real(ctx.host, &resolved);
             out.push(Escape::new(
                 Kind::HostPath,
                 format!("service {name}"),
@@ -116,15 +118,15 @@ fn driver_opts(key: &str, m: &Mapping, ctx: &Context<'_>, out: &mut Vec<Escape>)
         return;
     }
     let item = if device.starts_with(['/', '.', '~']) {
-        let resolved = host_paths::resolve(&device, ctx.project_dir);
-        if host_paths::exposes_docker_socket(&resolved)
+        let resolved = host_paths::resolve(ctx.host, &device, ctx.project_dir);
+        if host_paths::exposes_docker_socket(ctx.host, &resolved)
             || ctx
                 .project_dir
-                .is_some_and(|d| host_paths::inside(&resolved, d))
+                .is_some_and(|d| host_paths::inside(ctx.host, &resolved, d))
         {
             return;
         }
-        host_paths::real(&resolved).display().to_string()
+        host_paths::real(ctx.host, &resolved).display().to_string()
     } else {
         device.clone()
     };

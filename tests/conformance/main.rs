@@ -312,6 +312,7 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
         project_dir: path.parent()?.to_path_buf(),
         notes: Vec::new(),
         references: Vec::new(),
+        host: Default::default(),
     };
     let project = Project::new(input, None, no_policy_dir).ok()?;
     let opts = Options {

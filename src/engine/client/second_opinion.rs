@@ -128,6 +128,7 @@ fn escapes(theirs: &Value, plan: &Plan, project: &Project, opts: &Options) -> Ve
         project_dir: Some(&project.input.project_dir),
         record: record.as_ref(),
         references: &[],
+        host: project.input.host.get(),
     };
     let escapes = tenant::escapes(theirs, policy, &ctx);
     tenant::refused(&escapes)

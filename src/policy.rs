@@ -210,6 +210,9 @@ pub struct TenantAllow {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub network_drivers: Vec<String>,
+    /// Volume drivers beyond `local` (plugins), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_drivers: Vec<String>,
     /// Names or globs (`*`, `?`).
     #[serde(default)]
     pub external_networks: Vec<String>,

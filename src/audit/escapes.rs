@@ -73,9 +73,9 @@ rule!(NF028, "interpolated-escape", Note,
     "Write the value itself; or, where the platform alone sets the variables, grant `tenant.allow.interpolation` (netfence then judges the values it can know).");
 
 rule!(NF029, "foreign-volume", Error,
-    "A volume that can be another project's",
-    "An external volume, or a named volume with a fixed `name:`, mounts whatever volume of that name the engine holds: another project's database files, say. Volumes a project declares are scoped to it by Compose only when they have no fixed name.",
-    "Drop the volume's `name:` (Compose then scopes it to the project); mount an external volume only where the platform grants it under `tenant.allow.external_volumes`.");
+    "A volume that can be another project's, or a plugin's",
+    "An external volume, or a named volume with a fixed `name:`, mounts whatever volume of that name the engine holds: another project's database files, say. Volumes a project declares are scoped to it by Compose only when they have no fixed name. A volume driver other than `local` is a plugin whose options can mount any host path or remote share.",
+    "Drop the volume's `name:` (Compose then scopes it to the project); mount an external volume, or use a volume plugin, only where the platform grants it under `tenant.allow.external_volumes` or `tenant.allow.volume_drivers`.");
 rule!(NF030, "unjudged-key", Error,
     "A key or YAML tag tenant mode cannot judge",
     "Tenant mode judges a file by a table of every Compose key; a key the table does not know may mean anything in a newer Compose (`use_api_socket` binds the engine's socket, `provider` runs a program on the host). A YAML tag such as `!!binary` hides a value from every reader that does not decode it as Compose does.",
@@ -100,6 +100,7 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::HostNamespace => &NF023,
         Kind::Capability => &NF024,
         Kind::NetworkDriver => &NF025,
+        Kind::VolumeDriver => &NF029,
         Kind::ExternalNetwork => &NF026,
         Kind::OutsideFile => &NF027,
         Kind::Interpolated => &NF028,

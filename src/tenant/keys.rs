@@ -497,7 +497,7 @@ static TABLE: &[Key] = &[
     free("networks.*.ipam.options"),
     judged("networks.*.labels", "services::check_labels"),
     judged("networks.*.name", "networks::check"),
-    free("volumes.*.driver"),
+    judged("volumes.*.driver", "volumes::scoped"),
     judged(
         "volumes.*.driver_opts",
         "services::volume_devices, volumes::scoped",

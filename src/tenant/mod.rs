@@ -54,6 +54,9 @@ pub enum Kind {
     HostNamespace,
     Capability,
     NetworkDriver,
+    /// A volume driver other than `local`: a plugin whose options (a host mountpoint,
+    /// a remote share) netfence cannot judge.
+    VolumeDriver,
     ExternalNetwork,
     /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
     Interpolated,
@@ -87,6 +90,7 @@ impl Kind {
             Kind::HostNamespace => Some("host_namespaces"),
             Kind::Capability => Some("capabilities"),
             Kind::NetworkDriver => Some("network_drivers"),
+            Kind::VolumeDriver => Some("volume_drivers"),
             Kind::ExternalNetwork => Some("external_networks"),
             Kind::Interpolated => Some("interpolation"),
             Kind::HostPath => Some("host_paths"),
@@ -114,6 +118,7 @@ impl Kind {
             self,
             Kind::Capability
                 | Kind::NetworkDriver
+                | Kind::VolumeDriver
                 | Kind::ExternalNetwork
                 | Kind::ExternalVolume
                 | Kind::HostPath
@@ -395,6 +400,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
             .network_drivers
             .iter()
             .any(|d| d.eq_ignore_ascii_case(item)),
+        Kind::VolumeDriver => allow.volume_drivers.iter().any(|d| d == item),
         Kind::ExternalNetwork => allow
             .external_networks
             .iter()

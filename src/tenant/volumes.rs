@@ -62,8 +62,8 @@ pub(super) fn bind_source(v: &Value) -> Option<String> {
     }
 }
 
-/// Top-level volumes: external ones only by grant, none with a fixed name, and local
-/// driver options that mount a device or a host path only where `host_paths` grants it.
+/// Top-level volumes: external ones only by grant, none with a fixed name, plugins only
+/// by grant, and local driver options that mount a device or a host path only where `host_paths` grants it.
 pub(super) fn scoped(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     let Some(volumes) = compose::section(doc, "volumes") else {
         return;
@@ -95,6 +95,18 @@ pub(super) fn scoped(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
                 format!("`name: {real}` names the volume outside the project's scope: it can be another project's; drop `name:` and Compose scopes the volume to the project"),
                 None,
             ));
+        }
+        if let Some(driver) = m.get("driver").and_then(scalar_string) {
+            if driver != "local" {
+                out.push(Escape::new(
+                    Kind::VolumeDriver,
+                    format!("volume {key}"),
+                    path(&["volumes", &key, "driver"], None),
+                    format!("driver `{driver}` is a volume plugin: its options can mount any host path or remote share as the volume, and netfence cannot judge them"),
+                    Some(driver),
+                ));
+                continue;
+            }
         }
         driver_opts(&key, m, ctx, out);
     }

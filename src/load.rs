@@ -318,6 +318,22 @@ mod tests {
         assert!(read_bounded(&Source::Stdin, &mut endless).is_err());
     }
 
+    /// A FIFO has no end until a writer closes it, and may never get one: a file that
+    /// another names is read only when it is a regular one.
+    #[test]
+    fn a_named_file_that_is_a_fifo_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("sub.yml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo is needed here");
+        let main = dir.path().join("compose.yml");
+        std::fs::write(&main, "include: [sub.yml]\nservices: {a: {image: x}}\n").unwrap();
+        let e = load(&[main], &mut std::io::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sub.yml: not a regular file"), "{e}");
+    }
+
     #[test]
     fn top_level_must_be_a_mapping() {
         let e = parse_document(&Source::Stdin, "- a\n- b\n")

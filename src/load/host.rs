@@ -26,7 +26,9 @@ pub trait Host: std::fmt::Debug + Send + Sync {
     fn canonical(&self, path: &Path) -> Option<PathBuf>;
     /// What `path` itself is.
     fn entry(&self, path: &Path) -> Entry;
-    /// The text of a file, bounded as every input is.
+    /// What the link at `path` says, as written.
+    fn read_link(&self, path: &Path) -> Option<PathBuf>;
+    /// The text of a regular file, bounded as every input is.
     fn read(&self, path: &Path) -> Result<String>;
     /// The directory `~` stands for.
     fn home(&self) -> Option<PathBuf>;
@@ -57,7 +59,22 @@ impl Host for Disk {
         }
     }
 
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        std::fs::read_link(path).ok()
+    }
+
     fn read(&self, path: &Path) -> Result<String> {
+        // A FIFO or a device would block or never end: only regular files are read (a
+        // missing file or a directory fails as it would, with the system's own words).
+        let special = self
+            .canonical(path)
+            .is_some_and(|real| !matches!(self.entry(&real), Entry::File | Entry::Dir));
+        if special {
+            return Err(Error::Io {
+                path: Source::File(path.to_path_buf()),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            });
+        }
         super::read_file(path)
     }
 
@@ -169,6 +186,10 @@ impl Host for Memory {
         } else {
             Entry::Missing
         }
+    }
+
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        self.links.get(path).cloned()
     }
 
     fn read(&self, path: &Path) -> Result<String> {

@@ -197,6 +197,12 @@ fn include_env(
     if entry.env_file.is_empty() {
         let dotenv = project_dir.join(".env");
         if dotenv.is_file() {
+            // Judged as the explicit ones are: it may be a link out of the project.
+            loader.references.push(super::Reference {
+                path: dotenv.clone(),
+                by: ctx.source.clone(),
+                key: format!("{}.env_file", super::pipeline::dotted(at)),
+            });
             files.push(dotenv);
         }
     } else {

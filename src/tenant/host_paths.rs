@@ -4,7 +4,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::load::host::Host;
+use crate::load::host::{Entry, Host};
 
 /// Where an engine's API socket lives on Linux hosts (`/var/run` is `/run` on most):
 /// Docker's, and containerd's and Podman's, which command containers as well.
@@ -34,12 +34,16 @@ pub(super) fn resolve(host: &dyn Host, source: &str, project_dir: Option<&Path>)
         _ => source.to_owned(),
     };
     let path = Path::new(&expanded);
-    let joined = match (path.is_absolute(), project_dir) {
-        (false, Some(dir)) => dir.join(path),
-        _ => path.to_path_buf(),
-    };
+    match (path.is_absolute(), project_dir) {
+        (false, Some(dir)) => normalise(&dir.join(path)),
+        _ => normalise(path),
+    }
+}
+
+/// `path` from the root with `.` and `..` taken lexically.
+fn normalise(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
-    for c in joined.components() {
+    for c in path.components() {
         match c {
             Component::ParentDir => {
                 out.pop();
@@ -55,7 +59,7 @@ pub(super) fn resolve(host: &dyn Host, source: &str, project_dir: Option<&Path>)
 /// the host's `/proc` (`/proc/1/root` is the host's whole file system)? Symbolic links
 /// on the host are followed: the engine follows them when it mounts.
 pub(super) fn exposes_docker_socket(host: &dyn Host, path: &Path) -> bool {
-    let real = host.canonical(path);
+    let real = Some(real(host, path));
     std::iter::once(path).chain(real.as_deref()).any(|p| {
         SOCKETS.iter().any(|s| Path::new(s).starts_with(p))
             || p.starts_with("/proc")
@@ -80,14 +84,35 @@ pub(super) fn inside(host: &dyn Host, path: &Path, project_dir: &Path) -> bool {
 /// engine creates a missing bind source through the links above it, so a missing
 /// `./link-to-root/new` is `/new`.
 pub(super) fn real(host: &dyn Host, path: &Path) -> PathBuf {
+    real_after(host, path, 0)
+}
+
+/// How many links [`real`] follows by their text before it gives up.
+const MAX_LINKS: usize = 40;
+
+/// [`real`], `hops` links followed by their text so far. A link that cannot be
+/// followed to its end here (its target missing, or behind a directory netfence may
+/// not search while the engine, as root, may) is followed by what it says; past
+/// [`MAX_LINKS`] the answer is the root, outside every project.
+fn real_after(host: &dyn Host, path: &Path, hops: usize) -> PathBuf {
     let mut existing = path.to_path_buf();
     let mut rest = Vec::new();
+    let rest_onto = |base: PathBuf, rest: &[std::ffi::OsString]| {
+        rest.iter()
+            .rev()
+            .fold(base, |acc: PathBuf, part| acc.join(part))
+    };
     loop {
         if let Some(found) = host.canonical(&existing) {
-            return rest
-                .iter()
-                .rev()
-                .fold(found, |acc: PathBuf, part| acc.join(part));
+            return rest_onto(found, &rest);
+        }
+        if host.entry(&existing) == Entry::Link {
+            let Some(target) = host.read_link(&existing).filter(|_| hops < MAX_LINKS) else {
+                return PathBuf::from("/");
+            };
+            let parent = existing.parent().unwrap_or(Path::new("/"));
+            let next = rest_onto(normalise(&parent.join(target)), &rest);
+            return real_after(host, &next, hops + 1);
         }
         match (existing.file_name(), existing.parent()) {
             (Some(name), Some(parent)) => {

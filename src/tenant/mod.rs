@@ -440,11 +440,9 @@ fn check_references(ctx: &Context<'_>, out: &mut Vec<Escape>) {
     };
     let home = ctx.host.canonical(dir).unwrap_or_else(|| dir.to_path_buf());
     for r in ctx.references {
-        let real = ctx
-            .host
-            .canonical(&r.path)
-            .unwrap_or_else(|| r.path.clone());
+        let real = host_paths::real(ctx.host, &r.path);
         if real.starts_with(&home) {
+            include_env_reads_the_deploy(ctx, r, &home, out);
             continue;
         }
         out.push(Escape::new(
@@ -458,6 +456,38 @@ fn check_references(ctx: &Context<'_>, out: &mut Vec<Escape>) {
             None,
         ));
     }
+}
+
+/// An include's env file (its own `.env` too) is read while loading with the deploying
+/// process's whole environment, and what it makes of it is written into the closed
+/// file: `T=${PLATFORM_TOKEN}` there would copy the platform's secret into the tenant's
+/// services, past `tenant.environment`. The project's own `.env` is closed apart.
+fn include_env_reads_the_deploy(
+    ctx: &Context<'_>,
+    r: &crate::load::Reference,
+    home: &Path,
+    out: &mut Vec<Escape>,
+) {
+    let own_dotenv = ctx.project_dir.map(|d| d.join(".env"));
+    if !r.key.ends_with(".env_file") || own_dotenv.as_deref() == Some(r.path.as_path()) {
+        return;
+    }
+    let Ok(text) = ctx.host.read(&r.path) else {
+        return;
+    };
+    if !crate::load::interpolate::has_variables(&text) {
+        return;
+    }
+    out.push(Escape::new(
+        Kind::Interpolated,
+        format!("file {}", r.by),
+        parse_dotted(&r.key),
+        format!(
+            "the included project's env file `{}` uses `$`: it is read with the deploying process's whole environment, so the platform's variables would be copied into this project's services; write the values out, or move them to the project's own .env",
+            crate::load::rebase::relative(home, &r.path).display()
+        ),
+        None,
+    ));
 }
 
 /// A record (netfence's own, in `x-netfence.fenced`) that names another project or scope

@@ -393,3 +393,41 @@ fn only_tightening_security_options_pass() {
         ["services.a.security_opt[2]", "services.a.security_opt[3]"]
     );
 }
+
+/// A link netfence cannot follow to its end (its target behind a directory netfence may
+/// not search, or missing) leads where it says: the engine, as root, follows it there.
+#[test]
+fn a_link_that_cannot_be_followed_here_is_taken_at_its_word() {
+    use crate::load::host::Memory;
+    // `/var/lib/docker` is not in the made-up host: searching it fails, as it does for
+    // a user outside the docker group (mode 0710).
+    let host = Memory::default()
+        .dir("/srv/shop")
+        .link("/srv/shop/loot", "/var/lib/docker/volumes")
+        .link("/srv/shop/new", "../../etc/cron.d/job")
+        .link("/srv/shop/spin", "/srv/shop/spin")
+        .file("/srv/shop/key", "k");
+    let ctx = Context {
+        host: &host,
+        ..in_project(std::path::Path::new("/srv/shop"), None)
+    };
+    let text = "services:\n  a:\n    volumes: ['./loot/x_db/_data:/db', './new:/n', './spin:/s', './key:/k']\n";
+    let e = escapes(&doc(text), &Policy::default(), &ctx);
+    let found: Vec<(&str, Option<&str>)> = e
+        .iter()
+        .map(|e| (e.key.as_str(), e.item.as_deref()))
+        .collect();
+    // A loop of links is the root, outside every project: the socket's, even.
+    assert_eq!(
+        found,
+        [
+            ("services.a.volumes[2]", None),
+            (
+                "services.a.volumes[0]",
+                Some("/var/lib/docker/volumes/x_db/_data")
+            ),
+            ("services.a.volumes[1]", Some("/etc/cron.d/job")),
+        ]
+    );
+    assert_eq!(e[0].kind, Kind::DockerSocket);
+}

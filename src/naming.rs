@@ -20,6 +20,8 @@ pub const ENV_NETWORK_OF_PROJECT_TEMPLATE: &str =
     "{{ prefix }}-{{ scope_id }}-{{ project }}-{{ network }}";
 pub const ENV_NETWORK_TEMPLATE: &str = "{{ prefix }}-env-{{ env }}";
 pub const PROXY_NETWORK_TEMPLATE: &str = "{{ prefix }}-proxy";
+/// The Compose project name of a fenced project.
+pub const PROJECT_TEMPLATE: &str = "{{ prefix }}-{{ scope_id }}-{{ project }}";
 
 /// The variables a naming template sees.
 #[derive(Debug, Clone, Serialize)]

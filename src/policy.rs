@@ -210,6 +210,10 @@ pub struct TenantAllow {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub network_drivers: Vec<String>,
+    /// Image names (globs) a build may tag or an image be read by, outside the
+    /// project's own (a registry the platform trusts, a shared base image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_names: Vec<String>,
     /// Volume drivers beyond `local` (plugins), by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_drivers: Vec<String>,

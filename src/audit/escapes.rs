@@ -101,6 +101,7 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::Capability => &NF024,
         Kind::NetworkDriver => &NF025,
         Kind::VolumeDriver => &NF029,
+        Kind::ImageName => &NF029,
         Kind::ExternalNetwork => &NF026,
         Kind::OutsideFile => &NF027,
         Kind::Interpolated => &NF028,
@@ -125,6 +126,7 @@ pub(crate) fn check(project: &Project, plan: &Plan, opts: &Options) -> Vec<Draft
     let ctx = Context {
         scope: Some(&plan.scope),
         project: platform_project,
+        project_name: Some(&plan.project_name),
         assigned: crate::plan::assigned_names(&plan.networks),
         known: &[],
         foreign_patterns: patterns,

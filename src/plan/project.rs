@@ -35,7 +35,7 @@ pub(super) fn identify(ctx: &Ctx<'_>) -> Result<Identity> {
         .naming
         .project
         .clone()
-        .unwrap_or_else(|| "{{ prefix }}-{{ scope_id }}-{{ project }}".into());
+        .unwrap_or_else(|| naming::PROJECT_TEMPLATE.into());
     let vars = Vars::new(policy.prefix(), &scope, &project, ctx.template_environ());
     let project_name = naming::project_name(&ctx.render(&template, &vars, "/naming/project")?);
 

@@ -53,6 +53,7 @@ fn context<'a>(ctx: &Ctx<'a>, id: &'a Identity, networks: &[NetworkPlan]) -> Con
     Context {
         scope: Some(&id.scope),
         project: given_project(ctx.opts),
+        project_name: Some(&id.project_name),
         assigned: super::assigned_names(networks),
         known: &ctx.opts.known_networks,
         foreign_patterns: tenant::foreign_patterns(ctx.policy()),

@@ -6,6 +6,7 @@
 mod close;
 mod files;
 mod host_paths;
+mod images;
 mod inline;
 mod judged;
 mod keys;
@@ -57,6 +58,9 @@ pub enum Kind {
     /// A volume driver other than `local`: a plugin whose options (a host mountpoint,
     /// a remote share) netfence cannot judge.
     VolumeDriver,
+    /// An image name outside the project: a build tagged with it, or another
+    /// project's build read by it.
+    ImageName,
     ExternalNetwork,
     /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
     Interpolated,
@@ -91,6 +95,7 @@ impl Kind {
             Kind::Capability => Some("capabilities"),
             Kind::NetworkDriver => Some("network_drivers"),
             Kind::VolumeDriver => Some("volume_drivers"),
+            Kind::ImageName => Some("image_names"),
             Kind::ExternalNetwork => Some("external_networks"),
             Kind::Interpolated => Some("interpolation"),
             Kind::HostPath => Some("host_paths"),
@@ -119,6 +124,7 @@ impl Kind {
             Kind::Capability
                 | Kind::NetworkDriver
                 | Kind::VolumeDriver
+                | Kind::ImageName
                 | Kind::ExternalNetwork
                 | Kind::ExternalVolume
                 | Kind::HostPath
@@ -244,6 +250,9 @@ pub struct Context<'a> {
     pub scope: Option<&'a Scope>,
     /// The project name as the platform gives it (`-p` or `COMPOSE_PROJECT_NAME`).
     pub project: Option<&'a str>,
+    /// The Compose project name the plan gives the project (its builds are
+    /// `<project_name>-<service>`).
+    pub project_name: Option<&'a str>,
     /// The names of the real networks the plan itself assigns (environment, proxy,
     /// shared, and the file's own managed networks): joining those is the plan's doing.
     pub assigned: Vec<String>,
@@ -268,6 +277,7 @@ impl Default for Context<'_> {
         Context {
             scope: None,
             project: None,
+            project_name: None,
             assigned: Vec::new(),
             known: &[],
             foreign_patterns: Vec::new(),
@@ -337,6 +347,7 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     volumes::scoped(&judged, ctx, &mut out);
     names::qualified(&judged, ctx, &mut out);
     files::check(&judged, ctx, &mut out);
+    images::check(&judged, policy, ctx, &mut out);
     services::check_labels(doc, &mut out);
     judged::check_dotenv(ctx.host, ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
@@ -401,6 +412,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
             .iter()
             .any(|d| d.eq_ignore_ascii_case(item)),
         Kind::VolumeDriver => allow.volume_drivers.iter().any(|d| d == item),
+        Kind::ImageName => images::granted(&allow.image_names, item),
         Kind::ExternalNetwork => allow
             .external_networks
             .iter()

@@ -111,12 +111,16 @@ fn privileges(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
 fn only_tightens(opt: &str) -> bool {
     let opt: String = opt.chars().filter(|c| !c.is_whitespace()).collect();
     let profile = |sep: char| opt == format!("apparmor{sep}docker-default");
-    opt.starts_with("no-new-privileges")
-        && !opt.ends_with("false")
-        && !opt.ends_with("=0")
-        && !opt.ends_with(":0")
-        || profile('=')
-        || profile(':')
+    // The engine reads the value with Go's `strconv.ParseBool`: only its true spellings
+    // tighten; `f`, `F`, `0`, `False`... switch a daemon-wide default off.
+    let no_new_privileges = match opt.strip_prefix("no-new-privileges") {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix(['=', ':'])
+            .is_some_and(|v| matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True")),
+        None => false,
+    };
+    no_new_privileges || profile('=') || profile(':')
 }
 
 /// `volumes_from: [container:X]` mounts every volume of a container outside the project.
@@ -304,11 +308,23 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
             super::path(&["services", &name, "labels"], None),
             svc.get("labels"),
         )];
-        if let Some(d) = svc.get("deploy").map(untag).and_then(Value::as_mapping) {
-            holders.push((
-                super::path(&["services", &name, "deploy", "labels"], None),
-                d.get("labels"),
-            ));
+        for holder in ["deploy", "build"] {
+            if let Some(d) = svc.get(holder).map(untag).and_then(Value::as_mapping) {
+                // An image's labels are its containers' too, for every key the
+                // container does not set itself.
+                holders.push((
+                    super::path(&["services", &name, holder, "labels"], None),
+                    d.get("labels"),
+                ));
+            }
+        }
+        if let Some(Value::Sequence(mounts)) = svc.get("volumes").map(untag) {
+            for (i, m) in mounts.iter().enumerate() {
+                let labels = untag(m).get("volume").and_then(|v| v.get("labels"));
+                let mut at = super::path(&["services", &name, "volumes"], Some(i));
+                at.extend(super::path(&["volume", "labels"], None));
+                holders.push((at, labels));
+            }
         }
         for (key, labels) in holders {
             own_labels(&format!("service {name}"), &key, labels, out);

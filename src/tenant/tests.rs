@@ -384,14 +384,48 @@ fn a_dotted_service_name_or_an_alias_on_an_external_network_is_a_qualified_name(
 #[test]
 fn only_tightening_security_options_pass() {
     let e = found(
-        "services:\n  a: {security_opt: ['apparmor=docker-default', 'no-new-privileges:true', 'label=disable', 'no-new-privileges:false']}\n",
+        "services:\n  a: {security_opt: ['apparmor=docker-default', 'no-new-privileges:true', 'label=disable', 'no-new-privileges:false', 'no-new-privileges=f', 'no-new-privileges:F', 'no-new-privileges', 'no-new-privileges=1', 'no-new-privileges=yes']}\n",
         &Context::default(),
     );
     let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    // The engine reads the value as Go's ParseBool does: `f` and `F` are false, and
+    // `yes` is no value at all.
     assert_eq!(
         keys,
-        ["services.a.security_opt[2]", "services.a.security_opt[3]"]
+        [
+            "services.a.security_opt[2]",
+            "services.a.security_opt[3]",
+            "services.a.security_opt[4]",
+            "services.a.security_opt[5]",
+            "services.a.security_opt[8]",
+        ]
     );
+}
+
+#[test]
+fn own_labels_are_refused_on_an_image_and_an_anonymous_volume_too() {
+    let e = found(
+        "services:\n  a:\n    build: {context: ., labels: {io.netfence.owner: '1'}}\n    volumes: [{type: volume, target: /d, volume: {labels: {io.netfence.project: billing}}}]\n",
+        &Context::default(),
+    );
+    let keys: Vec<(Kind, &str)> = e.iter().map(|e| (e.kind, e.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (Kind::OwnLabels, "services.a.build.labels"),
+            (Kind::OwnLabels, "services.a.volumes[0].volume.labels"),
+        ]
+    );
+}
+
+#[test]
+fn the_null_device_is_no_host_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = in_project(dir.path(), None);
+    let text = "services:\n  a: {volumes: ['/dev/null:/etc/motd:ro', '/dev/nul:/x', '/dev:/d']}\n";
+    let e = escapes(&doc(text), &Policy::default(), &ctx);
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["services.a.volumes[1]", "services.a.volumes[2]"]);
 }
 
 /// A link netfence cannot follow to its end (its target behind a directory netfence may

@@ -3,7 +3,13 @@
 //! A fixed `name:` or `external: true` mounts whatever volume the engine holds under that
 //! name — `/var/lib/docker` and another project's database files are one step away.
 
+use std::path::Path;
+
 use super::{host_paths, path, Context, Escape, Kind};
+
+/// The null device: mounted over a file it hides that file, and reads and keeps
+/// nothing of the host's.
+const NOTHING: &str = "/dev/null";
 use crate::compose;
 use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
 
@@ -24,6 +30,7 @@ pub(super) fn bind_sources(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>
             let resolved = host_paths::resolve(ctx.host, &source, Some(dir));
             if host_paths::exposes_docker_socket(ctx.host, &resolved)
                 || host_paths::inside(ctx.host, &resolved, dir)
+                || host_paths::real(ctx.host, &resolved) == Path::new(NOTHING)
             {
                 continue;
             }

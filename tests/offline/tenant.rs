@@ -243,7 +243,7 @@ fn tenant_keys_prints_the_table_with_each_grant() {
         Some(serde_json::json!(["services::namespaces"]))
     );
     assert_eq!(
-        row("services.*.image").map(|r| r["class"].clone()),
+        row("services.*.healthcheck").map(|r| r["class"].clone()),
         Some(serde_json::json!("free"))
     );
 }

@@ -121,6 +121,7 @@ fn escapes(theirs: &Value, plan: &Plan, project: &Project, opts: &Options) -> Ve
     let ctx = Context {
         scope: Some(&plan.scope),
         project: Some(&plan.project),
+        project_name: Some(&plan.project_name),
         assigned: crate::plan::assigned_names(&plan.networks),
         known: &opts.known_networks,
         foreign_patterns: tenant::foreign_patterns(policy),

@@ -1,7 +1,9 @@
 //! `netfence verify` on a real engine: a clean run verifies; a foreign network on one of
 //! its containers, or a foreign container on one of its networks, is named and exits 1;
 //! `--probe-image` finds same-network pairs reachable and another run's not, and takes a
-//! refused connection for the answer it is. Needs Docker + Compose v2 (see support).
+//! refused connection for the answer it is; a missing netfilter rule (a bridge's, or on
+//! Docker 28 a container's raw-table drop) is named. Needs Docker + Compose v2 (see
+//! support).
 
 use std::path::{Path, PathBuf};
 
@@ -358,6 +360,113 @@ fn a_missing_isolation_rule_is_named_by_verify() {
             ))
             && l.contains("restart dockerd")),
         "verify names the network and the rule:\n{err}"
+    );
+    drop(restore);
+    verify(&id, &[]).success();
+    down(&id);
+}
+
+/// On Docker 28, `verify` also reads the raw table, where the engine drops what reaches
+/// each running container's address from anywhere but its bridge: with web's drop gone
+/// (as a firewall reload removes it), it names the container, the network, the address
+/// and the rule; with the rule back, it is clean again. Engines before 28 write no such
+/// drop, and `verify` expects none there.
+#[test]
+fn a_missing_raw_drop_of_a_container_is_named_by_verify() {
+    // Not alone: without web's drop, the filter table's isolation rules still keep other
+    // bridges out; only a host routing to web's address directly could reach it.
+    let _turn = turn();
+    let Some(e2e) = E2e::start("vraw") else {
+        return;
+    };
+    let (_dir, file) = three();
+    let id = e2e.id.clone();
+    keep_up(&file, &id);
+    let front = format!("nf-{id}-front");
+    let web = format!("nf-{id}-three-web-1");
+    let ip = docker_ok(&[
+        "inspect",
+        &web,
+        "--format",
+        &format!("{{{{(index .NetworkSettings.Networks \"{front}\").IPAddress}}}}"),
+    ]);
+    let ip = ip.trim();
+    let raw_rows = |report: &serde_json::Value| -> Vec<serde_json::Value> {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["check"] == "host rules")
+            .filter(|r| {
+                r["expected"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("raw PREROUTING")
+            })
+            .cloned()
+            .collect()
+    };
+    let report = verify(&id, &["--format", "json"]).success().json();
+    if engine_major() < 28 {
+        assert!(raw_rows(&report).is_empty(), "{report:#}");
+        let raw = std::process::Command::new("iptables")
+            .args(["-t", "raw", "-S"])
+            .output()
+            .unwrap();
+        let raw = String::from_utf8_lossy(&raw.stdout);
+        assert!(
+            !raw.contains(&format!("-d {ip}/32 ")),
+            "the engine writes no drop for web either:\n{raw}"
+        );
+        down(&id);
+        return;
+    }
+    // web and api are on front; db only on the internal back, where the engine writes none.
+    let subjects: Vec<String> = raw_rows(&report)
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap().to_owned())
+        .collect();
+    let web_row = format!("web ({web}) on {front}");
+    assert_eq!(
+        subjects,
+        [
+            format!("api (nf-{id}-three-api-1) on {front}"),
+            web_row.clone()
+        ],
+        "{report:#}"
+    );
+    let net_id = docker_ok(&["network", "inspect", &front, "--format", "{{.Id}}"]);
+    let bridge = format!("br-{}", &net_id.trim()[..12]);
+    let dest = format!("{ip}/32");
+    let rule = ["PREROUTING", "-d", &dest, "!", "-i", &bridge, "-j", "DROP"];
+    let deleted = std::process::Command::new("iptables")
+        .args(["-t", "raw", "-D"])
+        .args(rule)
+        .status()
+        .unwrap();
+    assert!(deleted.success(), "iptables -t raw -D {}", rule.join(" "));
+    let restore = Restore(
+        ["-t", "raw", "-A"]
+            .into_iter()
+            .chain(rule)
+            .map(str::to_owned)
+            .collect(),
+    );
+    let out = verify(&id, &[]);
+    out.code(1);
+    let err = out.stderr();
+    let missing = format!("missing `-A PREROUTING -d {ip}/32 ! -i {bridge} -j DROP` ({ip})");
+    assert!(
+        err.lines().any(|l| l.starts_with("  host rules")
+            && l.contains(&web_row)
+            && l.contains(&missing)
+            && l.contains("restart dockerd")),
+        "verify names the container, network, address and rule:\n{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("host rules")).count(),
+        1,
+        "only web's drop is missing:\n{err}"
     );
     drop(restore);
     verify(&id, &[]).success();

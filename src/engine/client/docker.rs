@@ -294,6 +294,32 @@ pub struct LiveNetwork {
     pub containers: BTreeMap<String, String>,
     /// The bridge's interface name when the network sets one (`com.docker.network.bridge.name`).
     pub bridge_name: Option<String>,
+    /// Its gateway modes, as its driver options set them.
+    pub gateway_modes: GatewayModes,
+}
+
+/// A bridge network's gateway mode per address family
+/// (`com.docker.network.bridge.gateway_mode_ipv4`, `…_ipv6`): `nat`, `nat-unprotected`,
+/// `routed` or `isolated`; none when the option is not set (the engine's default, `nat`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayModes {
+    pub ipv4: Option<String>,
+    pub ipv6: Option<String>,
+}
+
+impl GatewayModes {
+    fn of(options: Option<&HashMap<String, String>>) -> GatewayModes {
+        let mode = |key: &str| {
+            options
+                .and_then(|o| o.get(key))
+                .filter(|m| !m.is_empty())
+                .cloned()
+        };
+        GatewayModes {
+            ipv4: mode("com.docker.network.bridge.gateway_mode_ipv4"),
+            ipv6: mode("com.docker.network.bridge.gateway_mode_ipv6"),
+        }
+    }
 }
 
 impl LiveNetwork {
@@ -1009,6 +1035,7 @@ fn listed_network(n: Network) -> LiveNetwork {
         attachable: n.attachable.unwrap_or(false),
         enable_ipv6: n.enable_ipv6.unwrap_or(false),
         bridge_name: bridge_name(n.options.as_ref()),
+        gateway_modes: GatewayModes::of(n.options.as_ref()),
         labels: n.labels.unwrap_or_default(),
         created: n.created,
         containers: BTreeMap::new(),
@@ -1025,6 +1052,7 @@ fn inspected_network(n: NetworkInspect) -> LiveNetwork {
         attachable: n.attachable.unwrap_or(false),
         enable_ipv6: n.enable_ipv6.unwrap_or(false),
         bridge_name: bridge_name(n.options.as_ref()),
+        gateway_modes: GatewayModes::of(n.options.as_ref()),
         labels: n.labels.unwrap_or_default(),
         created: n.created,
         containers: n

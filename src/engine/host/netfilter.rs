@@ -9,6 +9,17 @@
 //! - an internal bridge, per IPv4 subnet `S`: `-A DOCKER-ISOLATION-STAGE-1 ! -s S -o B -j
 //!   DROP` and `! -d S -i B -j DROP`.
 //!
+//! Docker 28 also drops, in the raw table, what reaches a container's address from
+//! anywhere but its bridge ("direct routing" from another host, or from another bridge
+//! through the host): per running container, network and address `A` (`/32`, or `/128`
+//! in ip6tables), `-A PREROUTING -d A ! -i B -j DROP` (moby's `filterDirectAccess`). It
+//! writes none on an internal network (whose subnet drops stand in), none for a family
+//! whose gateway mode is `routed` or `nat-unprotected` (they let hosts route in on
+//! purpose), and none when dockerd runs with `--allow-direct-routing` or without raw
+//! rules (`DOCKER_INSECURE_NO_IPTABLES_RAW`), which the engine's API does not show.
+//! Trusted host interfaces (`com.docker.network.bridge.trusted_host_interfaces`) add
+//! accepts before the drop: they open, so a missing one is no breach.
+//!
 //! Docker 29 replaces the isolation chains, and the nftables backend writes none of this.
 //!
 //! Engines before 28 also lapse: each time any bridge network is created on the host,
@@ -17,9 +28,10 @@
 //! FORWARD accepts what leaves any bridge for any other. `scripts/isolation-window.sh`
 //! measures it; 28 jumps through `DOCKER-FORWARD`, which it creates once.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::engine::client::docker::{EngineInfo, LiveNetwork};
+use crate::engine::client::docker::{EngineInfo, GatewayModes, LiveNetwork};
 use crate::engine::{Engine, EngineError, EngineResult};
 
 pub const STAGE_1: &str = "DOCKER-ISOLATION-STAGE-1";
@@ -71,22 +83,43 @@ pub fn lapse_caveat(info: &EngineInfo) -> Option<String> {
 
 /// The `-A CHAIN …` lines of the host's filter table, in order (`iptables-save`).
 pub fn filter_lines() -> EngineResult<Vec<String>> {
-    let out = std::process::Command::new("iptables-save")
-        .args(["-t", "filter"])
+    saved("iptables-save", "filter")
+}
+
+/// The `-A CHAIN …` lines of the host's raw table for one address family, in order.
+pub fn raw_lines(ipv6: bool) -> EngineResult<Vec<String>> {
+    let program = if ipv6 {
+        "ip6tables-save"
+    } else {
+        "iptables-save"
+    };
+    saved(program, "raw")
+}
+
+/// One table as `program` (`iptables-save`, `ip6tables-save`) prints it: its rules.
+fn saved(program: &str, table: &str) -> EngineResult<Vec<String>> {
+    let out = std::process::Command::new(program)
+        .args(["-t", table])
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| EngineError(format!("`iptables-save` did not run: {e}")))?;
+        .map_err(|e| EngineError(format!("`{program}` did not run: {e}")))?;
     if !out.status.success() {
         return Err(EngineError(format!(
-            "`iptables-save` failed ({}): reading netfilter needs root",
+            "`{program}` failed ({}): reading netfilter needs root",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
+    Ok(rule_lines(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The `-A CHAIN …` lines of `iptables-save` (or `iptables -S`) output, each with its
+/// words single-spaced: what the rules are compared as. Policies, counters and comments
+/// are left out.
+pub fn rule_lines(text: &str) -> Vec<String> {
+    text.lines()
         .filter(|l| l.starts_with("-A "))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect())
+        .collect()
 }
 
 /// The rules one bridge network must have.
@@ -108,6 +141,28 @@ pub fn expected(bridge: &str, internal: bool, subnets: &[String]) -> Vec<String>
             ]
         })
         .collect()
+}
+
+/// Does this engine drop, in the raw table, what reaches a container from elsewhere than
+/// its bridge (Docker 28 with the iptables backend; 29's layout is not known here)?
+pub fn drops_direct_routing(info: &EngineInfo) -> bool {
+    let backend = info.firewall.as_deref().unwrap_or("iptables");
+    backend == "iptables" && info.major() == Some(28)
+}
+
+/// Does the engine write the direct-routing drop for an address of this family on a
+/// bridge with these gateway modes? `routed` and `nat-unprotected` let other hosts
+/// reach the containers on purpose.
+pub fn guards_family(modes: &GatewayModes, ipv6: bool) -> bool {
+    let mode = if ipv6 { &modes.ipv6 } else { &modes.ipv4 };
+    !matches!(mode.as_deref(), Some("routed" | "nat-unprotected"))
+}
+
+/// The raw-table rule that drops what reaches `addr` from anywhere but `bridge`, as
+/// `iptables-save` (or `ip6tables-save`) prints it.
+pub fn direct_drop(addr: IpAddr, bridge: &str) -> String {
+    let prefix = if addr.is_ipv6() { 128 } else { 32 };
+    format!("-A PREROUTING -d {addr}/{prefix} ! -i {bridge} -j DROP")
 }
 
 /// Of `expected`, the rules `lines` lacks.
@@ -228,6 +283,53 @@ mod tests {
         assert!(
             !lapses_on_create(&info("")),
             "an engine that says no version is not blamed"
+        );
+    }
+
+    #[test]
+    fn a_containers_direct_routing_drop_as_the_engine_prints_it() {
+        assert_eq!(
+            direct_drop("10.231.77.2".parse().unwrap(), "br-34a13c48e681"),
+            "-A PREROUTING -d 10.231.77.2/32 ! -i br-34a13c48e681 -j DROP"
+        );
+        assert_eq!(
+            direct_drop("fd5e:77:78:0:0:0:0:2".parse().unwrap(), "br-47a6dcb18db9"),
+            "-A PREROUTING -d fd5e:77:78::2/128 ! -i br-47a6dcb18db9 -j DROP"
+        );
+        let open = GatewayModes {
+            ipv4: Some("nat-unprotected".into()),
+            ipv6: Some("routed".into()),
+        };
+        assert!(!guards_family(&open, false) && !guards_family(&open, true));
+        assert!(guards_family(&GatewayModes::default(), true));
+        let nat = GatewayModes {
+            ipv4: Some("nat".into()),
+            ipv6: Some("isolated".into()),
+        };
+        assert!(guards_family(&nat, false) && guards_family(&nat, true));
+    }
+
+    #[test]
+    fn only_engine_28_with_iptables_writes_raw_drops() {
+        let info = |v: &str, fw: Option<&str>| EngineInfo {
+            version: v.into(),
+            firewall: fw.map(str::to_owned),
+            ..EngineInfo::default()
+        };
+        assert!(drops_direct_routing(&info("28.5.2+dfsg4", None)));
+        assert!(drops_direct_routing(&info("28.0.0", Some("iptables"))));
+        assert!(!drops_direct_routing(&info("20.10.24+dfsg1", None)));
+        assert!(!drops_direct_routing(&info("27.5.1", None)));
+        assert!(!drops_direct_routing(&info("28.5.2", Some("nftables"))));
+        assert!(!drops_direct_routing(&info("29.0.0", Some("iptables"))));
+    }
+
+    #[test]
+    fn rule_lines_keep_rules_single_spaced_and_leave_the_rest() {
+        let saved = "# Generated by iptables-save v1.8.9 (nf_tables)\n*raw\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.231.77.2/32  ! -i br-34a13c48e681 -j DROP\nCOMMIT\n";
+        assert_eq!(
+            rule_lines(saved),
+            ["-A PREROUTING -d 10.231.77.2/32 ! -i br-34a13c48e681 -j DROP"]
         );
     }
 }

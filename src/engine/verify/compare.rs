@@ -42,6 +42,11 @@ pub(super) fn rows(rules: &Rules, expected: &Expected, observed: &Observed) -> V
     rows.extend(super::names::rows(ours, others, nets, *by_priority));
     rows.extend(super::names::answered_rows(ours, others, &observed.answers));
     rows.extend(super::host_rules::rows(rules, &observed.host_rules, nets));
+    rows.extend(super::host_rules::direct_rows(
+        &observed.host_rules,
+        ours,
+        nets,
+    ));
     rows
 }
 

@@ -43,7 +43,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::docker::{Confinement, Container, ContainerSummary, LiveNetwork};
+use super::docker::{Confinement, Container, ContainerSummary, GatewayModes, LiveNetwork};
 use super::{Engine, EngineResult};
 use crate::plan::{Plan, Role, SHARED_KEY_PREFIX};
 use crate::policy::{Policy, TenantAllow};
@@ -113,6 +113,8 @@ struct Ctr {
     exit_code: i64,
     /// Network name → (IPv4 address, aliases).
     endpoints: BTreeMap<String, (Option<IpAddr>, Vec<String>)>,
+    /// Network name → its IPv6 address there, where it has one (see `host_rules`).
+    ipv6: BTreeMap<String, IpAddr>,
     /// Network name → the endpoint's priority there (see `names`).
     priority: BTreeMap<String, i64>,
     /// The host's process id of its main process while running (0 otherwise).
@@ -129,6 +131,11 @@ impl Ctr {
             .iter()
             .map(|(name, ep)| (name.clone(), ep.gw_priority))
             .collect();
+        let ipv6 = c
+            .networks
+            .iter()
+            .filter_map(|(name, ep)| Some((name.clone(), ep.ipv6.as_deref()?.parse().ok()?)))
+            .collect();
         let endpoints = c
             .networks
             .into_iter()
@@ -141,6 +148,7 @@ impl Ctr {
             running: c.running,
             exit_code: c.exit_code,
             endpoints,
+            ipv6,
             priority,
             pid: c.pid,
             tcp_ports: c.tcp_ports,
@@ -179,6 +187,9 @@ struct Net {
     bridge: Option<String>,
     /// Its subnets, as the engine writes them.
     subnets: Vec<String>,
+    /// Its gateway modes, which say whether the engine guards its containers' addresses
+    /// (see `host_rules`).
+    gateway_modes: GatewayModes,
     /// Container ids attached.
     members: Vec<String>,
 }
@@ -188,6 +199,7 @@ impl Net {
         Net {
             bridge: n.bridge(),
             subnets: n.subnets.clone(),
+            gateway_modes: n.gateway_modes.clone(),
             internal: n.internal,
             labels: n.labels,
             members: n.containers.into_keys().collect(),
@@ -445,6 +457,7 @@ mod testing {
                     )
                 })
                 .collect(),
+            ipv6: BTreeMap::new(),
             priority: BTreeMap::new(),
             pid: 0,
             tcp_ports: vec![],

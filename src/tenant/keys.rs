@@ -74,6 +74,10 @@ const NO_EXTENSIONS: &[&str] = &[
 /// them over the network (or to a cloud service, with the host's credentials).
 const LOCAL_LOG_DRIVERS: &[&str] = &["json-file", "local", "journald", "none"];
 
+pub(super) fn is_local_log_driver(driver: &str) -> bool {
+    LOCAL_LOG_DRIVERS.contains(&driver)
+}
+
 const API_SOCKET: Grant = Grant {
     kind: Kind::DockerSocket,
     read: Read::Present,
@@ -376,7 +380,7 @@ static TABLE: &[Key] = &[
     free("services.*.links"),
     free("services.*.logging"),
     grant("services.*.logging.driver", LOG_DRIVER),
-    free("services.*.logging.options"),
+    judged("services.*.logging.options", "services::log_options"),
     free("services.*.mac_address"),
     free("services.*.mem_limit"),
     free("services.*.mem_reservation"),
@@ -1160,7 +1164,7 @@ mod tests {
     #[test]
     fn data_maps_are_values_however_their_keys_look() {
         let e = found(
-            "services:\n  a:\n    image: x\n    environment: {new_thing: 1, x-y: 2, privileged: 'true', use_api_socket: 'true', a.b: c, '*': 1}\n    labels: {gpus: all, runtime: runsc, provider: x}\n    annotations: {cgroup_parent: /}\n    sysctls: {net.core.somaxconn: 1024}\n    extra_hosts: {somehost: 10.0.0.1}\n    storage_opt: {size: 1G}\n    logging: {driver: json-file, options: {new_option: 1}}\n    build: {context: ., args: {privileged: 'true', x.y: 1}, labels: {gpus: all}}\n    networks: {front: {driver_opts: {anything.at.all: 1}}}\n    deploy: {labels: {some.label: 1}}\n    healthcheck: {test: [CMD, 'true']}\nnetworks:\n  front: {driver_opts: {com.example.thing: 1}, ipam: {options: {foo: bar}, config: [{subnet: 10.1.0.0/24, aux_addresses: {host1: 10.1.0.5}}]}}\n",
+            "services:\n  a:\n    image: x\n    environment: {new_thing: 1, x-y: 2, privileged: 'true', use_api_socket: 'true', a.b: c, '*': 1}\n    labels: {gpus: all, runtime: runsc, provider: x}\n    annotations: {cgroup_parent: /}\n    sysctls: {net.core.somaxconn: 1024}\n    extra_hosts: {somehost: 10.0.0.1}\n    storage_opt: {size: 1G}\n    logging: {driver: json-file, options: {tag: x}}\n    build: {context: ., args: {privileged: 'true', x.y: 1}, labels: {gpus: all}}\n    networks: {front: {driver_opts: {anything.at.all: 1}}}\n    deploy: {labels: {some.label: 1}}\n    healthcheck: {test: [CMD, 'true']}\nnetworks:\n  front: {driver_opts: {com.example.thing: 1}, ipam: {options: {foo: bar}, config: [{subnet: 10.1.0.0/24, aux_addresses: {host1: 10.1.0.5}}]}}\n",
             &Policy::default(),
         );
         assert_eq!(e, vec![]);

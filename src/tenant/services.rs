@@ -52,6 +52,57 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
         privileges(name, svc, out);
         volumes_from(name, svc, &own, out);
         socket(name, svc, ctx, out);
+        log_options(name, svc, out);
+    }
+}
+
+/// The options of the log drivers that keep logs on the host (`json-file`, `local`,
+/// `journald`).
+const LOCAL_LOG_OPTIONS: &[&str] = &[
+    "max-size",
+    "max-file",
+    "compress",
+    "mode",
+    "max-buffer-size",
+    "labels",
+    "labels-regex",
+    "env",
+    "env-regex",
+    "tag",
+];
+
+/// Log options with no driver named go to the engine's default driver, which may be one
+/// that ships logs from the host (`syslog-address`, `gelf-address`: a connection from
+/// outside every fence to wherever the file says). A driver named is judged by its own
+/// grant; only the local drivers' options are free.
+fn log_options(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
+    let Some(logging) = svc.get("logging").map(untag).and_then(Value::as_mapping) else {
+        return;
+    };
+    let driver = logging.get("driver").and_then(scalar_string);
+    if driver.is_some_and(|d| !super::keys::is_local_log_driver(&d)) {
+        return;
+    }
+    let Some(options) = logging
+        .get("options")
+        .map(untag)
+        .and_then(Value::as_mapping)
+    else {
+        return;
+    };
+    for option in options.keys().filter_map(scalar_string) {
+        if LOCAL_LOG_OPTIONS.contains(&option.as_str()) {
+            continue;
+        }
+        let mut at = super::path(&["services", name, "logging", "options"], None);
+        at.push(super::Part::Key(option.clone()));
+        out.push(Escape::new(
+            Kind::HostNetwork,
+            format!("service {name}"),
+            at,
+            format!("log option `{option}` is no option of the drivers that keep logs on the host (json-file, local, journald): with no driver named it goes to the engine's default one, which may ship logs from the host's own network to wherever the option says"),
+            None,
+        ));
     }
 }
 

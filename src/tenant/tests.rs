@@ -465,3 +465,28 @@ fn a_link_that_cannot_be_followed_here_is_taken_at_its_word() {
     );
     assert_eq!(e[0].kind, Kind::DockerSocket);
 }
+
+/// With no driver named, log options go to the engine's default driver, which may ship
+/// logs from the host to the address an option names.
+#[test]
+fn log_options_are_free_only_for_drivers_that_keep_logs_on_the_host() {
+    let e = found(
+        "services:\n  a: {logging: {options: {max-size: 10m, syslog-address: 'tcp://10.0.0.1:514'}}}\n  b: {logging: {driver: local, options: {max-file: '3'}}}\n  c: {logging: {driver: json-file, options: {gelf-address: 'udp://10.0.0.1:1'}}}\n",
+        &Context::default(),
+    );
+    let keys: Vec<(Kind, &str)> = e.iter().map(|e| (e.kind, e.key.as_str())).collect();
+    assert_eq!(
+        keys,
+        [
+            (
+                Kind::HostNetwork,
+                "services.a.logging.options.syslog-address"
+            ),
+            (Kind::HostNetwork, "services.c.logging.options.gelf-address"),
+        ]
+    );
+    assert_eq!(
+        e[0].grant.as_deref(),
+        Some("tenant.allow.host_network: true")
+    );
+}

@@ -59,7 +59,7 @@ pub fn runtime() -> EngineResult<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| EngineError(format!("starting the async runtime: {e}")))
+        .map_err(|e| EngineError::other(format!("starting the async runtime: {e}")))
 }
 
 /// Runs one engine operation to completion on a fresh runtime: the command layer's

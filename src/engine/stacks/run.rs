@@ -140,7 +140,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
             source: e,
         })?;
     }
-    let interrupts = signals::install().map_err(|e| EngineError(format!("signals: {e}")))?;
+    let interrupts = signals::install().map_err(|e| EngineError::other(format!("signals: {e}")))?;
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {
         // Holds the run ids until every copy is torn down (or left up with --keep).
@@ -192,7 +192,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     if let Some(digest) = &sh.opts.reuse {
         // In use from now on: `gc` measures a reused stack's age from its last use.
         if let Err(e) = sh.session.state.touch_reuse(scope.id(), digest) {
-            eprintln!("netfence: {label}: {}", e.0);
+            eprintln!("netfence: {label}: {e}");
         }
     }
     let ended = up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
@@ -212,7 +212,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     // `--keep` keeps a stack that came up; one that did not is torn down as always.
     if let (Some(digest), true) = (&sh.opts.reuse, came_up) {
         if let Err(e) = sh.session.state.touch_reuse(scope.id(), digest) {
-            eprintln!("netfence: {label}: {}", e.0);
+            eprintln!("netfence: {label}: {e}");
         }
         eprintln!(
             "netfence: {label} kept for reuse (input {digest}): the next `run --reuse` of the same input uses it; `netfence down --run-id {}` or `gc` removes it",
@@ -239,7 +239,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
                 if status == 0 {
                     status = 3;
                 }
-                error.get_or_insert(e.0);
+                error.get_or_insert(e.to_string());
             }
         }
     }
@@ -321,7 +321,12 @@ async fn up_and_cmd(
         }
         Ok(Err(failure)) => {
             eprintln!("netfence: {label}: {failure}");
-            ended(3, Some(failure.text), false, failure.containers)
+            ended(
+                3,
+                Some(failure.error.to_string()),
+                false,
+                failure.containers,
+            )
         }
         Err(sig) => {
             eprintln!(

@@ -40,7 +40,7 @@ use crate::engine::stacks::run_info::RunInfo;
 use crate::engine::stacks::session::{Session, Setup};
 use crate::engine::stacks::tear_down::tear_down;
 use crate::engine::stacks::wait::WaitFor;
-use crate::engine::{EngineError, EngineResult};
+use crate::engine::EngineResult;
 use crate::error::{Error, Result};
 use crate::input::{ComposeFiles, InputSpec};
 use crate::Scope;
@@ -226,10 +226,10 @@ async fn start(
         Ok(up) => Ok((session, footprint, up)),
         Err(e) => {
             let e = match tear_down(&session, scope, &footprint).await {
-                Ok(()) => e.text,
-                Err(left) => format!("{e}\ntear-down incomplete: {left}"),
+                Ok(()) => e.error,
+                Err(left) => e.error.then(format!("tear-down incomplete: {left}")),
             };
-            Err(EngineError(e).into())
+            Err(e.into())
         }
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn read(info: &EngineInfo) -> HostRules {
         tracing::warn!("{w}");
     }
     if let Err(why) = netfilter::local(info) {
-        return HostRules::NotRead(why.0);
+        return HostRules::NotRead(why.to_string());
     }
     match netfilter::filter_lines() {
         Ok(lines) => HostRules::Read {
@@ -58,7 +58,7 @@ pub(super) fn read(info: &EngineInfo) -> HostRules {
             backend: info.firewall.clone().unwrap_or_else(|| "iptables".into()),
             lines,
         },
-        Err(why) => HostRules::NotRead(why.0),
+        Err(why) => HostRules::NotRead(why.to_string()),
     }
 }
 

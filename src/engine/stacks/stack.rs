@@ -107,9 +107,7 @@ impl Stack {
     /// what was created is removed before the error returns.
     pub fn up(opts: StackOptions) -> Result<Stack> {
         let given = match opts.run_id {
-            Some(id) => Some(Scope::Run(
-                crate::scope::check_id(&id).map_err(Error::Usage)?,
-            )),
+            Some(id) => Some(Scope::Run(crate::scope::check_id(&id)?)),
             None => None,
         };
         // A test's stack never takes an input's record: each is a run of its own.

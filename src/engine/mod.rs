@@ -19,8 +19,8 @@ pub mod verify;
 pub use client::docker::{self, Engine};
 pub use stacks::stack::{Stack, StackOptions};
 
-// The error lives with the core's (`crate::error`): the core names it for exit code 3
-// without importing the engine.
+// The error lives with the core's (`crate::error`): the core's `Error` carries it, and
+// says it is the engine's side, without importing the engine.
 pub use crate::error::EngineError;
 
 pub type EngineResult<T> = std::result::Result<T, EngineError>;

@@ -36,7 +36,7 @@ pub mod yaml;
 use std::path::Path;
 
 use crate::yaml::Value;
-pub use error::{Error, Result, Source};
+pub use error::{Error, ErrorKind, Result, Source};
 pub use plan::{Options, Plan, Target};
 pub use policy::{LoadedPolicy, Policy};
 pub use scope::Scope;

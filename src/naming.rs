@@ -99,26 +99,47 @@ fn environment() -> Environment<'static> {
     env
 }
 
+/// A naming template that does not parse or render; the text names the template and the
+/// reason (minijinja's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("invalid template `{template}`: {reason}")]
+    Invalid { template: String, reason: String },
+    #[error("template `{template}` could not be rendered: {reason} (variables: prefix, scope_kind, scope_id, env, run_id, project, network, service, environ)")]
+    Render { template: String, reason: String },
+}
+
+/// The planner passes this error on as a policy message, which it takes as a `String`.
+impl From<TemplateError> for String {
+    fn from(e: TemplateError) -> String {
+        e.to_string()
+    }
+}
+
 /// Checks a template's syntax without rendering it.
-pub fn check_template(template: &str) -> Result<(), String> {
+pub fn check_template(template: &str) -> Result<(), TemplateError> {
     environment()
         .template_from_str(template)
         .map(|_| ())
-        .map_err(|e| format!("invalid template `{template}`: {e}"))
+        .map_err(|e| TemplateError::Invalid {
+            template: template.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
-/// Renders a template; the error text names the template and the reason.
-pub fn render(template: &str, vars: &Vars<'_>) -> Result<String, String> {
+/// Renders a template.
+pub fn render(template: &str, vars: &Vars<'_>) -> Result<String, TemplateError> {
     if let Some(out) = plain_substitution(template, vars) {
         return Ok(out);
     }
     environment()
         .render_str(template, vars)
-        .map_err(|e| {
-            let detail = e.detail().map(str::to_owned).unwrap_or_else(|| e.to_string());
-            format!(
-                "template `{template}` could not be rendered: {detail} (variables: prefix, scope_kind, scope_id, env, run_id, project, network, service, environ)"
-            )
+        .map_err(|e| TemplateError::Render {
+            template: template.to_owned(),
+            reason: e
+                .detail()
+                .map(str::to_owned)
+                .unwrap_or_else(|| e.to_string()),
         })
 }
 
@@ -238,7 +259,7 @@ mod tests {
             .unwrap(),
             "nf-r1-backend-pay"
         );
-        let e = render("{{ netwrk }}", &vars).unwrap_err();
+        let e = render("{{ netwrk }}", &vars).unwrap_err().to_string();
         assert!(e.contains("netwrk") || e.contains("undefined"), "{e}");
     }
 

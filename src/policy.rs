@@ -368,8 +368,8 @@ impl Policy {
     /// Checks what the schema cannot express: CIDRs, template syntax.
     fn check(&self, source: &Source) -> Result<()> {
         if let Some(s) = &self.subnets {
-            let pool =
-                parse_cidr(&s.pool).map_err(|m| Error::policy(source, "/subnets/pool", m))?;
+            let pool = parse_cidr(&s.pool)
+                .map_err(|m| Error::policy(source, "/subnets/pool", m.to_string()))?;
             if let Some(len) = s.prefix_length {
                 if len < pool.prefix_len() || len > pool.max_prefix_len() {
                     return Err(Error::policy(
@@ -385,7 +385,8 @@ impl Policy {
             }
         }
         if let Some(r) = self.dev_ports.as_ref().and_then(|d| d.range.as_deref()) {
-            parse_port_range(r).map_err(|m| Error::policy(source, "/dev_ports/range", m))?;
+            parse_port_range(r)
+                .map_err(|m| Error::policy(source, "/dev_ports/range", m.to_string()))?;
         }
         for (name, n) in &self.networks {
             if let Some(sub) = &n.subnet {
@@ -393,7 +394,7 @@ impl Policy {
                     Error::policy(
                         source,
                         format!("/networks/{}/subnet", escape_pointer(name)),
-                        m,
+                        m.to_string(),
                     )
                 })?;
             }
@@ -418,32 +419,50 @@ impl Policy {
             templates.push(("/environment/alias".into(), t));
         }
         for (pointer, t) in templates {
-            crate::naming::check_template(t).map_err(|m| Error::policy(source, pointer, m))?;
+            crate::naming::check_template(t)
+                .map_err(|m| Error::policy(source, pointer, m.to_string()))?;
         }
         Ok(())
     }
 }
 
-pub fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, String> {
-    let net: ipnet::IpNet = s.parse().map_err(|_| {
-        format!(
-            "`{s}` is not a CIDR: expected an address and a prefix length such as 10.213.0.0/16"
-        )
-    })?;
+/// A policy value written as text (a subnet, a port range) that does not read as one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("`{0}` is not a CIDR: expected an address and a prefix length such as 10.213.0.0/16")]
+    NotCidr(String),
+    #[error("`{written}` has host bits set: did you mean {network}?")]
+    HostBits {
+        written: String,
+        network: ipnet::IpNet,
+    },
+    #[error(
+        "`{0}` is not a port range: expected FIRST-LAST such as 20000-29999, both from 1 to 65535"
+    )]
+    NotPortRange(String),
+}
+
+/// The planner passes this error on as a policy message, which it takes as a `String`.
+impl From<ValueError> for String {
+    fn from(e: ValueError) -> String {
+        e.to_string()
+    }
+}
+
+pub fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, ValueError> {
+    let net: ipnet::IpNet = s.parse().map_err(|_| ValueError::NotCidr(s.to_owned()))?;
     if net.network() != net.addr() {
-        return Err(format!(
-            "`{s}` has host bits set: did you mean {}?",
-            net.trunc()
-        ));
+        return Err(ValueError::HostBits {
+            written: s.to_owned(),
+            network: net.trunc(),
+        });
     }
     Ok(net)
 }
 
 /// `FIRST-LAST`: host ports, both from 1 to 65535, FIRST not above LAST.
-pub fn parse_port_range(s: &str) -> std::result::Result<std::ops::RangeInclusive<u16>, String> {
-    let bad = || {
-        format!("`{s}` is not a port range: expected FIRST-LAST such as 20000-29999, both from 1 to 65535")
-    };
+pub fn parse_port_range(s: &str) -> std::result::Result<std::ops::RangeInclusive<u16>, ValueError> {
+    let bad = || ValueError::NotPortRange(s.to_owned());
     let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
     let first: u16 = a.trim().parse().map_err(|_| bad())?;
     let last: u16 = b.trim().parse().map_err(|_| bad())?;

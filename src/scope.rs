@@ -70,12 +70,24 @@ impl Scope {
 /// What a scope id may be: the one message for every place an id comes from.
 pub const ID_RULE: &str = "expected 1 to 63 of [a-zA-Z0-9_.-], starting with a letter or digit";
 
+/// A string that cannot be a scope id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid scope id: {ID_RULE}")]
+pub struct InvalidId(pub String);
+
+/// An id the caller gave, refused: bad input.
+impl From<InvalidId> for crate::Error {
+    fn from(e: InvalidId) -> crate::Error {
+        crate::Error::Usage(e.to_string())
+    }
+}
+
 /// `id` as a scope id, or why it cannot be one.
-pub fn check_id(id: &str) -> Result<String, String> {
+pub fn check_id(id: &str) -> Result<String, InvalidId> {
     if valid_id(id) {
         Ok(id.to_owned())
     } else {
-        Err(format!("`{id}` is not a valid scope id: {ID_RULE}"))
+        Err(InvalidId(id.to_owned()))
     }
 }
 
@@ -165,7 +177,7 @@ mod tests {
     #[test]
     fn a_bad_id_is_explained() {
         assert_eq!(check_id("ci-42").unwrap(), "ci-42");
-        let e = check_id("-x").unwrap_err();
+        let e = check_id("-x").unwrap_err().to_string();
         assert!(
             e.contains("`-x` is not a valid scope id") && e.contains(ID_RULE),
             "{e}"

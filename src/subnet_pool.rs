@@ -233,13 +233,24 @@ pub fn allocate(
     Ok(out)
 }
 
+/// Why a static address cannot move into a network's new subnet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoveError {
+    #[error("{addr} and the new subnet {new} are of different IP versions")]
+    Version { addr: IpAddr, new: IpNet },
+    #[error("static address {addr} sits at host offset {offset}, which does not fit the new subnet {new}: use a shorter prefix_length")]
+    DoesNotFit {
+        addr: IpAddr,
+        offset: u128,
+        new: IpNet,
+    },
+}
+
 /// Moves a static address into `new` at the host offset it had in `old` (or, when the
 /// old subnet is unknown or does not hold it, at its low host bits).
-pub fn move_address(addr: IpAddr, old: Option<&IpNet>, new: &IpNet) -> Result<IpAddr, String> {
+pub fn move_address(addr: IpAddr, old: Option<&IpNet>, new: &IpNet) -> Result<IpAddr, MoveError> {
     if addr.is_ipv4() != new.addr().is_ipv4() {
-        return Err(format!(
-            "{addr} and the new subnet {new} are of different IP versions"
-        ));
+        return Err(MoveError::Version { addr, new: *new });
     }
     let size_bits = (new.max_prefix_len() - new.prefix_len()) as u32;
     let offset = match old {
@@ -259,9 +270,11 @@ pub fn move_address(addr: IpAddr, old: Option<&IpNet>, new: &IpNet) -> Result<Ip
         1u128 << size_bits
     };
     if offset >= size {
-        return Err(format!(
-            "static address {addr} sits at host offset {offset}, which does not fit the new subnet {new}: use a shorter prefix_length"
-        ));
+        return Err(MoveError::DoesNotFit {
+            addr,
+            offset,
+            new: *new,
+        });
     }
     Ok(from_u128(to_u128(new.network()) + offset, new.addr()))
 }

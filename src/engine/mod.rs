@@ -19,8 +19,8 @@ pub mod verify;
 pub use client::docker::{self, Engine};
 pub use stacks::stack::{Stack, StackOptions};
 
-// The error lives with the core's (`crate::error`): the core names it for exit code 3
-// without importing the engine.
+// The error lives with the core's (`crate::error`): the core's `Error` carries it, and
+// says it is the engine's side, without importing the engine.
 pub use crate::error::EngineError;
 
 pub type EngineResult<T> = std::result::Result<T, EngineError>;
@@ -59,7 +59,7 @@ pub fn runtime() -> EngineResult<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| EngineError(format!("starting the async runtime: {e}")))
+        .map_err(|e| EngineError::other(format!("starting the async runtime: {e}")))
 }
 
 /// Runs one engine operation to completion on a fresh runtime: the command layer's

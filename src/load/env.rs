@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::host::{Entry, Host};
-use super::interpolate;
+use super::interpolate::{self, InterpolationError};
 use crate::error::{Error, Result, Source};
 
 /// What `${VAR}` means in the content being loaded.
@@ -81,7 +81,7 @@ impl Env {
     }
 
     /// Evaluates a value netfence must read itself (an include path, an extends file).
-    pub fn eval(&self, text: &str) -> std::result::Result<String, String> {
+    pub fn eval(&self, text: &str) -> std::result::Result<String, InterpolationError> {
         interpolate::eval(text, &|n| self.get(n))
     }
 
@@ -89,7 +89,7 @@ impl Env {
     pub fn substitute_local(
         &self,
         doc: &mut crate::yaml::Value,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), InterpolationError> {
         if self.local.is_empty() {
             return Ok(());
         }
@@ -216,7 +216,8 @@ pub fn parse(
                 rest = rest.split_once('\n').map_or("", |(_, r)| r);
                 line += 1;
                 if q == '"' {
-                    interpolate::eval(&unescape(&value), &lookup).map_err(|e| (line, e))?
+                    interpolate::eval(&unescape(&value), &lookup)
+                        .map_err(|e| (line, e.to_string()))?
                 } else {
                     value
                 }
@@ -226,7 +227,7 @@ pub fn parse(
                 rest = r;
                 line += 1;
                 let raw = raw.split_once(" #").map_or(raw, |(v, _)| v).trim_end();
-                interpolate::eval(raw, &lookup).map_err(|e| (line - 1, e))?
+                interpolate::eval(raw, &lookup).map_err(|e| (line - 1, e.to_string()))?
             }
         };
         own.insert(name.clone(), value.clone());

@@ -11,6 +11,38 @@ use crate::yaml::{untag_mut, Value};
 /// A variable's value, `None` when unset.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
+/// Why a template cannot be evaluated, in Compose's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InterpolationError {
+    /// A `${` Compose cannot read: no closing brace, no name, an unknown operator.
+    #[error("Invalid template: {0:?}")]
+    Invalid(String),
+    /// `${NAME:?reason}` (or `?`) with the variable unset (or empty).
+    #[error("required variable {name} is missing a value{}", reason_suffix(reason))]
+    Missing { name: String, reason: String },
+    /// A value of a tree ([`substitute_tree`]), at its dotted path.
+    #[error("{path}: {error}")]
+    At {
+        path: String,
+        error: Box<InterpolationError>,
+    },
+}
+
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
+    }
+}
+
+/// The tenant's closing passes this error on as its own message, a `String`.
+impl From<InterpolationError> for String {
+    fn from(e: InterpolationError) -> String {
+        e.to_string()
+    }
+}
+
 /// One `$` expression of a template.
 #[derive(Debug, PartialEq)]
 enum Piece<'a> {
@@ -40,7 +72,7 @@ const OPEN: u8 = 0x7b;
 const CLOSE: u8 = 0x7d;
 
 /// The template as text and `$` expressions, in order.
-fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
+fn parse(text: &str) -> Result<Vec<Piece<'_>>, InterpolationError> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
@@ -64,7 +96,7 @@ fn parse(text: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 /// The expression starting at `i`, with where it ends; `None` when `i` starts none.
-fn expression(text: &str, i: usize) -> Result<Option<(Piece<'_>, usize)>, String> {
+fn expression(text: &str, i: usize) -> Result<Option<(Piece<'_>, usize)>, InterpolationError> {
     let b = text.as_bytes();
     if b[i] != b'$' || i + 1 >= b.len() {
         return Ok(None);
@@ -97,8 +129,8 @@ fn bare(text: &str, i: usize) -> (Piece<'_>, usize) {
 }
 
 /// `${NAME}` or `${NAME<op><argument>}` at `i`.
-fn braced(text: &str, i: usize) -> Result<(Piece<'_>, usize), String> {
-    let invalid = || format!("Invalid template: {text:?}");
+fn braced(text: &str, i: usize) -> Result<(Piece<'_>, usize), InterpolationError> {
+    let invalid = || InterpolationError::Invalid(text.to_owned());
     let close = closing_brace(text.as_bytes(), i + 1).ok_or_else(invalid)?;
     let inner = &text[i + 2..close];
     let ib = inner.as_bytes();
@@ -151,7 +183,7 @@ fn closing_brace(b: &[u8], open: usize) -> Option<usize> {
 }
 
 /// The template with every expression evaluated and `$$` made `$`.
-pub fn eval(text: &str, lookup: Lookup<'_>) -> Result<String, String> {
+pub fn eval(text: &str, lookup: Lookup<'_>) -> Result<String, InterpolationError> {
     let mut out = String::new();
     for p in parse(text)? {
         match p {
@@ -163,7 +195,11 @@ pub fn eval(text: &str, lookup: Lookup<'_>) -> Result<String, String> {
     Ok(out)
 }
 
-fn value(name: &str, op: Option<(&str, &str)>, lookup: Lookup<'_>) -> Result<String, String> {
+fn value(
+    name: &str,
+    op: Option<(&str, &str)>,
+    lookup: Lookup<'_>,
+) -> Result<String, InterpolationError> {
     let v = lookup(name);
     let Some((op, arg)) = op else {
         return Ok(v.unwrap_or_default());
@@ -181,11 +217,9 @@ fn value(name: &str, op: Option<(&str, &str)>, lookup: Lookup<'_>) -> Result<Str
                 v.is_some()
             }) =>
         {
-            let reason = eval(arg, lookup)?;
-            return Err(if reason.is_empty() {
-                format!("required variable {name} is missing a value")
-            } else {
-                format!("required variable {name} is missing a value: {reason}")
+            return Err(InterpolationError::Missing {
+                name: name.to_owned(),
+                reason: eval(arg, lookup)?,
             });
         }
         _ => v.unwrap_or_default(),
@@ -214,7 +248,7 @@ pub fn substitute_only(
     text: &str,
     wanted: &dyn Fn(&str) -> bool,
     lookup: Lookup<'_>,
-) -> Result<String, String> {
+) -> Result<String, InterpolationError> {
     if !text.contains('$') {
         return Ok(text.to_owned());
     }
@@ -241,17 +275,19 @@ pub fn substitute_tree(
     v: &mut Value,
     wanted: &dyn Fn(&str) -> bool,
     lookup: Lookup<'_>,
-) -> Result<(), String> {
+) -> Result<(), InterpolationError> {
     fn walk(
         v: &mut Value,
         path: &mut Vec<String>,
         wanted: &dyn Fn(&str) -> bool,
         lookup: Lookup<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), InterpolationError> {
         let v = untag_mut(v);
         if let Some(s) = v.as_str().filter(|s| s.contains('$')) {
-            let new = substitute_only(s, wanted, lookup)
-                .map_err(|e| format!("{}: {e}", path.join(".")))?;
+            let new = substitute_only(s, wanted, lookup).map_err(|e| InterpolationError::At {
+                path: path.join("."),
+                error: Box::new(e),
+            })?;
             *v = Value::from(new);
             return Ok(());
         }
@@ -292,7 +328,7 @@ mod tests {
     }
 
     fn e(t: &str) -> Result<String, String> {
-        eval(t, &env)
+        eval(t, &env).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl Loader {
             return Ok(text.to_owned());
         }
         let env = self.env(frame)?;
-        env.eval(text).map_err(|e| ctx.error_at(at, e))
+        env.eval(text).map_err(|e| ctx.error_at(at, e.to_string()))
     }
 
     /// Reads and loads a file by path (an included one, or the base of an `extends`).

@@ -35,7 +35,7 @@ mod value;
 mod roundtrip;
 
 pub use mapping::Mapping;
-pub use parse::MAX_DEPTH;
+pub use parse::{MergeError, MAX_DEPTH};
 pub use resolve::Resolved;
 pub use value::{CoreTag, Index, Scalar, Sequence, Style, Tag, TaggedValue, Value};
 
@@ -83,7 +83,7 @@ pub fn to_writer(v: &Value, w: &mut dyn std::io::Write) -> std::io::Result<()> {
 
 /// Applies `<<` merge keys throughout a tree built in code (parsing applies them
 /// already): merged keys take the place of the `<<` entry, explicit keys win.
-pub fn resolve_merge_keys(v: &mut Value) -> std::result::Result<(), String> {
+pub fn resolve_merge_keys(v: &mut Value) -> std::result::Result<(), MergeError> {
     v.apply_merge()
 }
 

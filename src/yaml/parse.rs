@@ -16,6 +16,16 @@ pub const MAX_DEPTH: usize = 100;
 /// reuse anchors a lot, and a fast refusal for alias bombs.
 const ALIAS_NODES: usize = 100_000;
 
+/// A `<<` merge key whose value is neither a mapping nor a list of mappings: what it
+/// holds instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("a `<<` merge key takes a mapping or a list of mappings, found {0}")]
+    Found(&'static str),
+    #[error("a `<<` merge key takes a mapping or a list of mappings, found a list holding {0}")]
+    ListHolding(&'static str),
+}
+
 #[derive(Debug)]
 pub struct ParseError {
     /// 1-based, where known.
@@ -185,7 +195,7 @@ fn mapping(entries: Vec<(Value, Value, Mark)>) -> Result<Mapping, ParseError> {
         }
     }
     if let Some(mark) = merge {
-        merge_into(&mut map).map_err(|m| at(mark, m))?;
+        merge_into(&mut map).map_err(|m| at(mark, m.to_string()))?;
     }
     Ok(map)
 }
@@ -268,7 +278,7 @@ fn size(v: &Value) -> (usize, usize) {
 
 /// Applies the `<<` key of one mapping: merged keys take the place of the `<<` entry,
 /// explicit keys win, and among merged mappings the first that has a key wins.
-pub fn merge_into(m: &mut Mapping) -> Result<(), String> {
+pub fn merge_into(m: &mut Mapping) -> Result<(), MergeError> {
     let Some(at) = m.keys().position(is_merge_key) else {
         return Ok(());
     };
@@ -281,18 +291,10 @@ pub fn merge_into(m: &mut Mapping) -> Result<(), String> {
             .into_iter()
             .map(|i| match i {
                 Value::Mapping(source) => Ok(source),
-                other => Err(format!(
-                    "a `<<` merge key takes a mapping or a list of mappings, found a list holding {}",
-                    other.kind()
-                )),
+                other => Err(MergeError::ListHolding(other.kind())),
             })
             .collect::<Result<_, _>>()?,
-        other => {
-            return Err(format!(
-                "a `<<` merge key takes a mapping or a list of mappings, found {}",
-                other.kind()
-            ))
-        }
+        other => return Err(MergeError::Found(other.kind())),
     };
     // Compose drops a `!reset` entry before it merges `<<`: the merged value then stands.
     let is_reset = |v: &Value| matches!(v, Value::Tagged(t) if t.tag == "reset");

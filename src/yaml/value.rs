@@ -435,7 +435,7 @@ impl Value {
     }
 
     /// Applies `<<` merge keys throughout a tree built in code (parsing applies them).
-    pub fn apply_merge(&mut self) -> Result<(), String> {
+    pub fn apply_merge(&mut self) -> Result<(), super::MergeError> {
         match self {
             Value::Mapping(m) => {
                 for (_, child) in m.iter_mut() {

@@ -98,7 +98,7 @@ fn compose_reading_a_tag_netfence_does_not_decode_is_refused_naming_service_and_
     let hostile = output.replacen("  web:\n", "  web:\n    privileged: !!binary dHJ1ZQ==\n", 1);
     assert_ne!(hostile, output);
     let e = judge_with_compose(&hostile, &plan, &project, &opts).unwrap_err();
-    assert_eq!(e.exit_code(), 2, "{e}");
+    assert_eq!(e.kind(), netfence::ErrorKind::Input, "{e}");
     assert!(matches!(e, netfence::Error::Tenant { .. }), "{e:?}");
     let text = e.to_string();
     for part in [
@@ -120,7 +120,7 @@ fn compose_failing_to_read_the_output_refuses_with_its_error() {
     let broken = output.replacen("  db:\n", "  db:\n    depends_on: [nowhere]\n", 1);
     assert_ne!(broken, output);
     let e = judge_with_compose(&broken, &plan, &project, &opts).unwrap_err();
-    assert_eq!(e.exit_code(), 2, "{e}");
+    assert_eq!(e.kind(), netfence::ErrorKind::Input, "{e}");
     let text = e.to_string();
     assert!(
         text.contains("Compose cannot read netfence's output"),

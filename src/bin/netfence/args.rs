@@ -585,7 +585,7 @@ pub struct VerifyArgs {
     pub format: PlanFormat,
 }
 
-fn scope_id(s: &str) -> Result<String, String> {
+fn scope_id(s: &str) -> Result<String, netfence::scope::InvalidId> {
     netfence::scope::check_id(s)
 }
 

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("netfence: error: {e}");
-            return ExitCode::from(2);
+            return ExitStatus::Invalid.code();
         }
     };
     init_logging(cli.verbose);

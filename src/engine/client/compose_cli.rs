@@ -21,6 +21,8 @@ pub struct Compose {
 #[derive(Debug)]
 pub struct Output {
     pub success: bool,
+    /// Its exit code (none when a signal ended it).
+    pub status: Option<i32>,
     pub text: String,
 }
 
@@ -61,9 +63,11 @@ impl Compose {
                 return Ok(candidate.iter().map(|s| s.to_string()).collect());
             }
         }
-        Err(EngineError::new(
-            "Docker Compose not found: neither `docker compose` (the v2 plugin) nor `docker-compose` runs",
-        ))
+        Err(EngineError::Compose {
+            command: String::new(),
+            status: None,
+            message: "Docker Compose not found: neither `docker compose` (the v2 plugin) nor `docker-compose` runs".into(),
+        })
     }
 
     /// The variable that names netfence's Docker context, for other children too.
@@ -73,6 +77,16 @@ impl Compose {
 
     pub fn display(&self) -> String {
         self.program.join(" ")
+    }
+
+    /// The error of Compose's `what` (`up`, `config`): `status` is its exit code when it
+    /// exited, `message` all that netfence says about it.
+    pub fn failed(&self, what: &str, status: Option<i32>, message: String) -> EngineError {
+        EngineError::Compose {
+            command: format!("{} {what}", self.display()),
+            status,
+            message,
+        }
     }
 
     /// A Compose command for one project. It runs in its own process group, so that a
@@ -119,11 +133,15 @@ impl Compose {
             .stderr(Stdio::piped())
             .output()
             .await
-            .map_err(|e| EngineError(format!("running {} {what}: {e}", self.display())))?;
+            .map_err(|e| {
+                let message = format!("running {} {what}: {e}", self.display());
+                self.failed(what, None, message)
+            })?;
         let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stdout));
         Ok(Output {
             success: out.status.success(),
+            status: out.status.code(),
             text,
         })
     }

@@ -40,28 +40,64 @@ pub struct Engine {
     docker: Docker,
 }
 
-/// What the engine said when a call failed.
+/// What the engine said when a call failed: the HTTP status when it answered, and its
+/// message. Some answers are told apart only by their words, on every engine netfence
+/// supports: those are read here, once, so callers branch on what the answer means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    status: Option<u16>,
     message: String,
-    not_found: bool,
-    conflict: bool,
 }
 
 impl ApiError {
     /// The object is not there (already removed, or never was).
     pub fn is_not_found(&self) -> bool {
-        self.not_found
+        self.status == Some(404)
     }
 
     /// The engine holds an object of that name already (409): engines since 20.10 refuse
     /// a second network of one name where 20.10 made a duplicate.
     pub fn is_conflict(&self) -> bool {
-        self.conflict
+        self.status == Some(409)
+    }
+
+    /// A connect of a container that is attached to that network already (the engine
+    /// says its endpoint "already exists in network").
+    pub fn is_already_attached(&self) -> bool {
+        self.message.contains("already exists in network")
+    }
+
+    /// A disconnect of a container that is not attached to that network.
+    pub fn is_not_attached(&self) -> bool {
+        self.message.contains("is not connected")
+    }
+
+    /// A network that cannot be removed because the engine still counts endpoints on it.
+    pub fn has_active_endpoints(&self) -> bool {
+        self.message.contains("active endpoints")
+    }
+
+    /// A network refused because its subnet overlaps one the engine has.
+    pub fn is_overlap(&self) -> bool {
+        self.message.contains("overlaps")
+    }
+
+    /// The HTTP status, when the engine answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
     }
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The engine's error for the caller: `doing` says what netfence was doing.
+    pub fn doing(self, doing: impl Into<String>) -> EngineError {
+        EngineError::Api {
+            doing: doing.into(),
+            status: self.status,
+            message: self.message,
+        }
     }
 }
 
@@ -79,14 +115,12 @@ impl From<bollard::errors::Error> for ApiError {
                 status_code,
                 message,
             } => ApiError {
+                status: Some(status_code),
                 message,
-                not_found: status_code == 404,
-                conflict: status_code == 409,
             },
             other => ApiError {
+                status: None,
                 message: other.to_string(),
-                not_found: false,
-                conflict: false,
             },
         }
     }
@@ -410,19 +444,20 @@ fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
 }
 
 fn listing(what: &str) -> impl Fn(bollard::errors::Error) -> EngineError + '_ {
-    move |e| EngineError(format!("listing {what}: {}", ApiError::from(e)))
+    move |e| ApiError::from(e).doing(format!("listing {what}"))
 }
 
 impl Engine {
     /// Connects to the engine `docker` would use (its context) and pings. An unreachable
     /// engine is one line naming the context and where it points.
     pub async fn connect() -> EngineResult<Engine> {
-        let endpoint = crate::engine::endpoint().map_err(|e| EngineError(e.to_string()))?;
-        let unreachable = |e: &dyn std::fmt::Display| {
-            EngineError(format!(
-                "cannot reach the Docker engine at {}: {e}",
-                endpoint.describe()
-            ))
+        let endpoint = crate::engine::endpoint().map_err(|e| EngineError::Unreachable {
+            at: None,
+            reason: e.to_string(),
+        })?;
+        let unreachable = |e: &dyn std::fmt::Display| EngineError::Unreachable {
+            at: Some(endpoint.describe()),
+            reason: e.to_string(),
         };
         let docker = match endpoint.transport() {
             Transport::Unix(host) => Docker::connect_with_unix(&host, TIMEOUT, API_DEFAULT_VERSION),
@@ -445,9 +480,11 @@ impl Engine {
     /// The engine's own id (`docker info`'s ID): one engine reached at two addresses is
     /// still one engine. Empty when the engine does not say.
     pub async fn id(&self) -> EngineResult<String> {
-        let info = self.docker.info().await.map_err(|e| {
-            EngineError(format!("reading the engine's info: {}", ApiError::from(e)))
-        })?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| ApiError::from(e).doing("reading the engine's info"))?;
         Ok(info.id.unwrap_or_default())
     }
 
@@ -455,9 +492,11 @@ impl Engine {
     /// allocates networks from, when its info reports them (engines before Docker 27's
     /// API do not: empty then).
     pub async fn info(&self) -> EngineResult<EngineInfo> {
-        let info = self.docker.info().await.map_err(|e| {
-            EngineError(format!("reading the engine's info: {}", ApiError::from(e)))
-        })?;
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| ApiError::from(e).doing("reading the engine's info"))?;
         let pools = info
             .default_address_pools
             .unwrap_or_default()
@@ -1118,5 +1157,42 @@ fn create_request(
         options: (!np.driver_opts.is_empty()).then(|| np.driver_opts.clone().into_iter().collect()),
         labels: Some(labels),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status_code: u16, message: &str) -> ApiError {
+        ApiError::from(bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        })
+    }
+
+    #[test]
+    fn the_engines_answers_are_told_apart_by_status_then_by_their_words() {
+        let taken = answer(409, "network with name nf-a already exists");
+        assert!(taken.is_conflict() && !taken.is_not_found());
+        // A second connect is refused with 403 on the engines netfence supports: only
+        // the words say the container is attached already.
+        let attached = answer(403, "endpoint with name web already exists in network nf-a");
+        assert!(attached.is_already_attached() && !attached.is_conflict());
+        assert!(answer(404, "No such container: x").is_not_found());
+        assert!(answer(403, "container x is not connected to network nf-a").is_not_attached());
+        assert!(answer(
+            403,
+            "error while removing network: network nf-a id 1 has active endpoints"
+        )
+        .has_active_endpoints());
+        assert!(answer(403, "Pool overlaps with other one on this address space").is_overlap());
+
+        let e = taken.doing("creating network nf-a");
+        assert_eq!(
+            e.to_string(),
+            "creating network nf-a: network with name nf-a already exists"
+        );
+        assert_eq!(e.status(), Some(409));
     }
 }

@@ -148,9 +148,9 @@ impl Engine {
             .await
             .map_err(|e| match subnets.first() {
                 _ if e.is_conflict() => NotCreated::Exists,
-                Some(&s) if e.message().contains("overlaps") => NotCreated::Overlap(s),
-                _ => NotCreated::Failed(EngineError(format!(
-                    "creating network {}{}: {e}",
+                Some(&s) if e.is_overlap() => NotCreated::Overlap(s),
+                _ => NotCreated::Failed(e.doing(format!(
+                    "creating network {}{}",
                     np.name,
                     np.subnet.map(|s| format!(" ({s})")).unwrap_or_default()
                 ))),
@@ -170,10 +170,13 @@ impl Engine {
             Err(NotCreated::Exists) => return Ok(false),
             Err(NotCreated::Failed(e)) => return Err(e),
             Err(NotCreated::Overlap(s)) => {
-                return Err(EngineError(format!(
+                return Err(EngineError::Conflict {
+                    network: np.name.clone(),
+                    message: format!(
                     "creating network {}: its subnet {s} overlaps another network on the engine",
                     np.name
-                )))
+                ),
+                })
             }
         }
         let ids = self.networks_named(&np.name).await?;

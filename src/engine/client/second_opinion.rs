@@ -21,7 +21,6 @@ use crate::yaml::{is_truthy, scalar_string, untag, Mapping, Value};
 use crate::{Error, Options, Plan, Project, Result, Source};
 
 use crate::engine::client::compose_cli::Compose;
-use crate::engine::EngineError;
 
 /// `config` reads a file and exits; one that hangs is not an answer.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,7 +65,7 @@ pub fn judge_with_compose(
     }
     let dir = project.input.project_dir.clone();
     let read = crate::engine::block_on(read_with_compose(output, dir, &plan.project_name))?;
-    let json = match read {
+    let (json, compose) = match read {
         Read::NotFound => return Ok(SecondOpinion::ComposeNotFound),
         Read::Failed(stderr) => {
             return Err(refusal(
@@ -76,11 +75,13 @@ pub fn judge_with_compose(
                 )],
             ));
         }
-        Read::Json(json) => json,
+        Read::Json(json, compose) => (json, compose),
     };
     let ours = crate::load::parse_document(project.input.first_source(), output)?;
-    let theirs = crate::load::parse_document(&Source::Stdin, &json)
-        .map_err(|e| EngineError::new(format!("reading Compose's `config --format json`: {e}")))?;
+    let theirs = crate::load::parse_document(&Source::Stdin, &json).map_err(|e| {
+        let message = format!("reading Compose's `config --format json`: {e}");
+        compose.failed("config", Some(0), message)
+    })?;
     let refusals = judge(ours, theirs, plan, project, opts);
     if refusals.is_empty() {
         return Ok(SecondOpinion::Agrees);
@@ -140,7 +141,8 @@ fn escapes(theirs: &Value, plan: &Plan, project: &Project, opts: &Options) -> Ve
 
 /// What `docker compose config` made of the output.
 enum Read {
-    Json(String),
+    /// Its reading, and the Compose that read it (for an error about the reading).
+    Json(String, Compose),
     /// It exited non-zero: its error output.
     Failed(String),
     NotFound,
@@ -170,7 +172,8 @@ async fn read_with_compose(output: &str, dir: PathBuf, project: &str) -> Result<
         // The plugin file is there but `docker` is not on PATH: no Compose either.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::NotFound),
         Err(e) => {
-            return Err(EngineError::new(format!("running {}: {e}", compose.display())).into())
+            let message = format!("running {}: {e}", compose.display());
+            return Err(compose.failed("config", None, message).into());
         }
     };
     let mut stdin = child.stdin.take().expect("stdin is piped");
@@ -185,12 +188,13 @@ async fn read_with_compose(output: &str, dir: PathBuf, project: &str) -> Result<
     })
     .await
     .map_err(|_| {
-        EngineError::new(format!(
-            "{} config did not answer in {TIMEOUT:?}",
-            compose.display()
-        ))
+        let message = format!("{} config did not answer in {TIMEOUT:?}", compose.display());
+        compose.failed("config", None, message)
     })?;
-    let out = out.map_err(|e| EngineError::new(format!("running {}: {e}", compose.display())))?;
+    let out = out.map_err(|e| {
+        let message = format!("running {}: {e}", compose.display());
+        compose.failed("config", None, message)
+    })?;
     if !out.status.success() {
         // One refusal line: Compose's lines joined.
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -208,6 +212,7 @@ async fn read_with_compose(output: &str, dir: PathBuf, project: &str) -> Result<
     }
     Ok(Read::Json(
         String::from_utf8_lossy(&out.stdout).into_owned(),
+        compose,
     ))
 }
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::engine::client::docker::{
-    done_if_gone, found, EndpointConfig, FixedAddress, LiveNetwork,
+    done_if_gone, found, ApiResult, EndpointConfig, FixedAddress, LiveNetwork,
 };
 use crate::engine::{Engine, EngineError, EngineResult};
 use crate::error::Source;
@@ -139,7 +139,7 @@ pub async fn check_limit(
     let have = managed_count(engine).await?;
     if have + missing.len() > limit as usize {
         let names: Vec<&str> = missing.iter().map(|n| n.name.as_str()).collect();
-        return Err(EngineError(format!(
+        return Err(EngineError::refused(format!(
             "refusing to create {} network(s) ({}): the engine already has {have} netfence-managed network(s) and limits.max_networks is {limit}; nothing was created (remove unused ones with `netfence gc` or `netfence down --env NAME`, or raise limits.max_networks)",
             missing.len(),
             names.join(", ")
@@ -220,7 +220,7 @@ pub async fn live_network(engine: &Engine, name: &str) -> EngineResult<Option<Li
         return Ok(None);
     };
     found(engine.inspect_network(&id).await)
-        .map_err(|e| EngineError(format!("inspecting network {name}: {e}")))
+        .map_err(|e| e.doing(format!("inspecting network {name}")))
 }
 
 /// Creates a persistent network unless one of its name exists; afterwards exactly one of
@@ -248,7 +248,7 @@ pub async fn create_raw(engine: &Engine, np: &NetworkPlan) -> EngineResult<Optio
     match engine.create_network(np, &subnets, labels).await {
         Ok(id) => Ok(Some(id)),
         Err(e) if e.is_conflict() => Ok(None),
-        Err(e) => Err(EngineError(format!("creating network {}: {e}", np.name))),
+        Err(e) => Err(e.doing(format!("creating network {}", np.name))),
     }
 }
 
@@ -265,7 +265,7 @@ pub async fn settle_duplicates(engine: &Engine, name: &str) -> EngineResult<Opti
     let mut ranked = Vec::new();
     for id in &ids {
         let inspected = found(engine.inspect_network(id).await)
-            .map_err(|e| EngineError(format!("inspecting network {name}: {e}")))?;
+            .map_err(|e| e.doing(format!("inspecting network {name}")))?;
         if let Some(n) = inspected {
             let created = n
                 .created
@@ -396,10 +396,10 @@ async fn replace(
         engine
             .disconnect_network(&id, &a.id, true)
             .await
-            .map_err(|e| EngineError(format!("disconnecting {} from {}: {e}", a.name, np.name)))?;
+            .map_err(|e| e.doing(format!("disconnecting {} from {}", a.name, np.name)))?;
     }
     done_if_gone(engine.remove_network(&id).await)
-        .map_err(|e| EngineError(format!("removing network {id}: {e}")))?;
+        .map_err(|e| e.doing(format!("removing network {id}")))?;
     create_raw(engine, np).await?;
     let new_id = settle_duplicates(engine, &np.name)
         .await?
@@ -429,7 +429,7 @@ async fn attachments(
         let inspect = engine
             .inspect_container(cid)
             .await
-            .map_err(|e| EngineError(format!("inspecting container {name}: {e}")))?;
+            .map_err(|e| e.doing(format!("inspecting container {name}")))?;
         let ep = inspect.networks.get(&np.name).cloned().unwrap_or_default();
         let short: String = cid.chars().take(12).collect();
         out.push(Attached {
@@ -474,7 +474,7 @@ async fn reconnect(
         }
     }
     if !failed.is_empty() {
-        return Err(EngineError(format!(
+        return Err(EngineError::incomplete(format!(
             "network {} recreated, but reconnecting failed for {}",
             np.name,
             failed.join("; ")
@@ -489,11 +489,10 @@ pub async fn connect(
     network: &str,
     container: &str,
     endpoint: &EndpointConfig,
-) -> Result<(), String> {
+) -> ApiResult<()> {
     match engine.connect_network(network, container, endpoint).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.message().contains("already exists in network") => Ok(()),
-        Err(e) => Err(e.to_string()),
+        Err(e) if e.is_already_attached() => Ok(()),
+        r => r,
     }
 }
 

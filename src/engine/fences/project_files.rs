@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn nothing_to_read_is_bad_input_saying_what_was_looked_for() {
         let e = select("app", &[], &all_exist).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.kind(), crate::ErrorKind::Input);
         assert!(
             e.to_string().contains("com.docker.compose.project=app"),
             "{e}"

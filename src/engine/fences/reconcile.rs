@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
-use crate::engine::client::docker::{done_if_gone, found, Container, LiveNetwork};
-use crate::engine::{fences::ensure, Engine, EngineError, EngineResult};
+use crate::engine::client::docker::{done_if_gone, found, ApiError, Container, LiveNetwork};
+use crate::engine::{fences::ensure, Engine, EngineResult};
 use crate::labels::{self, compose};
 use crate::plan::{role_name, Attachment, NetworkPlan, Plan, Role, ServicePlan};
 
@@ -132,7 +132,7 @@ pub async fn observe(engine: &Engine, plan: &Plan) -> EngineResult<Observed> {
     for id in ids {
         // One that stopped meanwhile is not reconciled.
         let inspected = found(engine.inspect_container(&id).await)
-            .map_err(|e| EngineError(format!("inspecting container {id}: {e}")))?;
+            .map_err(|e| e.doing(format!("inspecting container {id}")))?;
         containers.extend(inspected);
     }
     containers.sort_by(|a, b| a.name.cmp(&b.name));
@@ -476,9 +476,9 @@ pub async fn apply(engine: &Engine, steps: &[Step], limit: u32) -> EngineResult<
     ensure::check_limit(engine, &creates, limit).await?;
     let mut created: HashMap<String, String> = HashMap::new();
     for (i, s) in steps.iter().enumerate() {
-        let fail = |m: String| {
-            EngineError(format!(
-                "step {} of {} ({}) failed: {m}",
+        let fail = |e: ApiError| {
+            e.doing(format!(
+                "step {} of {} ({}) failed",
                 i + 1,
                 steps.len(),
                 describe(s)
@@ -506,9 +506,7 @@ pub async fn apply(engine: &Engine, steps: &[Step], limit: u32) -> EngineResult<
             Action::Disconnect => {
                 let net = s.network_id.as_deref().unwrap_or(&s.network);
                 match done_if_gone(engine.disconnect_network(net, &s.container_id, false).await) {
-                    Err(e) if !e.message().contains("is not connected") => {
-                        return Err(fail(e.to_string()))
-                    }
+                    Err(e) if !e.is_not_attached() => return Err(fail(e)),
                     _ => {}
                 }
             }

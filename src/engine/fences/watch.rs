@@ -35,7 +35,7 @@ use serde::Serialize;
 
 use crate::engine::client::docker::{found, Container, Event, LiveNetwork};
 use crate::engine::fences::reconcile::{self, Action, Observed, Step, Warning};
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineResult};
 use crate::labels::{self, compose};
 use crate::plan::Plan;
 
@@ -267,7 +267,7 @@ pub async fn watch(opts: &Options, planner: &mut Planner<'_>, sink: &mut Sink<'_
                 Ok(reason) => reason,
                 Err(e) => return Ended::Output(e),
             },
-            Err(e) => e.0,
+            Err(e) => e.to_string(),
         };
         w.busy.clear();
         let lost = Record::Lost {
@@ -351,7 +351,7 @@ impl<'o> Watcher<'o, '_, '_> {
         self.plans.clear();
         let caught_up = match self.catch_up(engine).await? {
             Ok(n) => n,
-            Err(reason) => return Ok(reason),
+            Err(e) => return Ok(e.to_string()),
         };
         *backoff = self.opts.min_backoff;
         let sel = &self.opts.selection;
@@ -390,12 +390,12 @@ impl<'o> Watcher<'o, '_, '_> {
     /// planned before any container runs (their files given): the first container's
     /// fence then has nothing to create. `Err` (inside): the engine failed while
     /// listing, so the session is over.
-    async fn catch_up(&mut self, engine: &Engine) -> Io<Result<usize, String>> {
+    async fn catch_up(&mut self, engine: &Engine) -> Io<EngineResult<usize>> {
         let mut projects: Vec<ProjectRef> = Vec::new();
         for filter in self.opts.selection.filters() {
             let list = match engine.containers_labelled(&filter, false).await {
                 Ok(l) => l,
-                Err(e) => return Ok(Err(e.0)),
+                Err(e) => return Ok(Err(e)),
             };
             for c in list {
                 let Some(name) = self.opts.selection.project_of(&c.labels) else {
@@ -413,7 +413,7 @@ impl<'o> Watcher<'o, '_, '_> {
             };
             let observed = match reconcile::observe(engine, &plan).await {
                 Ok(o) => o,
-                Err(e) => return Ok(Err(e.0)),
+                Err(e) => return Ok(Err(e)),
             };
             count += observed.containers.len();
             warn(&plan, &observed, self.opts);
@@ -444,7 +444,7 @@ impl<'o> Watcher<'o, '_, '_> {
             let plan = Arc::new(plan);
             let live = match engine.networks().await {
                 Ok(n) => n,
-                Err(e) => return Ok(Err(e.0)),
+                Err(e) => return Ok(Err(e)),
             };
             let steps: Vec<Step> = plan
                 .networks
@@ -460,7 +460,7 @@ impl<'o> Watcher<'o, '_, '_> {
         }
         match engine.networks().await {
             Ok(n) => self.networks = Arc::new(n),
-            Err(e) => return Ok(Err(e.0)),
+            Err(e) => return Ok(Err(e)),
         }
         Ok(Ok(count))
     }
@@ -637,7 +637,8 @@ async fn handle(engine: Engine, opts: &Options, job: Job) -> Handled {
     let networks = match networks {
         Ok(n) => n,
         Err(e) => {
-            done.records.push(error(Some(&container.name), e.0));
+            done.records
+                .push(error(Some(&container.name), e.to_string()));
             return done;
         }
     };
@@ -756,7 +757,7 @@ async fn apply(
                 at: now_text(),
                 project: Some(project.to_owned()),
                 container: s.container.clone(),
-                message: e.0,
+                message: e.to_string(),
             }),
         }
     }

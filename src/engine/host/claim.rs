@@ -60,7 +60,7 @@ fn held(id: &str, holder: &str) -> Error {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
-    EngineError(format!("locking {}: {e}", path.display())).into()
+    EngineError::host(path, format!("locking {}: {e}", path.display())).into()
 }
 
 /// Names the engine in lock file names: its own id, so that two addresses of one engine

@@ -22,7 +22,7 @@ use crate::engine::host::address_space::{DaemonPools, HostSpace, PoolSource};
 use crate::engine::host::gc;
 use crate::engine::host::owner::{self, Liveness};
 use crate::engine::host::sweep::{Kind, Object};
-use crate::engine::{Engine, EngineError, EngineResult};
+use crate::engine::{Engine, EngineResult};
 use crate::labels;
 use crate::routes::Route;
 use crate::subnet_pool::{self, Pool};
@@ -67,7 +67,7 @@ pub async fn observe(engine: &Engine) -> EngineResult<Observed> {
     let mut containers = Vec::new();
     for c in join_all(ids.iter().map(|id| engine.inspect_container(id))).await {
         // One removed meanwhile is simply not listed.
-        let c = found(c).map_err(|e| EngineError(format!("inspecting a container: {e}")))?;
+        let c = found(c).map_err(|e| e.doing("inspecting a container"))?;
         containers.extend(c);
     }
     // Compose's leftovers of a scope's project are the scope's by the labels `owned`

@@ -44,10 +44,13 @@ pub fn local(info: &EngineInfo) -> EngineResult<()> {
         .and_then(|h| h.into_string().ok())
         .unwrap_or_default();
     if info.name.is_empty() || info.name != here {
-        return Err(EngineError(format!(
-            "the engine runs on host `{}`, not on this one (`{here}`)",
-            info.name
-        )));
+        return Err(EngineError::Host {
+            path: None,
+            message: format!(
+                "the engine runs on host `{}`, not on this one (`{here}`)",
+                info.name
+            ),
+        });
     }
     Ok(())
 }
@@ -102,12 +105,18 @@ fn saved(program: &str, table: &str) -> EngineResult<Vec<String>> {
         .args(["-t", table])
         .stdin(std::process::Stdio::null())
         .output()
-        .map_err(|e| EngineError(format!("`{program}` did not run: {e}")))?;
+        .map_err(|e| EngineError::Host {
+            path: None,
+            message: format!("`{program}` did not run: {e}"),
+        })?;
     if !out.status.success() {
-        return Err(EngineError(format!(
-            "`{program}` failed ({}): reading netfilter needs root",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(EngineError::Host {
+            path: None,
+            message: format!(
+                "`{program}` failed ({}): reading netfilter needs root",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
     }
     Ok(rule_lines(&String::from_utf8_lossy(&out.stdout)))
 }
@@ -194,7 +203,7 @@ impl Engine {
         for n in names {
             nets.extend(
                 crate::engine::client::docker::found(self.inspect_network(n).await)
-                    .map_err(|e| EngineError(format!("inspecting network {n}: {e}")))?,
+                    .map_err(|e| e.doing(format!("inspecting network {n}")))?,
             );
         }
         let wanted: Vec<(String, Vec<String>)> = nets
@@ -225,7 +234,7 @@ impl Engine {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(EngineError(format!(
+                return Err(EngineError::refused(format!(
                     "the engine created network(s) without their isolation rules after {SETTLE:?} (missing {}): not starting containers that other bridges could reach; restart dockerd, and if a firewall reload removes Docker's rules, order it before dockerd",
                     lacking.join(", ")
                 )));

@@ -55,8 +55,10 @@ impl StateDir {
         let dir = self.path.join(REUSE);
         private_dir(&dir)?;
         let path = dir.join(run_id);
-        std::fs::write(&path, format!("{digest}\n"))
-            .map_err(|e| EngineError(format!("recording the use of {}: {e}", path.display())))
+        std::fs::write(&path, format!("{digest}\n")).map_err(|e| {
+            let message = format!("recording the use of {}: {e}", path.display());
+            EngineError::host(&path, message)
+        })
     }
 
     /// When the reused stack `run_id` was last used, and the digest of its input; `None`
@@ -90,10 +92,8 @@ impl StateDir {
             .permissions(Permissions::from_mode(0o700))
             .tempdir_in(&runs)
             .map_err(|e| {
-                EngineError(format!(
-                    "creating a run directory in {}: {e}",
-                    runs.display()
-                ))
+                let message = format!("creating a run directory in {}: {e}", runs.display());
+                EngineError::host(&runs, message)
             })?;
         // Removed by tear-down, or left for `--keep`: never on drop.
         Ok(RunDir { path: dir.keep() })
@@ -134,7 +134,9 @@ impl RunDir {
     /// nothing is overwritten, no symlink is followed.
     pub fn write(&self, name: &str, text: &str) -> EngineResult<PathBuf> {
         let path = self.path.join(name);
-        let fail = |e: std::io::Error| EngineError(format!("writing {}: {e}", path.display()));
+        let fail = |e: std::io::Error| {
+            EngineError::host(&path, format!("writing {}: {e}", path.display()))
+        };
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -160,7 +162,12 @@ fn private_dir(path: &Path) -> EngineResult<()> {
     match DirBuilder::new().mode(0o700).create(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(EngineError(format!("creating {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(EngineError::host(
+                path,
+                format!("creating {}: {e}", path.display()),
+            ))
+        }
     }
     check_private(path)
 }
@@ -169,13 +176,13 @@ fn private_dir(path: &Path) -> EngineResult<()> {
 /// everyone else (else another user could have planted something in it).
 fn check_private(path: &Path) -> EngineResult<()> {
     let refuse = |why: String| {
-        EngineError(format!(
+        EngineError::host(path, format!(
             "refusing to use {}: {why}; netfence keeps its files only in a directory of its own (remove it, or set TMPDIR elsewhere)",
             path.display()
         ))
     };
     let meta = std::fs::symlink_metadata(path)
-        .map_err(|e| EngineError(format!("reading {}: {e}", path.display())))?;
+        .map_err(|e| EngineError::host(path, format!("reading {}: {e}", path.display())))?;
     if meta.file_type().is_symlink() {
         return Err(refuse("it is a symlink".into()));
     }
@@ -252,11 +259,11 @@ mod tests {
         let open = root.path().join("open");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, Permissions::from_mode(0o777)).unwrap();
-        let e = private_dir(&open).unwrap_err().0;
+        let e = private_dir(&open).unwrap_err().to_string();
         assert!(e.contains("others may use it"), "{e}");
         let link = root.path().join("link");
         std::os::unix::fs::symlink(&open, &link).unwrap();
-        let e = private_dir(&link).unwrap_err().0;
+        let e = private_dir(&link).unwrap_err().to_string();
         assert!(e.contains("symlink"), "{e}");
     }
 }

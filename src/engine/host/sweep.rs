@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::stream::{self, StreamExt};
 
 use crate::engine::client::docker::{done_if_gone, ContainerSummary, LiveNetwork, Volume};
-use crate::engine::{Engine, EngineError, EngineResult};
+use crate::engine::{Engine, EngineResult};
 use crate::labels;
 
 /// How many removals run at once: the engine serialises much of it anyway.
@@ -190,7 +190,7 @@ impl Engine {
         for kind in [Kind::Container, Kind::Network, Kind::Volume] {
             let batch: Vec<&Object> = objects.iter().filter(|o| o.kind == kind).collect();
             let results: Vec<Option<String>> = stream::iter(batch)
-                .map(|o| async move { self.remove_object(o).await.err().map(|e| e.0) })
+                .map(|o| async move { self.remove_object(o).await.err().map(|e| e.to_string()) })
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
@@ -205,8 +205,7 @@ impl Engine {
             Kind::Network => self.remove_network(&o.id).await,
             Kind::Volume => self.remove_volume(&o.name).await,
         };
-        done_if_gone(res)
-            .map_err(|e| EngineError(format!("removing {} {}: {e}", o.kind.name(), o.name)))
+        done_if_gone(res).map_err(|e| e.doing(format!("removing {} {}", o.kind.name(), o.name)))
     }
 
     /// Removes everything of one scope, then checks: what still remains after a few

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use crate::avoid::Avoid;
+use crate::engine::client::compose_cli::Output;
 use crate::engine::client::docker::done_if_gone;
 use crate::engine::client::network::NotCreated;
 use crate::engine::host::state_dir::RunDir;
-use crate::engine::stacks::logs::{failing_logs, indent, not_up, Quoted};
+use crate::engine::stacks::logs::{failing_logs, indent, not_up, NotUp};
 use crate::engine::stacks::run_info::{self, RunInfo};
 use crate::engine::stacks::session::Session;
 use crate::engine::stacks::wait;
@@ -73,7 +74,7 @@ pub async fn bring_up(
     scope: &Scope,
     index: Option<usize>,
     fp: &mut Footprint,
-) -> Result<Up, Quoted> {
+) -> Result<Up, NotUp> {
     let t0 = Instant::now();
     let deadline = t0 + session.setup.timeout;
     let engine = &session.engine;
@@ -96,7 +97,7 @@ pub async fn bring_up(
     let info = ready(session, &plan, index, deadline).await?;
     tracing::debug!("ready after {:?}", t0.elapsed());
     let Some(dir) = &fp.dir else {
-        return Err("no run directory for the run info".to_owned().into());
+        return Err(EngineError::other("no run directory for the run info").into());
     };
     let info_path = write_info(&info, dir)?;
     fp.info_file = Some(info_path.clone());
@@ -153,7 +154,7 @@ async fn plan_and_create(session: &Session, scope: &Scope) -> EngineResult<Plan>
             }
         }
     }
-    Err(EngineError(format!(
+    Err(EngineError::refused(format!(
         "creating the networks: {MAX_PLANS} plans in a row had a subnet another network took meanwhile"
     )))
 }
@@ -204,7 +205,10 @@ async fn plan_copy(session: &Session, scope: &Scope, refused: &[IpNet]) -> Engin
         opts.bring_up_labels
             .push((labels::OWNER.to_owned(), session.owner.clone()));
     }
-    let plan = session.project.plan(&opts).map_err(|e| e.to_string())?;
+    let plan = session
+        .project
+        .plan(&opts)
+        .map_err(|e| EngineError::Plan(Box::new(e)))?;
     if let Ok(mut planned) = session.planned.lock() {
         planned.insert(scope.id().to_owned(), subnets_of(&plan));
     }
@@ -245,7 +249,7 @@ async fn create_networks(
             // Planned elsewhere this time: it is new and empty, so it goes.
             let old = created.remove(i);
             done_if_gone(session.engine.remove_network(&old.id).await)
-                .map_err(|e| format!("removing network {}: {e}", old.name))?;
+                .map_err(|e| e.doing(format!("removing network {}", old.name)))?;
         }
         match session.engine.create_planned(np, &extra).await {
             Ok(id) => created.push(Created {
@@ -257,10 +261,13 @@ async fn create_networks(
             Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
             Err(NotCreated::Failed(e)) => return Err(e),
             Err(NotCreated::Exists) => {
-                return Err(EngineError(format!(
-                    "creating network {}: the engine already holds a network of that name (another run with this id?)",
-                    np.name
-                )))
+                return Err(EngineError::Conflict {
+                    network: np.name.clone(),
+                    message: format!(
+                        "creating network {}: the engine already holds a network of that name (another run with this id?)",
+                        np.name
+                    ),
+                })
             }
         }
     }
@@ -286,70 +293,74 @@ pub(super) fn write_fenced(
     let overlay = session
         .project
         .overlay_of(&doc)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| EngineError::Plan(Box::new(e)))?;
     let mut files = crate::engine::stacks::session::overlay_inputs(&session.project)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| EngineError::Plan(Box::new(e)))?;
     files.push(dir.write(OVERLAY_FILE, &crate::yaml::to_string(&overlay))?);
     Ok(files)
 }
 
 /// `compose up -d` of the files and profiles in `fp`, tried again when it failed for a
 /// reason that passes; a failure comes with the logs of the services that did not start.
-async fn compose_up(session: &Session, fp: &Footprint, deadline: Instant) -> Result<(), Quoted> {
+async fn compose_up(session: &Session, fp: &Footprint, deadline: Instant) -> Result<(), NotUp> {
     let project = fp.project_name.as_str();
     let mut attempt = 0;
-    let text = loop {
+    let out = loop {
         attempt += 1;
         let said =
             compose_up_once(session, &fp.compose_files, project, &fp.profiles, deadline).await?;
         match said {
             None => return Ok(()),
-            Some(text) if attempt < UP_ATTEMPTS && transient(&text) => {
+            Some(out) if attempt < UP_ATTEMPTS && transient(&out.text) => {
                 // `up` is idempotent: a second one starts what the first could not.
-                tracing::info!("{project}: retrying `up` after: {}", text.trim_end());
+                tracing::info!("{project}: retrying `up` after: {}", out.text.trim_end());
                 tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
             }
-            Some(text) => break text,
+            Some(out) => break out,
         }
     };
-    Err(up_failed(session, project, &text).await)
+    Err(up_failed(session, project, &out).await)
 }
 
 /// One `compose up -d --remove-orphans` of `files` under `profiles`, within `deadline`:
-/// `None` when it worked, else what Compose said.
+/// `None` when it worked, else how it ended.
 pub(super) async fn compose_up_once(
     session: &Session,
     files: &[PathBuf],
     project: &str,
     profiles: &[String],
     deadline: Instant,
-) -> EngineResult<Option<String>> {
+) -> EngineResult<Option<Output>> {
     let dir = &session.project.input.project_dir;
     let mut up = session.compose.command(files, dir, project, profiles);
     up.args(["up", "-d", "--remove-orphans"]);
     let remaining = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(remaining, session.compose.run(up, "up")).await {
         Ok(Ok(out)) if out.success => Ok(None),
-        Ok(Ok(out)) => Ok(Some(out.text)),
+        Ok(Ok(out)) => Ok(Some(out)),
         Ok(Err(e)) => Err(e),
-        Err(_) => Err(EngineError(format!(
-            "`{} up` did not finish within --timeout {}",
-            session.compose.display(),
-            humantime::format_duration(session.setup.timeout)
-        ))),
+        Err(_) => {
+            let message = format!(
+                "`{} up` did not finish within --timeout {}",
+                session.compose.display(),
+                humantime::format_duration(session.setup.timeout)
+            );
+            Err(session.compose.failed("up", None, message))
+        }
     }
 }
 
 /// A failed `up`: what Compose said, and the logs of the services that did not start.
-pub(super) async fn up_failed(session: &Session, project: &str, said: &str) -> Quoted {
+pub(super) async fn up_failed(session: &Session, project: &str, out: &Output) -> NotUp {
     let logs = failing_logs(&session.engine, project).await;
-    Quoted {
-        text: format!(
-            "`{} up -d` failed:\n{}{}",
-            session.compose.display(),
-            indent(said.trim_end()),
-            logs.text
-        ),
+    let message = format!(
+        "`{} up -d` failed:\n{}{}",
+        session.compose.display(),
+        indent(out.text.trim_end()),
+        logs.text
+    );
+    NotUp {
+        error: session.compose.failed("up -d", out.status, message),
         containers: logs.containers,
     }
 }
@@ -362,7 +373,7 @@ pub(super) async fn ready(
     plan: &Plan,
     index: Option<usize>,
     deadline: Instant,
-) -> Result<RunInfo, Quoted> {
+) -> Result<RunInfo, NotUp> {
     let engine = &session.engine;
     let expect = crate::engine::stacks::session::expect(&session.setup, plan);
     let progress = session.setup.progress;
@@ -382,7 +393,7 @@ pub(super) async fn ready(
 
 /// The run-info file, beside the fenced file in the run's private directory.
 pub(super) fn write_info(info: &RunInfo, dir: &RunDir) -> EngineResult<PathBuf> {
-    let text = serde_json::to_string_pretty(info).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(info).map_err(|e| EngineError::other(e.to_string()))?;
     dir.write(INFO_FILE, &text)
 }
 

@@ -108,11 +108,12 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
                 compose_file,
                 was_up,
             }),
-            Err(e) if was_up => Err(EngineError(format!(
-                "{e}\nthe stack is left as it is; `netfence down` in {} removes it",
-                opts.checkout.root.display()
-            ))
-            .into()),
+            Err(e) if was_up => Err(e
+                .then(format!(
+                    "the stack is left as it is; `netfence down` in {} removes it",
+                    opts.checkout.root.display()
+                ))
+                .into()),
             Err(e) => {
                 let kept = |o: &crate::engine::host::sweep::Object| {
                     o.kind == Kind::Volume && before.iter().any(|b| b.id == o.id)
@@ -125,15 +126,15 @@ pub fn up(project: Project, opts: UpOptions) -> Result<DevUp, Error> {
                     d.remove();
                 }
                 let e = match left {
-                    Ok(l) if l.is_empty() => e.0,
-                    Ok(l) => format!(
-                        "{e}\nclean-up incomplete: {}; `netfence down` in {} retries",
+                    Ok(l) if l.is_empty() => e,
+                    Ok(l) => e.then(format!(
+                        "clean-up incomplete: {}; `netfence down` in {} retries",
                         crate::engine::host::sweep::describe(&l),
                         opts.checkout.root.display()
-                    ),
-                    Err(c) => format!("{e}\nclean-up failed: {c}"),
+                    )),
+                    Err(c) => e.then(format!("clean-up failed: {c}")),
                 };
-                Err(EngineError(e).into())
+                Err(e.into())
             }
         }
     })
@@ -196,7 +197,7 @@ pub fn port(
         let c = engine
             .inspect_container(&c.id)
             .await
-            .map_err(|e| EngineError(format!("inspecting {}: {e}", c.name)))?;
+            .map_err(|e| e.doing(format!("inspecting {}", c.name)))?;
         let mut bound: Vec<Published> = c.published.into_iter().map(Published::from).collect();
         // IPv4 first, as `run`'s variables.
         bound.sort_by_key(|p| p.host_ip.contains(':'));
@@ -291,19 +292,19 @@ async fn bring_up(
         let (project, profiles) = (&plan.project_name, &plan.profiles.active);
         match compose_up_once(session, &files, project, profiles, deadline).await? {
             None => break (plan, files),
-            Some(text) => match taken_port(&text) {
+            Some(out) => match taken_port(&out.text) {
                 Some(p) if attempt < MAX_PLANS && !own_ports.contains(&p) => {
                     tracing::info!("{scope}: host port {p} was taken meanwhile; planning again");
                     host.taken.insert(p);
                     host.held.retain(|_, h| *h != p);
                 }
-                _ => return Err(EngineError(up_failed(session, project, &text).await.text)),
+                _ => return Err(up_failed(session, project, &out).await.error),
             },
         }
     };
     let info = ready(session, &plan, None, deadline)
         .await
-        .map_err(|q| q.text)?;
+        .map_err(|q| q.error)?;
     if let Some(d) = dir.as_ref() {
         write_info(&info, d)?;
     }
@@ -359,7 +360,7 @@ fn plan_free(
                 occupied.clone(),
                 host.clone(),
             ))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| EngineError::Plan(Box::new(e)))?;
         let busy: Vec<u16> = chosen_ports(&plan)
             .into_iter()
             .filter(|(p, _)| !own.contains(p))
@@ -373,7 +374,7 @@ fn plan_free(
         host.taken.extend(&busy);
         host.held.retain(|_, h| !busy.contains(h));
     }
-    Err(EngineError(format!(
+    Err(EngineError::refused(format!(
         "choosing host ports: {MAX_PLANS} plans in a row chose a port bound on this host"
     )))
 }

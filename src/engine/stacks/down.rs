@@ -104,6 +104,6 @@ impl Removed {
                 holders.join(", ")
             ));
         }
-        Err(EngineError(message))
+        Err(EngineError::incomplete(message))
     }
 }

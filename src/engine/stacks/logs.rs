@@ -1,13 +1,13 @@
 //! What a failing service said: its last log lines, for the messages of a stack that
 //! does not come up or crashes while a command runs against it.
 
-use crate::engine::{stacks::wait, Engine};
+use crate::engine::{stacks::wait, Engine, EngineError};
 
 /// Lines of each failing service's log shown when a stack does not come up.
 const LOG_LINES: &str = "40";
 
-/// A message that quotes containers' logs, and which containers (by id) it quotes: why
-/// a stack did not come up, or what crashed under CMD.
+/// A message that quotes containers' logs, and which containers (by id) it quotes: what
+/// crashed under CMD, the logs of those that did not start.
 #[derive(Debug, Clone, Default, thiserror::Error)]
 #[error("{text}")]
 pub struct Quoted {
@@ -15,29 +15,35 @@ pub struct Quoted {
     pub containers: Vec<String>,
 }
 
-impl From<String> for Quoted {
-    fn from(text: String) -> Quoted {
-        Quoted {
-            text,
+/// Why a stack did not come up, and which containers (by id) its message quotes the
+/// logs of.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct NotUp {
+    pub error: EngineError,
+    pub containers: Vec<String>,
+}
+
+impl From<EngineError> for NotUp {
+    fn from(error: EngineError) -> NotUp {
+        NotUp {
+            error,
             containers: Vec::new(),
         }
     }
 }
 
-impl From<crate::engine::EngineError> for Quoted {
-    fn from(e: crate::engine::EngineError) -> Quoted {
-        Quoted::from(e.0)
-    }
-}
-
 /// The error for a stack that did not come up, with the failing services' logs.
-pub async fn not_up(engine: &Engine, not_ready: wait::NotReady) -> Quoted {
+pub async fn not_up(engine: &Engine, not_ready: wait::NotReady) -> NotUp {
     let mut logs = String::new();
     for (svc, id) in &not_ready.failed {
         logs.push_str(&service_logs(engine, svc, id).await);
     }
-    Quoted {
-        text: format!("the stack did not come up: {}{logs}", not_ready.message),
+    NotUp {
+        error: EngineError::NotReady(format!(
+            "the stack did not come up: {}{logs}",
+            not_ready.message
+        )),
         containers: not_ready.failed.into_iter().map(|(_, id)| id).collect(),
     }
 }

@@ -27,13 +27,41 @@ struct Shared {
     interrupts: Interrupts,
 }
 
-/// How one copy ended.
-#[derive(Debug)]
-struct Outcome {
-    status: u8,
+/// How a copy of a run ended. The command layer gives each its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The stack came up and went, with no CMD to run.
+    Up,
+    /// CMD ran and exited: its status (the code, or the signal that ended it).
+    Cmd(std::process::ExitStatus),
+    /// CMD could not be started, or not waited for.
+    CmdNotRun,
+    /// netfence's own part failed: the stack did not come up, a service exited under a
+    /// CMD that succeeded, or the tear-down left something behind.
+    Failed,
+    /// A signal (this number) stopped the start, or a second one the tear-down.
+    Interrupted(i32),
+}
+
+impl RunEnd {
+    pub fn is_success(self) -> bool {
+        match self {
+            RunEnd::Up => true,
+            RunEnd::Cmd(status) => status.success(),
+            RunEnd::CmdNotRun | RunEnd::Failed | RunEnd::Interrupted(_) => false,
+        }
+    }
+}
+
+/// How one copy of a run went.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The copy's run id.
+    pub id: String,
+    pub end: RunEnd,
     /// What went wrong in netfence's part (not CMD's own failure).
-    error: Option<String>,
-    elapsed: Duration,
+    pub error: Option<String>,
+    pub elapsed: Duration,
 }
 
 /// What one `netfence run` does, decided before anything touches the engine.
@@ -117,9 +145,9 @@ pub fn reuse_digest(project: &Project, opts: &RunOptions) -> String {
 }
 
 /// Brings up `opts.ids.len()` isolated copies of `project`, runs the command against
-/// each, tears them down (unless `keep`), and returns the status `netfence run` exits
-/// with: the first failing copy's, else 0.
-pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
+/// each, tears them down (unless `keep`), and says how each copy went, in the order of
+/// `opts.ids`.
+pub fn run(project: Project, opts: RunOptions) -> Result<Vec<Outcome>, Error> {
     use std::io::IsTerminal;
     let copies = opts.ids.len();
     let setup = Setup {
@@ -140,7 +168,7 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
             source: e,
         })?;
     }
-    let interrupts = signals::install().map_err(|e| EngineError(format!("signals: {e}")))?;
+    let interrupts = signals::install().map_err(|e| EngineError::other(format!("signals: {e}")))?;
     let rt = crate::engine::runtime()?;
     rt.block_on(async move {
         // Holds the run ids until every copy is torn down (or left up with --keep).
@@ -151,34 +179,13 @@ pub fn run(project: Project, opts: RunOptions) -> Result<u8, Error> {
             interrupts,
         };
         let ids = &shared.opts.ids;
-        let outcomes: Vec<Outcome> =
-            futures_util::future::join_all(ids.iter().enumerate().map(|(i, id)| {
+        Ok(futures_util::future::join_all(
+            ids.iter().enumerate().map(|(i, id)| {
                 run_copy(&shared, Scope::Run(id.clone()), (copies > 1).then_some(i))
-            }))
-            .await;
-        if copies > 1 {
-            summarise(ids, &outcomes);
-        }
-        let failed = outcomes.iter().find(|o| o.status != 0);
-        Ok(failed.map_or(0, |o| o.status))
+            }),
+        )
+        .await)
     })
-}
-
-fn summarise(ids: &[String], outcomes: &[Outcome]) {
-    eprintln!("netfence: {} copies:", ids.len());
-    for (i, (id, o)) in ids.iter().zip(outcomes).enumerate() {
-        let verdict = if o.status == 0 { "ok" } else { "FAILED" };
-        let why = o
-            .error
-            .as_deref()
-            .map(|e| format!(": {}", e.lines().next().unwrap_or_default()))
-            .unwrap_or_default();
-        eprintln!(
-            "  copy {i} (run:{id}): {verdict}, exit {} in {:.1}s{why}",
-            o.status,
-            o.elapsed.as_secs_f64()
-        );
-    }
 }
 
 async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
@@ -192,7 +199,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     if let Some(digest) = &sh.opts.reuse {
         // In use from now on: `gc` measures a reused stack's age from its last use.
         if let Err(e) = sh.session.state.touch_reuse(scope.id(), digest) {
-            eprintln!("netfence: {label}: {}", e.0);
+            eprintln!("netfence: {label}: {e}");
         }
     }
     let ended = up_and_cmd(sh, &scope, index, &mut fp, &mut ints, &label).await;
@@ -204,7 +211,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
         keep_logs(sh, &fp, &dir, &ended, &label).await;
     }
     let Ended {
-        mut status,
+        mut end,
         mut error,
         came_up,
         ..
@@ -212,7 +219,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     // `--keep` keeps a stack that came up; one that did not is torn down as always.
     if let (Some(digest), true) = (&sh.opts.reuse, came_up) {
         if let Err(e) = sh.session.state.touch_reuse(scope.id(), digest) {
-            eprintln!("netfence: {label}: {}", e.0);
+            eprintln!("netfence: {label}: {e}");
         }
         eprintln!(
             "netfence: {label} kept for reuse (input {digest}): the next `run --reuse` of the same input uses it; `netfence down --run-id {}` or `gc` removes it",
@@ -233,18 +240,19 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
     } else {
         match guarded_teardown(sh, &scope, &fp, &mut ints, &label).await {
             Ok(()) => {}
-            Err(TeardownFailed::Abandoned(sig)) => status = sig.exit_status(),
+            Err(TeardownFailed::Abandoned(sig)) => end = RunEnd::Interrupted(sig.signal),
             Err(TeardownFailed::Incomplete(e)) => {
                 eprintln!("netfence: {label}: tear-down incomplete: {e}");
-                if status == 0 {
-                    status = 3;
+                if end.is_success() {
+                    end = RunEnd::Failed;
                 }
-                error.get_or_insert(e.0);
+                error.get_or_insert(e.to_string());
             }
         }
     }
     Outcome {
-        status,
+        id: scope.id().to_owned(),
+        end,
         error,
         elapsed: started.elapsed(),
     }
@@ -252,7 +260,7 @@ async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
 
 /// How a copy's start and CMD went, before tear-down.
 struct Ended {
-    status: u8,
+    end: RunEnd,
     /// What went wrong in netfence's part (not CMD's own failure).
     error: Option<String>,
     /// Did the stack come up at all?
@@ -269,7 +277,7 @@ async fn keep_logs(sh: &Shared, fp: &Footprint, dir: &Path, ended: &Ended, label
         return; // Nothing was planned, so nothing ran.
     }
     match crate::engine::stacks::log_dir::keep(&sh.session.engine, &fp.project_name, dir).await {
-        Ok(kept) if ended.status != 0 => eprintln!(
+        Ok(kept) if !ended.end.is_success() => eprintln!(
             "netfence: {label}: {}",
             crate::engine::stacks::log_dir::report(dir, &kept, &ended.quoted)
         ),
@@ -296,32 +304,37 @@ async fn up_and_cmd(
         r = bring_up(&sh.session, scope, index, fp) => Ok(r),
         sig = signals::next(ints) => Err(sig),
     };
-    let ended = |status, error, came_up, quoted| Ended {
-        status,
+    let ended = |end, error, came_up, quoted| Ended {
+        end,
         error,
         came_up,
         quoted,
     };
     match setup_result {
         Ok(Ok(ready)) => {
-            let (code, err) = match run_cmd(sh, &ready, ints).await {
-                Ok(code) => (code, None),
-                Err(e) => (127, Some(e)),
+            let (end, err) = match run_cmd(sh, &ready, ints).await {
+                Ok(end) => (end, None),
+                Err(e) => (RunEnd::CmdNotRun, Some(e)),
             };
             // A service that crashed right after it started can look running to the
             // engine for a moment (its state lags under load): look again now.
             match crashed(&sh.session.engine, &fp.project_name).await {
                 Some(report) => {
                     eprintln!("netfence: {label}: {report}");
-                    let status = if code == 0 { 3 } else { code };
-                    ended(status, err.or(Some(report.text)), true, report.containers)
+                    let end = if end.is_success() {
+                        RunEnd::Failed
+                    } else {
+                        end
+                    };
+                    ended(end, err.or(Some(report.text)), true, report.containers)
                 }
-                None => ended(code, err, true, Vec::new()),
+                None => ended(end, err, true, Vec::new()),
             }
         }
         Ok(Err(failure)) => {
             eprintln!("netfence: {label}: {failure}");
-            ended(3, Some(failure.text), false, failure.containers)
+            let why = Some(failure.error.to_string());
+            ended(RunEnd::Failed, why, false, failure.containers)
         }
         Err(sig) => {
             eprintln!(
@@ -329,7 +342,12 @@ async fn up_and_cmd(
                 sig.name()
             );
             let why = format!("interrupted by {}", sig.name());
-            ended(sig.exit_status(), Some(why), false, Vec::new())
+            ended(
+                RunEnd::Interrupted(sig.signal),
+                Some(why),
+                false,
+                Vec::new(),
+            )
         }
     }
 }
@@ -371,10 +389,11 @@ async fn guarded_teardown(
     }
 }
 
-/// Runs CMD with the exports; signals sent to netfence alone are forwarded to it.
-async fn run_cmd(sh: &Shared, ready: &Up, ints: &mut Interrupts) -> Result<u8, String> {
+/// Runs CMD with the exports; signals sent to netfence alone are forwarded to it. `Err`:
+/// why it did not run.
+async fn run_cmd(sh: &Shared, ready: &Up, ints: &mut Interrupts) -> Result<RunEnd, String> {
     let Some((program, rest)) = sh.opts.cmd.split_first() else {
-        return Ok(0);
+        return Ok(RunEnd::Up);
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(rest);
@@ -394,12 +413,7 @@ async fn run_cmd(sh: &Shared, ready: &Up, ints: &mut Interrupts) -> Result<u8, S
         tokio::select! {
             status = child.wait() => {
                 let status = status.map_err(|e| format!("waiting for `{program}`: {e}"))?;
-                use std::os::unix::process::ExitStatusExt;
-                return Ok(match (status.code(), status.signal()) {
-                    (Some(c), _) => c as u8,
-                    (None, Some(s)) => 128u8.saturating_add(s as u8),
-                    _ => 1,
-                });
+                return Ok(RunEnd::Cmd(status));
             }
             sig = signals::next(ints) => forward(sig, pid, program),
         }

@@ -7,7 +7,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::engine::client::docker::{self, Container};
-use crate::engine::{Engine, EngineError, EngineResult};
+use crate::engine::{Engine, EngineResult};
 use crate::plan::Plan;
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,7 +76,7 @@ pub async fn collect(engine: &Engine, plan: &Plan, index: Option<usize>) -> Engi
     let inspected = join_all(list.iter().map(|c| engine.inspect_container(&c.id))).await;
     let mut services: BTreeMap<String, Vec<ContainerInfo>> = BTreeMap::new();
     for c in inspected {
-        let c = c.map_err(|e| EngineError(format!("inspecting a container: {e}")))?;
+        let c = c.map_err(|e| e.doing("inspecting a container"))?;
         let service = c.service().unwrap_or_default().to_owned();
         services.entry(service).or_default().push(container_info(c));
     }

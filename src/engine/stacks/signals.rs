@@ -23,11 +23,6 @@ pub struct Received {
 }
 
 impl Received {
-    /// The conventional exit status of a process stopped by this signal.
-    pub fn exit_status(&self) -> u8 {
-        128u8.saturating_add(self.signal as u8)
-    }
-
     pub fn name(&self) -> &'static str {
         match self.signal {
             SIGINT => "SIGINT",

@@ -40,7 +40,7 @@ use crate::engine::stacks::run_info::RunInfo;
 use crate::engine::stacks::session::{Session, Setup};
 use crate::engine::stacks::tear_down::tear_down;
 use crate::engine::stacks::wait::WaitFor;
-use crate::engine::{EngineError, EngineResult};
+use crate::engine::EngineResult;
 use crate::error::{Error, Result};
 use crate::input::{ComposeFiles, InputSpec};
 use crate::Scope;
@@ -107,9 +107,7 @@ impl Stack {
     /// what was created is removed before the error returns.
     pub fn up(opts: StackOptions) -> Result<Stack> {
         let given = match opts.run_id {
-            Some(id) => Some(Scope::Run(
-                crate::scope::check_id(&id).map_err(Error::Usage)?,
-            )),
+            Some(id) => Some(Scope::Run(crate::scope::check_id(&id)?)),
             None => None,
         };
         // A test's stack never takes an input's record: each is a run of its own.
@@ -226,10 +224,10 @@ async fn start(
         Ok(up) => Ok((session, footprint, up)),
         Err(e) => {
             let e = match tear_down(&session, scope, &footprint).await {
-                Ok(()) => e.text,
-                Err(left) => format!("{e}\ntear-down incomplete: {left}"),
+                Ok(()) => e.error,
+                Err(left) => e.error.then(format!("tear-down incomplete: {left}")),
             };
-            Err(EngineError(e).into())
+            Err(e.into())
         }
     }
 }

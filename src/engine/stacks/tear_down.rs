@@ -38,7 +38,7 @@ pub async fn tear_down(session: &Session, scope: &Scope, fp: &Footprint) -> Engi
     if real.is_empty() {
         return Ok(());
     }
-    Err(EngineError(format!(
+    Err(EngineError::incomplete(format!(
         "still on the engine: {}; retry with `netfence down --run-id {}`",
         describe(&real),
         scope.id()
@@ -90,7 +90,7 @@ async fn network_state(engine: &Engine, id: &str) -> NetworkState {
     match engine.remove_network(id).await {
         Ok(()) => NetworkState::Gone,
         Err(e) if e.is_not_found() => NetworkState::Gone,
-        Err(e) if e.message().contains("active endpoints") => NetworkState::Phantom,
+        Err(e) if e.has_active_endpoints() => NetworkState::Phantom,
         Err(_) => NetworkState::Other,
     }
 }

@@ -58,7 +58,7 @@ pub(super) struct RawTables {
 
 impl RawTables {
     fn read() -> RawTables {
-        let family = |ipv6| netfilter::raw_lines(ipv6).map_err(|e| e.0);
+        let family = |ipv6| netfilter::raw_lines(ipv6).map_err(|e| e.to_string());
         RawTables {
             v4: family(false),
             v6: family(true),
@@ -87,7 +87,7 @@ pub(super) fn read(info: &EngineInfo) -> HostRules {
         tracing::warn!("{w}");
     }
     if let Err(why) = netfilter::local(info) {
-        return HostRules::NotRead(why.0);
+        return HostRules::NotRead(why.to_string());
     }
     match netfilter::filter_lines() {
         Ok(lines) => HostRules::Read {
@@ -96,7 +96,7 @@ pub(super) fn read(info: &EngineInfo) -> HostRules {
             lines,
             raw: netfilter::drops_direct_routing(info).then(RawTables::read),
         },
-        Err(why) => HostRules::NotRead(why.0),
+        Err(why) => HostRules::NotRead(why.to_string()),
     }
 }
 

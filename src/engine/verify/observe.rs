@@ -50,7 +50,7 @@ pub(super) async fn around(
     let mut nets: BTreeMap<String, Net> = BTreeMap::new();
     for name in relevant {
         let inspected = found(engine.inspect_network(&name).await)
-            .map_err(|e| EngineError(format!("inspecting network {name}: {e}")))?;
+            .map_err(|e| e.doing(format!("inspecting network {name}")))?;
         if let Some(n) = inspected {
             nets.insert(name, Net::of(n));
         }
@@ -72,7 +72,10 @@ pub(super) async fn around(
     let answers = ask_names(&info, &ours, &others).await;
     let host_rules = tokio::task::spawn_blocking(move || super::host_rules::read(&info))
         .await
-        .map_err(|e| EngineError(format!("reading the host's netfilter rules: {e}")))?;
+        .map_err(|e| EngineError::Host {
+            path: None,
+            message: format!("reading the host's netfilter rules: {e}"),
+        })?;
     Ok(Observed {
         answers,
         scope_networks,
@@ -195,7 +198,7 @@ async fn inspect_all(engine: &Engine, ids: &[String]) -> EngineResult<Vec<Ctr>> 
         .map(|id| async move {
             found(engine.inspect_container(id).await)
                 .map(|c| c.map(Ctr::of))
-                .map_err(|e| EngineError(format!("inspecting container {id}: {e}")))
+                .map_err(|e| e.doing(format!("inspecting container {id}")))
         })
         .buffer_unordered(8)
         .collect()
@@ -220,7 +223,7 @@ async fn ask_names(
     let mut out = BTreeMap::new();
     for c in ours.iter().filter(|c| c.running) {
         let got = match &local {
-            Err(why) => Err(why.0.clone()),
+            Err(why) => Err(why.to_string()),
             Ok(()) => {
                 let (pid, names) = (c.pid, super::names::to_ask(c, &everyone));
                 tokio::task::spawn_blocking(move || super::dns::ask(pid, names))

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use crate::engine::client::docker::ContainerSpec;
+use crate::engine::client::docker::{ApiResult, ContainerSpec};
 use crate::engine::{Engine, EngineError, EngineResult};
 use crate::labels;
 
@@ -268,26 +268,32 @@ pub async fn run(
     let id = engine
         .create_container(&spec)
         .await
-        .map_err(|e| EngineError(format!("starting a probe ({image}) for {container}: {e}")))?;
+        .map_err(|e| e.doing(format!("starting a probe ({image}) for {container}")))?;
     let result = attach_and_collect(engine, &id).await;
-    if result.is_err() {
+    if !matches!(result, Ok(Some(_))) {
         // Auto-remove covers a probe that ran; one that never started needs this.
         let _ = engine.remove_container(&id, false).await;
     }
     // Auto-removal runs after the output ends: wait for it, so a `down` right after
     // `verify` does not meet a probe that is still being removed.
     let _ = tokio::time::timeout(Duration::from_secs(15), engine.until_removed(&id)).await;
-    let output =
-        result.map_err(|m| EngineError(format!("probe ({image}) for {container}: {m}")))?;
+    let output = match result {
+        Ok(Some(output)) => output,
+        Ok(None) => {
+            return Err(EngineError::other(format!(
+                "probe ({image}) for {container}: no result within {}s",
+                PROBE_DEADLINE.as_secs()
+            )))
+        }
+        Err(e) => return Err(e.doing(format!("probe ({image}) for {container}"))),
+    };
     Ok(parse(checks, &output))
 }
 
-async fn attach_and_collect(engine: &Engine, id: &str) -> Result<String, String> {
-    let mut output = engine.attach(id).await.map_err(|e| e.to_string())?;
-    engine
-        .start_container(id)
-        .await
-        .map_err(|e| e.to_string())?;
+/// The probe's output; none when it did not finish in time (it is removed then).
+async fn attach_and_collect(engine: &Engine, id: &str) -> ApiResult<Option<String>> {
+    let mut output = engine.attach(id).await?;
+    engine.start_container(id).await?;
     let mut text = String::new();
     let read = async {
         while let Some(Ok(chunk)) = output.next().await {
@@ -296,9 +302,9 @@ async fn attach_and_collect(engine: &Engine, id: &str) -> Result<String, String>
     };
     if tokio::time::timeout(PROBE_DEADLINE, read).await.is_err() {
         let _ = engine.remove_container(id, false).await;
-        return Err(format!("no result within {}s", PROBE_DEADLINE.as_secs()));
+        return Ok(None);
     }
-    Ok(text)
+    Ok(Some(text))
 }
 
 #[cfg(test)]

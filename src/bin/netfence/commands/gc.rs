@@ -44,7 +44,7 @@ pub fn run(s: GcSettings) -> anyhow::Result<ExitStatus> {
         }
     );
     if !collected.failures.is_empty() {
-        return Err(EngineError(collected.failures.join("; ")).into());
+        return Err(EngineError::incomplete(collected.failures.join("; ")).into());
     }
     Ok(ExitStatus::Success)
 }

@@ -46,7 +46,7 @@ fn compose_reads_no_deploy_variable_from_a_closed_output() {
     .unwrap();
     std::fs::write(
         dir.path().join("compose.yml"),
-        "services:\n  web:\n    image: busybox\n    env_file: [./app.env, {path: ./missing.env, required: false}]\n    environment: [PLATFORM_TOKEN, REGION, 'INTERPOLATED=${PLATFORM_TOKEN}', 'PLAIN=overridden']\n    build: {context: ., args: [PLATFORM_TOKEN, REGION]}\n",
+        "services:\n  web:\n    image: nf-prod-shop-web\n    env_file: [./app.env, {path: ./missing.env, required: false}]\n    environment: [PLATFORM_TOKEN, REGION, 'INTERPOLATED=${PLATFORM_TOKEN}', 'PLAIN=overridden']\n    build: {context: ., args: [PLATFORM_TOKEN, REGION]}\n",
     )
     .unwrap();
     let out = dir.path().join("out.yml");

@@ -116,17 +116,6 @@ impl Error {
         }
     }
 
-    /// The exit code the command line gives this error, for the unit tests under
-    /// `src/plan/` written against it; everything else asks [`Error::kind`], and the
-    /// numbers are the command layer's.
-    #[cfg(test)]
-    pub(crate) fn exit_code(&self) -> u8 {
-        match self.kind() {
-            ErrorKind::Input => 2,
-            ErrorKind::Engine => 3,
-        }
-    }
-
     pub(crate) fn compose(source_name: &Source, message: impl Into<String>) -> Self {
         Error::Compose {
             source_name: source_name.clone(),

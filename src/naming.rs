@@ -109,13 +109,6 @@ pub enum TemplateError {
     Render { template: String, reason: String },
 }
 
-/// The planner passes this error on as a policy message, which it takes as a `String`.
-impl From<TemplateError> for String {
-    fn from(e: TemplateError) -> String {
-        e.to_string()
-    }
-}
-
 /// Checks a template's syntax without rendering it.
 pub fn check_template(template: &str) -> Result<(), TemplateError> {
     environment()

@@ -442,13 +442,6 @@ pub enum ValueError {
     NotPortRange(String),
 }
 
-/// The planner passes this error on as a policy message, which it takes as a `String`.
-impl From<ValueError> for String {
-    fn from(e: ValueError) -> String {
-        e.to_string()
-    }
-}
-
 pub fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, ValueError> {
     let net: ipnet::IpNet = s.parse().map_err(|_| ValueError::NotCidr(s.to_owned()))?;
     if net.network() != net.addr() {

@@ -36,13 +36,6 @@ fn reason_suffix(reason: &str) -> String {
     }
 }
 
-/// The tenant's closing passes this error on as its own message, a `String`.
-impl From<InterpolationError> for String {
-    fn from(e: InterpolationError) -> String {
-        e.to_string()
-    }
-}
-
 /// One `$` expression of a template.
 #[derive(Debug, PartialEq)]
 enum Piece<'a> {

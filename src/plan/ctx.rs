@@ -94,7 +94,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn render(&self, template: &str, vars: &Vars<'_>, pointer: &str) -> Result<String> {
-        naming::render(template, vars).map_err(|m| self.policy_err(pointer, m))
+        naming::render(template, vars).map_err(|m| self.policy_err(pointer, m.to_string()))
     }
 
     /// Renders the name of a cross-scope network. A name a user chose for such a network

@@ -46,7 +46,7 @@ pub(super) fn allocate(
 ) -> Result<(Moved, Vec<Avoid>)> {
     let pool = match &ctx.policy().subnets {
         Some(s) => Some(Pool {
-            net: parse_cidr(&s.pool).map_err(|m| ctx.policy_err("/subnets/pool", m))?,
+            net: parse_cidr(&s.pool).map_err(|m| ctx.policy_err("/subnets/pool", m.to_string()))?,
             prefix_len: s.prefix_length.unwrap_or(24),
         }),
         None => None,
@@ -216,10 +216,9 @@ fn requests(
             .get(&n.key)
             .and_then(|s| s.subnet.as_deref())
         {
-            Some(s) => Some(
-                parse_cidr(s)
-                    .map_err(|m| ctx.policy_err(format!("/networks/{}/subnet", n.key), m))?,
-            ),
+            Some(s) => Some(parse_cidr(s).map_err(|m| {
+                ctx.policy_err(format!("/networks/{}/subnet", n.key), m.to_string())
+            })?),
             None => None,
         };
         let input_subnet = n.original_subnet.as_deref().and_then(|s| s.parse().ok());

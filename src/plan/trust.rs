@@ -44,7 +44,7 @@ pub(super) fn close(ctx: &Ctx<'_>) -> Result<Option<tenant::Closed>> {
     };
     tenant::close(ctx.inputs.doc.clone(), &inputs)
         .map(Some)
-        .map_err(|e| ctx.compose_err(e))
+        .map_err(|e| ctx.compose_err(e.to_string()))
 }
 
 /// What the platform's side knows: its scope and project, the networks this plan
@@ -84,7 +84,7 @@ mod tests {
         )
         .env("prod");
         let e = plan_of(&w).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
+        assert_eq!(e.kind(), crate::error::ErrorKind::Input);
         let text = e.to_string();
         for part in [
             "network theirs",

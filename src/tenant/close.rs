@@ -15,7 +15,7 @@ use base64::Engine as _;
 use super::{path, Escape, Kind, Part};
 use crate::load::env::Env;
 use crate::load::host::{Entry, Host};
-use crate::load::interpolate;
+use crate::load::interpolate::{self, InterpolationError};
 use crate::load::rebase::Rebase;
 use crate::yaml::{CoreTag, Mapping, Resolved, Scalar, Value};
 
@@ -37,18 +37,29 @@ pub struct Inputs<'a> {
     pub host: &'a dyn Host,
 }
 
+/// Why a file cannot be closed: Compose itself would refuse it.
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    /// A `${VAR}` Compose would refuse: required without a value, or malformed.
+    #[error(transparent)]
+    Interpolation(#[from] InterpolationError),
+    /// The project's `.env`, or an env or label file Compose requires, cannot be read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// Closes `doc`; `Err` when Compose itself would refuse the file (a required variable
 /// without a value, a malformed `${`).
-pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, String> {
+pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, CloseError> {
     let mut escapes = Vec::new();
     flatten_extends(&mut doc);
     decode_tags(&mut doc, &mut Vec::new(), &mut escapes);
-    let env = environment(inputs, &mut escapes)?;
+    let env = environment(inputs, &mut escapes).map_err(CloseError::Unreadable)?;
     interpolate::substitute_tree(&mut doc, &|_| true, &|n| env.get(n))?;
     let dir = std::path::absolute(inputs.project_dir)
         .unwrap_or_else(|_| inputs.project_dir.to_path_buf());
     Rebase::new(&dir, &dir, false).model(&mut doc);
-    super::inline::inline(&mut doc, &env, &dir, inputs.host)?;
+    super::inline::inline(&mut doc, &env, &dir, inputs.host).map_err(CloseError::Unreadable)?;
     Ok(Closed { doc, escapes })
 }
 
@@ -283,7 +294,7 @@ mod tests {
         environ: &[(&str, &str)],
         allowed: &[&str],
         dir: &Path,
-    ) -> Result<Closed, String> {
+    ) -> Result<Closed, CloseError> {
         let doc = crate::yaml::from_str(text).unwrap();
         let environ: BTreeMap<String, String> = environ
             .iter()
@@ -461,7 +472,8 @@ mod tests {
     fn a_required_variable_without_a_value_is_compose_s_own_error() {
         let text = "services:\n  a: {image: \"${IMG:?set IMG}\"}\n";
         let e = try_close(text, &[], &[], Path::new("/nonexistent")).unwrap_err();
-        assert!(e.contains("IMG"), "{e}");
+        assert!(matches!(e, CloseError::Interpolation(_)), "{e:?}");
+        assert!(e.to_string().contains("IMG"), "{e}");
     }
 
     #[test]

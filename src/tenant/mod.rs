@@ -31,7 +31,7 @@ use crate::policy::Policy;
 use crate::scope::Scope;
 use crate::unfence::Record;
 
-pub use close::{close, Closed, Inputs as CloseInputs};
+pub use close::{close, CloseError, Closed, Inputs as CloseInputs};
 pub use keys::{key_table, render_key_table, Class, Grant, Key, KeyFormat};
 pub use templates::NamePattern;
 

@@ -210,6 +210,13 @@ pub struct TenantAllow {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub network_drivers: Vec<String>,
+    /// Host ports below 1024 a service may publish: ports `N` or ranges `A-B`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "ports_as_text"
+    )]
+    pub host_ports: Vec<String>,
     /// Image names (globs) a build may tag or an image be read by, outside the
     /// project's own (a registry the platform trusts, a shared base image).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -440,6 +447,26 @@ pub enum ValueError {
         "`{0}` is not a port range: expected FIRST-LAST such as 20000-29999, both from 1 to 65535"
     )]
     NotPortRange(String),
+}
+
+/// `[25, "110-143"]`: a port is written as a number as often as a range as text.
+fn ports_as_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Port {
+        Number(u16),
+        Text(String),
+    }
+    let ports: Vec<Port> = Deserialize::deserialize(d)?;
+    Ok(ports
+        .into_iter()
+        .map(|p| match p {
+            Port::Number(n) => n.to_string(),
+            Port::Text(t) => t,
+        })
+        .collect())
 }
 
 pub fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, ValueError> {

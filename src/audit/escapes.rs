@@ -102,6 +102,8 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::NetworkDriver => &NF025,
         Kind::VolumeDriver => &NF029,
         Kind::ImageName => &NF029,
+        // NF004's (fixed host ports).
+        Kind::HostPort => return None,
         Kind::ExternalNetwork => &NF026,
         Kind::OutsideFile => &NF027,
         Kind::Interpolated => &NF028,

@@ -405,7 +405,7 @@ static TABLE: &[Key] = &[
     judged("services.*.pid", "services::namespaces"),
     free("services.*.pids_limit"),
     free("services.*.platform"),
-    judged("services.*.ports", "plan::ports"),
+    judged("services.*.ports", "plan::ports, ports::privileged"),
     free("services.*.ports[].app_protocol"),
     free("services.*.ports[].host_ip"),
     free("services.*.ports[].mode"),

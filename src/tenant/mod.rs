@@ -12,6 +12,7 @@ mod judged;
 mod keys;
 mod names;
 mod networks;
+mod ports;
 mod services;
 mod templates;
 mod volumes;
@@ -61,6 +62,8 @@ pub enum Kind {
     /// An image name outside the project: a build tagged with it, or another
     /// project's build read by it.
     ImageName,
+    /// A host port below 1024: the host's own services' and the proxy's.
+    HostPort,
     ExternalNetwork,
     /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
     Interpolated,
@@ -96,6 +99,7 @@ impl Kind {
             Kind::NetworkDriver => Some("network_drivers"),
             Kind::VolumeDriver => Some("volume_drivers"),
             Kind::ImageName => Some("image_names"),
+            Kind::HostPort => Some("host_ports"),
             Kind::ExternalNetwork => Some("external_networks"),
             Kind::Interpolated => Some("interpolation"),
             Kind::HostPath => Some("host_paths"),
@@ -125,6 +129,7 @@ impl Kind {
                 | Kind::NetworkDriver
                 | Kind::VolumeDriver
                 | Kind::ImageName
+                | Kind::HostPort
                 | Kind::ExternalNetwork
                 | Kind::ExternalVolume
                 | Kind::HostPath
@@ -348,6 +353,7 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     names::qualified(&judged, ctx, &mut out);
     files::check(&judged, ctx, &mut out);
     images::check(&judged, policy, ctx, &mut out);
+    ports::privileged(&judged, policy, &mut out);
     services::check_labels(doc, &mut out);
     judged::check_dotenv(ctx.host, ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
@@ -413,6 +419,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
             .any(|d| d.eq_ignore_ascii_case(item)),
         Kind::VolumeDriver => allow.volume_drivers.iter().any(|d| d == item),
         Kind::ImageName => images::granted(&allow.image_names, item),
+        Kind::HostPort => ports::granted(&allow.host_ports, item),
         Kind::ExternalNetwork => allow
             .external_networks
             .iter()

@@ -31,16 +31,48 @@ pub(super) fn qualified(doc: &Value, _ctx: &Context<'_>, out: &mut Vec<Escape>) 
             let Some(net) = scalar_string(net).filter(|n| external(doc, n)) else {
                 continue;
             };
+            addresses(&subject, &name, &net, untag(attach), out);
             let Some(Value::Sequence(aliases)) = untag(attach).get("aliases").map(untag) else {
                 continue;
             };
             for (i, alias) in aliases.iter().filter_map(scalar_string).enumerate() {
+                let at = path(&["services", &name, "networks", &net, "aliases"], Some(i));
                 if alias.contains('.') {
-                    let at = path(&["services", &name, "networks", &net, "aliases"], Some(i));
                     out.push(escape(&subject, at, "alias", &alias));
+                } else {
+                    out.push(Escape::new(
+                        Kind::QualifiedName,
+                        subject.as_str(),
+                        at,
+                        format!("alias `{alias}` on network `{net}`, which other projects share: it answers their lookups of `{alias}` wherever they have none of their own; netfence gives the service its qualified name there itself (`{name}.<project>`)"),
+                        None,
+                    ));
                 }
             }
         }
+    }
+}
+
+/// A fixed address on a network other projects share takes one of theirs (an IP, a MAC
+/// their neighbours have cached), or makes one easy to take.
+fn addresses(subject: &str, service: &str, net: &str, attach: &Value, out: &mut Vec<Escape>) {
+    for key in [
+        "ipv4_address",
+        "ipv6_address",
+        "mac_address",
+        "link_local_ips",
+    ] {
+        let Some(value) = attach.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let shown = scalar_string(value).unwrap_or_else(|| value.kind().to_owned());
+        out.push(Escape::new(
+            Kind::QualifiedName,
+            subject,
+            path(&["services", service, "networks", net, key], None),
+            format!("`{key}: {shown}` fixes the container's address on network `{net}`, which other projects share: it can take one of theirs; leave addresses there to the engine"),
+            None,
+        ));
     }
 }
 

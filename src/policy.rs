@@ -240,6 +240,10 @@ pub struct TenantAllow {
     /// `devices`, `device_cgroup_rules` and device reservations.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub devices: bool,
+    /// `oom_kill_disable`, a negative `oom_score_adj`, real-time scheduling
+    /// (`cpu_rt_*`, `ulimits.rtprio`): the host's OOM killer and scheduler.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_resources: bool,
     /// `gpus` and GPU device reservations.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub gpus: bool,

@@ -108,7 +108,7 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::OutsideFile => &NF027,
         Kind::Interpolated => &NF028,
         Kind::HostPath => &NF027,
-        Kind::Device | Kind::Gpu | Kind::Runtime => &NF021,
+        Kind::Device | Kind::Gpu | Kind::Runtime | Kind::HostResources => &NF021,
         Kind::ExternalVolume | Kind::ForeignVolume => &NF029,
         Kind::UnknownKey | Kind::Tag => &NF030,
         Kind::QualifiedName => &NF031,

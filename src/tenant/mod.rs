@@ -64,6 +64,8 @@ pub enum Kind {
     ImageName,
     /// A host port below 1024: the host's own services' and the proxy's.
     HostPort,
+    /// The host's scheduler and OOM killer turned against the other projects.
+    HostResources,
     ExternalNetwork,
     /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
     Interpolated,
@@ -100,6 +102,7 @@ impl Kind {
             Kind::VolumeDriver => Some("volume_drivers"),
             Kind::ImageName => Some("image_names"),
             Kind::HostPort => Some("host_ports"),
+            Kind::HostResources => Some("host_resources"),
             Kind::ExternalNetwork => Some("external_networks"),
             Kind::Interpolated => Some("interpolation"),
             Kind::HostPath => Some("host_paths"),
@@ -435,6 +438,7 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
         Kind::Provider => allow.providers.iter().any(|p| p == item),
         Kind::Runtime => allow.runtime.iter().any(|r| r == item),
         Kind::Device => allow.devices,
+        Kind::HostResources => allow.host_resources,
         Kind::Gpu => allow.gpus,
         _ => false,
     }

@@ -53,6 +53,55 @@ pub(super) fn check(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
         volumes_from(name, svc, &own, out);
         socket(name, svc, ctx, out);
         log_options(name, svc, out);
+        host_resources(name, svc, out);
+    }
+}
+
+/// What turns the host's OOM killer or scheduler against the other projects: a
+/// container the killer spares (so it kills theirs first), or one that runs real-time
+/// (a busy loop at SCHED_FIFO starves every other on its CPU).
+fn host_resources(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
+    let number = |v: &Value| scalar_string(v).and_then(|s| s.trim().parse::<i64>().ok());
+    let mut found: Vec<(Vec<&str>, String)> = Vec::new();
+    if svc.get("oom_kill_disable").is_some_and(is_truthy) {
+        found.push((
+            vec!["oom_kill_disable"],
+            "the OOM killer never takes it".into(),
+        ));
+    }
+    if let Some(adj) = svc.get("oom_score_adj").and_then(number).filter(|a| *a < 0) {
+        found.push((
+            vec!["oom_score_adj"],
+            format!("`oom_score_adj: {adj}` makes the OOM killer take others first"),
+        ));
+    }
+    for key in ["cpu_rt_runtime", "cpu_rt_period"] {
+        if svc.get(key).and_then(number).is_some_and(|v| v != 0) {
+            found.push((vec![key], "real-time CPU time".into()));
+        }
+    }
+    let rtprio = svc.get("ulimits").and_then(|u| u.get("rtprio")).map(untag);
+    let limits = match rtprio {
+        Some(Value::Mapping(m)) => m.values().filter_map(number).collect(),
+        Some(v) => number(v).into_iter().collect(),
+        None => Vec::new(),
+    };
+    if limits.iter().any(|l| *l != 0) {
+        found.push((
+            vec!["ulimits", "rtprio"],
+            "real-time priority for any process in it".into(),
+        ));
+    }
+    for (keys, what) in found {
+        let mut at = super::path(&["services", name], None);
+        at.extend(super::path(&keys, None));
+        out.push(Escape::new(
+            Kind::HostResources,
+            format!("service {name}"),
+            at,
+            format!("{what}: the host's OOM killer and scheduler serve every project, and this turns them against the others"),
+            None,
+        ));
     }
 }
 

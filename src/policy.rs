@@ -210,6 +210,10 @@ pub struct TenantAllow {
     pub capabilities: Vec<String>,
     #[serde(default)]
     pub network_drivers: Vec<String>,
+    /// Proxy services (globs, `name@provider`) a tenant's router may send traffic to
+    /// beyond those its own labels define.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_services: Vec<String>,
     /// Host ports below 1024 a service may publish: ports `N` or ranges `A-B`.
     #[serde(
         default,

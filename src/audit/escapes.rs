@@ -1,4 +1,4 @@
-//! Audit rules for the ways out of a fence, NF017–NF032: the escapes
+//! Audit rules for the ways out of a fence, NF017–NF032 and NF034: the escapes
 //! tenant mode refuses, reported in any mode. `network_mode: host` is NF013's.
 
 use super::lines::{key, Seg};
@@ -88,6 +88,10 @@ rule!(NF032, "host-program", Error,
     "A service runs a program on the deploying host (`provider`)",
     "Compose runs a provider's `type` as a program on the machine that deploys, as the deploying user: outside every container and every fence.",
     "Remove `provider`, or have the platform grant its type under `tenant.allow.providers`.");
+rule!(NF034, "proxy-route", Error,
+    "A proxy router sends traffic to a service its container's labels do not define",
+    "A Traefik router's `service` label with a provider (`name@docker`, `api@internal`, `name@file`) names a service defined elsewhere: `@docker` is another project's container, so the tenant's public route reaches into it; `@internal` is the proxy's own API and dashboard.",
+    "Route to a service the container's own labels define (no `@`), or have the platform grant it under `tenant.allow.proxy_services`.");
 
 fn rule_of(kind: Kind) -> Option<&'static Rule> {
     Some(match kind {
@@ -102,6 +106,7 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::NetworkDriver => &NF025,
         Kind::VolumeDriver => &NF029,
         Kind::ImageName => &NF029,
+        Kind::ProxyRoute => &NF034,
         // NF004's (fixed host ports).
         Kind::HostPort => return None,
         Kind::ExternalNetwork => &NF026,

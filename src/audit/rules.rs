@@ -10,7 +10,7 @@ use ipnet::IpNet;
 
 use super::escapes::{
     NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026, NF027, NF028, NF029,
-    NF030, NF031, NF032,
+    NF030, NF031, NF032, NF034,
 };
 use super::lines::{key, Seg};
 use super::{Occupied, Severity};
@@ -196,7 +196,7 @@ pub const NF033: Rule = Rule {
 pub const RULES: &[Rule] = &[
     NF001, NF002, NF003, NF004, NF005, NF006, NF007, NF008, NF009, NF010, NF011, NF012, NF013,
     NF014, NF015, NF016, NF017, NF018, NF019, NF020, NF021, NF022, NF023, NF024, NF025, NF026,
-    NF027, NF028, NF029, NF030, NF031, NF032, NF033,
+    NF027, NF028, NF029, NF030, NF031, NF032, NF033, NF034,
 ];
 
 /// A finding before it is placed in a file.

@@ -66,6 +66,9 @@ pub enum Kind {
     HostPort,
     /// The host's scheduler and OOM killer turned against the other projects.
     HostResources,
+    /// A proxy route to a service this container does not define: another project's
+    /// container, the proxy's own API, the platform's file-defined services.
+    ProxyRoute,
     ExternalNetwork,
     /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
     Interpolated,
@@ -103,6 +106,7 @@ impl Kind {
             Kind::ImageName => Some("image_names"),
             Kind::HostPort => Some("host_ports"),
             Kind::HostResources => Some("host_resources"),
+            Kind::ProxyRoute => Some("proxy_services"),
             Kind::ExternalNetwork => Some("external_networks"),
             Kind::Interpolated => Some("interpolation"),
             Kind::HostPath => Some("host_paths"),
@@ -133,6 +137,7 @@ impl Kind {
                 | Kind::VolumeDriver
                 | Kind::ImageName
                 | Kind::HostPort
+                | Kind::ProxyRoute
                 | Kind::ExternalNetwork
                 | Kind::ExternalVolume
                 | Kind::HostPath
@@ -439,6 +444,10 @@ pub fn grants(allow: &crate::policy::TenantAllow, kind: Kind, item: Option<&str>
         Kind::Runtime => allow.runtime.iter().any(|r| r == item),
         Kind::Device => allow.devices,
         Kind::HostResources => allow.host_resources,
+        Kind::ProxyRoute => allow
+            .proxy_services
+            .iter()
+            .any(|g| templates::glob_matches(g, item)),
         Kind::Gpu => allow.gpus,
         _ => false,
     }

@@ -428,6 +428,7 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
         }
         for (key, labels) in holders {
             own_labels(&format!("service {name}"), &key, labels, out);
+            proxy_routes(&format!("service {name}"), &key, labels, out);
         }
     }
     for section in ["networks", "volumes"] {
@@ -442,6 +443,30 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
             let field = super::path(&[section, &key, "labels"], None);
             own_labels(&format!("{singular} {key}"), &field, m.get("labels"), out);
         }
+    }
+}
+
+/// A Traefik router's `service` with a provider (`name@docker`, `api@internal`,
+/// `x@file`) is not one this container's labels define: `@docker` sends the route to
+/// another project's container, `@internal` to the proxy's own API and dashboard.
+fn proxy_routes(subject: &str, key: &[super::Part], labels: Option<&Value>, out: &mut Vec<Escape>) {
+    for (label, value) in crate::labels::entries(labels) {
+        let parts: Vec<&str> = label.split('.').collect();
+        let router_service = parts.len() == 5
+            && parts[0] == "traefik"
+            && matches!(parts[1], "http" | "tcp" | "udp")
+            && parts[2] == "routers"
+            && parts[4] == "service";
+        if !router_service || !value.contains('@') {
+            continue;
+        }
+        out.push(Escape::new(
+            Kind::ProxyRoute,
+            subject,
+            key.to_vec(),
+            format!("label `{label}={value}` routes to a service this container's labels do not define: `@docker` is another project's container, `@internal` the proxy's own API and dashboard"),
+            Some(value),
+        ));
     }
 }
 

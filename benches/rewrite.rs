@@ -1,4 +1,4 @@
-//! SPEC §6 speed and memory bars, measured in process (no process start-up, no file I/O):
+//! Speed and memory bars, measured in process (no process start-up, no file I/O):
 //!
 //! * `rewrite/N`: the library path of `netfence rewrite` (parse + merge keys, policy,
 //!   plan, apply, emit) on generated N-service files, side by side with `roundtrip/N`, a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-run.sh — what `netfence run` costs on a live engine (SPEC §6, issue 3).
+# bench-run.sh — what `netfence run` costs on a live engine.
 #
 #   1. `netfence run -f STACK -- true` versus the same work by hand: the file fenced once
 #      with `netfence rewrite`, then `docker compose up -d` + `docker compose down -v`.

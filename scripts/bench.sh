@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPEC §6 speed and memory bars, end to end, in one run:
+# Speed and memory bars, end to end, in one run:
 #   1. generates compose files of 10 / 100 / 1,000 / 5,000 services (examples/gen_compose.rs:
 #      container_name, ${VAR:-n} ports, networks, labels, volumes; ~250 KB at 1,000);
 #   2. builds release binaries;
@@ -8,7 +8,7 @@
 #      `docker compose -f FILE config` (hyperfine when it is there or installable, else a
 #      loop of timed runs);
 #   4. measures peak memory (max RSS, /usr/bin/time) of netfence against the round trip's
-#      (SPEC §6: within 2x), also as growth over each binary's run on an empty file;
+#      (the bar: within 2x), also as growth over each binary's run on an empty file;
 #   5. with CALLGRIND=1, counts instructions (valgrind --tool=callgrind), which unlike
 #      times do not depend on the machine's load;
 #   6. runs the in-process harness (`cargo bench --bench rewrite`), which also plans

@@ -2,7 +2,7 @@
 # The whole test suite: provisions a Docker engine, Compose v2 and the busybox test
 # image when they are absent (scripts/provision-engine.sh), then runs every test.
 #
-# Two engines (SPEC: the newest Docker Engine Debian ships that runs here, and 20.10):
+# Two engines (the newest Docker Engine Debian ships that runs here, and 20.10):
 # every test on the newest, then the engine suite's isolation, names and run tests on
 # 20.10. NETFENCE_ENGINES="latest" (or "20.10") runs one stage only.
 # NETFENCE_E2E=require (CI sets it) makes engine tests fail, never skip, without an engine.

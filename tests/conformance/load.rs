@@ -1,5 +1,5 @@
 //! The loading fixtures (`fixtures/load/`, and the same-file `extends` of
-//! `fixtures/rewrite/extends-same-file`) judged by the real Compose (SPEC §6 Fidelity):
+//! `fixtures/rewrite/extends-same-file`) judged by the real Compose:
 //!
 //! * a file netfence refuses (an include cycle or conflict, an extends cycle) Compose
 //!   refuses too, for the reason netfence names;

@@ -1,5 +1,4 @@
-//! Conformance over the real-world corpus in `../shared/corpus/` (SPEC §6 "Real-world
-//! compose", issue 2 "Conformance"), judged by the real Docker Compose v2.
+//! Conformance over the real-world corpus in `../shared/corpus/`, judged by the real Docker Compose v2.
 //!
 //! What "Compose accepts" means here, fairly:
 //!

@@ -1,5 +1,4 @@
-//! `rewrite --overlay` against the full rewrite, judged by the real Compose (SPEC §4,
-//! §6 Fidelity): `docker compose -f INPUT… -f OVERLAY config --format json` must equal
+//! `rewrite --overlay` against the full rewrite, judged by the real Compose: `docker compose -f INPUT… -f OVERLAY config --format json` must equal
 //! `docker compose -f REWRITE config --format json`, whole (the project name included).
 //! An input the overlay cannot express must be refused with a reason, which is counted
 //! and listed, never passed over. For the fixtures, giving the overlay twice must read as

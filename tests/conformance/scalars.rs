@@ -1,4 +1,4 @@
-//! SPEC §3 rule 1 and §6 "Fidelity", judged by Compose itself on the scalars fixture
+//! Every scalar reads the same after the rewrite, judged by Compose itself on the scalars fixture
 //! (`fixtures/rewrite/scalars`): `docker compose config --format json` of netfence's
 //! output equals that of the input, apart from what netfence owns (the project name,
 //! the networks, services' attachments, `io.netfence.*` labels, the `x-netfence` record).

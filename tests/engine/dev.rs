@@ -1,4 +1,4 @@
-//! `netfence up` / `port` / `down` on a real engine (SPEC §1 case 4): two checkouts of
+//! `netfence up` / `port` / `down` on a real engine: two checkouts of
 //! one stack, in directories of the same name, side by side on stable host ports; and
 //! `gc`, which leaves a checkout's stack alone unless asked. Needs Docker + Compose v2.
 

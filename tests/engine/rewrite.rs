@@ -1,5 +1,5 @@
 //! `rewrite` with a subnet pool on a live engine: subnets already in use there are
-//! avoided (SPEC §3 rule 4), and the stack's own networks do not count against it.
+//! avoided, and the stack's own networks do not count against it.
 
 use crate::binary::Netfence;
 use crate::support::{docker, docker_ok, E2e};

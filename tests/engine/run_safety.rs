@@ -1,4 +1,4 @@
-//! `run` on a shared host (SPEC §5): the files it writes never follow a planted symlink,
+//! `run` on a shared host: the files it writes never follow a planted symlink,
 //! and a run id a live run holds is refused. Needs Docker + Compose v2 (see support).
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The second opinion in tenant mode (SPEC §2 Trust, point 3): netfence's output read by
+//! The second opinion in tenant mode: netfence's output read by
 //! `docker compose config` and judged again. These need Compose, not the engine; without
 //! Compose they print a loud SKIPPED line, and fail under `NETFENCE_E2E=require`.
 
@@ -146,6 +146,26 @@ fn a_clean_tenant_file_passes_the_second_opinion() {
             .stdout_has("nf-prod-shop")
             .stderr_lacks(SKIPPED);
     }
+}
+
+/// Compose writes a block-IO device entry with Go's field names (`Path`, `Weight`);
+/// they are the file's own keys, not unknown ones.
+#[test]
+fn block_io_device_limits_pass_the_second_opinion() {
+    if !compose_ready() {
+        return;
+    }
+    let dir = tenant_project();
+    std::fs::write(
+        dir.path().join("compose.yml"),
+        "services:\n  web:\n    image: netfence-busybox:latest\n    blkio_config:\n      weight_device: [{path: /dev/sda, weight: 400}]\n      device_read_bps: [{path: /dev/sda, rate: 12mb}]\n",
+    )
+    .unwrap();
+    rewrite(dir.path())
+        .run()
+        .success()
+        .stdout_has("weight_device")
+        .stderr_lacks(SKIPPED);
 }
 
 #[test]

@@ -339,7 +339,7 @@ proptest! {
         ..ProptestConfig::with_cases(300)
     })]
 
-    /// SPEC §3 rule 3: whatever labels a file writes, every owned key of the output has
+    /// whatever labels a file writes, every owned key of the output has
     /// netfence's value in every entry (Compose keeps the last of duplicates, so one
     /// foreign entry left anywhere would win).
     #[test]

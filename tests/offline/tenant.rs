@@ -1,4 +1,4 @@
-//! Tenant mode (SPEC §2 Trust) against hostile tenant files, one directory each under
+//! Tenant mode against hostile tenant files, one directory each under
 //! `fixtures/tenant/`: in env scope with the platform's policy every escape is refused
 //! (exit 2, naming the service, the key, why, and the `tenant.allow` key that grants
 //! it); with the grant in `grant.yml` the file is accepted; in run scope the same file is

@@ -108,8 +108,37 @@ fn judge(
     strip_own_labels(&mut ours, &mut theirs);
     strip_own_aliases(&mut theirs, plan);
     strip_default_names(&mut theirs, &plan.project_name);
+    blkio_keys_as_written(&mut theirs);
     refusals.extend(escapes(&theirs, plan, project, opts));
     refusals
+}
+
+/// Compose's JSON writes a block-IO device entry with Go's field names (`Path`,
+/// `Weight`, `Rate`): the keys the file writes `path`, `weight` and `rate`.
+fn blkio_keys_as_written(theirs: &mut Value) {
+    let Some(services) = theirs.get_mut("services").and_then(Value::as_mapping_mut) else {
+        return;
+    };
+    for svc in services.values_mut() {
+        let Some(blkio) = svc.get_mut("blkio_config").and_then(Value::as_mapping_mut) else {
+            continue;
+        };
+        for list in blkio.values_mut() {
+            let Some(entries) = list.as_sequence_mut() else {
+                continue;
+            };
+            for entry in entries.iter_mut().filter_map(Value::as_mapping_mut) {
+                let lowered: Mapping = std::mem::take(entry)
+                    .into_iter()
+                    .map(|(k, v)| match scalar_string(&k) {
+                        Some(name) => (crate::yaml::key(&name.to_ascii_lowercase()), v),
+                        None => (k, v),
+                    })
+                    .collect();
+                *entry = lowered;
+            }
+        }
+    }
 }
 
 /// The escapes the tenant table finds in Compose's reading, with what the platform's

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
-/// The local test image (SPEC §7): busybox with its applet links, no registry needed.
+/// The local test image: busybox with its applet links, no registry needed.
 pub const IMAGE: &str = "netfence-busybox:latest";
 
 /// Runs `docker ARGS…`, returning its output (never panics on failure).

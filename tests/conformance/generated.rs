@@ -52,14 +52,30 @@ const PIECES: &[&[&str]] = &[
         "environment: {A: '${A:-1}'}",
         "labels: {!!binary aW8ubmV0ZmVuY2Uuc2NvcGU=: x}",
         "labels: {app: web}",
+        "labels: {traefik.http.routers.x.service: api@internal}",
         "user: !!str 0022",
+    ],
+    &[
+        "ports: ['80:8080']",
+        "ports: ['${PORT:-22}:22']",
+        "ports: [{target: 80, published: !!str 443}]",
+        "ports: ['8080:80']",
+        "ports: ['80']",
+    ],
+    &[
+        "logging: {options: {syslog-address: 'tcp://10.0.0.1:514'}}",
+        "logging: {driver: json-file, options: {max-size: 10m}}",
+        "oom_score_adj: ${ADJ:--500}",
+        "oom_score_adj: 500",
+        "ulimits: {rtprio: 99}",
+        "build: {context: ., tags: ['nginx:1.27']}",
     ],
 ];
 
 fn document(rng: &mut StdRng) -> String {
     let mut text = String::from("x-caps: &caps\n  cap_add: [SYS_ADMIN]\nservices:\n  other:\n    image: busybox\n  web:\n    image: busybox\n");
     for group in PIECES {
-        if rng.gen_bool(0.6) {
+        if rng.gen_bool(0.45) {
             let piece = group[rng.gen_range(0..group.len())];
             text.push_str(&format!("    {piece}\n"));
         }
@@ -114,6 +130,8 @@ fn compose_verdict(compose: &ComposeCmd, dir: &Path) -> Vec<String> {
     let ctx = Context {
         scope: Some(&scope),
         project: Some("shop"),
+        // The Compose project name the plan gives project `shop` in `prod`.
+        project_name: Some("nf-prod-shop"),
         foreign_patterns: tenant::foreign_patterns(&policy),
         project_dir: Some(dir),
         ..Context::default()

@@ -19,11 +19,16 @@ pub(super) fn check(doc: &Value, policy: &Policy, ctx: &Context<'_>, out: &mut V
         .project
         .as_deref()
         .unwrap_or(crate::naming::PROJECT_TEMPLATE);
+    let services = compose::services_ref(doc);
     let judge = Judge {
         own,
+        services: services
+            .iter()
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect(),
         projects: NamePattern::new("project", template, policy.prefix()),
     };
-    for (name, svc) in compose::services_ref(doc) {
+    for (name, svc) in services {
         let subject = format!("service {name}");
         let build = svc.get("build").map(untag);
         if let Some(image) = svc.get("image").and_then(scalar_string) {
@@ -43,6 +48,10 @@ pub(super) fn check(doc: &Value, policy: &Policy, ctx: &Context<'_>, out: &mut V
 struct Judge<'a> {
     /// The project's own Compose name: its builds are `<own>-<service>`.
     own: &'a str,
+    /// The file's services, lower case: `<own>-<one of them>` is the project's build.
+    /// Any other `<own>-…` can be another project's (`shop-billing`'s builds are
+    /// `<prefix>-<env>-shop-billing-<service>`).
+    services: Vec<String>,
     /// Every project's Compose name, as the policy's template makes them.
     projects: Option<NamePattern>,
 }
@@ -50,10 +59,13 @@ struct Judge<'a> {
 impl Judge<'_> {
     fn is_own(&self, repo: &str) -> bool {
         let own = self.own;
-        repo == own
-            || [format!("{own}-"), format!("{own}_"), format!("{own}/")]
-                .iter()
-                .any(|p| repo.starts_with(p.as_str()))
+        if repo.starts_with(&format!("{own}/")) {
+            return true;
+        }
+        [format!("{own}-"), format!("{own}_")].iter().any(|p| {
+            repo.strip_prefix(p.as_str())
+                .is_some_and(|service| self.services.iter().any(|s| s == service))
+        })
     }
 
     /// A name a build gives its image: only the project's own.
@@ -76,6 +88,16 @@ impl Judge<'_> {
 
     /// A name an image is read by: never another project's build.
     fn read(&self, subject: &str, at: Vec<Part>, image: &str, out: &mut Vec<Escape>) {
+        if is_image_id(image) {
+            out.push(Escape::new(
+                Kind::ImageName,
+                subject,
+                at,
+                format!("`{image}` is an image ID (or the start of one): it names whatever image the engine holds under it, another project's build for one; name the image"),
+                Some(image.to_owned()),
+            ));
+            return;
+        }
         let repo = repository(image);
         let another = !repo.contains('/')
             && !self.is_own(repo)
@@ -147,12 +169,27 @@ fn mounted(judge: &Judge<'_>, subject: &str, name: &str, svc: &Mapping, out: &mu
 }
 
 /// `registry/name:tag@digest` without its tag and digest.
+/// Docker Hub's spellings of a name the engine reads as the bare one.
+const HUB: &[&str] = &["docker.io/", "index.docker.io/", "registry-1.docker.io/"];
+
 fn repository(image: &str) -> &str {
     let image = image.split('@').next().unwrap_or(image);
-    match image.rfind(':') {
+    let image = match image.rfind(':') {
         Some(i) if !image[i..].contains('/') => &image[..i],
         _ => image,
-    }
+    };
+    let image = HUB
+        .iter()
+        .find_map(|h| image.strip_prefix(h))
+        .unwrap_or(image);
+    image.strip_prefix("library/").unwrap_or(image)
+}
+
+/// `sha256:…`, or hex digits alone: the engine takes them as an image ID or a prefix of
+/// one when no image has that name.
+fn is_image_id(image: &str) -> bool {
+    let hex = image.strip_prefix("sha256:").unwrap_or(image);
+    !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Whether `tenant.allow.image_names` names this repository.
@@ -173,5 +210,17 @@ mod tests {
             "registry:5000/app"
         );
         assert_eq!(repository("nf-prod-shop-web"), "nf-prod-shop-web");
+        assert_eq!(repository("docker.io/library/nginx:1"), "nginx");
+        assert_eq!(repository("index.docker.io/library/x"), "x");
+        assert_eq!(repository("library/x:latest"), "x");
+        assert_eq!(repository("docker.io/acme/x"), "acme/x");
+    }
+
+    #[test]
+    fn hex_alone_is_an_image_id() {
+        assert!(super::is_image_id("684"));
+        assert!(super::is_image_id("sha256:6840aa0e36c6"));
+        assert!(!super::is_image_id("nginx"));
+        assert!(!super::is_image_id("sha256:"));
     }
 }

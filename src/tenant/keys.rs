@@ -381,7 +381,7 @@ static TABLE: &[Key] = &[
     free("services.*.logging"),
     grant("services.*.logging.driver", LOG_DRIVER),
     judged("services.*.logging.options", "services::log_options"),
-    free("services.*.mac_address"),
+    judged("services.*.mac_address", "names::qualified"),
     free("services.*.mem_limit"),
     free("services.*.mem_reservation"),
     free("services.*.mem_swappiness"),

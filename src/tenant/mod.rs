@@ -13,6 +13,7 @@ mod keys;
 mod names;
 mod networks;
 mod ports;
+mod proxy_routes;
 mod services;
 mod templates;
 mod volumes;

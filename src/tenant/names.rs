@@ -11,9 +11,23 @@ use crate::yaml::{scalar_string, untag, Value};
 
 /// Judged in every scope (a run's file may later deploy to an environment); tenant mode,
 /// where it refuses, is an environment's.
-pub(super) fn qualified(doc: &Value, _ctx: &Context<'_>, out: &mut Vec<Escape>) {
+pub(super) fn qualified(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escape>) {
     for (name, svc) in compose::services_ref(doc) {
         let subject = format!("service {name}");
+        // Compose puts a service-level MAC on the network it takes as main, which can
+        // be the environment's (every service joins it in an environment).
+        if ctx.scope.is_some_and(|s| s.is_env()) {
+            if let Some(mac) = svc.get("mac_address").filter(|v| !v.is_null()) {
+                let shown = scalar_string(mac).unwrap_or_else(|| mac.kind().to_owned());
+                out.push(Escape::new(
+                    Kind::QualifiedName,
+                    subject.as_str(),
+                    path(&["services", &name, "mac_address"], None),
+                    format!("`mac_address: {shown}` fixes the container's MAC on the network Compose takes as its main one, which in an environment can be the one other projects share: it can take one of theirs; leave it to the engine"),
+                    None,
+                ));
+            }
+        }
         if name.contains('.') {
             out.push(escape(
                 &subject,

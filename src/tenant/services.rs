@@ -80,7 +80,17 @@ fn host_resources(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
             found.push((vec![key], "real-time CPU time".into()));
         }
     }
-    let rtprio = svc.get("ulimits").and_then(|u| u.get("rtprio")).map(untag);
+    // The engine upper-cases the name (`RLIMIT_` + name): `RTPRIO` is `rtprio`.
+    let rtprio = svc
+        .get("ulimits")
+        .map(untag)
+        .and_then(Value::as_mapping)
+        .and_then(|u| {
+            u.iter().find(|(k, _)| {
+                scalar_string(k).is_some_and(|k| k.trim().eq_ignore_ascii_case("rtprio"))
+            })
+        })
+        .map(|(_, v)| untag(v));
     let limits = match rtprio {
         Some(Value::Mapping(m)) => m.values().filter_map(number).collect(),
         Some(v) => number(v).into_iter().collect(),
@@ -128,7 +138,11 @@ fn log_options(name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
     let Some(logging) = svc.get("logging").map(untag).and_then(Value::as_mapping) else {
         return;
     };
-    let driver = logging.get("driver").and_then(scalar_string);
+    // An empty driver is none: the engine's default takes the options.
+    let driver = logging
+        .get("driver")
+        .and_then(scalar_string)
+        .filter(|d| !d.trim().is_empty());
     if driver.is_some_and(|d| !super::keys::is_local_log_driver(&d)) {
         return;
     }
@@ -426,10 +440,12 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
                 holders.push((at, labels));
             }
         }
-        for (key, labels) in holders {
-            own_labels(&format!("service {name}"), &key, labels, out);
-            proxy_routes(&format!("service {name}"), &key, labels, out);
+        let subject = format!("service {name}");
+        for (key, labels) in &holders {
+            own_labels(&subject, key, *labels, out);
         }
+        super::proxy_routes::check(&subject, &holders, out);
+        inline_image_labels(&subject, &name, svc, out);
     }
     for section in ["networks", "volumes"] {
         let Some(items) = compose::section(doc, section) else {
@@ -446,27 +462,39 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
     }
 }
 
-/// A Traefik router's `service` with a provider (`name@docker`, `api@internal`,
-/// `x@file`) is not one this container's labels define: `@docker` sends the route to
-/// another project's container, `@internal` to the proxy's own API and dashboard.
-fn proxy_routes(subject: &str, key: &[super::Part], labels: Option<&Value>, out: &mut Vec<Escape>) {
-    for (label, value) in crate::labels::entries(labels) {
-        let parts: Vec<&str> = label.split('.').collect();
-        let router_service = parts.len() == 5
-            && parts[0] == "traefik"
-            && matches!(parts[1], "http" | "tcp" | "udp")
-            && parts[2] == "routers"
-            && parts[4] == "service";
-        if !router_service || !value.contains('@') {
-            continue;
+/// A `LABEL` in an inline Dockerfile is a label of every container of the image: the
+/// proxy reads `traefik.*` there, `gc` and `verify` read `io.netfence.*`, past every
+/// judgement of the compose file's own labels.
+fn inline_image_labels(subject: &str, name: &str, svc: &Mapping, out: &mut Vec<Escape>) {
+    let Some(text) = svc
+        .get("build")
+        .map(untag)
+        .and_then(|b| b.get("dockerfile_inline"))
+        .and_then(scalar_string)
+    else {
+        return;
+    };
+    let labels = text.lines().map(str::trim_start).filter(|l| {
+        l.get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("label ") || w.eq_ignore_ascii_case("label\t"))
+    });
+    let lowered: String = labels
+        .map(str::to_ascii_lowercase)
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (prefix, kind) in [
+        (crate::labels::PREFIX, Kind::OwnLabels),
+        ("traefik.", Kind::ProxyRoute),
+    ] {
+        if lowered.contains(prefix) {
+            out.push(Escape::new(
+                kind,
+                subject,
+                super::path(&["services", name, "build", "dockerfile_inline"], None),
+                format!("the inline Dockerfile labels the image `{prefix}…`: its containers carry the label, which the compose file's own labels are judged for (netfence's ownership, the shared proxy's routes)"),
+                None,
+            ));
         }
-        out.push(Escape::new(
-            Kind::ProxyRoute,
-            subject,
-            key.to_vec(),
-            format!("label `{label}={value}` routes to a service this container's labels do not define: `@docker` is another project's container, `@internal` the proxy's own API and dashboard"),
-            Some(value),
-        ));
     }
 }
 

@@ -490,3 +490,28 @@ fn log_options_are_free_only_for_drivers_that_keep_logs_on_the_host() {
         Some("tenant.allow.host_network: true")
     );
 }
+
+/// The spellings the engine and the proxy read as the judged ones.
+#[test]
+fn upper_case_limits_empty_log_drivers_and_inline_image_labels_are_judged() {
+    let env = crate::Scope::Env("prod".into());
+    let text = "services:\n  a:\n    ulimits: {RTPRIO: 99}\n    logging: {driver: '', options: {syslog-address: 'tcp://10.0.0.1:514'}}\n    mac_address: '02:42:ac:11:00:02'\n    build: {context: ., dockerfile_inline: \"FROM scratch\\nlabel traefik.http.routers.x.service=api@internal io.netfence.role=proxy\\n\"}\n    labels: {traefik.http.routers.web.Service: web-nf-prod-billing}\n";
+    let e = found(
+        text,
+        &in_project(std::path::Path::new("/nonexistent"), Some(&env)),
+    );
+    let keys: Vec<(Kind, &str)> = e.iter().map(|e| (e.kind, e.key.as_str())).collect();
+    for want in [
+        (Kind::HostResources, "services.a.ulimits.rtprio"),
+        (
+            Kind::HostNetwork,
+            "services.a.logging.options.syslog-address",
+        ),
+        (Kind::QualifiedName, "services.a.mac_address"),
+        (Kind::OwnLabels, "services.a.build.dockerfile_inline"),
+        (Kind::ProxyRoute, "services.a.build.dockerfile_inline"),
+        (Kind::ProxyRoute, "services.a.labels"),
+    ] {
+        assert!(keys.contains(&want), "{want:?} missing in {keys:#?}");
+    }
+}

@@ -370,12 +370,22 @@ impl<'a> Planner<'a> {
     }
 }
 
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "internal: {}, attachable: {}",
+            self.internal, self.attachable
+        )
+    }
+}
+
 /// Says so when a kept network is not what the plan now makes of it: Compose would
 /// recreate it, which needs its containers gone first.
 fn kept_as_it_was(scope: &Scope, np: &NetworkPlan, was: Shape) {
     if was != Shape::of(np) {
         tracing::warn!(
-            "{scope}: network {} is kept as an earlier bring-up made it ({was:?}), not as planned now ({:?}); `netfence down` first applies the change",
+            "{scope}: network {} is kept as an earlier bring-up made it ({was}), not as planned now ({}); `netfence down` first applies the change",
             np.name,
             Shape::of(np)
         );

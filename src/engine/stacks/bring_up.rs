@@ -1,10 +1,14 @@
-//! Bringing one fenced copy of a stack up on the engine: what `netfence run` does before
-//! CMD, and what the library's [`Stack::up`](crate::engine::stacks::stack::Stack::up) does. Tear-down is
-//! [`tear_down`](crate::engine::stacks::tear_down::tear_down)'s.
+//! Bringing a stack up on the engine, one way for every command: `netfence run` before
+//! CMD (and the library's [`Stack`](crate::engine::stacks::stack::Stack)), `run --reuse`,
+//! and `up` in a checkout. Plan → the managed networks by API (planned again when the
+//! engine refuses a subnet) → their isolation settled → the fenced file → `compose up`
+//! (tried again, or planned again, when a host port was lost) → ready → run info.
 //!
-//! `up` in a checkout (`stacks::dev`) takes the same steps after its own planning (its
-//! networks are Compose's, its host ports stable): [`write_fenced`], [`compose_up_once`],
-//! [`ready`] and [`write_info`] are the one way a stack goes from a plan to ready.
+//! What differs between the commands is data, a [`BringUp`] that `run.rs` and `dev.rs`
+//! build; every label the stack's objects get is in it (and so in the plan) before the
+//! file is written. Tear-down is [`tear_down`]'s (a run) or `down`'s (a checkout).
+//!
+//! [`tear_down`]: crate::engine::stacks::tear_down::tear_down
 
 use crate::engine::{EngineError, EngineResult};
 use std::path::PathBuf;
@@ -19,9 +23,10 @@ use crate::engine::client::network::NotCreated;
 use crate::engine::host::state_dir::RunDir;
 use crate::engine::stacks::logs::{failing_logs, indent, not_up, NotUp};
 use crate::engine::stacks::run_info::{self, RunInfo};
-use crate::engine::stacks::session::Session;
+use crate::engine::stacks::session::{Session, Setup};
+use crate::engine::stacks::stable_ports::{taken_port, PortBook};
 use crate::engine::stacks::wait;
-use crate::plan::{Plan, Role};
+use crate::plan::{HostPorts, NetworkPlan, Options, Plan, Role};
 use crate::{labels, Scope};
 
 /// The fenced compose file (or the overlay) and the run info, in the run's private
@@ -29,6 +34,56 @@ use crate::{labels, Scope};
 const FENCED_FILE: &str = "compose.yml";
 const OVERLAY_FILE: &str = "fence.yml";
 pub(super) const INFO_FILE: &str = "run-info.json";
+
+/// What differs between the ways a stack is brought up, decided by the command.
+#[derive(Debug, Clone)]
+pub struct BringUp {
+    pub scope: Scope,
+    /// The copy's number among parallel copies (`NETFENCE_INDEX`, the run info).
+    pub index: Option<usize>,
+    /// An earlier deployment of the scope is built on (`run --reuse`, a checkout's
+    /// stack): its networks are kept as they are, since its containers are attached to
+    /// them, and its private directory is replaced.
+    pub keep_earlier: bool,
+    /// How host ports are chosen, and what a port lost to someone else leads to.
+    pub ports: Ports,
+    /// Labels on every service, own volume and managed network beside the ownership
+    /// labels (the plan's `bring_up_labels`): `run`'s owning process, `up`'s checkout.
+    pub labels: Vec<(String, String)>,
+    /// Labels only the networks netfence creates get (beside the plan's and their
+    /// creation time): a run's owning process, a reused stack's too (its services
+    /// cannot carry it, see `run.rs`).
+    pub network_labels: Vec<(String, String)>,
+}
+
+/// How host ports are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ports {
+    /// As the plan writes them (an ephemeral port is the engine's choice): a bind that
+    /// lost a race is tried again as it is (see [`transient`]).
+    Engine,
+    /// Stable across `up`s (see `plan::dev_ports`): chosen by the planner among the
+    /// ports neither the engine nor this host has taken; one taken meanwhile is planned
+    /// again around.
+    Stable,
+}
+
+impl BringUp {
+    /// The plan options: netfence creates the managed networks itself, each on a subnet
+    /// none of `occupied` has; `host_ports` is what stable ports avoid and keep.
+    pub(super) fn options(
+        &self,
+        setup: &Setup,
+        occupied: Vec<Avoid>,
+        host_ports: HostPorts,
+    ) -> Options {
+        Options {
+            bring_up_labels: self.labels.clone(),
+            host_ports,
+            ..setup.options(&self.scope, occupied)
+        }
+    }
+}
 
 /// What a copy has put on the engine (or on disk), for tear-down.
 #[derive(Debug, Default)]
@@ -62,46 +117,48 @@ fn transient(compose_output: &str) -> bool {
     compose_output.contains("address already in use")
 }
 
-/// Brings one copy up: plan → networks → fenced file → `compose up -d` → wait until
-/// ready → run info. What it creates is noted in `fp` as it goes, for [`tear_down`]
-/// (which is due on every path, this one's failure included). `index`: the copy's
-/// number among parallel copies. The error says why, quoting the logs of the
-/// containers that failed.
-///
-/// [`tear_down`]: crate::engine::stacks::tear_down::tear_down
-pub async fn bring_up(
-    session: &Session,
-    scope: &Scope,
-    index: Option<usize>,
-    fp: &mut Footprint,
-) -> Result<Up, NotUp> {
+/// Brings the stack up as `how` says: plan → networks → fenced file → `compose up -d` →
+/// wait until ready → run info. What it creates is noted in `fp` as it goes, for
+/// tear-down (due on every path of a run, this one's failure included). The error says
+/// why, quoting the logs of the containers that failed.
+pub async fn bring_up(session: &Session, how: &BringUp, fp: &mut Footprint) -> Result<Up, NotUp> {
     let t0 = Instant::now();
     let deadline = t0 + session.setup.timeout;
-    let engine = &session.engine;
-    let plan = plan_and_create(session, scope).await?;
-    if let Some(w) = crate::engine::stacks::caveats::caveat_on(engine, &plan).await {
-        tracing::warn!("{scope}: {w}");
+    let mut planner = Planner::new(session, how).await?;
+    let mut plan = planner.plan().await?;
+    if let Some(w) = crate::engine::stacks::caveats::caveat_on(&session.engine, &plan).await {
+        tracing::warn!("{}: {w}", how.scope);
     }
     fp.project_name = plan.project_name.clone();
     fp.profiles = plan.profiles.active.clone();
-    if session.setup.reuse {
-        // The earlier run's directory: its files are this one's to replace.
+    if how.keep_earlier {
+        // The earlier deployment's directory: its files are this one's to replace.
         session.state.forget(&plan.project_name);
     }
-    let dir = session.state.new_run_dir(&plan.project_name)?;
-    let files = write_fenced(session, &plan, fp.dir.insert(dir))?;
-    fp.compose_files = files.clone();
+    write_files(session, &plan, fp)?;
     tracing::debug!("networks ready after {:?}", t0.elapsed());
-    compose_up(session, fp, deadline).await?;
+    compose_up(session, &mut planner, &mut plan, fp, deadline).await?;
     tracing::debug!("compose up done after {:?}", t0.elapsed());
-    let info = ready(session, &plan, index, deadline).await?;
+    let info = ready(session, &plan, how.index, deadline).await?;
     tracing::debug!("ready after {:?}", t0.elapsed());
     let Some(dir) = &fp.dir else {
         return Err(EngineError::other("no run directory for the run info").into());
     };
     let info_path = write_info(&info, dir)?;
     fp.info_file = Some(info_path.clone());
-    let mut exports = run_info::exports(&info);
+    let exports = exports(&info, &info_path, how.index, &fp.compose_files);
+    tracing::info!("{} is up: {}", plan.project_name, info_path.display());
+    Ok(Up { info, exports })
+}
+
+/// The `NETFENCE_*` variables of a stack that is up.
+fn exports(
+    info: &RunInfo,
+    info_path: &std::path::Path,
+    index: Option<usize>,
+    files: &[PathBuf],
+) -> Vec<(String, String)> {
+    let mut exports = run_info::exports(info);
     exports.push((
         "NETFENCE_RUN_INFO".into(),
         info_path.to_string_lossy().into_owned(),
@@ -119,57 +176,268 @@ pub async fn bring_up(
         .map(|f| f.to_string_lossy().into_owned())
         .collect();
     exports.push(("NETFENCE_COMPOSE_FILES".into(), all.join(":")));
-    tracing::info!("{} is up: {}", plan.project_name, info_path.display());
-    Ok(Up { info, exports })
+    exports
+}
+
+/// Writes `plan`'s files into a fresh private directory, noted in `fp`. A plan made
+/// again replaces the directory of the one before (a directory's files are written
+/// once).
+fn write_files(session: &Session, plan: &Plan, fp: &mut Footprint) -> EngineResult<()> {
+    if let Some(old) = fp.dir.take() {
+        old.remove();
+    }
+    let dir = fp
+        .dir
+        .insert(session.state.new_run_dir(&plan.project_name)?);
+    fp.compose_files = write_fenced(session, plan, dir)?;
+    Ok(())
 }
 
 /// How often a copy is planned again because the engine refused a subnet as
 /// overlapping: each refusal is a concurrent run that took that subnet meanwhile.
 const MAX_PLANS: usize = 12;
+/// How often stable ports are planned again because one was taken meanwhile.
+const MAX_PORT_PLANS: usize = 8;
 
-/// Plans the copy and creates its networks exactly as planned. When the engine refuses
-/// a subnet (a concurrent run took it after the engine was read), the copy is planned
-/// again with that subnet taken: the planner stays the only allocator, so the networks
-/// are what `plan --for-run` shows.
-async fn plan_and_create(session: &Session, scope: &Scope) -> EngineResult<Plan> {
-    let mut refused: Vec<IpNet> = Vec::new();
-    let mut created: Vec<Created> = if session.setup.reuse {
-        earlier_networks(session, scope).await?
-    } else {
-        Vec::new()
-    };
-    for _ in 0..MAX_PLANS {
-        let plan = plan_copy(session, scope, &refused).await?;
-        match create_networks(session, &plan, &mut created).await? {
-            None => {
+/// What a bring-up plans with, and what it has learnt from the engine's refusals.
+struct Planner<'a> {
+    session: &'a Session,
+    how: &'a BringUp,
+    /// Subnets the engine refused as overlapping: concurrent runs took them.
+    refused: Vec<IpNet>,
+    /// The stack's managed networks on the engine: created here, or kept from earlier.
+    created: Vec<Created>,
+    /// With stable ports, where the host ports stand.
+    ports: Option<PortBook>,
+}
+
+impl<'a> Planner<'a> {
+    async fn new(session: &'a Session, how: &'a BringUp) -> EngineResult<Planner<'a>> {
+        let created = match how.keep_earlier {
+            true => earlier_networks(session, &how.scope).await?,
+            false => Vec::new(),
+        };
+        let ports = match how.ports {
+            Ports::Stable => Some(PortBook::read(&session.engine, &how.scope).await?),
+            Ports::Engine => None,
+        };
+        Ok(Planner {
+            session,
+            how,
+            refused: Vec::new(),
+            created,
+            ports,
+        })
+    }
+
+    /// Plans the stack and creates its networks exactly as planned, their isolation
+    /// settled. When the engine refuses a subnet (a concurrent run took it after the
+    /// engine was read), or a stable port is bound on this host, the stack is planned
+    /// again around it: the planner stays the only allocator, so the networks are what
+    /// `plan --for-run` shows.
+    async fn plan(&mut self) -> EngineResult<Plan> {
+        let (mut subnet_plans, mut port_plans) = (0, 0);
+        let scope = &self.how.scope;
+        loop {
+            let plan = self.plan_once().await?;
+            if let Some(busy) = self.bound_elsewhere(&plan) {
+                port_plans += 1;
+                if port_plans >= MAX_PORT_PLANS {
+                    return Err(EngineError::refused(format!(
+                        "choosing host ports: {MAX_PORT_PLANS} plans in a row chose a port bound on this host"
+                    )));
+                }
+                tracing::info!(
+                    "{scope}: host ports {busy:?} are bound on this host; planning again"
+                );
+                continue;
+            }
+            let Some(taken) = self.create_networks(&plan).await? else {
                 // The engine applies a bridge's isolation rules after the bridge is up:
                 // no container starts before they are there.
                 let names: Vec<String> = plan.networks.iter().map(|n| n.name.clone()).collect();
-                session.engine.settle_isolation(&names).await?;
+                self.session.engine.settle_isolation(&names).await?;
                 return Ok(plan);
+            };
+            subnet_plans += 1;
+            if subnet_plans >= MAX_PLANS {
+                return Err(EngineError::refused(format!(
+                    "creating the networks: {MAX_PLANS} plans in a row had a subnet another network took meanwhile"
+                )));
             }
-            Some(taken) => {
-                tracing::info!("{scope}: subnet {taken} was taken meanwhile; planning again");
-                refused.push(taken);
-            }
+            tracing::info!("{scope}: subnet {taken} was taken meanwhile; planning again");
+            self.refused.push(taken);
         }
     }
-    Err(EngineError::refused(format!(
-        "creating the networks: {MAX_PLANS} plans in a row had a subnet another network took meanwhile"
-    )))
+
+    /// The stack's plan: its managed networks on subnets that no network on the engine
+    /// (but its own), no refused one and no other copy's plan has.
+    async fn plan_once(&self) -> EngineResult<Plan> {
+        let (session, scope) = (self.session, &self.how.scope);
+        let mut occupied = session.engine.avoid().await?;
+        occupied.extend(self.refused.iter().map(|&s| Avoid::refused(s)));
+        if let Ok(planned) = session.planned.lock() {
+            let others = planned.iter().filter(|(id, _)| *id != scope.id());
+            occupied.extend(others.flat_map(|(id, s)| s.iter().map(move |&s| Avoid::copy(s, id))));
+        }
+        let host = self
+            .ports
+            .as_ref()
+            .map(|b| b.host.clone())
+            .unwrap_or_default();
+        let opts = self.how.options(&session.setup, occupied, host);
+        let plan = session
+            .project
+            .plan(&opts)
+            .map_err(|e| EngineError::Plan(Box::new(e)))?;
+        if let Ok(mut planned) = session.planned.lock() {
+            planned.insert(scope.id().to_owned(), subnets_of(&plan));
+        }
+        Ok(plan)
+    }
+
+    /// With stable ports: those `plan` chose that something else binds on this host,
+    /// taken from now on. `None` when there are none.
+    fn bound_elsewhere(&mut self, plan: &Plan) -> Option<Vec<u16>> {
+        let book = self.ports.as_mut()?;
+        let busy = book.bound_elsewhere(plan);
+        if busy.is_empty() {
+            return None;
+        }
+        book.take(&busy);
+        Some(busy)
+    }
+
+    /// What to do after `compose up` failed (its `attempt`th time) saying `text`.
+    fn after_failed_up(&mut self, text: &str, attempt: usize) -> Retry {
+        let Some(book) = self.ports.as_mut() else {
+            return match attempt < UP_ATTEMPTS && transient(text) {
+                true => Retry::Same,
+                false => Retry::Not,
+            };
+        };
+        match taken_port(text) {
+            // The stack's own port is not someone else's: a real failure.
+            Some(p) if attempt < MAX_PORT_PLANS && !book.own.contains(&p) => {
+                book.take(&[p]);
+                Retry::Replan(p)
+            }
+            _ => Retry::Not,
+        }
+    }
+
+    /// Creates the plan's managed networks (and the persistent ones it names, when
+    /// missing), keeping those of an earlier try that the plan still has as they are.
+    /// `Some(subnet)` when the engine refused that subnet as overlapping.
+    async fn create_networks(&mut self, plan: &Plan) -> EngineResult<Option<IpNet>> {
+        let engine = &self.session.engine;
+        let mut extra = self.how.network_labels.clone();
+        extra.push((labels::CREATED.to_owned(), crate::engine::now_rfc3339()));
+        for np in &plan.networks {
+            if np.role.is_persistent() {
+                engine.ensure_persistent(np).await?;
+            }
+            if np.role != Role::Managed {
+                continue;
+            }
+            let subnets: Vec<IpNet> = np.subnet.into_iter().chain(np.subnet6).collect();
+            if let Some(i) = self.created.iter().position(|c| c.name == np.name) {
+                if let Some(was) = self.created[i].earlier {
+                    kept_as_it_was(&self.how.scope, np, was);
+                    continue;
+                }
+                if self.created[i].subnets == subnets {
+                    continue;
+                }
+                // Planned elsewhere this time: it is new and empty, so it goes.
+                let old = self.created.remove(i);
+                done_if_gone(engine.remove_network(&old.id).await)
+                    .map_err(|e| e.doing(format!("removing network {}", old.name)))?;
+            }
+            match engine.create_planned(np, &extra).await {
+                Ok(id) => self.created.push(Created {
+                    name: np.name.clone(),
+                    id,
+                    subnets,
+                    earlier: None,
+                }),
+                Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
+                Err(NotCreated::Failed(e)) => return Err(e),
+                Err(NotCreated::Exists) => return Err(exists(&np.name)),
+            }
+        }
+        Ok(None)
+    }
 }
 
-/// A network this copy created, with the subnets it has.
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "internal: {}, attachable: {}",
+            self.internal, self.attachable
+        )
+    }
+}
+
+/// Says so when a kept network is not what the plan now makes of it: Compose would
+/// recreate it, which needs its containers gone first.
+fn kept_as_it_was(scope: &Scope, np: &NetworkPlan, was: Shape) {
+    if was != Shape::of(np) {
+        tracing::warn!(
+            "{scope}: network {} is kept as an earlier bring-up made it ({was}), not as planned now ({}); `netfence down` first applies the change",
+            np.name,
+            Shape::of(np)
+        );
+    }
+}
+
+/// What a failed `compose up` leads to.
+enum Retry {
+    /// The same `up` again: what failed passes.
+    Same,
+    /// A plan around this host port, which someone took meanwhile.
+    Replan(u16),
+    Not,
+}
+
+fn exists(network: &str) -> EngineError {
+    EngineError::Conflict {
+        network: network.to_owned(),
+        message: format!(
+            "creating network {network}: the engine already holds a network of that name (another run with this id?)"
+        ),
+    }
+}
+
+/// A network this stack created, with the subnets it has.
 struct Created {
     name: String,
     id: String,
     subnets: Vec<IpNet>,
-    /// Made by an earlier run of a reused stack: kept as it is, whatever the plan's
-    /// subnet (its containers are attached to it).
-    earlier: bool,
+    /// Made by an earlier deployment of the scope: kept as it is, whatever the plan says
+    /// (its containers are attached to it); what it is, to say where the plan differs.
+    earlier: Option<Shape>,
 }
 
-/// The networks a reused stack's earlier run made, by the scope's labels.
+/// What a network is, of what a plan sets and a kept network cannot take on. Not IPv6:
+/// a daemon can turn it on for networks that do not ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    internal: bool,
+    attachable: bool,
+}
+
+impl Shape {
+    fn of(np: &NetworkPlan) -> Shape {
+        Shape {
+            internal: np.internal,
+            attachable: np.attachable,
+        }
+    }
+}
+
+/// The networks an earlier deployment of the scope made, by the scope's labels.
 async fn earlier_networks(session: &Session, scope: &Scope) -> EngineResult<Vec<Created>> {
     let nets = session
         .engine
@@ -180,39 +448,14 @@ async fn earlier_networks(session: &Session, scope: &Scope) -> EngineResult<Vec<
         .filter(|n| n.label(labels::ROLE).is_none())
         .map(|n| Created {
             subnets: n.subnets.iter().filter_map(|s| s.parse().ok()).collect(),
+            earlier: Some(Shape {
+                internal: n.internal,
+                attachable: n.attachable,
+            }),
             name: n.name,
             id: n.id,
-            earlier: true,
         })
         .collect())
-}
-
-/// The copy's plan: its managed networks on subnets that no network on the engine (but
-/// its own, from an earlier try), no `refused` one and no other copy's plan has.
-async fn plan_copy(session: &Session, scope: &Scope, refused: &[IpNet]) -> EngineResult<Plan> {
-    let mut occupied = session.engine.avoid().await?;
-    occupied.extend(refused.iter().map(|&s| Avoid::refused(s)));
-    if let Ok(planned) = session.planned.lock() {
-        let others = planned.iter().filter(|(id, _)| *id != scope.id());
-        occupied.extend(others.flat_map(|(id, s)| s.iter().map(move |&s| Avoid::copy(s, id))));
-    }
-    let mut opts = session.setup.options(scope, occupied);
-    // Every service and own volume also names its owning process, so `gc` can tell a
-    // live run's from a dead one's. Not a reused stack's: it outlives the run that made
-    // it, and a label that changes every run would make Compose recreate every
-    // container (its config hash).
-    if !session.setup.reuse {
-        opts.bring_up_labels
-            .push((labels::OWNER.to_owned(), session.owner.clone()));
-    }
-    let plan = session
-        .project
-        .plan(&opts)
-        .map_err(|e| EngineError::Plan(Box::new(e)))?;
-    if let Ok(mut planned) = session.planned.lock() {
-        planned.insert(scope.id().to_owned(), subnets_of(&plan));
-    }
-    Ok(plan)
 }
 
 fn subnets_of(plan: &Plan) -> Vec<IpNet> {
@@ -222,69 +465,13 @@ fn subnets_of(plan: &Plan) -> Vec<IpNet> {
         .collect()
 }
 
-/// Creates the plan's managed networks (and the persistent ones it names, when
-/// missing), keeping those of an earlier try that the plan still has as they are.
-/// `Some(subnet)` when the engine refused that subnet as overlapping.
-async fn create_networks(
-    session: &Session,
-    plan: &Plan,
-    created: &mut Vec<Created>,
-) -> EngineResult<Option<IpNet>> {
-    let extra = vec![
-        (labels::OWNER.to_owned(), session.owner.clone()),
-        (labels::CREATED.to_owned(), crate::engine::now_rfc3339()),
-    ];
-    for np in &plan.networks {
-        if np.role.is_persistent() {
-            session.engine.ensure_persistent(np).await?;
-        }
-        if np.role != Role::Managed {
-            continue;
-        }
-        let subnets: Vec<IpNet> = np.subnet.into_iter().chain(np.subnet6).collect();
-        if let Some(i) = created.iter().position(|c| c.name == np.name) {
-            if created[i].subnets == subnets || created[i].earlier {
-                continue;
-            }
-            // Planned elsewhere this time: it is new and empty, so it goes.
-            let old = created.remove(i);
-            done_if_gone(session.engine.remove_network(&old.id).await)
-                .map_err(|e| e.doing(format!("removing network {}", old.name)))?;
-        }
-        match session.engine.create_planned(np, &extra).await {
-            Ok(id) => created.push(Created {
-                name: np.name.clone(),
-                id,
-                subnets,
-                earlier: false,
-            }),
-            Err(NotCreated::Overlap(s)) => return Ok(Some(s)),
-            Err(NotCreated::Failed(e)) => return Err(e),
-            Err(NotCreated::Exists) => {
-                return Err(EngineError::Conflict {
-                    network: np.name.clone(),
-                    message: format!(
-                        "creating network {}: the engine already holds a network of that name (another run with this id?)",
-                        np.name
-                    ),
-                })
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// The fenced file in the run's private directory: the files
 /// Compose is to read, in order. Its relative paths still resolve as in the input:
 /// Compose takes them from the project directory, which it is given (see
 /// [`Compose::command`]). With an overlay, the input files come first, untouched.
 ///
 /// [`Compose::command`]: crate::engine::client::compose_cli::Compose::command
-pub(super) fn write_fenced(
-    session: &Session,
-    plan: &Plan,
-    dir: &RunDir,
-) -> EngineResult<Vec<PathBuf>> {
+fn write_fenced(session: &Session, plan: &Plan, dir: &RunDir) -> EngineResult<Vec<PathBuf>> {
     let doc = session.project.rewrite(plan);
     if !session.setup.overlay {
         let text = crate::yaml::to_string(&doc);
@@ -301,30 +488,43 @@ pub(super) fn write_fenced(
 }
 
 /// `compose up -d` of the files and profiles in `fp`, tried again when it failed for a
-/// reason that passes; a failure comes with the logs of the services that did not start.
-async fn compose_up(session: &Session, fp: &Footprint, deadline: Instant) -> Result<(), NotUp> {
-    let project = fp.project_name.as_str();
+/// reason that passes, planned and written again when a stable port was taken
+/// meanwhile; a failure comes with the logs of the services that did not start.
+async fn compose_up(
+    session: &Session,
+    planner: &mut Planner<'_>,
+    plan: &mut Plan,
+    fp: &mut Footprint,
+    deadline: Instant,
+) -> Result<(), NotUp> {
     let mut attempt = 0;
-    let out = loop {
+    loop {
         attempt += 1;
-        let said =
-            compose_up_once(session, &fp.compose_files, project, &fp.profiles, deadline).await?;
-        match said {
-            None => return Ok(()),
-            Some(out) if attempt < UP_ATTEMPTS && transient(&out.text) => {
+        let (files, project) = (&fp.compose_files, fp.project_name.as_str());
+        let Some(out) = compose_up_once(session, files, project, &fp.profiles, deadline).await?
+        else {
+            return Ok(());
+        };
+        match planner.after_failed_up(&out.text, attempt) {
+            Retry::Same => {
                 // `up` is idempotent: a second one starts what the first could not.
                 tracing::info!("{project}: retrying `up` after: {}", out.text.trim_end());
                 tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
             }
-            Some(out) => break out,
+            Retry::Replan(p) => {
+                let scope = &planner.how.scope;
+                tracing::info!("{scope}: host port {p} was taken meanwhile; planning again");
+                *plan = planner.plan().await?;
+                write_files(session, plan, fp)?;
+            }
+            Retry::Not => return Err(up_failed(session, project, &out).await),
         }
-    };
-    Err(up_failed(session, project, &out).await)
+    }
 }
 
 /// One `compose up -d --remove-orphans` of `files` under `profiles`, within `deadline`:
 /// `None` when it worked, else how it ended.
-pub(super) async fn compose_up_once(
+async fn compose_up_once(
     session: &Session,
     files: &[PathBuf],
     project: &str,
@@ -351,7 +551,7 @@ pub(super) async fn compose_up_once(
 }
 
 /// A failed `up`: what Compose said, and the logs of the services that did not start.
-pub(super) async fn up_failed(session: &Session, project: &str, out: &Output) -> NotUp {
+async fn up_failed(session: &Session, project: &str, out: &Output) -> NotUp {
     let logs = failing_logs(&session.engine, project).await;
     let message = format!(
         "`{} up -d` failed:\n{}{}",
@@ -368,7 +568,7 @@ pub(super) async fn up_failed(session: &Session, project: &str, out: &Output) ->
 /// Waits until the stack of `plan` is ready (`--wait`), reads where everything is, and
 /// confirms it stayed up meanwhile: its run info. `index`: the copy's number among
 /// parallel copies.
-pub(super) async fn ready(
+async fn ready(
     session: &Session,
     plan: &Plan,
     index: Option<usize>,
@@ -392,7 +592,7 @@ pub(super) async fn ready(
 }
 
 /// The run-info file, beside the fenced file in the run's private directory.
-pub(super) fn write_info(info: &RunInfo, dir: &RunDir) -> EngineResult<PathBuf> {
+fn write_info(info: &RunInfo, dir: &RunDir) -> EngineResult<PathBuf> {
     let text = serde_json::to_string_pretty(info).map_err(|e| EngineError::other(e.to_string()))?;
     dir.write(INFO_FILE, &text)
 }

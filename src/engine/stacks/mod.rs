@@ -12,6 +12,7 @@ pub mod run;
 pub mod run_info;
 pub mod session;
 pub mod signals;
+pub mod stable_ports;
 pub mod stack;
 pub mod tear_down;
 pub mod wait;

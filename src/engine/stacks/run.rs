@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::engine::stacks::bring_up::{bring_up, Footprint, Up};
+use crate::engine::stacks::bring_up::{bring_up, BringUp, Footprint, Ports, Up};
 use crate::engine::stacks::logs::crashed;
 use crate::engine::stacks::session::{Session, Setup};
 use crate::engine::stacks::signals::{self, Interrupts, Received};
@@ -18,7 +18,7 @@ use crate::engine::stacks::tear_down::tear_down;
 use crate::engine::stacks::wait::WaitFor;
 use crate::engine::EngineError;
 use crate::error::Error;
-use crate::{Project, Scope};
+use crate::{labels, Project, Scope};
 
 /// Everything the copies of one `run` share.
 struct Shared {
@@ -158,7 +158,6 @@ pub fn run(project: Project, opts: RunOptions) -> Result<Vec<Outcome>, Error> {
         overlay: opts.overlay,
         wait: opts.wait,
         profiles: opts.profiles.clone(),
-        reuse: opts.reuse.is_some(),
     };
     // Bad input is reported before anything touches the engine.
     setup.check(&project, &opts.ids[0])?;
@@ -186,6 +185,33 @@ pub fn run(project: Project, opts: RunOptions) -> Result<Vec<Outcome>, Error> {
         )
         .await)
     })
+}
+
+/// How a copy of a run is brought up (the library's `Stack` is one too): host ports as
+/// the plan writes them, its networks and services naming this process as their owner,
+/// so `gc` can tell a live run's from a dead one's. `reuse`: the earlier run's networks
+/// are kept, and the services name no owner: the stack outlives the run that made it,
+/// and a label that changes every run would make Compose recreate every container (its
+/// config hash).
+pub(crate) fn bring_up_of(
+    session: &Session,
+    scope: Scope,
+    index: Option<usize>,
+    reuse: bool,
+) -> BringUp {
+    let owner = (labels::OWNER.to_owned(), session.owner.clone());
+    BringUp {
+        scope,
+        index,
+        keep_earlier: reuse,
+        ports: Ports::Engine,
+        labels: if reuse {
+            Vec::new()
+        } else {
+            vec![owner.clone()]
+        },
+        network_labels: vec![owner],
+    }
 }
 
 async fn run_copy(sh: &Shared, scope: Scope, index: Option<usize>) -> Outcome {
@@ -300,8 +326,9 @@ async fn up_and_cmd(
     ints: &mut Interrupts,
     label: &str,
 ) -> Ended {
+    let how = bring_up_of(&sh.session, scope.clone(), index, sh.opts.reuse.is_some());
     let setup_result = tokio::select! {
-        r = bring_up(&sh.session, scope, index, fp) => Ok(r),
+        r = bring_up(&sh.session, &how, fp) => Ok(r),
         sig = signals::next(ints) => Err(sig),
     };
     let ended = |end, error, came_up, quoted| Ended {

@@ -36,13 +36,12 @@ pub struct Setup {
     pub wait: WaitFor,
     /// `--profile` values (else `COMPOSE_PROFILES`): which services are started.
     pub profiles: Vec<String>,
-    /// `run --reuse`: the scope's networks from an earlier run are taken as they are.
-    pub reuse: bool,
 }
 
 impl Setup {
     /// The plan options of one copy: netfence creates its networks itself, each on a
-    /// subnet none of `occupied` has.
+    /// subnet none of `occupied` has. What the command adds is in its
+    /// [`BringUp`](crate::engine::stacks::bring_up::BringUp).
     pub fn options(&self, scope: &Scope, occupied: Vec<Avoid>) -> Options {
         Options {
             scope: Some(scope.clone()),

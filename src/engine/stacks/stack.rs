@@ -36,6 +36,7 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 
 use crate::engine::stacks::bring_up::{bring_up, Footprint, Up};
+use crate::engine::stacks::run::bring_up_of;
 use crate::engine::stacks::run_info::RunInfo;
 use crate::engine::stacks::session::{Session, Setup};
 use crate::engine::stacks::tear_down::tear_down;
@@ -131,7 +132,6 @@ impl Stack {
             overlay: false,
             wait: opts.wait,
             profiles: opts.profiles,
-            reuse: false,
         };
         setup.check(&project, scope.id())?;
         off_thread(move || {
@@ -220,7 +220,8 @@ async fn start(
 ) -> Result<(Session, Footprint, Up)> {
     let session = Session::open(project, setup, &[scope.id().to_owned()]).await?;
     let mut footprint = Footprint::default();
-    match bring_up(&session, scope, None, &mut footprint).await {
+    let how = bring_up_of(&session, scope.clone(), None, false);
+    match bring_up(&session, &how, &mut footprint).await {
         Ok(up) => Ok((session, footprint, up)),
         Err(e) => {
             let e = match tear_down(&session, scope, &footprint).await {

@@ -55,7 +55,8 @@ fn reaches_elsewhere(key: &str, value: &str, defined: &[String]) -> Option<&'sta
             "routes to a service this container's labels do not define: another project's container (`@docker`, or a bare name Traefik reads as one), or the proxy's own API and dashboard (`@internal`)",
         );
     }
-    let forwards = (key.contains(".services.") && last == "url")
+    // HTTP servers by `url`, TCP and UDP ones by `address`.
+    let forwards = (key.contains(".services.") && matches!(last, "url" | "address"))
         || (key.contains(".forwardauth.") && last == "address");
     forwards.then_some(
         "makes the proxy, which every project shares, send requests to an address the label names: another project's container, the host, a cloud's metadata service",

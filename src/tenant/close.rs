@@ -59,7 +59,7 @@ pub fn close(mut doc: Value, inputs: &Inputs<'_>) -> Result<Closed, CloseError> 
     let dir = std::path::absolute(inputs.project_dir)
         .unwrap_or_else(|_| inputs.project_dir.to_path_buf());
     Rebase::new(&dir, &dir, false).model(&mut doc);
-    super::inline::inline(&mut doc, &env, &dir, inputs.host).map_err(CloseError::Unreadable)?;
+    super::inline::inline(&mut doc, &env, &dir, inputs.host)?;
     Ok(Closed { doc, escapes })
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::host_paths;
+use super::CloseError;
 use crate::load::env::{read_file_on, Env};
 use crate::load::host::Host;
 use crate::yaml::{key, scalar_string, untag, Mapping, Value};
@@ -21,7 +22,7 @@ pub(super) fn inline(
     env: &Env,
     project_dir: &Path,
     host: &dyn Host,
-) -> Result<(), String> {
+) -> Result<(), CloseError> {
     let Some(services) = doc
         .as_mapping_mut()
         .and_then(|m| m.get_mut("services"))
@@ -90,7 +91,7 @@ fn inline_files(
     files: &str,
     target: &str,
     from: &Files<'_>,
-) -> Result<(), String> {
+) -> Result<(), CloseError> {
     let Some(list) = svc.get(files).map(entries) else {
         return Ok(());
     };
@@ -115,7 +116,8 @@ fn inline_files(
             }
             continue;
         }
-        let read = read_file_on(from.host, path, from.env.vars()).map_err(|err| err.to_string())?;
+        let read = read_file_on(from.host, path, from.env.vars())
+            .map_err(|err| CloseError::Unreadable(err.to_string()))?;
         // Read values are literal: Compose would interpolate `$` in the output again.
         merged.extend(
             read.into_iter()

@@ -109,6 +109,9 @@ fn rule_of(kind: Kind) -> Option<&'static Rule> {
         Kind::ProxyRoute => &NF034,
         // NF004's (fixed host ports).
         Kind::HostPort => return None,
+        // A proxy name is another project's only on a proxy projects share: a tenant's
+        // concern, which tenant mode refuses; in a stack of one's own it is free.
+        Kind::ProxyName => return None,
         Kind::ExternalNetwork => &NF026,
         Kind::OutsideFile => &NF027,
         Kind::Interpolated => &NF028,

@@ -14,11 +14,6 @@ pub(super) fn check(doc: &Value, policy: &Policy, ctx: &Context<'_>, out: &mut V
     let Some(own) = ctx.project_name else {
         return;
     };
-    let template = policy
-        .naming
-        .project
-        .as_deref()
-        .unwrap_or(crate::naming::PROJECT_TEMPLATE);
     let services = compose::services_ref(doc);
     let judge = Judge {
         own,
@@ -26,7 +21,7 @@ pub(super) fn check(doc: &Value, policy: &Policy, ctx: &Context<'_>, out: &mut V
             .iter()
             .map(|(n, _)| n.to_ascii_lowercase())
             .collect(),
-        projects: NamePattern::new("project", template, policy.prefix()),
+        projects: project_pattern(policy),
     };
     for (name, svc) in services {
         let subject = format!("service {name}");
@@ -43,6 +38,16 @@ pub(super) fn check(doc: &Value, policy: &Policy, ctx: &Context<'_>, out: &mut V
         }
         mounted(&judge, &subject, &name, svc, out);
     }
+}
+
+/// Every project's Compose name, as the policy's template makes them.
+pub(super) fn project_pattern(policy: &Policy) -> Option<NamePattern> {
+    let template = policy
+        .naming
+        .project
+        .as_deref()
+        .unwrap_or(crate::naming::PROJECT_TEMPLATE);
+    NamePattern::new("project", template, policy.prefix())
 }
 
 struct Judge<'a> {

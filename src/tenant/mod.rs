@@ -70,6 +70,9 @@ pub enum Kind {
     /// A proxy route to a service this container does not define: another project's
     /// container, the proxy's own API, the platform's file-defined services.
     ProxyRoute,
+    /// A router, service or middleware named outside the project's own names in the
+    /// proxy every project shares.
+    ProxyName,
     ExternalNetwork,
     /// `${VAR}` in a setting that reaches the host: the tenant may set the variable.
     Interpolated,
@@ -124,6 +127,7 @@ impl Kind {
             | Kind::ComposeSetting
             | Kind::ForeignNamespace
             | Kind::OwnLabels
+            | Kind::ProxyName
             | Kind::ForgedRecord
             | Kind::OutsideFile => None,
         }
@@ -363,7 +367,12 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     files::check(&judged, ctx, &mut out);
     images::check(&judged, policy, ctx, &mut out);
     ports::privileged(&judged, policy, &mut out);
-    services::check_labels(doc, &mut out);
+    let projects = images::project_pattern(policy);
+    let names = ctx.project_name.map(|project| proxy_routes::Names {
+        project,
+        projects: projects.as_ref(),
+    });
+    services::check_labels(doc, names.as_ref(), &mut out);
     judged::check_dotenv(ctx.host, ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
     check_references(ctx, &mut out);

@@ -416,7 +416,11 @@ pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escap
 
 /// `io.netfence.*` labels are netfence's word on who owns an object: a file that writes
 /// them could claim another scope's clean-up, or hide from it.
-pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
+pub(super) fn check_labels(
+    doc: &Value,
+    names: Option<&super::proxy_routes::Names<'_>>,
+    out: &mut Vec<Escape>,
+) {
     for (name, svc) in compose::services_ref(doc) {
         let mut holders = vec![(
             super::path(&["services", &name, "labels"], None),
@@ -444,7 +448,9 @@ pub(super) fn check_labels(doc: &Value, out: &mut Vec<Escape>) {
         for (key, labels) in &holders {
             own_labels(&subject, key, *labels, out);
         }
-        super::proxy_routes::check(&subject, &holders, out);
+        if let Some(names) = names {
+            super::proxy_routes::check(&subject, names, &holders, out);
+        }
         inline_image_labels(&subject, &name, svc, out);
     }
     for section in ["networks", "volumes"] {

@@ -498,7 +498,10 @@ fn upper_case_limits_empty_log_drivers_and_inline_image_labels_are_judged() {
     let text = "services:\n  a:\n    ulimits: {RTPRIO: 99}\n    logging: {driver: '', options: {syslog-address: 'tcp://10.0.0.1:514'}}\n    mac_address: '02:42:ac:11:00:02'\n    build: {context: ., dockerfile_inline: \"FROM scratch\\nlabel traefik.http.routers.x.service=api@internal io.netfence.role=proxy\\n\"}\n    labels: {traefik.http.routers.web.Service: web-nf-prod-billing}\n";
     let e = found(
         text,
-        &in_project(std::path::Path::new("/nonexistent"), Some(&env)),
+        &Context {
+            project_name: Some("nf-prod-shop"),
+            ..in_project(std::path::Path::new("/nonexistent"), Some(&env))
+        },
     );
     let keys: Vec<(Kind, &str)> = e.iter().map(|e| (e.kind, e.key.as_str())).collect();
     for want in [
@@ -510,7 +513,7 @@ fn upper_case_limits_empty_log_drivers_and_inline_image_labels_are_judged() {
         (Kind::QualifiedName, "services.a.mac_address"),
         (Kind::OwnLabels, "services.a.build.dockerfile_inline"),
         (Kind::ProxyRoute, "services.a.build.dockerfile_inline"),
-        (Kind::ProxyRoute, "services.a.labels"),
+        (Kind::ProxyName, "services.a.labels"),
     ] {
         assert!(keys.contains(&want), "{want:?} missing in {keys:#?}");
     }

@@ -143,17 +143,18 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
     if plan.target == Target::Swarm {
         move_proxy_labels_to_deploy(svc);
     }
+    let proxy_labels_in = |l: Option<&Value>| {
+        labels::entries(l)
+            .iter()
+            .any(|(k, _)| k.starts_with("traefik.") || k.starts_with("caddy"))
+    };
+    // Outside Swarm only a container's own labels reach the proxy: the network goes
+    // where the file keeps its proxy labels, and beside any it keeps there.
+    let deploy_only = !proxy_labels_in(svc.get("labels"))
+        && proxy_labels_in(svc.get("deploy").and_then(|d| d.get("labels")));
     for (label, value) in &sp.proxy_labels {
         let in_deploy = plan.target == Target::Swarm
-            || (!has_label(svc.get("labels"), label)
-                && svc
-                    .get("deploy")
-                    .and_then(|d| d.get("labels"))
-                    .is_some_and(|l| {
-                        labels::entries(Some(l))
-                            .iter()
-                            .any(|(k, _)| k.starts_with("traefik.") || k.starts_with("caddy"))
-                    }));
+            || (!has_label(svc.get("labels"), label) && deploy_only);
         if in_deploy {
             let deploy = svc
                 .entry(key("deploy"))

@@ -140,6 +140,10 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             }
         }
     }
+    if let Some(image) = &sp.image {
+        let at = svc.get_index_of("build").unwrap_or(svc.len());
+        crate::yaml::insert_at(svc, at, key("image"), Value::from(image.as_str()));
+    }
     if plan.target == Target::Swarm {
         move_proxy_labels_to_deploy(svc);
     }
@@ -153,8 +157,8 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
     let deploy_only = !proxy_labels_in(svc.get("labels"))
         && proxy_labels_in(svc.get("deploy").and_then(|d| d.get("labels")));
     for (label, value) in &sp.proxy_labels {
-        let in_deploy = plan.target == Target::Swarm
-            || (!has_label(svc.get("labels"), label) && deploy_only);
+        let in_deploy =
+            plan.target == Target::Swarm || (!has_label(svc.get("labels"), label) && deploy_only);
         if in_deploy {
             let deploy = svc
                 .entry(key("deploy"))

@@ -123,6 +123,7 @@ mod tests {
             fenced: true,
             network_mode: None,
             public: false,
+            image: None,
             attachments: on
                 .iter()
                 .map(|(n, aliases)| Attachment {

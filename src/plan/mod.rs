@@ -8,6 +8,7 @@
 
 mod ambiguity;
 mod assignment;
+mod build_name;
 mod container_name;
 mod ctx;
 mod dev_ports;
@@ -186,6 +187,9 @@ pub struct ServicePlan {
     pub ports: Vec<PortChange>,
     /// Proxy network labels to set: (label, real network name).
     pub proxy_labels: Vec<(String, String)>,
+    /// The name netfence gives the service's build (see `build_name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// Whether `networks:` must be written (attachments differ from the input's).
     #[serde(skip)]
     pub rewrite_networks: bool,
@@ -382,6 +386,7 @@ fn plan_from(
         joins: by_service(joins),
         proxy,
         ports_mode,
+        project_name: &id.project_name,
     };
     let mut services = drafts
         .into_iter()
@@ -434,6 +439,7 @@ struct Topology<'a> {
     /// The proxy network's real name, when the policy has a proxy.
     proxy: Option<String>,
     ports_mode: PortsMode,
+    project_name: &'a str,
 }
 
 fn by_service(joins: Vec<Join>) -> HashMap<String, Vec<Join>> {
@@ -468,7 +474,9 @@ fn service(
     };
     swarm::note_moved_labels(ctx, &d.name, d.svc);
     let proxy_labels = proxy::labels(ctx, &d, t.proxy.as_deref(), t.written, t.networks);
+    let image = build_name::image(ctx, t.project_name, &d.name, d.svc);
     Ok(ServicePlan {
+        image,
         fenced: d.network_mode.is_none(),
         public: d.public && t.proxy.is_some(),
         attachments,

@@ -68,8 +68,9 @@ impl Judge<'_> {
             return true;
         }
         [format!("{own}-"), format!("{own}_")].iter().any(|p| {
-            repo.strip_prefix(p.as_str())
-                .is_some_and(|service| self.services.iter().any(|s| s == service))
+            repo.strip_prefix(p.as_str()).is_some_and(|service| {
+                unambiguous(service) && self.services.iter().any(|s| s == service)
+            })
         })
     }
 
@@ -84,7 +85,7 @@ impl Judge<'_> {
             subject,
             at,
             format!(
-                "the build tags its image `{image}`: the engine's image store is every project's, so whatever next runs `{repo}` on this host (the platform's own containers, another project's) runs this build; drop the name (Compose calls the build `{}-<service>`) or begin it with `{}-`",
+                "the build tags its image `{image}`: the engine's image store is every project's, so whatever next runs `{repo}` on this host (the platform's own containers, another project's) runs this build; drop the name (the build is then the project's own: `{}-<service>`, or `{}/<service>` where that could be another project's)",
                 self.own, self.own
             ),
             Some(repo.to_owned()),
@@ -174,6 +175,12 @@ fn mounted(judge: &Judge<'_>, subject: &str, name: &str, svc: &Mapping, out: &mu
 }
 
 /// `registry/name:tag@digest` without its tag and digest.
+/// A service name that cannot also be read as the end of another project's name (a
+/// build with no `image:` and such a name is named by the plan, `build_name`).
+fn unambiguous(service: &str) -> bool {
+    !service.contains(['-', '_'])
+}
+
 /// Docker Hub's spellings of a name the engine reads as the bare one.
 const HUB: &[&str] = &["docker.io/", "index.docker.io/", "registry-1.docker.io/"];
 

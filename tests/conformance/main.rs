@@ -330,6 +330,23 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
 /// How the doc counts a file whose closing fails with Compose's own error.
 const CLOSING_ERROR: &str = "`Compose error while closing (a missing env file, say)`";
 
+/// The names tenant mode gives builds Compose would name ambiguously
+/// (`<project>/<service>`, see `plan/build_name.rs`): netfence's, like the networks.
+fn drop_build_names(open: &serde_json::Value, closed: &mut serde_json::Value) {
+    let project = closed["name"].as_str().unwrap_or_default().to_owned();
+    let Some(services) = closed["services"].as_object_mut() else {
+        return;
+    };
+    for (name, svc) in services.iter_mut() {
+        let ours = format!("{project}/{name}");
+        let named_by_netfence = open["services"][name.as_str()].get("image").is_none()
+            && svc.get("image").and_then(|i| i.as_str()) == Some(ours.as_str());
+        if named_by_netfence {
+            svc.as_object_mut().map(|o| o.remove("image"));
+        }
+    }
+}
+
 /// The tenant's closed output (every `${VAR}` resolved, tags decoded, paths absolute)
 /// read by Compose exactly as the open output of the same plan, in the same empty
 /// environment: closing changes what netfence can judge, never what Compose runs.
@@ -377,6 +394,7 @@ fn closed_reads_as_open(ctx: &Ctx, path: &Path, text: &str) -> Result<(), String
             }
         }
     }
+    drop_build_names(&open, &mut closed);
     if open == closed {
         return Ok(());
     }

@@ -260,3 +260,42 @@ fn shared_network_is_joined_only_by_the_services_the_policy_names() {
     let ip = &attachments(&to)[&shared].0;
     wait_reaches(&from, ip);
 }
+
+/// Removes an image the test built, whatever the test's outcome.
+struct BuiltImage(String);
+
+impl Drop for BuiltImage {
+    fn drop(&mut self) {
+        docker(&["image", "rm", "-f", &self.0]);
+    }
+}
+
+/// A tenant's build that Compose would name as another project's could be named
+/// (`shop`'s `db-web` is `shop-db`'s `web`) is built, by plain `docker compose up`,
+/// under the name the closed output gives it, and runs.
+#[test]
+fn an_ambiguously_named_build_is_built_under_the_closed_outputs_name() {
+    let Some(p) = Platform::start("pfbuild") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("shop.yml"),
+        "services:\n  db-web:\n    build:\n      context: .\n      dockerfile_inline: \"FROM netfence-busybox:latest\\nCMD [\\\"sleep\\\", \\\"600\\\"]\\n\"\n",
+    )
+    .unwrap();
+    let env = p.env("bd");
+    let image = format!("nf-{env}-shop/db-web");
+    let _built = BuiltImage(image.clone());
+    p.deploy(dir.path(), &env, "shop", None);
+    let c = inspect(&container(&env, "shop", "db-web"));
+    assert_eq!(c["Config"]["Image"].as_str(), Some(image.as_str()), "{c}");
+    assert_eq!(c["State"]["Running"].as_bool(), Some(true), "{c}");
+    let compose_name = format!("nf-{env}-shop-db-web");
+    assert!(
+        !docker(&["image", "inspect", &compose_name])
+            .status
+            .success(),
+        "nothing is built under Compose's ambiguous name {compose_name}"
+    );
+}

@@ -116,6 +116,33 @@ fn entry_key(entry: &str) -> &str {
 }
 
 /// Removes every label whose key satisfies `pred`; drops the field when it empties.
+/// Renames label `from` to `to` with `value`, in its place (`parent[field]`, a list or a
+/// mapping); nothing when it is not there.
+pub fn rename(parent: &mut Mapping, field: &str, from: &str, to: &str, value: &str) {
+    let Some(slot) = parent.get_mut(field).map(crate::yaml::untag_mut) else {
+        return;
+    };
+    match slot {
+        Value::Sequence(s) => {
+            for item in s.iter_mut() {
+                if scalar_string(item).is_some_and(|t| entry_key(&t) == from) {
+                    *item = key(&format!("{to}={value}"));
+                }
+            }
+        }
+        Value::Mapping(m) => {
+            if let Some(at) = m.get_index_of(from) {
+                let old = m.shift_remove(from).unwrap_or_else(Value::null);
+                // An unchanged value keeps the node as written (its quoting).
+                let kept = scalar_string(&old).is_some_and(|v| v == value);
+                let new = if kept { old } else { key(value) };
+                crate::yaml::insert_at(m, at, key(to), new);
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn remove_where(parent: &mut Mapping, field: &str, pred: impl Fn(&str) -> bool) {
     let Some(slot) = parent.get_mut(field) else {
         return;

@@ -30,6 +30,29 @@ pub fn uses_traefik(svc: &Mapping) -> bool {
         .any(|(k, _)| k.starts_with("traefik."))
 }
 
+/// The kinds of Traefik object a label defines by name: `traefik.<proto>.<kind>.<name>.…`.
+const TRAEFIK_NAMED: &[&str] = &["routers", "services", "middlewares", "serverstransports"];
+
+/// Where the name a Traefik label defines sits in the label (`traefik.http.routers.web.rule`
+/// defines router `web`, the fourth part), if it defines one. Traefik reads the parts below
+/// `traefik.` without regard to case.
+pub fn traefik_defined_name(key: &str) -> Option<usize> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let kind = parts.get(2)?.to_ascii_lowercase();
+    (parts.len() > 4 && parts[0] == "traefik" && TRAEFIK_NAMED.contains(&kind.as_str()))
+        .then_some(3)
+}
+
+/// Whether a Traefik label's value names other objects (comma-separated): a router's or
+/// an error page's `service`, `middlewares`, a `serverstransport`, a mirror's `name`.
+pub fn traefik_refers(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    let last = key.rsplit('.').next().unwrap_or_default();
+    key.starts_with("traefik.")
+        && (matches!(last, "service" | "middlewares" | "serverstransport")
+            || (last == "name" && key.contains(".mirrors")))
+}
+
 /// Labels a proxy reads from the container (Compose) or the service (Swarm).
 pub fn is_proxy_label(k: &str) -> bool {
     k.starts_with("traefik.") || is_caddy_label(k) || k == CADDY_INGRESS_NETWORK

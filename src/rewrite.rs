@@ -140,6 +140,16 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
             }
         }
     }
+    for r in &sp.proxy_renames {
+        labels::rename(svc, "labels", &r.from, &r.to, &r.value);
+        if let Some(d) = svc
+            .get_mut("deploy")
+            .map(untag_mut)
+            .and_then(Value::as_mapping_mut)
+        {
+            labels::rename(d, "labels", &r.from, &r.to, &r.value);
+        }
+    }
     if let Some(image) = &sp.image {
         let at = svc.get_index_of("build").unwrap_or(svc.len());
         crate::yaml::insert_at(svc, at, key("image"), Value::from(image.as_str()));

@@ -36,6 +36,10 @@ pub struct Record {
     /// Networks' `ipam:` as written (null: there was none), where netfence changed it.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub ipam: std::collections::BTreeMap<String, Value>,
+    /// Proxy labels renamed in tenant mode, by service: each new key with the key and
+    /// value it had.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub proxy_names: std::collections::BTreeMap<String, Value>,
 }
 
 pub fn record(doc: &Value) -> Option<Record> {
@@ -66,6 +70,7 @@ impl Record {
             ("ports", self.ports),
             ("networks", self.networks),
             ("ipam", self.ipam),
+            ("proxy_names", self.proxy_names),
         ] {
             if !values.is_empty() {
                 let values = values
@@ -118,6 +123,7 @@ impl Record {
             ports: values("ports")?,
             networks: values("networks")?,
             ipam: values("ipam")?,
+            proxy_names: values("proxy_names")?,
         })
     }
 }
@@ -202,6 +208,9 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
                 if let (Some(orig), Some(slot)) = (rec.ports.get(&name), m.get_mut("ports")) {
                     *slot = orig.clone();
                 }
+                if let Some(renamed) = rec.proxy_names.get(&name) {
+                    rename_back(m, renamed);
+                }
                 match rec.networks.get(&name) {
                     Some(v) if v.is_null() => {
                         m.shift_remove("networks");
@@ -215,6 +224,31 @@ pub fn unfence(mut doc: Value) -> (Value, Option<Record>) {
         }
     }
     (doc, Some(rec))
+}
+
+/// Proxy labels back to the keys and values they had (see `Record::proxy_names`).
+fn rename_back(svc: &mut Mapping, renamed: &Value) {
+    let Some(renamed) = renamed.as_mapping() else {
+        return;
+    };
+    for (to, was) in renamed {
+        let (Some(to), Some([from, value])) =
+            (scalar_string(to), was.as_sequence().map(Vec::as_slice))
+        else {
+            continue;
+        };
+        let (Some(from), Some(value)) = (scalar_string(from), scalar_string(value)) else {
+            continue;
+        };
+        labels::rename(svc, "labels", &to, &from, &value);
+        if let Some(d) = svc
+            .get_mut("deploy")
+            .map(untag_mut)
+            .and_then(Value::as_mapping_mut)
+        {
+            labels::rename(d, "labels", &to, &from, &value);
+        }
+    }
 }
 
 fn unfence_service(m: &mut Mapping, real_to_key: &[(String, String)]) {

@@ -124,6 +124,7 @@ mod tests {
             network_mode: None,
             public: false,
             image: None,
+            proxy_renames: Vec::new(),
             attachments: on
                 .iter()
                 .map(|(n, aliases)| Attachment {

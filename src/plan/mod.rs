@@ -19,6 +19,7 @@ mod persistent;
 mod ports;
 mod project;
 mod proxy;
+mod proxy_names;
 mod references;
 mod shared;
 mod subnets;
@@ -190,6 +191,9 @@ pub struct ServicePlan {
     /// The name netfence gives the service's build (see `build_name`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Proxy labels renamed in tenant mode (see `proxy_names`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub proxy_renames: Vec<LabelRename>,
     /// Whether `networks:` must be written (attachments differ from the input's).
     #[serde(skip)]
     pub rewrite_networks: bool,
@@ -199,6 +203,16 @@ pub struct ServicePlan {
     /// The `ports:` value as written, kept for the record.
     #[serde(skip)]
     pub(crate) written_ports: Option<Value>,
+}
+
+/// A label whose key and value the plan rewrites: `from` becomes `to=value`, where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabelRename {
+    pub from: String,
+    pub to: String,
+    pub value: String,
+    /// The value as written, for the record.
+    pub original: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -313,8 +327,28 @@ impl Plan {
                 })
                 .collect(),
             ipam: self.written_ipam.clone(),
+            proxy_names: self
+                .services
+                .iter()
+                .filter(|s| !s.proxy_renames.is_empty())
+                .map(|s| (s.name.clone(), renamed_back(&s.proxy_renames)))
+                .collect(),
         }
     }
+}
+
+/// What the record keeps of a service's renamed proxy labels: each new key with the key
+/// and value it had.
+fn renamed_back(renames: &[LabelRename]) -> Value {
+    let mut m = crate::yaml::Mapping::new();
+    for r in renames {
+        let was = vec![
+            Value::from(r.from.as_str()),
+            Value::from(r.original.as_str()),
+        ];
+        m.insert(crate::yaml::key(&r.to), Value::Sequence(was));
+    }
+    Value::Mapping(m)
 }
 
 /// Everything the planner reads.
@@ -475,8 +509,10 @@ fn service(
     swarm::note_moved_labels(ctx, &d.name, d.svc);
     let proxy_labels = proxy::labels(ctx, &d, t.proxy.as_deref(), t.written, t.networks);
     let image = build_name::image(ctx, t.project_name, &d.name, d.svc);
+    let proxy_renames = proxy_names::renames(ctx, t.project_name, &d.name, d.svc);
     Ok(ServicePlan {
         image,
+        proxy_renames,
         fenced: d.network_mode.is_none(),
         public: d.public && t.proxy.is_some(),
         attachments,

@@ -35,7 +35,7 @@ use crate::unfence::Record;
 
 pub use close::{close, CloseError, Closed, Inputs as CloseInputs};
 pub use keys::{key_table, render_key_table, Class, Grant, Key, KeyFormat};
-pub use templates::NamePattern;
+pub use templates::{glob_matches, NamePattern};
 
 /// One way out of the fence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -367,11 +367,9 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     files::check(&judged, ctx, &mut out);
     images::check(&judged, policy, ctx, &mut out);
     ports::privileged(&judged, policy, &mut out);
-    let projects = images::project_pattern(policy);
-    let names = ctx.project_name.map(|project| proxy_routes::Names {
-        project,
-        projects: projects.as_ref(),
-    });
+    let names = ctx
+        .project_name
+        .map(|project| proxy_routes::Names { project });
     services::check_labels(doc, names.as_ref(), &mut out);
     judged::check_dotenv(ctx.host, ctx.project_dir, &mut out);
     check_record(ctx, &mut out);

@@ -208,6 +208,7 @@ fn a_record_of_another_project_or_scope_is_forged() {
         ports: Default::default(),
         networks: Default::default(),
         ipam: Default::default(),
+        proxy_names: Default::default(),
     };
     let prod = crate::Scope::Env("prod".into());
     let ctx = Context {
@@ -495,7 +496,7 @@ fn log_options_are_free_only_for_drivers_that_keep_logs_on_the_host() {
 #[test]
 fn upper_case_limits_empty_log_drivers_and_inline_image_labels_are_judged() {
     let env = crate::Scope::Env("prod".into());
-    let text = "services:\n  a:\n    ulimits: {RTPRIO: 99}\n    logging: {driver: '', options: {syslog-address: 'tcp://10.0.0.1:514'}}\n    mac_address: '02:42:ac:11:00:02'\n    build: {context: ., dockerfile_inline: \"FROM scratch\\nlabel traefik.http.routers.x.service=api@internal io.netfence.role=proxy\\n\"}\n    labels: {traefik.http.routers.web.Service: web-nf-prod-billing}\n";
+    let text = "services:\n  a:\n    ulimits: {RTPRIO: 99}\n    logging: {driver: '', options: {syslog-address: 'tcp://10.0.0.1:514'}}\n    mac_address: '02:42:ac:11:00:02'\n    build: {context: ., dockerfile_inline: \"FROM scratch\\nlabel traefik.http.routers.x.service=api@internal io.netfence.role=proxy\\n\"}\n    labels: {traefik.http.routers.web.Service: web-nf-prod-billing@docker}\n";
     let e = found(
         text,
         &Context {

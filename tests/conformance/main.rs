@@ -330,6 +330,47 @@ fn tenant_refusal(path: &Path, text: &str, no_policy_dir: &Path) -> Option<Vec<S
 /// How the doc counts a file whose closing fails with Compose's own error.
 const CLOSING_ERROR: &str = "`Compose error while closing (a missing env file, say)`";
 
+/// Proxy names as the tenant wrote them: tenant mode ends every name its labels define,
+/// and every bare name they refer to, with `-<project>` (see `plan/proxy_names.rs`).
+fn unsuffix_proxy_names(closed: &mut serde_json::Value) {
+    let suffix = format!("-{}", closed["name"].as_str().unwrap_or_default());
+    let Some(services) = closed["services"].as_object_mut() else {
+        return;
+    };
+    for svc in services.values_mut() {
+        let Some(labels) = svc.get_mut("labels").and_then(|l| l.as_object_mut()) else {
+            continue;
+        };
+        let renamed: serde_json::Map<String, serde_json::Value> = std::mem::take(labels)
+            .into_iter()
+            .map(|(k, v)| {
+                let parts: Vec<&str> = k.split('.').collect();
+                let key = if parts.len() > 4 && k.starts_with("traefik.") {
+                    let mut p: Vec<String> = parts.iter().map(|s| (*s).to_owned()).collect();
+                    if let Some(name) = p[3].strip_suffix(&suffix) {
+                        p[3] = name.to_owned();
+                    }
+                    p.join(".")
+                } else {
+                    k
+                };
+                let v = match v.as_str() {
+                    Some(text) if netfence::proxy_labels::traefik_refers(&key) => {
+                        let refs: Vec<&str> = text
+                            .split(',')
+                            .map(|r| r.trim().strip_suffix(&suffix).unwrap_or(r.trim()))
+                            .collect();
+                        serde_json::Value::from(refs.join(","))
+                    }
+                    _ => v,
+                };
+                (key, v)
+            })
+            .collect();
+        *labels = renamed;
+    }
+}
+
 /// The names tenant mode gives builds Compose would name ambiguously
 /// (`<project>/<service>`, see `plan/build_name.rs`): netfence's, like the networks.
 fn drop_build_names(open: &serde_json::Value, closed: &mut serde_json::Value) {
@@ -395,6 +436,10 @@ fn closed_reads_as_open(ctx: &Ctx, path: &Path, text: &str) -> Result<(), String
         }
     }
     drop_build_names(&open, &mut closed);
+    unsuffix_proxy_names(&mut closed);
+    if let Some(f) = closed.pointer_mut("/x-netfence/fenced") {
+        f.as_object_mut().map(|o| o.remove("proxy_names"));
+    }
     if open == closed {
         return Ok(());
     }

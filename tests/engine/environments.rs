@@ -178,6 +178,13 @@ fn proxy_reaches_only_public_services_and_labels_name_its_network() {
                 "{c}: {label_key} names the proxy network's real name"
             );
         }
+        if *kind == "traefik" {
+            // The router the tenant called `shop` is its project's own in the shared proxy.
+            let web = container(env, "shop", "web");
+            let own = format!("traefik.http.routers.shop-nf-{env}-shop.rule");
+            assert!(label(&web, &own).is_some(), "{web} carries {own}");
+            assert_eq!(label(&web, "traefik.http.routers.shop.rule"), None, "{web}");
+        }
         for c in &private {
             assert!(!resolves(&proxy, c), "the proxy must not resolve {c}");
             for ip in ips(c) {

@@ -105,12 +105,16 @@ impl Judge<'_> {
             return;
         }
         let repo = repository(image);
-        let another = !repo.contains('/')
-            && !self.is_own(repo)
-            && self.projects.as_ref().is_some_and(|p| {
-                // `<project>-<service>`: some split of the name is a project's.
-                repo.match_indices('-').any(|(i, _)| p.matches(&repo[..i]))
-            });
+        let another = !self.is_own(repo)
+            && self
+                .projects
+                .as_ref()
+                .is_some_and(|p| match repo.split_once('/') {
+                    // `<project>/<service>`, the name tenant mode gives an ambiguous build.
+                    Some((first, _)) => p.matches(first),
+                    // `<project>-<service>`: some split of the name is a project's.
+                    None => repo.match_indices('-').any(|(i, _)| p.matches(&repo[..i])),
+                });
         if !another {
             return;
         }

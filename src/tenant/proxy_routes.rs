@@ -35,7 +35,7 @@ pub(super) fn check(
             let Some((kind, why)) = judge(&key, &value, &suffix) else {
                 continue;
             };
-            let item = (kind == Kind::ProxyRoute).then(|| value.clone());
+            let item = (kind == Kind::ProxyRoute).then(|| first_foreign(&value));
             out.push(Escape::new(
                 kind,
                 subject,
@@ -53,7 +53,12 @@ fn judge(key: &str, value: &str, suffix: &str) -> Option<(Kind, String)> {
     if matches!(last, "url" | "address" | "endpoints") {
         return Some((Kind::ProxyRoute, "makes the proxy, which every project shares, connect to an address the label names: another project's container, the host, a cloud's metadata service".into()));
     }
-    if !traefik_refers(key) {
+    if key.starts_with("traefik.tls.") {
+        return Some((Kind::ProxyName, "configures the proxy's TLS for every project (its default certificate, its default options): not one project's to set".into()));
+    }
+    // A router's TLS options are named, not renamed (the docker provider defines none).
+    let tls_options = last == "options" && key.contains(".tls.");
+    if !traefik_refers(key) && !tls_options {
         return None;
     }
     let foreign: Vec<&str> = value
@@ -79,6 +84,16 @@ fn judge(key: &str, value: &str, suffix: &str) -> Option<(Kind, String)> {
     Some((kind, format!(
         "refers to {listed}, defined outside the project: another project's container (`@docker`), the proxy's own API (`@internal`) or the platform's (`@file`)"
     )))
+}
+
+/// What a grant would name: the first reference to another provider, or the address.
+fn first_foreign(value: &str) -> String {
+    value
+        .split(',')
+        .map(str::trim)
+        .find(|r| r.contains('@') && !r.ends_with("@docker"))
+        .unwrap_or(value.trim())
+        .to_owned()
 }
 
 /// `name@docker` of the project's own (its names end with `-<project>`).
@@ -127,6 +142,16 @@ mod tests {
             (
                 "traefik.http.middlewares.r.ratelimit.redis.endpoints",
                 "10.0.0.5:6379",
+                Kind::ProxyRoute,
+            ),
+            (
+                "traefik.tls.stores.default.defaultcertificate.certfile",
+                "/etc/x.crt",
+                Kind::ProxyName,
+            ),
+            (
+                "traefik.http.routers.web.tls.options",
+                "strict@file",
                 Kind::ProxyRoute,
             ),
         ] {

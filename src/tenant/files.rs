@@ -154,6 +154,34 @@ fn is_remote(context: &str) -> bool {
         || context.starts_with("target:")
 }
 
+/// `build.additional_contexts`, a mapping or a list of `NAME=VALUE`: where each is below
+/// `build`, and its value.
+pub(super) fn additional_contexts(contexts: Option<&Value>) -> Vec<(Vec<Part>, String)> {
+    let key = |k: &str| Part::Key(k.to_owned());
+    match contexts.map(untag) {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .filter_map(|(k, v)| {
+                let (k, v) = (scalar_string(k)?, scalar_string(v)?);
+                Some((vec![key("additional_contexts"), key(&k)], v))
+            })
+            .collect(),
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(scalar_string)
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let (_, v) = item.split_once('=')?;
+                Some((
+                    vec![key("additional_contexts"), Part::Index(i)],
+                    v.to_owned(),
+                ))
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn build(name: &str, svc: &Mapping, home: &Home<'_>, out: &mut Vec<Escape>) {
     let Some(build) = svc.get("build").map(untag) else {
         return;
@@ -171,24 +199,10 @@ fn build(name: &str, svc: &Mapping, home: &Home<'_>, out: &mut Vec<Escape>) {
     if let Some(c) = build.get("context").and_then(scalar_string) {
         contexts.push((at(&["context"]), c));
     }
-    match build.get("additional_contexts").map(untag) {
-        Some(Value::Mapping(m)) => {
-            for (k, v) in m {
-                if let (Some(k), Some(v)) = (scalar_string(k), scalar_string(v)) {
-                    contexts.push((at(&["additional_contexts", &k]), v));
-                }
-            }
-        }
-        Some(Value::Sequence(items)) => {
-            for (i, item) in items.iter().filter_map(scalar_string).enumerate() {
-                if let Some((_, v)) = item.split_once('=') {
-                    let mut p = at(&["additional_contexts"]);
-                    p.push(Part::Index(i));
-                    contexts.push((p, v.to_owned()));
-                }
-            }
-        }
-        _ => {}
+    for (below, v) in additional_contexts(build.get("additional_contexts")) {
+        let mut p = at(&[]);
+        p.extend(below);
+        contexts.push((p, v));
     }
     let local = contexts
         .first()

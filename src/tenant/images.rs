@@ -138,25 +138,10 @@ fn built(judge: &Judge<'_>, subject: &str, name: &str, build: &Mapping, out: &mu
             }
         }
     }
-    let contexts = build.get("additional_contexts").map(untag);
-    let entries: Vec<(String, String)> = match contexts {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .filter_map(|(k, v)| Some((scalar_string(k)?, scalar_string(v)?)))
-            .collect(),
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(scalar_string)
-            .filter_map(|s| s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
-            .collect(),
-        _ => Vec::new(),
-    };
-    for (key, value) in entries {
+    for (below, value) in super::files::additional_contexts(build.get("additional_contexts")) {
         if let Some(image) = value.strip_prefix("docker-image://") {
-            let at = path(
-                &["services", name, "build", "additional_contexts", &key],
-                None,
-            );
+            let mut at = path(&["services", name, "build"], None);
+            at.extend(below);
             judge.read(subject, at, image, out);
         }
     }

@@ -143,6 +143,18 @@ pub fn rename(parent: &mut Mapping, field: &str, from: &str, to: &str, value: &s
     }
 }
 
+/// [`rename`] in a service's own `labels` and in its `deploy.labels`, wherever it is.
+pub fn rename_in_service(svc: &mut Mapping, from: &str, to: &str, value: &str) {
+    rename(svc, "labels", from, to, value);
+    if let Some(d) = svc
+        .get_mut("deploy")
+        .map(crate::yaml::untag_mut)
+        .and_then(Value::as_mapping_mut)
+    {
+        rename(d, "labels", from, to, value);
+    }
+}
+
 pub fn remove_where(parent: &mut Mapping, field: &str, pred: impl Fn(&str) -> bool) {
     let Some(slot) = parent.get_mut(field) else {
         return;

@@ -141,14 +141,7 @@ fn apply_service(plan: &Plan, sp: &ServicePlan, svc: &mut Mapping) {
         }
     }
     for r in &sp.proxy_renames {
-        labels::rename(svc, "labels", &r.from, &r.to, &r.value);
-        if let Some(d) = svc
-            .get_mut("deploy")
-            .map(untag_mut)
-            .and_then(Value::as_mapping_mut)
-        {
-            labels::rename(d, "labels", &r.from, &r.to, &r.value);
-        }
+        labels::rename_in_service(svc, &r.from, &r.to, &r.value);
     }
     if let Some(image) = &sp.image {
         let at = svc.get_index_of("build").unwrap_or(svc.len());

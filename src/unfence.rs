@@ -240,14 +240,7 @@ fn rename_back(svc: &mut Mapping, renamed: &Value) {
         let (Some(from), Some(value)) = (scalar_string(from), scalar_string(value)) else {
             continue;
         };
-        labels::rename(svc, "labels", &to, &from, &value);
-        if let Some(d) = svc
-            .get_mut("deploy")
-            .map(untag_mut)
-            .and_then(Value::as_mapping_mut)
-        {
-            labels::rename(d, "labels", &to, &from, &value);
-        }
+        labels::rename_in_service(svc, &to, &from, &value);
     }
 }
 

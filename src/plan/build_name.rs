@@ -16,8 +16,7 @@ pub(super) fn image(
     service: &str,
     svc: &Mapping,
 ) -> Option<String> {
-    let closed = ctx.policy().tenant_mode(ctx.scope);
-    if !closed || svc.contains_key("image") || !svc.contains_key("build") {
+    if !ctx.tenant_mode() || svc.contains_key("image") || !svc.contains_key("build") {
         return None;
     }
     let lower = service.to_ascii_lowercase();

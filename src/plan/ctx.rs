@@ -36,6 +36,11 @@ impl<'a> Ctx<'a> {
         self.inputs.policy
     }
 
+    /// Whether the file is a tenant's here (tenant mode, for the policy and the scope).
+    pub fn tenant_mode(&self) -> bool {
+        self.policy().tenant_mode(self.scope)
+    }
+
     pub fn swarm(&self) -> bool {
         self.opts.target == Target::Swarm
     }

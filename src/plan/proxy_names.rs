@@ -20,7 +20,7 @@ pub(super) fn renames(
     service: &str,
     svc: &Mapping,
 ) -> Vec<LabelRename> {
-    if !ctx.policy().tenant_mode(ctx.scope) {
+    if !ctx.tenant_mode() {
         return Vec::new();
     }
     let suffix = format!("-{}", project_name.to_ascii_lowercase());

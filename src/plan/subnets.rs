@@ -58,7 +58,7 @@ pub(super) fn allocate(
         .filter(|a| a.ipv4_address.is_some() || a.ipv6_address.is_some())
         .map(|a| a.network.as_str())
         .collect();
-    if pool.is_none() && scope.is_env() && ctx.policy().tenant_mode(scope) {
+    if pool.is_none() && scope.is_env() && ctx.tenant_mode() {
         fixed_subnets_of_a_tenant(ctx, networks);
     }
     let requests = requests(ctx, scope, pool, &static_nets, networks)?;

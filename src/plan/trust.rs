@@ -31,11 +31,10 @@ pub(super) fn enforce(ctx: &Ctx<'_>, id: &Identity, networks: &[NetworkPlan]) ->
 
 /// In tenant mode, the document closed (see `tenant::close`); `None` otherwise.
 pub(super) fn close(ctx: &Ctx<'_>) -> Result<Option<tenant::Closed>> {
-    let scope = ctx.scope;
-    let policy = ctx.policy();
-    if !policy.tenant_mode(scope) {
+    if !ctx.tenant_mode() {
         return Ok(None);
     }
+    let policy = ctx.policy();
     let inputs = tenant::CloseInputs {
         environ: &ctx.opts.environ,
         allowed: &policy.tenant.environment,

@@ -367,10 +367,7 @@ pub fn escapes(doc: &Value, policy: &Policy, ctx: &Context<'_>) -> Vec<Escape> {
     files::check(&judged, ctx, &mut out);
     images::check(&judged, policy, ctx, &mut out);
     ports::privileged(&judged, policy, &mut out);
-    let names = ctx
-        .project_name
-        .map(|project| proxy_routes::Names { project });
-    services::check_labels(doc, names.as_ref(), &mut out);
+    services::check_labels(doc, ctx.project_name, &mut out);
     judged::check_dotenv(ctx.host, ctx.project_dir, &mut out);
     check_record(ctx, &mut out);
     check_references(ctx, &mut out);

@@ -12,20 +12,15 @@ use super::{Escape, Kind, Part};
 use crate::proxy_labels::traefik_refers;
 use crate::yaml::Value;
 
-/// Whose names are whose in the shared proxy.
-pub(super) struct Names<'a> {
-    /// The project's Compose name: its proxy names end with `-<project>`.
-    pub project: &'a str,
-}
-
-/// Judges the labels of one service (`holders`: each place labels are written).
+/// Judges the labels of one service (`holders`: each place labels are written);
+/// `project` is the project's Compose name, which its proxy names end with.
 pub(super) fn check(
     subject: &str,
-    names: &Names<'_>,
+    project: &str,
     holders: &[(Vec<Part>, Option<&Value>)],
     out: &mut Vec<Escape>,
 ) {
-    let suffix = format!("-{}", names.project.to_ascii_lowercase());
+    let suffix = format!("-{}", project.to_ascii_lowercase());
     for (at, labels) in holders {
         for (key, value) in crate::labels::entries(*labels) {
             if !key.starts_with("traefik.") {

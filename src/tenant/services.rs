@@ -416,11 +416,7 @@ pub(super) fn volume_devices(doc: &Value, ctx: &Context<'_>, out: &mut Vec<Escap
 
 /// `io.netfence.*` labels are netfence's word on who owns an object: a file that writes
 /// them could claim another scope's clean-up, or hide from it.
-pub(super) fn check_labels(
-    doc: &Value,
-    names: Option<&super::proxy_routes::Names<'_>>,
-    out: &mut Vec<Escape>,
-) {
+pub(super) fn check_labels(doc: &Value, project: Option<&str>, out: &mut Vec<Escape>) {
     for (name, svc) in compose::services_ref(doc) {
         let mut holders = vec![(
             super::path(&["services", &name, "labels"], None),
@@ -448,8 +444,8 @@ pub(super) fn check_labels(
         for (key, labels) in &holders {
             own_labels(&subject, key, *labels, out);
         }
-        if let Some(names) = names {
-            super::proxy_routes::check(&subject, names, &holders, out);
+        if let Some(project) = project {
+            super::proxy_routes::check(&subject, project, &holders, out);
         }
         inline_image_labels(&subject, &name, svc, out);
     }

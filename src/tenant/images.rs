@@ -41,7 +41,7 @@ pub(super) fn check(doc: &Value, policy: &Policy, ctx: &Context<'_>, out: &mut V
 }
 
 /// Every project's Compose name, as the policy's template makes them.
-pub(super) fn project_pattern(policy: &Policy) -> Option<NamePattern> {
+fn project_pattern(policy: &Policy) -> Option<NamePattern> {
     let template = policy
         .naming
         .project
